@@ -1,0 +1,51 @@
+# mono_depth_ros: `make demo` and `make test` work from a fresh clone; both build .venv/ themselves.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# The stamp is keyed on the dependency lists and setup.py: edit one and the next make reinstalls.
+DEPS_KEY := $(shell cat requirements-torch.txt requirements.txt setup.py | sha256sum | cut -c1-16)
+STAMP := $(VENV)/.installed-$(DEPS_KEY)
+# Every DDS participant started by make uses the package's large-data Fast DDS profile (see config/).
+export FASTDDS_DEFAULT_PROFILES_FILE ?= $(CURDIR)/config/fastdds_large_data.xml
+export ROS_AUTOMATIC_DISCOVERY_RANGE ?= LOCALHOST
+PYTEST_ARGS ?=
+MODEL ?=
+DEMO_OUT ?= demo_out
+
+.PHONY: all venv test test-gpu lint demo bench colcon-check clean
+
+all: test
+
+venv: $(STAMP)
+
+$(STAMP): requirements.txt requirements-torch.txt setup.py
+	@echo "== setting up $(VENV) (first run takes a few minutes)"
+	rm -f $(VENV)/.installed-*
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -r requirements-torch.txt
+	$(BIN)/python -m pip install -q -r requirements.txt
+	$(BIN)/python -m pip install -q --no-deps --no-build-isolation -e .
+	touch $@
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -m "not gpu" $(PYTEST_ARGS)
+
+test-gpu: $(STAMP)
+	$(BIN)/python -m pytest -m gpu -rs $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/python -m flake8 mono_depth_ros test bench launch setup.py
+	$(BIN)/python -m pydocstyle mono_depth_ros test bench launch setup.py
+
+demo: $(STAMP)
+	$(BIN)/mono-depth-ros demo --out $(DEMO_OUT) $(if $(MODEL),--model $(MODEL))
+
+bench: $(STAMP)
+	$(BIN)/mono-depth-ros bench --json
+
+colcon-check: $(STAMP)
+	$(BIN)/python -m pytest -q test/test_colcon_build.py
+
+clean:
+	rm -rf $(VENV) build install log demo_out *.egg-info

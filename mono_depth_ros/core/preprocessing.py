@@ -1,0 +1,130 @@
+# Copyright 2026 The mono_depth_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""The Depth Anything input/output contract: image -> network tensor, prediction -> image size.
+
+Every backend and the ONNX export share these two functions, so a model sees the same tensor
+whichever library runs it.
+
+Resize rule: the official Depth-Anything-V2 ``image2tensor`` (keep aspect ratio, "lower_bound":
+both sides at least ``input_size``, each rounded to a multiple of 14, OpenCV bicubic on the
+float image), then RGB/255 and ImageNet mean/std.
+
+Differences from the transformers image processor (``DPTImageProcessor`` with the Depth Anything
+settings), measured in test/test_preprocessing.py:
+
+* Without a resize (the image already has the network size) the tensors agree to 1e-6.
+* Size rule: transformers scales "as little as possible" (the scale nearest 1) and rounds; the
+  official rule takes the larger scale, so both sides reach ``input_size``. They agree for every
+  image with both sides >= ``input_size`` and for 480x640 (height x width) at 518; they differ
+  for images smaller than ``input_size`` on both sides and for very wide or tall ones (a 300x1000
+  image becomes 154x518 there and 518x1722 here).
+* Interpolation: transformers resizes a uint8 PIL image (bicubic a = -0.5, antialiased when
+  shrinking, rounded to uint8); OpenCV's bicubic has a = -0.75 and no antialiasing. On smooth
+  images (480x640, 720x1280, 1080x1920 -> 518 high) the normalised tensors differ by at most
+  0.04 (mean 0.006; one grey level is 0.017); on white noise, the worst case, by up to 3 (mean
+  0.7 at 1080x1920) because PIL low-pass filters when shrinking and OpenCV does not. OpenCV
+  bicubic is what the official Depth-Anything-V2 inference code uses.
+"""
+
+import cv2
+import numpy as np
+
+from mono_depth_ros.core.errors import BadMessageError
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+DEFAULT_INPUT_SIZE = 518
+PATCH_MULTIPLE = 14
+
+# (x / 255 - mean) / std == x * _SCALE + _OFFSET, per RGB channel, on 0..255 values.
+_SCALE = (1.0 / (255.0 * np.asarray(IMAGENET_STD))).astype(np.float32)
+_OFFSET = (-np.asarray(IMAGENET_MEAN) / np.asarray(IMAGENET_STD)).astype(np.float32)
+
+
+def _round_to_multiple(value: float, multiple: int, minimum: int) -> int:
+    """Round to the nearest multiple, going up instead when that falls below ``minimum``."""
+    rounded = int(round(value / multiple)) * multiple
+    if rounded < minimum:
+        rounded = int(np.ceil(value / multiple)) * multiple
+    return max(rounded, multiple)
+
+
+def network_input_size(height: int, width: int, input_size: int | tuple[int, int] = 518,
+                       multiple: int = PATCH_MULTIPLE, keep_aspect: bool = True) -> tuple[int, int]:
+    """Return the (height, width) the network sees for an image of ``height`` x ``width``.
+
+    ``input_size`` as an int is the shorter side's target (both sides end up >= it when
+    ``keep_aspect``; a square of it otherwise); as a (height, width) pair it is the exact size,
+    for models with a fixed input shape.
+    """
+    if isinstance(input_size, (tuple, list)):
+        target_height, target_width = (int(v) for v in input_size)
+        if (target_height <= 0 or target_width <= 0
+                or target_height % multiple or target_width % multiple):
+            raise BadMessageError('input_size', tuple(input_size),
+                                  f'positive multiples of {multiple}')
+        return target_height, target_width
+    if int(input_size) < multiple:
+        raise BadMessageError('input_size', input_size, f'an integer >= {multiple}')
+    size = int(input_size)
+    if not keep_aspect:
+        side = _round_to_multiple(size, multiple, size)
+        return side, side
+    scale = max(size / height, size / width)
+    return (_round_to_multiple(scale * height, multiple, size),
+            _round_to_multiple(scale * width, multiple, size))
+
+
+def prepare_input(rgb: np.ndarray, input_size: int | tuple[int, int] = DEFAULT_INPUT_SIZE,
+                  multiple: int = PATCH_MULTIPLE, keep_aspect: bool = True) -> np.ndarray:
+    """Return the (1, 3, h, w) float32 network tensor of an (H, W, 3) uint8 RGB image.
+
+    Bicubic resize to :func:`network_input_size`, then RGB/255 normalised with the ImageNet
+    mean and standard deviation; h and w are multiples of ``multiple``.
+    """
+    image = np.asarray(rgb)
+    if image.ndim != 3 or image.shape[2] != 3:
+        raise BadMessageError('rgb.shape', image.shape, '(height, width, 3)')
+    if image.dtype != np.uint8:
+        raise BadMessageError('rgb.dtype', str(image.dtype), 'uint8')
+    if image.shape[0] < 1 or image.shape[1] < 1:
+        raise BadMessageError('rgb.shape', image.shape, 'a non-empty image')
+    height, width = network_input_size(image.shape[0], image.shape[1], input_size, multiple,
+                                       keep_aspect)
+    # Resize the float image (not uint8) so cubic overshoot is neither clipped nor rounded.
+    resized = image.astype(np.float32)
+    if (height, width) != image.shape[:2]:
+        resized = cv2.resize(resized, (width, height), interpolation=cv2.INTER_CUBIC)
+    normalised = resized * _SCALE + _OFFSET
+    return np.ascontiguousarray(normalised.transpose(2, 0, 1)[np.newaxis])
+
+
+def output_to_input_size(prediction: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Return a (h, w), (1, h, w) or (1, 1, h, w) prediction resized to (height, width) float32.
+
+    Bilinear with pixel-centre alignment (OpenCV ``INTER_LINEAR``).
+    """
+    array = np.asarray(prediction)
+    while array.ndim > 2 and array.shape[0] == 1:
+        array = array[0]
+    if array.ndim != 2 or array.size == 0:
+        raise BadMessageError('prediction.shape', np.shape(prediction),
+                              '(h, w), (1, h, w) or (1, 1, h, w)')
+    if int(width) < 1 or int(height) < 1:
+        raise BadMessageError('output size', (width, height), 'positive width and height')
+    array = array.astype(np.float32, copy=False)
+    if array.shape == (int(height), int(width)):
+        return array.copy()
+    return cv2.resize(array, (int(width), int(height)), interpolation=cv2.INTER_LINEAR)

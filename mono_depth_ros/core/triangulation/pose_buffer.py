@@ -1,0 +1,157 @@
+# Copyright 2026 The mono_depth_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Camera poses at image stamps, interpolated from a bounded buffer of odometry samples.
+
+Odometry may arrive in any order inside the buffer's history window. A pose is interpolated
+between the two samples around the stamp (linear translation, slerp rotation) when they are at
+most ``max_gap_s`` apart; a stamp outside the buffered span is served only within
+``extrapolation_tolerance_s``. Otherwise the lookup returns no pose and the reason. A sample
+older than the history window means time went backwards (a bag restarted, a simulator reset):
+the buffer is cleared and ``add`` reports it so callers can reset their own state.
+"""
+
+from bisect import bisect_left
+from dataclasses import dataclass
+
+import numpy as np
+
+from mono_depth_ros.core.errors import BadMessageError
+from mono_depth_ros.core.transforms import pose_matrix, quaternion_to_matrix, slerp
+
+NANOSECONDS = 1_000_000_000
+
+
+@dataclass
+class PoseLookup:
+    """The pose at a stamp, or None and why not.
+
+    Attributes:
+        pose: 4x4 base->odom pose, or None.
+        reason: '' when ``pose`` is set, else a sentence saying why there is none.
+    """
+
+    pose: np.ndarray | None
+    reason: str = ''
+
+    def __bool__(self) -> bool:
+        return self.pose is not None
+
+
+class PoseBuffer:
+    """Odometry samples (stamp, position, orientation) kept for ``history_s`` seconds."""
+
+    def __init__(self, max_gap_s: float = 0.2, history_s: float = 10.0,
+                 extrapolation_tolerance_s: float = 0.02, max_samples: int = 4096):
+        if not max_gap_s > 0:
+            raise BadMessageError('odom_max_gap', max_gap_s, 'a positive number of seconds')
+        if not history_s > 0:
+            raise BadMessageError('history_s', history_s, 'a positive number of seconds')
+        self.max_gap_ns = int(max_gap_s * NANOSECONDS)
+        self.history_ns = int(history_s * NANOSECONDS)
+        self.tolerance_ns = int(max(extrapolation_tolerance_s, 0.0) * NANOSECONDS)
+        self.max_samples = int(max_samples)
+        self.clear()
+
+    def __len__(self) -> int:
+        return len(self._stamps)
+
+    @property
+    def newest_stamp_ns(self) -> int | None:
+        """Stamp of the newest sample, or None when empty."""
+        return self._stamps[-1] if self._stamps else None
+
+    def clear(self) -> None:
+        """Forget every sample."""
+        self._stamps: list[int] = []
+        self._positions: list[np.ndarray] = []
+        self._orientations: list[np.ndarray] = []
+
+    def add(self, stamp_ns: int, position, orientation_xyzw) -> bool:
+        """Insert one sample; return True when time went backwards and the buffer was reset.
+
+        Raises BadMessageError for a non-finite position or a non-unit quaternion.
+        """
+        stamp_ns = int(stamp_ns)
+        position, orientation = _checked_sample(position, orientation_xyzw)
+        went_back = bool(self._stamps) and stamp_ns < self._stamps[-1] - self.history_ns
+        if went_back:
+            self.clear()
+        index = bisect_left(self._stamps, stamp_ns)
+        if index < len(self._stamps) and self._stamps[index] == stamp_ns:
+            self._positions[index] = position
+            self._orientations[index] = orientation
+            return went_back
+        self._stamps.insert(index, stamp_ns)
+        self._positions.insert(index, position)
+        self._orientations.insert(index, orientation)
+        oldest_kept = bisect_left(self._stamps, self._stamps[-1] - self.history_ns)
+        oldest_kept = max(oldest_kept, len(self._stamps) - self.max_samples)
+        if oldest_kept > 0:
+            del self._stamps[:oldest_kept]
+            del self._positions[:oldest_kept]
+            del self._orientations[:oldest_kept]
+        return went_back
+
+    def lookup(self, stamp_ns: int) -> PoseLookup:
+        """Return the 4x4 base->odom pose at ``stamp_ns``, or None and the reason."""
+        stamp_ns = int(stamp_ns)
+        stamps = self._stamps
+        if not stamps:
+            return PoseLookup(None, 'no odometry received yet')
+        index = bisect_left(stamps, stamp_ns)
+        if index < len(stamps) and stamps[index] == stamp_ns:
+            return PoseLookup(pose_matrix(self._positions[index], self._orientations[index]))
+        if index == 0 or index == len(stamps):
+            outside_ns = stamps[0] - stamp_ns if index == 0 else stamp_ns - stamps[-1]
+            if outside_ns > self.tolerance_ns:
+                side = 'before the oldest' if index == 0 else 'after the newest'
+                return PoseLookup(None, (
+                    f'image stamp is {outside_ns / NANOSECONDS:.3f} s {side} odometry sample '
+                    f'(extrapolation tolerance {self.tolerance_ns / NANOSECONDS:.3f} s)'))
+            if len(stamps) == 1:
+                return PoseLookup(pose_matrix(self._positions[0], self._orientations[0]))
+            index = 1 if index == 0 else len(stamps) - 1
+        before, after = index - 1, index
+        gap_ns = stamps[after] - stamps[before]
+        if gap_ns > self.max_gap_ns:
+            return PoseLookup(None, (
+                f'odometry gap of {gap_ns / NANOSECONDS:.3f} s around the image stamp exceeds '
+                f'odom_max_gap {self.max_gap_ns / NANOSECONDS:.3f} s'))
+        fraction = (stamp_ns - stamps[before]) / gap_ns
+        position = self._positions[before] + fraction * (
+            self._positions[after] - self._positions[before])
+        orientation = slerp(self._orientations[before], self._orientations[after], fraction)
+        return PoseLookup(pose_matrix(position, orientation))
+
+
+def _checked_sample(position, orientation_xyzw) -> tuple[np.ndarray, np.ndarray]:
+    """Return the position and orientation as float arrays, or raise BadMessageError."""
+    try:
+        position = np.asarray(position, dtype=np.float64).reshape(3)
+    except (TypeError, ValueError):
+        raise BadMessageError('Odometry.pose.pose.position', position, '3 numbers') from None
+    try:
+        orientation = np.asarray(orientation_xyzw, dtype=np.float64).reshape(4)
+    except (TypeError, ValueError):
+        raise BadMessageError('Odometry.pose.pose.orientation', orientation_xyzw,
+                              '4 numbers x y z w') from None
+    if not np.isfinite(position).all():
+        raise BadMessageError('Odometry.pose.pose.position', position.tolist(), 'finite values')
+    try:
+        quaternion_to_matrix(orientation)
+    except BadMessageError as error:
+        raise BadMessageError('Odometry.pose.pose.orientation', orientation.tolist(),
+                              error.expected) from None
+    return position, orientation

@@ -1,0 +1,244 @@
+# Copyright 2026 The mono_depth_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Feature tracks for triangulation: KLT with a forward-backward check, grid re-detection.
+
+Each frame, the previous frame's corners are tracked with ``cv2.calcOpticalFlowPyrLK`` and
+tracked back again; a track survives when the round trip returns within
+``forward_backward_px`` of where it started and it stays ``border_px`` inside the image. Tracks
+that crowd closer than half ``min_distance_px`` are thinned (the older one stays). When fewer
+than ``redetect_ratio * max_features`` tracks remain, Shi-Tomasi corners are detected away from
+the existing tracks and spread over a ``grid_columns`` x ``grid_rows`` grid, each cell filled
+up to its share of ``max_features`` first. Track ids are unique and never reused.
+"""
+
+from dataclasses import dataclass
+import math
+
+import cv2
+import numpy as np
+
+from mono_depth_ros.core.errors import BadMessageError
+
+
+@dataclass(frozen=True)
+class TrackerParams:
+    """Settings of the feature tracker.
+
+    Attributes:
+        max_features: most tracks kept at once.
+        grid_columns, grid_rows: the re-detection grid; each cell gets about
+            ``max_features / (columns * rows)`` tracks.
+        min_distance_px: least distance between new corners and any track.
+        quality_level: Shi-Tomasi threshold, relative to the strongest corner in the image.
+        window_px: KLT window side (odd).
+        pyramid_levels: KLT pyramid levels above full resolution.
+        max_iterations: KLT iterations per level.
+        forward_backward_px: largest forward-backward round-trip error of a kept track.
+        redetect_ratio: detect new corners when fewer than this fraction of max_features remain.
+        border_px: tracks closer than this to the image edge are dropped.
+    """
+
+    max_features: int = 500
+    grid_columns: int = 8
+    grid_rows: int = 6
+    min_distance_px: float = 10.0
+    quality_level: float = 0.01
+    window_px: int = 15
+    pyramid_levels: int = 3
+    max_iterations: int = 20
+    forward_backward_px: float = 1.0
+    redetect_ratio: float = 0.9
+    border_px: int = 8
+
+
+@dataclass
+class TrackedFeatures:
+    """The tracks in one frame.
+
+    Attributes:
+        points: (N, 2) float32 pixel positions (x, y).
+        ids: (N,) int64 track ids, stable across frames.
+        previous_index: (N,) int64 row of each track in the tracker's state before this frame,
+            -1 for tracks detected in this frame. Survivors come first, in their old order.
+    """
+
+    points: np.ndarray
+    ids: np.ndarray
+    previous_index: np.ndarray
+
+    @property
+    def new_count(self) -> int:
+        """Number of tracks started in this frame."""
+        return int(np.count_nonzero(self.previous_index < 0))
+
+
+class FeatureTracker:
+    """KLT tracker over grayscale frames with stable track ids."""
+
+    def __init__(self, params: TrackerParams | None = None):
+        self.params = params or TrackerParams()
+        self._criteria = (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS,
+                          self.params.max_iterations, 0.01)
+        self._window = (self.params.window_px, self.params.window_px)
+        self._next_id = 0
+        self.reset()
+
+    @property
+    def points(self) -> np.ndarray:
+        """(N, 2) float32 pixel positions of the current tracks."""
+        return self._points
+
+    @property
+    def ids(self) -> np.ndarray:
+        """(N,) int64 ids of the current tracks."""
+        return self._ids
+
+    def reset(self) -> None:
+        """Forget all tracks and the previous frame (ids keep increasing)."""
+        self._previous_gray = None
+        self._points = np.zeros((0, 2), np.float32)
+        self._ids = np.zeros(0, np.int64)
+
+    def drop(self, keep: np.ndarray) -> None:
+        """Keep only the tracks where the boolean mask ``keep`` (N,) is true."""
+        keep = np.asarray(keep, dtype=bool)
+        self._points = self._points[keep]
+        self._ids = self._ids[keep]
+
+    def track(self, gray: np.ndarray) -> TrackedFeatures:
+        """Track the current features into ``gray`` (H, W) uint8 and top them up."""
+        gray = _checked_gray(gray)
+        previous = self._previous_gray
+        if previous is not None and previous.shape != gray.shape:
+            self.reset()
+            previous = None
+        points = np.zeros((0, 2), np.float32)
+        previous_index = np.zeros(0, np.int64)
+        if previous is not None and len(self._points):
+            points, previous_index = self._track_from(previous, gray)
+        ids = self._ids[previous_index]
+
+        if len(points) < self.params.redetect_ratio * self.params.max_features:
+            new_points = self._detect(gray, points, self.params.max_features - len(points))
+            new_ids = np.arange(self._next_id, self._next_id + len(new_points), dtype=np.int64)
+            self._next_id += len(new_points)
+            points = np.concatenate([points, new_points])
+            ids = np.concatenate([ids, new_ids])
+            previous_index = np.concatenate(
+                [previous_index, np.full(len(new_points), -1, np.int64)])
+
+        self._previous_gray = gray.copy()
+        self._points = points
+        self._ids = ids
+        return TrackedFeatures(points=points.copy(), ids=ids.copy(),
+                               previous_index=previous_index)
+
+    def _track_from(self, previous: np.ndarray, gray: np.ndarray):
+        """Return the surviving tracked points and their rows in the previous state."""
+        p = self.params
+        start = self._points.reshape(-1, 1, 2)
+        forward, status, _ = cv2.calcOpticalFlowPyrLK(
+            previous, gray, start, None, winSize=self._window, maxLevel=p.pyramid_levels,
+            criteria=self._criteria)
+        # The backward pass starts at the original position, so one level is enough.
+        backward, back_status, _ = cv2.calcOpticalFlowPyrLK(
+            gray, previous, forward, start.copy(), winSize=self._window, maxLevel=1,
+            criteria=self._criteria, flags=cv2.OPTFLOW_USE_INITIAL_FLOW)
+        forward = forward.reshape(-1, 2)
+        round_trip = np.linalg.norm(backward.reshape(-1, 2) - self._points, axis=1)
+        height, width = gray.shape
+        border = p.border_px
+        ok = ((status.reshape(-1) == 1) & (back_status.reshape(-1) == 1)
+              & (round_trip < p.forward_backward_px)
+              & np.isfinite(forward).all(axis=1)
+              & (forward[:, 0] >= border) & (forward[:, 0] <= width - 1 - border)
+              & (forward[:, 1] >= border) & (forward[:, 1] <= height - 1 - border))
+        rows = np.flatnonzero(ok)
+        points = forward[rows].astype(np.float32)
+        # Thin crowded tracks: keep the oldest (smallest id) in each half-distance cell.
+        cell_size = max(p.min_distance_px * 0.5, 1.0)
+        cells = np.floor(points / cell_size).astype(np.int64)
+        keys = cells[:, 1] * (width + 1) + cells[:, 0]
+        order = np.argsort(self._ids[rows], kind='stable')
+        _, first = np.unique(keys[order], return_index=True)
+        kept = np.sort(order[first])
+        return points[kept], rows[kept]
+
+    def _detect(self, gray: np.ndarray, existing: np.ndarray, wanted: int) -> np.ndarray:
+        """Return up to ``wanted`` new corners away from ``existing``, spread over the grid."""
+        p = self.params
+        if wanted <= 0:
+            return np.zeros((0, 2), np.float32)
+        height, width = gray.shape
+        mask = _free_space_mask(height, width, existing, p.min_distance_px, p.border_px)
+        corners = cv2.goodFeaturesToTrack(
+            gray, maxCorners=int(min(4 * wanted, 4 * p.max_features)),
+            qualityLevel=p.quality_level, minDistance=p.min_distance_px, mask=mask,
+            blockSize=3)
+        if corners is None:
+            return np.zeros((0, 2), np.float32)
+        corners = corners.reshape(-1, 2).astype(np.float32)  # strongest first
+
+        cell_count = p.grid_columns * p.grid_rows
+        quota = math.ceil(p.max_features / cell_count)
+        occupied = np.bincount(_grid_cells(existing, width, height, p), minlength=cell_count)
+        room = np.maximum(quota - occupied, 0)
+        cells = _grid_cells(corners, width, height, p)
+        order = np.argsort(cells, kind='stable')  # by cell, strongest first within a cell
+        sorted_cells = cells[order]
+        group_start = np.searchsorted(sorted_cells, sorted_cells, side='left')
+        rank = np.empty(len(corners), np.int64)
+        rank[order] = np.arange(len(corners)) - group_start
+        fits = rank < room[cells]
+        # Cells with room first; leftover strong corners fill what textureless cells could not.
+        chosen = np.concatenate([np.flatnonzero(fits), np.flatnonzero(~fits)])[:wanted]
+        return corners[np.sort(chosen)]
+
+
+def _checked_gray(gray) -> np.ndarray:
+    array = np.asarray(gray)
+    if array.ndim != 2 or array.dtype != np.uint8 or min(array.shape) < 8:
+        raise BadMessageError('gray', f'array of shape {array.shape} and dtype {array.dtype}',
+                              'a (H, W) uint8 grayscale image at least 8x8')
+    return np.ascontiguousarray(array)
+
+
+def _grid_cells(points: np.ndarray, width: int, height: int, p: TrackerParams) -> np.ndarray:
+    """Return the grid cell index of each (N, 2) pixel."""
+    column = np.clip((points[:, 0] * p.grid_columns / width).astype(np.int64),
+                     0, p.grid_columns - 1)
+    row = np.clip((points[:, 1] * p.grid_rows / height).astype(np.int64), 0, p.grid_rows - 1)
+    return row * p.grid_columns + column
+
+
+def _free_space_mask(height: int, width: int, points: np.ndarray, distance: float,
+                     border: int) -> np.ndarray:
+    """Return a uint8 mask, 0 within about ``distance`` of any point or the border, else 255."""
+    block = max(int(distance), 1)
+    rows, columns = -(-height // block), -(-width // block)
+    occupied = np.zeros((rows, columns), np.uint8)
+    if len(points):
+        cell = (points // block).astype(np.int64)
+        occupied[np.clip(cell[:, 1], 0, rows - 1), np.clip(cell[:, 0], 0, columns - 1)] = 1
+        occupied = cv2.dilate(occupied, np.ones((3, 3), np.uint8))
+    mask = np.where(occupied, 0, 255).astype(np.uint8)
+    mask = np.repeat(np.repeat(mask, block, axis=0), block, axis=1)[:height, :width]
+    mask = np.ascontiguousarray(mask)
+    if border > 0:
+        mask[:border] = 0
+        mask[-border:] = 0
+        mask[:, :border] = 0
+        mask[:, -border:] = 0
+    return mask

@@ -1,0 +1,282 @@
+# Copyright 2026 The mono_depth_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""depth_node: a camera stream in, Depth Anything depth images, colorized depth and clouds out."""
+
+import threading
+import time
+
+from rclpy.node import Node
+from sensor_msgs.msg import CameraInfo, Image, PointCloud2
+
+from mono_depth_ros.core.colorize import colorize_depth, RangeTracker
+from mono_depth_ros.core.errors import BadMessageError
+from mono_depth_ros.core.image_codec import numpy_to_image
+from mono_depth_ros.inference.base import ModelLoadError
+from mono_depth_ros.inference.selection import load_backend
+from mono_depth_ros.nodes.runner import run_node
+from mono_depth_ros.pipeline.depth_pipeline import DepthPipeline, DepthSettings, SCALE_SOURCES
+from mono_depth_ros.ros.camera_input import CameraFrame, CameraInput, CameraModelCache
+from mono_depth_ros.ros.diagnostics import (DiagnosticsPublisher, ERROR, LatencyStats, OK,
+                                            RateMeter, WARN)
+from mono_depth_ros.ros.latest_frame import LatestFrameWorker
+from mono_depth_ros.ros.messages import (camera_info_message, image_message,
+                                         point_cloud_message)
+from mono_depth_ros.ros.parameters import (declare_parameters, parameter_validator,
+                                           ParameterSpec)
+from mono_depth_ros.ros.qos import QOS_CHOICES, qos_from_name
+from mono_depth_ros.ros.scale_from_points import TriangulationScale
+
+PARAMETERS = (
+    ParameterSpec('model', 'depth-anything/Depth-Anything-V2-Small-hf',
+                  'Model: a Hugging Face id or directory, or a .pth, .safetensors, .onnx or '
+                  '.engine file'),
+    ParameterSpec('backend', 'auto', 'Inference backend',
+                  choices=('auto', 'tensorrt', 'onnxruntime', 'torch')),
+    ParameterSpec('device', 'auto', 'Device for the backend', choices=('auto', 'cuda', 'cpu')),
+    ParameterSpec('precision', 'fp16', 'Precision on a GPU (the CPU runs fp32)',
+                  choices=('fp32', 'fp16', 'int8')),
+    ParameterSpec('input_size', 518, 'Network input: shorter side in pixels, a multiple of 14',
+                  integer_range=(140, 1554)),
+    ParameterSpec('depth_type', 'auto', 'relative or metric; auto reads the model config',
+                  choices=('auto', 'relative', 'metric')),
+    ParameterSpec('max_depth', 20.0, "Metric models' range, and the largest depth published (m)",
+                  float_range=(0.1, 1000.0)),
+    ParameterSpec('min_depth', 0.1, 'Smallest depth published (m)', float_range=(0.0, 100.0)),
+    ParameterSpec('image_transport', 'raw', 'Subscribe to image (raw) or image/compressed',
+                  choices=('raw', 'compressed'), read_only=True),
+    ParameterSpec('qos', 'sensor_data', 'QoS of the subscriptions and publishers',
+                  choices=QOS_CHOICES, read_only=True),
+    ParameterSpec('publish_points', True, 'Publish the point cloud on points'),
+    ParameterSpec('points_stride', 2, 'Take every Nth pixel in each direction for points',
+                  integer_range=(1, 16)),
+    ParameterSpec('points_color', True, 'Add the image colour (rgb field) to points'),
+    ParameterSpec('publish_colored', True, 'Publish the colorized depth on depth/colored'),
+    ParameterSpec('colormap', 'turbo', 'OpenCV colormap for depth/colored',
+                  choices=('turbo', 'jet', 'viridis', 'inferno', 'magma', 'plasma', 'gray')),
+    ParameterSpec('scale_source', 'none',
+                  'Metric scale for a relative model: none, fixed (fixed_scale, fixed_shift) '
+                  'or triangulation (triangulation/points)', choices=SCALE_SOURCES),
+    ParameterSpec('fixed_scale', 1.0, '1/depth = fixed_scale * relative + fixed_shift',
+                  float_range=(-1e6, 1e6)),
+    ParameterSpec('fixed_shift', 0.0, '1/depth = fixed_scale * relative + fixed_shift',
+                  float_range=(-1e6, 1e6)),
+    ParameterSpec('engine_cache_dir', '',
+                  'TensorRT engine cache (default ~/.cache/mono_depth_ros/engines)'),
+    ParameterSpec('force_engine_rebuild', False, 'Rebuild the TensorRT engine even if cached'),
+    ParameterSpec('allow_download', False, 'Let a Hugging Face id be downloaded if not cached'),
+    ParameterSpec('max_pixels', 3840 * 2160, 'Refuse images with more pixels than this',
+                  integer_range=(1, 100_000_000)),
+)
+# Changing one of these loads the model again; the others apply from the next frame.
+RELOAD_PARAMETERS = frozenset({'model', 'backend', 'device', 'precision', 'depth_type',
+                               'max_depth', 'engine_cache_dir', 'force_engine_rebuild',
+                               'allow_download', 'input_size'})
+THROTTLE_S = 5.0
+
+
+class DepthNode(Node):
+    """Wires the depth pipeline to topics, parameters, a worker thread and diagnostics."""
+
+    NODE_NAME = 'depth_node'
+
+    def __init__(self, **node_options) -> None:
+        super().__init__(self.NODE_NAME, **node_options)
+        self._values = declare_parameters(self, PARAMETERS)
+        self._lock = threading.Lock()
+        self._pipeline = self._load_pipeline(self._values)
+        self.add_on_set_parameters_callback(parameter_validator(PARAMETERS, self._apply_changes))
+
+        qos = qos_from_name(self._values['qos'])
+        self._depth_publisher = self.create_publisher(Image, 'depth/image', qos)
+        self._info_publisher = self.create_publisher(CameraInfo, 'depth/camera_info', qos)
+        self._relative_publisher = self.create_publisher(Image, 'depth/relative', qos)
+        self._colored_publisher = self.create_publisher(Image, 'depth/colored', qos)
+        self._points_publisher = self.create_publisher(PointCloud2, 'points', qos)
+
+        self._cameras = CameraModelCache()
+        self._relative_range = RangeTracker()
+        self._scale = TriangulationScale(self)
+        self._rate_in, self._rate_out = RateMeter(), RateMeter()
+        self._latency = LatencyStats()
+        self._inference = LatencyStats()
+        self._problems = {'no_camera_info': 0, 'bad_input': 0, 'failed': 0}
+        self._last_problem = ''
+        self._worker = LatestFrameWorker(self._process, name='depth-inference',
+                                         on_error=self._on_worker_error)
+        self._worker.start()
+        self._camera = CameraInput(self, self._on_frame, transport=self._values['image_transport'],
+                                   qos=qos)
+        self._diagnostics = DiagnosticsPublisher(
+            self, f'{self.get_name()}: depth', self._pipeline.backend.describe(), self._report)
+        self.get_logger().info(
+            f'depth from {self._pipeline.model_info.describe()} on '
+            f'{self._pipeline.backend.describe()}; listening on '
+            f'{self._camera.image_subscription.topic_name}')
+
+    # Model and parameters ---------------------------------------------------------------
+    def _load_pipeline(self, values: dict) -> DepthPipeline:
+        backend, info = load_backend(
+            values['model'], backend=values['backend'], device=values['device'],
+            precision=values['precision'], input_size=values['input_size'],
+            depth_type=values['depth_type'], max_depth=values['max_depth'],
+            allow_download=values['allow_download'],
+            cache_dir=values['engine_cache_dir'] or None,
+            force_rebuild=values['force_engine_rebuild'], logger=self.get_logger())
+        return DepthPipeline(backend, info, self._settings(values))
+
+    @staticmethod
+    def _settings(values: dict) -> DepthSettings:
+        return DepthSettings(
+            input_size=values['input_size'], min_depth=values['min_depth'],
+            max_depth=values['max_depth'], scale_source=values['scale_source'],
+            fixed_scale=values['fixed_scale'], fixed_shift=values['fixed_shift'],
+            points_stride=values['points_stride'], points_color=values['points_color'])
+
+    def _apply_changes(self, changes: dict) -> str | None:
+        """Validate and apply a parameter change; return why it was refused, or None."""
+        values = {**self._values, **changes}
+        if values['min_depth'] >= values['max_depth']:
+            return (f"min_depth = {values['min_depth']} must be below "
+                    f"max_depth = {values['max_depth']}")
+        if values['input_size'] % 14:
+            return f"input_size = {values['input_size']} (expected a multiple of 14)"
+        reload = [name for name in RELOAD_PARAMETERS & changes.keys()
+                  if changes[name] != self._values[name]]
+        if reload:
+            try:
+                pipeline = self._load_pipeline(values)
+            except (ModelLoadError, RuntimeError, ValueError) as error:
+                return str(error)
+            with self._lock:
+                old, self._pipeline = self._pipeline, pipeline
+            self.get_logger().info(f'reloaded: {pipeline.model_info.describe()} on '
+                                   f'{pipeline.backend.describe()}')
+            self._worker.wait_idle(timeout=10.0)
+            old.backend.close()
+        else:
+            with self._lock:
+                self._pipeline.settings = self._settings(values)
+        self._values = values
+        return None
+
+    # Frames -------------------------------------------------------------------------------
+    def _on_frame(self, frame: CameraFrame) -> None:
+        self._rate_in.tick()
+        self._worker.put(frame)
+
+    def _warn(self, kind: str, text: str) -> None:
+        self._problems[kind] += 1
+        self._last_problem = text
+        self.get_logger().warning(text, throttle_duration_sec=THROTTLE_S)
+
+    def _process(self, frame: CameraFrame) -> None:
+        if frame.camera_info is None:
+            self._warn('no_camera_info',
+                       f'no CameraInfo on {self._camera.camera_info_subscription.topic_name} '
+                       'yet: depth needs the intrinsics, waiting')
+            return
+        try:
+            rgb = frame.rgb()
+            height, width = rgb.shape[:2]
+            if width * height > self._values['max_pixels']:
+                raise BadMessageError('Image.width x height', f'{width}x{height}',
+                                      f"at most max_pixels = {self._values['max_pixels']}")
+            camera = self._cameras.model_for(frame.camera_info, width, height)
+        except BadMessageError as error:
+            self._warn('bad_input', f'dropping frame {frame.stamp_ns}: {error}')
+            return
+        with self._lock:
+            pipeline = self._pipeline
+        result = pipeline.estimate(rgb)
+        if pipeline.settings.scale_source == 'triangulation' and not pipeline.is_metric_model:
+            pipeline.apply_scale(result, self._scale.update(frame.stamp_ns, result.prediction,
+                                                            camera))
+        self._inference.add(result.timings_ms['inference'] / 1e3)
+        self._publish(frame, result, pipeline, camera, rgb)
+        self._rate_out.tick()
+        self._latency.add(time.monotonic() - frame.received_monotonic)
+
+    def _publish(self, frame, result, pipeline, camera, rgb) -> None:
+        header = frame.header
+        values = self._values
+        if result.relative is not None and self._relative_publisher.get_subscription_count():
+            self._relative_publisher.publish(
+                image_message(numpy_to_image(result.relative, '32FC1'), header))
+        if result.depth is not None:
+            if self._depth_publisher.get_subscription_count():
+                self._depth_publisher.publish(
+                    image_message(numpy_to_image(result.depth, '32FC1'), header))
+            if self._info_publisher.get_subscription_count():
+                self._info_publisher.publish(
+                    camera_info_message(camera.to_camera_info_fields(), header))
+            if values['publish_points'] and self._points_publisher.get_subscription_count():
+                bgr = rgb[:, :, ::-1] if values['points_color'] else None
+                self._points_publisher.publish(point_cloud_message(
+                    pipeline.point_cloud(result.depth, camera, bgr), header))
+        if values['publish_colored'] and self._colored_publisher.get_subscription_count():
+            if result.depth is not None:
+                colored = colorize_depth(result.depth, values['min_depth'], values['max_depth'],
+                                         values['colormap'])
+            else:
+                low, high = self._relative_range.update(result.prediction)
+                colored = colorize_depth(result.prediction, low, high, values['colormap'],
+                                         inverse=True)
+            self._colored_publisher.publish(image_message(numpy_to_image(colored, 'bgr8'), header))
+
+    def _on_worker_error(self, error: BaseException) -> None:
+        self._problems['failed'] += 1
+        self._last_problem = f'{type(error).__name__}: {error}'
+        self.get_logger().error(f'frame failed: {self._last_problem}',
+                                throttle_duration_sec=THROTTLE_S)
+
+    # Diagnostics --------------------------------------------------------------------------
+    def _report(self):
+        with self._lock:
+            pipeline = self._pipeline
+        latency = self._latency.summary_ms()
+        values = {
+            'backend': pipeline.backend.describe(),
+            'model': pipeline.model_info.describe(),
+            'rate_in_hz': self._rate_in.rate(),
+            'rate_out_hz': self._rate_out.rate(),
+            'frames_received': self._worker.received,
+            'frames_dropped': self._worker.dropped,
+            'latency_mean_ms': latency['mean'],
+            'latency_p95_ms': latency['p95'],
+            'inference_mean_ms': self._inference.summary_ms()['mean'],
+            **{f'frames_{kind}': count for kind, count in self._problems.items()},
+            **self._scale.diagnostics(),
+        }
+        if self._problems['failed']:
+            return ERROR, self._last_problem, values
+        if self._last_problem and self._rate_out.rate() == 0.0:
+            return WARN, self._last_problem, values
+        return OK, 'publishing depth' if self._rate_out.rate() else 'waiting for images', values
+
+    def destroy_node(self) -> None:
+        """Stop the worker and release the model before the node goes."""
+        self._worker.stop()
+        with self._lock:
+            self._pipeline.backend.close()
+        super().destroy_node()
+
+
+def main(args: list[str] | None = None) -> int:
+    """Run depth_node until Ctrl-C or shutdown."""
+    return run_node(DepthNode, args)
+
+
+if __name__ == '__main__':
+    raise SystemExit(main())

@@ -1,0 +1,82 @@
+# Copyright 2026 The mono_depth_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Run rclpy nodes inside a Python program (demo, tools, tests) with a clean start and shutdown."""
+
+import contextlib
+import threading
+from typing import Iterator
+
+import rclpy
+from rclpy.context import Context
+from rclpy.executors import MultiThreadedExecutor
+from rclpy.node import Node
+
+
+@contextlib.contextmanager
+def ros_context(args: list[str] | None = None) -> Iterator[Context]:
+    """Yield an initialised rclpy context of its own and shut it down afterwards."""
+    context = Context()
+    rclpy.init(args=args, context=context)
+    try:
+        yield context
+    finally:
+        rclpy.try_shutdown(context=context)
+
+
+class BackgroundExecutor:
+    """Spins nodes on a multi-threaded executor in a daemon thread until stopped."""
+
+    def __init__(self, context: Context, nodes: list[Node] | None = None,
+                 num_threads: int = 4) -> None:
+        self._executor = MultiThreadedExecutor(num_threads=num_threads, context=context)
+        for node in nodes or []:
+            self._executor.add_node(node)
+        self._thread = threading.Thread(target=self._spin, name='ros-executor', daemon=True)
+        self._context = context
+        self._stopped = threading.Event()
+
+    def _spin(self) -> None:
+        while self._context.ok() and not self._stopped.is_set():
+            try:
+                self._executor.spin_once(timeout_sec=0.05)
+            except Exception:  # noqa: B902 - a shutdown race inside rclpy; stop spinning
+                if not self._context.ok():
+                    return
+                raise
+
+    def add_node(self, node: Node) -> None:
+        """Add a node to the running executor."""
+        self._executor.add_node(node)
+
+    def remove_node(self, node: Node) -> None:
+        """Stop spinning a node (it is not destroyed)."""
+        self._executor.remove_node(node)
+
+    def __enter__(self) -> 'BackgroundExecutor':
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.shutdown()
+
+    def shutdown(self) -> None:
+        """Stop spinning and destroy every node the executor holds."""
+        self._stopped.set()
+        if self._thread.is_alive() and threading.current_thread() is not self._thread:
+            self._thread.join(timeout=2.0)
+        nodes = list(self._executor.get_nodes())
+        self._executor.shutdown(timeout_sec=2.0)
+        for node in nodes:
+            node.destroy_node()

@@ -1,0 +1,104 @@
+# Copyright 2026 The mono_depth_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Core results to rclpy messages and back, through one fast path for large byte payloads.
+
+Assigning a numpy array to a message's ``data`` makes rclpy check every element (about 0.9 s for a
+5 MB cloud); an ``array.array('B')`` is taken as it is. Every large message is filled here.
+"""
+
+import array
+
+from builtin_interfaces.msg import Time
+import numpy as np
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2, PointField
+from std_msgs.msg import Header
+
+from mono_depth_ros.core.image_codec import ImageFields
+from mono_depth_ros.core.pointcloud import CloudFields
+
+
+def byte_payload(data) -> array.array:
+    """Return ``data`` (bytes, memoryview or a contiguous numpy array) as the array rclpy keeps."""
+    payload = array.array('B')
+    if isinstance(data, np.ndarray):
+        data = np.ascontiguousarray(data).view(np.uint8).reshape(-1)
+    payload.frombytes(memoryview(data).cast('B'))
+    return payload
+
+
+def copy_header(header: Header) -> Header:
+    """Return a copy of a header (outputs carry the input's stamp and frame_id)."""
+    return Header(stamp=Time(sec=header.stamp.sec, nanosec=header.stamp.nanosec),
+                  frame_id=header.frame_id)
+
+
+def stamp_to_ns(stamp) -> int:
+    """Return a builtin_interfaces/Time as integer nanoseconds."""
+    return int(stamp.sec) * 1_000_000_000 + int(stamp.nanosec)
+
+
+def ns_to_stamp(stamp_ns: int) -> Time:
+    """Return integer nanoseconds as a builtin_interfaces/Time."""
+    seconds, nanoseconds = divmod(int(stamp_ns), 1_000_000_000)
+    return Time(sec=seconds, nanosec=nanoseconds)
+
+
+def image_message(fields: ImageFields, header: Header) -> Image:
+    """Return a sensor_msgs/Image for encoded image fields, stamped with ``header``."""
+    message = Image(header=copy_header(header), height=fields.height, width=fields.width,
+                    encoding=fields.encoding, is_bigendian=int(fields.is_bigendian),
+                    step=fields.step)
+    message.data = byte_payload(fields.data)
+    return message
+
+
+def compressed_image_message(format_name: str, data: bytes, header: Header) -> CompressedImage:
+    """Return a sensor_msgs/CompressedImage, stamped with ``header``."""
+    message = CompressedImage(header=copy_header(header), format=format_name)
+    message.data = byte_payload(data)
+    return message
+
+
+def point_cloud_message(fields: CloudFields, header: Header) -> PointCloud2:
+    """Return a sensor_msgs/PointCloud2 for packed cloud fields, stamped with ``header``."""
+    message = PointCloud2(
+        header=copy_header(header), height=fields.height, width=fields.width,
+        fields=[PointField(name=spec.name, offset=spec.offset, datatype=spec.datatype,
+                           count=spec.count) for spec in fields.fields],
+        is_bigendian=bool(fields.is_bigendian), point_step=fields.point_step,
+        row_step=fields.row_step, is_dense=bool(fields.is_dense))
+    message.data = byte_payload(fields.data)
+    return message
+
+
+def camera_info_message(fields: dict, header: Header) -> CameraInfo:
+    """Return a sensor_msgs/CameraInfo from ``CameraModel.to_camera_info_fields()``."""
+    message = CameraInfo(header=copy_header(header))
+    message.height = int(fields['height'])
+    message.width = int(fields['width'])
+    message.distortion_model = str(fields['distortion_model'])
+    message.d = [float(v) for v in fields['d']]
+    message.k = [float(v) for v in np.asarray(fields['k'], dtype=np.float64).reshape(9)]
+    message.r = [float(v) for v in np.asarray(fields['r'], dtype=np.float64).reshape(9)]
+    message.p = [float(v) for v in np.asarray(fields['p'], dtype=np.float64).reshape(12)]
+    message.binning_x = int(fields.get('binning_x', 0))
+    message.binning_y = int(fields.get('binning_y', 0))
+    roi = fields.get('roi') or {}
+    message.roi.x_offset = int(roi.get('x_offset', 0))
+    message.roi.y_offset = int(roi.get('y_offset', 0))
+    message.roi.height = int(roi.get('height', 0))
+    message.roi.width = int(roi.get('width', 0))
+    message.roi.do_rectify = bool(roi.get('do_rectify', False))
+    return message

@@ -1,0 +1,42 @@
+# Copyright 2026 The mono_depth_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Test set-up: an isolated DDS domain on loopback and the large-data Fast DDS profile."""
+
+import os
+import pathlib
+import random
+
+import pytest
+
+PACKAGE_ROOT = pathlib.Path(__file__).resolve().parents[1]
+FASTDDS_PROFILE = PACKAGE_ROOT / 'config' / 'fastdds_large_data.xml'
+
+
+def _configure_ros_environment() -> None:
+    """Keep DDS traffic on this machine, in a domain of its own, with the large-data profile."""
+    os.environ.setdefault('FASTDDS_DEFAULT_PROFILES_FILE', str(FASTDDS_PROFILE))
+    os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
+    if 'ROS_DOMAIN_ID' not in os.environ:
+        os.environ['ROS_DOMAIN_ID'] = str(random.Random(os.getpid()).randint(1, 100))
+    os.environ.setdefault('RCUTILS_COLORIZED_OUTPUT', '0')
+
+
+_configure_ros_environment()
+
+
+@pytest.fixture(scope='session')
+def package_root() -> pathlib.Path:
+    """Return the source root of the package."""
+    return PACKAGE_ROOT

@@ -1,0 +1,240 @@
+# Copyright 2026 The mono_depth_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Tiny random-initialised Depth Anything models in every supported file format, for tests.
+
+The architecture is the real one (transformers ``DepthAnythingForDepthEstimation``: DINOv2
+backbone, DPT neck and head) with tiny sizes: width 64 (one 64-channel attention head, the
+DINOv2 head width), 4 layers, patch 14, 10x10 position grid, neck 8/16/32/32, fusion 16. It
+runs in a few milliseconds at 140x140. Weights are seeded and scaled so the output varies over
+the image (relative: roughly 0-10; metric: 0-``max_depth`` metres).
+
+Every ``make_*`` function writes a file made from :func:`tiny_model`, so a test compares a
+loaded file against ``tiny_model(...)`` with the same arguments. The official ``.pth`` is the
+tiny model's state dict renamed to the official Depth-Anything key names by
+``hf_to_official_state_dict``; its width (64) is not an official encoder, so the loader reports
+encoder None for it (``encoder='vits'`` builds a real vits-sized backbone instead, 85 MB, for the
+one test that checks the encoder is read from the keys).
+
+Files are cached for the session: called without a directory, each function writes once into
+one temporary directory (removed at exit) and then returns the same path.
+"""
+
+import atexit
+import functools
+import pathlib
+import shutil
+import tempfile
+
+import torch
+
+TINY_HIDDEN = 64
+TINY_LAYERS = 4
+TINY_IMAGE = 140
+TINY_MAX_DEPTH = 20
+TINY_SIZE = (140, 182)  # a network input size (height, width) for quick inference
+
+_SESSION_DIR: pathlib.Path | None = None
+
+
+def session_dir() -> pathlib.Path:
+    """Return this process's model cache directory, created on first use and removed at exit."""
+    global _SESSION_DIR
+    if _SESSION_DIR is None:
+        _SESSION_DIR = pathlib.Path(tempfile.mkdtemp(prefix='mono_depth_models_'))
+        atexit.register(shutil.rmtree, _SESSION_DIR, True)
+    return _SESSION_DIR
+
+
+def tiny_depth_anything_config(version: str = 'v2', depth_type: str = 'relative',
+                               encoder: str = 'tiny', max_depth: int = TINY_MAX_DEPTH):
+    """Return a ``DepthAnythingConfig`` of the real architecture with tiny sizes.
+
+    ``encoder='vits'`` gives the real ViT-S/14 backbone (384 wide, 12 layers, 6 heads).
+    """
+    from transformers import DepthAnythingConfig, Dinov2Config
+
+    from mono_depth_ros.inference.model_loading import feature_layers
+
+    hidden, layers, image = ((384, 12, 518) if encoder == 'vits'
+                             else (TINY_HIDDEN, TINY_LAYERS, TINY_IMAGE))
+    backbone = Dinov2Config(
+        hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=hidden // 64,
+        mlp_ratio=2 if encoder == 'tiny' else 4, image_size=image, patch_size=14,
+        out_indices=feature_layers(hidden, layers, version), apply_layernorm=True,
+        reshape_hidden_states=False)
+    return DepthAnythingConfig(
+        backbone_config=backbone, reassemble_hidden_size=hidden, patch_size=14,
+        neck_hidden_sizes=[8, 16, 32, 32], fusion_hidden_size=16, head_hidden_size=8,
+        depth_estimation_type=depth_type,
+        max_depth=max_depth if depth_type == 'metric' else 1)
+
+
+@functools.lru_cache(maxsize=None)
+def _tiny_state(version: str, depth_type: str, encoder: str, seed: int) -> dict:
+    from transformers import DepthAnythingForDepthEstimation
+
+    generator = torch.Generator().manual_seed(seed)
+    module = DepthAnythingForDepthEstimation(
+        tiny_depth_anything_config(version, depth_type, encoder))
+    with torch.no_grad():
+        for name, parameter in module.named_parameters():
+            if parameter.ndim >= 2 and 'embeddings.' not in name and 'mask_token' not in name:
+                fan_in = parameter[0].numel()
+                gain = 1.0 if 'reassemble' in name else 1.4
+                parameter.copy_(torch.randn(parameter.shape, generator=generator)
+                                * gain / fan_in ** 0.5)
+            elif 'position_embeddings' in name or 'cls_token' in name:
+                parameter.copy_(torch.randn(parameter.shape, generator=generator))
+            elif name.endswith('lambda1'):
+                parameter.fill_(1.0)
+            elif 'norm' in name and name.endswith('weight'):
+                parameter.fill_(1.0)
+            else:
+                parameter.copy_(0.1 * torch.randn(parameter.shape, generator=generator))
+        if depth_type == 'relative':
+            module.head.conv3.bias.fill_(1.0)
+        else:
+            module.head.conv3.weight.mul_(0.15)  # keep the sigmoid out of saturation
+            module.head.conv3.bias.fill_(-1.5)
+    return {key: value.clone() for key, value in module.state_dict().items()}
+
+
+def tiny_model(version: str = 'v2', depth_type: str = 'relative', encoder: str = 'tiny',
+               seed: int = 0):
+    """Return the seeded tiny ``DepthAnythingForDepthEstimation`` (eval, CPU, float32)."""
+    from transformers import DepthAnythingForDepthEstimation
+
+    module = DepthAnythingForDepthEstimation(
+        tiny_depth_anything_config(version, depth_type, encoder))
+    module.load_state_dict(_tiny_state(version, depth_type, encoder, seed))
+    return module.eval()
+
+
+def reference_output(module, tensor) -> 'torch.Tensor':
+    """Return the (h, w) prediction of ``module`` for a (1, 3, h, w) numpy tensor."""
+    with torch.inference_mode():
+        return module(pixel_values=torch.from_numpy(tensor)).predicted_depth[0].numpy()
+
+
+_CACHE: dict[tuple, pathlib.Path] = {}
+
+
+def _cached(kind: str, directory, key: tuple, write) -> pathlib.Path:
+    if directory is not None:
+        return write(pathlib.Path(directory))
+    cache_key = (kind, *key)
+    if cache_key not in _CACHE or not _CACHE[cache_key].exists():
+        _CACHE[cache_key] = write(session_dir())
+    return _CACHE[cache_key]
+
+
+def make_hf_dir(directory=None, depth_type: str = 'relative', version: str = 'v2',
+                legacy_keys: bool = False) -> pathlib.Path:
+    """Write a Hugging Face model directory (config.json + model.safetensors); return it.
+
+    ``legacy_keys`` rewrites the weights with the pre-5.0 transformers names
+    (``attention.attention.query`` ...), as in the checkpoints on the Hub.
+    """
+    def write(base: pathlib.Path) -> pathlib.Path:
+        from safetensors.torch import load_file, save_file
+
+        target = base / f'tiny-depth-anything-{version}-{depth_type}'
+        target = target.with_name(target.name + ('-legacy' if legacy_keys else '') + '-hf')
+        tiny_model(version, depth_type).save_pretrained(target)
+        if legacy_keys:
+            weights = target / 'model.safetensors'
+            renamed = {}
+            for key, value in load_file(weights).items():
+                for new, old in (('attention.q_proj', 'attention.attention.query'),
+                                 ('attention.k_proj', 'attention.attention.key'),
+                                 ('attention.v_proj', 'attention.attention.value'),
+                                 ('attention.o_proj', 'attention.output.dense')):
+                    key = key.replace(new, old)
+                renamed[key] = value
+            save_file(renamed, weights, metadata={'format': 'pt'})
+        return target
+    return _cached('hf', directory, (depth_type, version, legacy_keys), write)
+
+
+def official_state_dict(version: str = 'v2', depth_type: str = 'relative',
+                        encoder: str = 'tiny') -> dict:
+    """Return the tiny model's weights under the official Depth-Anything key names."""
+    from mono_depth_ros.inference.model_loading import hf_to_official_state_dict
+
+    return hf_to_official_state_dict(_tiny_state(version, depth_type, encoder, 0))
+
+
+def _official_name(metric: bool, encoder: str, suffix: str) -> str:
+    kind = 'metric_hypersim_' if metric else ''
+    return f'depth_anything_v2_{kind}vits_{encoder}{suffix}'
+
+
+def make_official_pth(directory=None, encoder: str = 'tiny', metric: bool = False,
+                      name: str | None = None) -> pathlib.Path:
+    """Write an official-style V2 ``.pth`` (official key names, plain tensors); return it.
+
+    Named like the released files (``depth_anything_v2_metric_hypersim_...`` when metric, so the
+    loader infers metric and 20 m from the name) unless ``name`` is given.
+    """
+    depth_type = 'metric' if metric else 'relative'
+
+    def write(base: pathlib.Path) -> pathlib.Path:
+        path = base / (name or _official_name(metric, encoder, '.pth'))
+        torch.save(official_state_dict('v2', depth_type, encoder), path)
+        return path
+    return _cached('pth', directory, (encoder, metric, name), write)
+
+
+def make_safetensors(directory=None, style: str = 'official', metric: bool = False,
+                     record_type: bool = True) -> pathlib.Path:
+    """Write a ``.safetensors`` with official or transformers (``style='hf'``) key names.
+
+    ``record_type`` stores depth_type and max_depth in the file's metadata; without it the
+    name is neutral, so the loader has nothing to go on but its arguments.
+    """
+    from safetensors.torch import save_file
+
+    depth_type = 'metric' if metric else 'relative'
+
+    def write(base: pathlib.Path) -> pathlib.Path:
+        weights = (official_state_dict('v2', depth_type) if style == 'official'
+                   else _tiny_state('v2', depth_type, 'tiny', 0))
+        metadata = {'format': 'pt'}
+        if record_type:
+            metadata['depth_type'] = depth_type
+            if metric:
+                metadata['max_depth'] = str(TINY_MAX_DEPTH)
+        path = base / f'tiny_{style}_{depth_type}{"" if record_type else "_bare"}.safetensors'
+        save_file({key: value.contiguous() for key, value in weights.items()}, path,
+                  metadata=metadata)
+        return path
+    return _cached('safetensors', directory, (style, metric, record_type), write)
+
+
+def make_onnx(directory=None, depth_type: str = 'relative', input_size: int = TINY_IMAGE,
+              dynamic: bool = True) -> pathlib.Path:
+    """Export the tiny model to ONNX with the package's exporter; return the path."""
+    from mono_depth_ros.inference.base import ModelInfo
+    from mono_depth_ros.inference.onnx_export import export_onnx
+
+    def write(base: pathlib.Path) -> pathlib.Path:
+        path = base / f'tiny_{depth_type}_{"dynamic" if dynamic else "static"}.onnx'
+        info = ModelInfo(depth_type=depth_type,
+                         max_depth=TINY_MAX_DEPTH if depth_type == 'metric' else None,
+                         source='tiny', version='v2', model_format='hf')
+        export_onnx(tiny_model('v2', depth_type), path, input_size=input_size, dynamic=dynamic,
+                    info=info)
+        return path
+    return _cached('onnx', directory, (depth_type, input_size, dynamic), write)
