@@ -37,7 +37,7 @@ import pathlib
 import shutil
 import tempfile
 
-import torch
+import numpy as np
 
 TINY_HIDDEN = 64
 TINY_LAYERS = 4
@@ -83,6 +83,7 @@ def tiny_depth_anything_config(version: str = 'v2', depth_type: str = 'relative'
 
 @functools.lru_cache(maxsize=None)
 def _tiny_state(version: str, depth_type: str, encoder: str, seed: int) -> dict:
+    import torch
     from transformers import DepthAnythingForDepthEstimation
 
     generator = torch.Generator().manual_seed(seed)
@@ -122,8 +123,10 @@ def tiny_model(version: str = 'v2', depth_type: str = 'relative', encoder: str =
     return module.eval()
 
 
-def reference_output(module, tensor) -> 'torch.Tensor':
+def reference_output(module, tensor: np.ndarray) -> np.ndarray:
     """Return the (h, w) prediction of ``module`` for a (1, 3, h, w) numpy tensor."""
+    import torch
+
     with torch.inference_mode():
         return module(pixel_values=torch.from_numpy(tensor)).predicted_depth[0].numpy()
 
@@ -149,7 +152,9 @@ def make_hf_dir(directory=None, depth_type: str = 'relative', version: str = 'v2
     """
     def write(base: pathlib.Path) -> pathlib.Path:
         from safetensors.torch import load_file, save_file
+        from transformers.utils import logging as hf_logging
 
+        hf_logging.disable_progress_bar()
         target = base / f'tiny-depth-anything-{version}-{depth_type}'
         target = target.with_name(target.name + ('-legacy' if legacy_keys else '') + '-hf')
         tiny_model(version, depth_type).save_pretrained(target)
@@ -178,7 +183,8 @@ def official_state_dict(version: str = 'v2', depth_type: str = 'relative',
 
 def _official_name(metric: bool, encoder: str, suffix: str) -> str:
     kind = 'metric_hypersim_' if metric else ''
-    return f'depth_anything_v2_{kind}vits_{encoder}{suffix}'
+    size = 'vits' if encoder == 'vits' else 'vits_tiny'
+    return f'depth_anything_v2_{kind}{size}{suffix}'
 
 
 def make_official_pth(directory=None, encoder: str = 'tiny', metric: bool = False,
@@ -191,6 +197,8 @@ def make_official_pth(directory=None, encoder: str = 'tiny', metric: bool = Fals
     depth_type = 'metric' if metric else 'relative'
 
     def write(base: pathlib.Path) -> pathlib.Path:
+        import torch
+
         path = base / (name or _official_name(metric, encoder, '.pth'))
         torch.save(official_state_dict('v2', depth_type, encoder), path)
         return path

@@ -18,8 +18,9 @@ Conventions follow depth_image_proc: points are in the image's optical frame (z 
 principal point and lens model come from the calibration (through the rays), missing points are
 NaN, organized clouds keep the image grid and set ``is_dense`` false, and colour is one float32
 field ``rgb`` holding the bits of the uint32 ``(r << 16) | (g << 8) | b``. One layout choice
-differs: ``rgb`` follows ``z`` directly (offset 12, ``point_step`` 16) instead of depth_image_proc's
-offset 16 / ``point_step`` 32; readers find fields by offset, so this only makes clouds smaller.
+differs: ``rgb`` follows ``z`` directly (offset 12, ``point_step`` 16) instead of
+depth_image_proc's offset 16 / ``point_step`` 32; readers find fields by offset, so this only
+makes clouds smaller.
 """
 
 from dataclasses import dataclass
@@ -98,8 +99,9 @@ def depth_to_points(depth_m: np.ndarray, rays: np.ndarray, stride: int = 1) -> n
     rows, cols = -(-height // stride), -(-width // stride)
     rays = np.asarray(rays)
     if rays.shape != (rows, cols, 3):
-        raise BadMessageError('rays.shape', rays.shape,
-                              f'({rows}, {cols}, 3) for a {height}x{width} depth at stride {stride}')
+        raise BadMessageError(
+            'rays.shape', rays.shape,
+            f'({rows}, {cols}, 3) for a {height}x{width} depth at stride {stride}')
     if rows == 0 or cols == 0:
         return np.empty((rows, cols, 3), dtype=np.float32)
     depth = np.ascontiguousarray(depth_m[::stride, ::stride], dtype=np.float32)

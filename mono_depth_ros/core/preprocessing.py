@@ -62,7 +62,8 @@ def _round_to_multiple(value: float, multiple: int, minimum: int) -> int:
 
 
 def network_input_size(height: int, width: int, input_size: int | tuple[int, int] = 518,
-                       multiple: int = PATCH_MULTIPLE, keep_aspect: bool = True) -> tuple[int, int]:
+                       multiple: int = PATCH_MULTIPLE,
+                       keep_aspect: bool = True) -> tuple[int, int]:
     """Return the (height, width) the network sees for an image of ``height`` x ``width``.
 
     ``input_size`` as an int is the shorter side's target (both sides end up >= it when

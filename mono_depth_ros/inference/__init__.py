@@ -13,3 +13,10 @@
 # limitations under the License.
 
 """Inference backends behind one interface; TensorRT, ONNX Runtime, PyTorch load lazily."""
+
+from mono_depth_ros.inference.base import (BackendUnavailableError, DepthBackend, InputSpec,
+                                           ModelInfo, ModelLoadError)
+from mono_depth_ros.inference.selection import load_backend, select_backend
+
+__all__ = ['BackendUnavailableError', 'DepthBackend', 'InputSpec', 'ModelInfo', 'ModelLoadError',
+           'load_backend', 'select_backend']

@@ -38,6 +38,7 @@ one output [1, H, W] or [1, 1, H, W]) and their metadata (written by our export)
 """
 
 from dataclasses import dataclass, field
+import functools
 import logging
 import math
 import os
@@ -58,6 +59,7 @@ ENCODERS = {
     1536: ('vitg', 40, (10, 20, 30, 40)),
 }
 PTH_SUFFIXES = ('.pth', '.pt', '.bin', '.ckpt')
+ENGINE_SUFFIXES = ('.engine', '.plan', '.trt')
 _HF_ID = re.compile(r'^[A-Za-z0-9][\w.-]*/[\w.-]+$')
 
 # Official name <-> transformers name. A trailing '.' matches a prefix (weight/bias follow).
@@ -117,12 +119,13 @@ _LEGACY_HF_RENAMES = (
 )
 
 
+@functools.lru_cache(maxsize=None)
 def _pattern(template: str) -> tuple[re.Pattern, str | None]:
+    """Return (regex, placeholder letter or None) matching the keys a template describes."""
     placeholder = None
-    parts = re.split(r'\{([nrc])\}', template)
     regex = ''
-    for index, part in enumerate(parts):
-        if index % 2:
+    for position, part in enumerate(re.split(r'\{([nrc])\}', template)):
+        if position % 2:
             placeholder = part
             regex += r'(?P<index>\d+)'
         else:
@@ -137,55 +140,71 @@ def _fill(template: str, index: int | None, rest: str) -> str:
     return template + rest
 
 
+def _renamed(key: str, to_hf: bool) -> str | None:
+    side = 0 if to_hf else 1
+    for pair in _RENAMES:
+        regex, placeholder = _pattern(pair[side])
+        match = regex.match(key)
+        if match:
+            index = match.groupdict().get('index')
+            if index is not None:
+                index = _INDEX_MAPS[placeholder][side](int(index))
+            return _fill(pair[1 - side], index, match.groupdict().get('rest', ''))
+    return None
+
+
+def _split_fused(key: str, tensor) -> dict | None:
+    """Return the transformers pieces of a fused official tensor (qkv, w12), or None."""
+    import torch
+
+    for official, pieces in _FUSED:
+        match = _pattern(official)[0].match(key)
+        if match:
+            chunks = torch.chunk(tensor, len(pieces), dim=0)
+            return {_fill(piece, int(match['index']), match['rest']): chunk.contiguous()
+                    for piece, chunk in zip(pieces, chunks)}
+    return None
+
+
+def _fused_part(key: str) -> tuple[tuple[str, int, str], int] | None:
+    """Return ((official template, layer, rest), part number) of a transformers piece, or None."""
+    for official, pieces in _FUSED:
+        for part, piece in enumerate(pieces):
+            match = _pattern(piece)[0].match(key)
+            if match:
+                return (official, int(match['index']), match['rest']), part
+    return None
+
+
 def _convert_keys(state_dict: dict, to_hf: bool) -> tuple[dict, list[str]]:
     """Rename one layout into the other; return the new dict and the keys nothing matched."""
     import torch
 
-    direction = 0 if to_hf else 1
-    renames = [(pair[direction], pair[1 - direction]) for pair in _RENAMES]
-    compiled = [(*_pattern(source), target) for source, target in renames]
     converted, unmatched = {}, []
-    pending_fused: dict[tuple[str, int, str], dict[int, object]] = {}
-    fused = []
-    for official, pieces in _FUSED:
-        if to_hf:
-            fused.append(([_pattern(official)], pieces, official))
-        else:
-            fused.append(([_pattern(piece) for piece in pieces], official, pieces))
+    fused_parts: dict[tuple[str, int, str], dict[int, object]] = {}
     for key, tensor in state_dict.items():
-        for regex, placeholder, target in compiled:
-            match = regex.match(key)
-            if match:
-                index = None
-                if placeholder:
-                    index = _INDEX_MAPS[placeholder][direction](int(match.group('index')))
-                converted[_fill(target, index, match.groupdict().get('rest', ''))] = tensor
-                break
+        renamed = _renamed(key, to_hf)
+        if renamed is not None:
+            converted[renamed] = tensor
+            continue
+        if to_hf:
+            pieces = _split_fused(key, tensor)
+            if pieces is not None:
+                converted.update(pieces)
+                continue
         else:
-            for patterns, targets, _ in fused:
-                for part, (regex, _placeholder) in enumerate(patterns):
-                    match = regex.match(key)
-                    if not match:
-                        continue
-                    index, rest = int(match.group('index')), match.group('rest')
-                    if to_hf:
-                        for piece, chunk in zip(targets, torch.chunk(tensor, len(targets), dim=0)):
-                            converted[_fill(piece, index, rest)] = chunk.contiguous()
-                    else:
-                        slot = pending_fused.setdefault((targets, index, rest), {})
-                        slot[part] = tensor
-                        if len(slot) == len(patterns):
-                            joined = torch.cat([slot[i] for i in range(len(patterns))], dim=0)
-                            converted[_fill(targets, index, rest)] = joined
-                            del pending_fused[(targets, index, rest)]
-                    break
-                else:
-                    continue
-                break
-            else:
-                unmatched.append(key)
-    for (target, index, rest), parts in pending_fused.items():
-        unmatched.append(f'{_fill(target, index, rest)} (only {len(parts)} of its parts)')
+            found = _fused_part(key)
+            if found is not None:
+                fused_parts.setdefault(found[0], {})[found[1]] = tensor
+                continue
+        unmatched.append(key)
+    piece_counts = {official: len(pieces) for official, pieces in _FUSED}
+    for (official, index, rest), parts in fused_parts.items():
+        name = _fill(official, index, rest)
+        if len(parts) == piece_counts[official]:
+            converted[name] = torch.cat([parts[part] for part in sorted(parts)], dim=0)
+        else:
+            unmatched.append(f'{name} (only {len(parts)} of its parts)')
     return converted, unmatched
 
 
@@ -397,7 +416,7 @@ def _resolve(model: str, evidence: _Evidence, depth_type: str, max_depth: float 
 
 
 def model_format(model: str) -> str:
-    """Return 'onnx', 'pth', 'safetensors' or 'hf' for a model argument, or raise ModelLoadError."""
+    """Return 'onnx', 'pth', 'safetensors', 'engine' or 'hf' for a model (else ModelLoadError)."""
     text = str(model).strip()
     if not text:
         raise ModelLoadError(text, 'no model given')
@@ -409,11 +428,13 @@ def model_format(model: str) -> str:
         raise ModelLoadError(text, 'a directory without config.json (a Hugging Face model '
                                    'directory was expected)')
     kind = ('onnx' if suffix == '.onnx' else 'safetensors' if suffix == '.safetensors'
-            else 'pth' if suffix in PTH_SUFFIXES else None)
+            else 'pth' if suffix in PTH_SUFFIXES else 'engine' if suffix in ENGINE_SUFFIXES
+            else None)
     if path.is_file():
         if kind is None:
             raise ModelLoadError(text, f'unknown model file type {suffix!r} (expected .onnx, '
-                                       '.pth, .pt, .safetensors or a Hugging Face directory)')
+                                       '.pth, .pt, .safetensors, a TensorRT .engine or a '
+                                       'Hugging Face directory)')
         return kind
     if kind is not None or text.startswith(('/', '.', '~')) or not _HF_ID.match(text):
         raise ModelLoadError(text, 'file not found')
@@ -421,8 +442,12 @@ def model_format(model: str) -> str:
 
 
 def _first_line(error: BaseException) -> str:
-    text = str(error).strip().splitlines()
-    return f'{type(error).__name__}: {text[0] if text else ""}'.rstrip(': ')
+    """Return 'ErrorType: first sentence' of an exception, for one-line error messages."""
+    lines = str(error).strip().splitlines()
+    text = lines[0] if lines else ''
+    if len(text) > 160 and '. ' in text:
+        text = text[:text.index('. ') + 1]
+    return f'{type(error).__name__}: {text}'.rstrip(': ')
 
 
 def _read_state_dict(path: str, kind: str) -> tuple[dict, dict]:
@@ -468,8 +493,8 @@ def _hf_state_dict_of(path: str, state_dict: dict) -> dict:
     if any(key.startswith('backbone.embeddings.') for key in keys):
         return normalise_hf_keys(state_dict)
     sample = ', '.join(keys[:3]) or 'none'
-    raise ModelLoadError(path, "no Depth Anything weights: expected keys starting with "
-                               f"'pretrained.' (official) or 'backbone.' (transformers); "
+    raise ModelLoadError(path, 'no Depth Anything weights: expected keys starting with '
+                               "'pretrained.' (official) or 'backbone.' (transformers); "
                                f'found {len(keys)} keys, e.g. {sample}')
 
 
@@ -577,9 +602,9 @@ def load_torch_model(model: str, depth_type: str = 'auto', max_depth: float | No
     """
     logger = logger or _LOGGER
     kind = model_format(model)
-    if kind == 'onnx':
-        raise ModelLoadError(model, 'an ONNX file has no PyTorch weights; run it with the '
-                                    'onnxruntime or tensorrt backend')
+    if kind in ('onnx', 'engine'):
+        raise ModelLoadError(model, f'an {kind.upper()} file has no PyTorch weights; run it '
+                                    'with the onnxruntime or tensorrt backend')
     if kind == 'hf':
         return _load_hf_model(model, depth_type, max_depth, allow_download, logger)
     return _load_state_dict_model(os.path.expanduser(model), kind, depth_type, max_depth,
@@ -653,7 +678,8 @@ def read_onnx_contract(path: str) -> OnnxContract:
             raise ModelLoadError(path, f'{role} {value.name!r} is {type_name}, expected float32')
     input_shape = _dims(source)
     if input_shape is None or len(input_shape) != 4:
-        raise ModelLoadError(path, f'input {source.name!r} has shape {input_shape}; the contract '
+        shown = list(input_shape) if input_shape is not None else 'unknown'
+        raise ModelLoadError(path, f'input {source.name!r} has shape {shown}; the contract '
                                    'is [1, 3, H, W]')
     batch, channels, height, width = input_shape
     if (isinstance(batch, int) and batch not in (0, 1)) or (

@@ -31,6 +31,7 @@ from mono_depth_ros.ros.camera_input import CameraFrame, CameraInput, CameraMode
 from mono_depth_ros.ros.diagnostics import (DiagnosticsPublisher, ERROR, LatencyStats, OK,
                                             RateMeter, WARN)
 from mono_depth_ros.ros.latest_frame import LatestFrameWorker
+from mono_depth_ros.ros.log_bridge import logger_for_node
 from mono_depth_ros.ros.messages import (camera_info_message, image_message,
                                          point_cloud_message)
 from mono_depth_ros.ros.parameters import (declare_parameters, parameter_validator,
@@ -133,7 +134,7 @@ class DepthNode(Node):
             depth_type=values['depth_type'], max_depth=values['max_depth'],
             allow_download=values['allow_download'],
             cache_dir=values['engine_cache_dir'] or None,
-            force_rebuild=values['force_engine_rebuild'], logger=self.get_logger())
+            force_rebuild=values['force_engine_rebuild'], logger=logger_for_node(self))
         return DepthPipeline(backend, info, self._settings(values))
 
     @staticmethod
@@ -230,7 +231,7 @@ class DepthNode(Node):
                 colored = colorize_depth(result.depth, values['min_depth'], values['max_depth'],
                                          values['colormap'])
             else:
-                low, high = self._relative_range.update(result.prediction)
+                low, high = self._relative_range.update(result.prediction) or (0.0, 1.0)
                 colored = colorize_depth(result.prediction, low, high, values['colormap'],
                                          inverse=True)
             self._colored_publisher.publish(image_message(numpy_to_image(colored, 'bgr8'), header))

@@ -16,11 +16,13 @@
 
 Each frame, the previous frame's corners are tracked with ``cv2.calcOpticalFlowPyrLK`` and
 tracked back again; a track survives when the round trip returns within
-``forward_backward_px`` of where it started and it stays ``border_px`` inside the image. Tracks
-that crowd closer than half ``min_distance_px`` are thinned (the older one stays). When fewer
-than ``redetect_ratio * max_features`` tracks remain, Shi-Tomasi corners are detected away from
-the existing tracks and spread over a ``grid_columns`` x ``grid_rows`` grid, each cell filled
-up to its share of ``max_features`` first. Track ids are unique and never reused.
+``forward_backward_px`` of where it started, its KLT patch error is at most ``error_ratio``
+times the frame's median (which drops most corners made by occlusion boundaries: their patch
+changes as the background slides) and it stays ``border_px`` inside the image. Tracks that
+crowd within about a quarter of ``min_distance_px`` are thinned (the older one stays). When
+fewer than ``redetect_ratio * max_features`` tracks remain, Shi-Tomasi corners are detected
+away from the existing tracks and spread over a ``grid_columns`` x ``grid_rows`` grid, each
+cell filled up to its share of ``max_features`` first. Track ids are unique and never reused.
 """
 
 from dataclasses import dataclass
@@ -46,6 +48,8 @@ class TrackerParams:
         pyramid_levels: KLT pyramid levels above full resolution.
         max_iterations: KLT iterations per level.
         forward_backward_px: largest forward-backward round-trip error of a kept track.
+        error_ratio: largest KLT patch error of a kept track, as a multiple of the median over
+            the frame's tracks; 0 keeps them all.
         redetect_ratio: detect new corners when fewer than this fraction of max_features remain.
         border_px: tracks closer than this to the image edge are dropped.
     """
@@ -59,6 +63,7 @@ class TrackerParams:
     pyramid_levels: int = 3
     max_iterations: int = 20
     forward_backward_px: float = 1.0
+    error_ratio: float = 3.0
     redetect_ratio: float = 0.9
     border_px: int = 8
 
@@ -149,7 +154,7 @@ class FeatureTracker:
         """Return the surviving tracked points and their rows in the previous state."""
         p = self.params
         start = self._points.reshape(-1, 1, 2)
-        forward, status, _ = cv2.calcOpticalFlowPyrLK(
+        forward, status, patch_error = cv2.calcOpticalFlowPyrLK(
             previous, gray, start, None, winSize=self._window, maxLevel=p.pyramid_levels,
             criteria=self._criteria)
         # The backward pass starts at the original position, so one level is enough.
@@ -165,15 +170,25 @@ class FeatureTracker:
               & np.isfinite(forward).all(axis=1)
               & (forward[:, 0] >= border) & (forward[:, 0] <= width - 1 - border)
               & (forward[:, 1] >= border) & (forward[:, 1] <= height - 1 - border))
+        if p.error_ratio > 0 and ok.any():
+            patch_error = patch_error.reshape(-1)
+            ok &= patch_error <= p.error_ratio * np.median(patch_error[ok])
         rows = np.flatnonzero(ok)
         points = forward[rows].astype(np.float32)
-        # Thin crowded tracks: keep the oldest (smallest id) in each half-distance cell.
+        # Thin crowded tracks: in each cell of four half-cell-shifted grids keep only the oldest
+        # (smallest id), so any two tracks closer than a quarter of min_distance_px in x and y
+        # share a cell somewhere.
         cell_size = max(p.min_distance_px * 0.5, 1.0)
-        cells = np.floor(points / cell_size).astype(np.int64)
-        keys = cells[:, 1] * (width + 1) + cells[:, 0]
         order = np.argsort(self._ids[rows], kind='stable')
-        _, first = np.unique(keys[order], return_index=True)
-        kept = np.sort(order[first])
+        crowded = np.zeros(len(points), bool)
+        for offset in ((0.0, 0.0), (0.5, 0.0), (0.0, 0.5), (0.5, 0.5)):
+            cells = np.floor(points[order] / cell_size + offset).astype(np.int64)
+            keys = cells[:, 1] * (width + 2) + cells[:, 0]
+            _, first = np.unique(keys, return_index=True)
+            younger = np.ones(len(points), bool)
+            younger[first] = False
+            crowded[order[younger]] = True
+        kept = np.flatnonzero(~crowded)
         return points[kept], rows[kept]
 
     def _detect(self, gray: np.ndarray, existing: np.ndarray, wanted: int) -> np.ndarray:

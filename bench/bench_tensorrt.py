@@ -1,0 +1,180 @@
+# Copyright 2026 The mono_depth_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Benchmark of Depth-Anything-V2-Small latency: TensorRT fp16, ONNX Runtime CUDA, torch CUDA.
+
+GPU only: without a CUDA GPU and TensorRT, ``run()`` returns ``{'skipped': reason}``. Run
+``python bench/bench_tensorrt.py`` or ``mono-depth-ros bench --only tensorrt``; prints JSON.
+
+The network has the real V2-Small architecture (DINOv2 ViT-S/14: 384 wide, 12 layers, 6 heads;
+neck 48/96/192/384, fusion 64, head 32) with random weights, so no download is needed; speed
+does not depend on the weights. A 640x480 frame is preprocessed at ``input_size`` 518 and 308
+(518x686 and 308x406 network inputs). Times are per ``backend.infer`` call (host tensor in,
+host depth out, so the copies are included), in milliseconds, after warm-up. ``abs_rel`` is
+each backend's mean relative difference from torch fp32 on the same GPU.
+"""
+
+import copy
+import json
+import logging
+import tempfile
+import time
+
+import numpy as np
+
+from mono_depth_ros.core.preprocessing import prepare_input
+
+INPUT_SIZES = (518, 308)
+FRAME = (480, 640)
+V2_SMALL = {'hidden_size': 384, 'num_hidden_layers': 12, 'num_attention_heads': 6,
+            'neck_hidden_sizes': [48, 96, 192, 384], 'fusion_hidden_size': 64,
+            'head_hidden_size': 32}
+
+
+def random_depth_anything_v2_small(seed: int = 0):
+    """Return (Depth-Anything-V2-Small with random weights, its ModelInfo), eval, on the CPU.
+
+    The last head convolution is rescaled so the output is about 1 +- 0.3 over an image (with
+    the default initialisation it is ~1e-4, too close to fp16's floor for a parity check).
+    """
+    import torch
+    from transformers import DepthAnythingConfig, DepthAnythingForDepthEstimation, Dinov2Config
+
+    from mono_depth_ros.inference.base import ModelInfo
+
+    torch.manual_seed(seed)
+    backbone = Dinov2Config(
+        hidden_size=V2_SMALL['hidden_size'], num_hidden_layers=V2_SMALL['num_hidden_layers'],
+        num_attention_heads=V2_SMALL['num_attention_heads'], mlp_ratio=4, image_size=518,
+        patch_size=14, layerscale_value=1.0, out_indices=[3, 6, 9, 12], apply_layernorm=True,
+        reshape_hidden_states=False)
+    config = DepthAnythingConfig(
+        backbone_config=backbone, patch_size=14, reassemble_hidden_size=V2_SMALL['hidden_size'],
+        reassemble_factors=[4, 2, 1, 0.5], neck_hidden_sizes=V2_SMALL['neck_hidden_sizes'],
+        fusion_hidden_size=V2_SMALL['fusion_hidden_size'],
+        head_hidden_size=V2_SMALL['head_hidden_size'], depth_estimation_type='relative')
+    model = DepthAnythingForDepthEstimation(config).eval()
+    captured = {}
+    hook = model.head.conv3.register_forward_hook(
+        lambda module, inputs, output: captured.update(pre=output.detach()))
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        model(pixel_values=torch.randn((1, 3, 154, 210), generator=generator))
+        hook.remove()
+        mean, std = captured['pre'].mean(), captured['pre'].std()
+        model.head.conv3.weight.mul_(0.3 / std)
+        model.head.conv3.bias.sub_(mean).mul_(0.3 / std).add_(1.0)
+    info = ModelInfo(depth_type='relative', max_depth=None,
+                     source='Depth-Anything-V2-Small (random weights)', encoder='vits',
+                     version='v2', model_format='hf')
+    return model, info
+
+
+def abs_rel(prediction: np.ndarray, reference: np.ndarray) -> float:
+    """Return mean(|prediction - reference| / reference) over pixels where reference > 0.05."""
+    valid = reference > 0.05
+    return float(np.mean(np.abs(prediction[valid] - reference[valid]) / reference[valid]))
+
+
+def _skip_reason() -> str | None:
+    try:
+        import torch
+    except ImportError:
+        return 'PyTorch is not installed'
+    if not torch.cuda.is_available():
+        return 'no CUDA GPU (torch.cuda.is_available() is False)'
+    from mono_depth_ros.inference.tensorrt_backend import availability
+
+    available, reason = availability()
+    return None if available else reason
+
+
+def _time(backend, tensor: np.ndarray, repeats: int, warmup: int) -> tuple[dict, np.ndarray]:
+    for _ in range(warmup):
+        output = backend.infer(tensor)
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        output = backend.infer(tensor)
+        times.append((time.perf_counter() - started) * 1e3)
+    times = np.asarray(times)
+    return {'median_ms': round(float(np.median(times)), 3),
+            'p90_ms': round(float(np.percentile(times, 90)), 3),
+            'mean_ms': round(float(times.mean()), 3),
+            'fps': round(1e3 / float(np.median(times)), 1)}, output
+
+
+def _measure(name: str, make_backend, tensor, reference, repeats, warmup) -> dict:
+    from mono_depth_ros.inference.base import BackendUnavailableError, ModelLoadError
+
+    started = time.perf_counter()
+    try:
+        backend = make_backend()
+    except (BackendUnavailableError, ModelLoadError) as error:
+        return {'skipped': f'{name}: {error}'}
+    load_s = time.perf_counter() - started
+    try:
+        result, output = _time(backend, tensor, repeats, warmup)
+        result['load_s'] = round(load_s, 2)
+        result['abs_rel'] = round(abs_rel(output, reference), 6)
+        result['backend'] = backend.describe()
+        return result
+    finally:
+        backend.close()
+
+
+def run(repeats: int = 50, warmup: int = 10) -> dict:
+    """Measure every backend at each input size and return the results (or why not)."""
+    reason = _skip_reason()
+    if reason:
+        return {'skipped': reason}
+    import onnxruntime
+    import tensorrt
+    import torch
+
+    from mono_depth_ros.inference.onnx_export import export_onnx
+    from mono_depth_ros.inference.onnxruntime_backend import OnnxRuntimeBackend
+    from mono_depth_ros.inference.tensorrt_backend import TensorRTBackend
+    from mono_depth_ros.inference.torch_backend import TorchBackend
+
+    logging.getLogger('mono_depth_ros').setLevel(logging.WARNING)
+    model, info = random_depth_anything_v2_small()
+    rgb = np.random.default_rng(0).integers(0, 256, (*FRAME, 3), dtype=np.uint8)
+    results = {}
+    with tempfile.TemporaryDirectory(prefix='bench_tensorrt_') as scratch:
+        onnx_path = f'{scratch}/depth_anything_v2_small_random.onnx'
+        export_onnx(model, onnx_path, input_size=518, info=info)
+        for input_size in INPUT_SIZES:
+            tensor = prepare_input(rgb, input_size)
+            with TorchBackend(copy.deepcopy(model), 'cuda', 'fp32') as exact:
+                reference = exact.infer(tensor)
+            backends = {  # TorchBackend converts the module in place: give it a copy
+                'tensorrt_fp16': lambda: TensorRTBackend(
+                    onnx_path, precision='fp16', input_size=input_size,
+                    cache_dir=f'{scratch}/engines'),
+                'onnxruntime_cuda': lambda: OnnxRuntimeBackend(onnx_path, device='cuda'),
+                'torch_cuda_fp16': lambda: TorchBackend(copy.deepcopy(model), 'cuda', 'fp16'),
+                'torch_cuda_fp32': lambda: TorchBackend(copy.deepcopy(model), 'cuda', 'fp32'),
+            }
+            results[str(input_size)] = {'network_input': list(tensor.shape[2:]), **{
+                name: _measure(name, make, tensor, reference, repeats, warmup)
+                for name, make in backends.items()}}
+    return {'model': info.source, 'frame': list(FRAME), 'repeats': repeats,
+            'gpu': torch.cuda.get_device_name(), 'tensorrt': tensorrt.__version__,
+            'onnxruntime': onnxruntime.__version__, 'torch': torch.__version__,
+            'results': results}
+
+
+if __name__ == '__main__':
+    print(json.dumps(run(), indent=2))

@@ -1,0 +1,195 @@
+# Copyright 2026 The mono_depth_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Depth images to colour images for people: fixed-range colormaps, range tracking, colour bars."""
+
+import math
+
+import cv2
+import numpy as np
+
+from mono_depth_ros.core.errors import BadMessageError
+
+_OPENCV_COLORMAPS = ('autumn', 'bone', 'cividis', 'cool', 'deepgreen', 'hot', 'hsv', 'inferno',
+                     'jet', 'magma', 'ocean', 'parula', 'pink', 'plasma', 'rainbow', 'spring',
+                     'summer', 'turbo', 'twilight', 'twilight_shifted', 'viridis', 'winter')
+_COLORMAPS = {name: getattr(cv2, f'COLORMAP_{name.upper()}') for name in _OPENCV_COLORMAPS
+              if hasattr(cv2, f'COLORMAP_{name.upper()}')}
+_GRAY = 'gray'
+_FONT = cv2.FONT_HERSHEY_SIMPLEX
+
+
+def colormap_names() -> list[str]:
+    """Return the names ``colorize_depth`` accepts (OpenCV's colormaps and ``gray``)."""
+    return sorted([*_COLORMAPS, _GRAY])
+
+
+def colorize_depth(depth: np.ndarray, min_value: float, max_value: float,
+                   colormap: str = 'turbo', invalid_color: tuple[int, int, int] = (0, 0, 0),
+                   inverse: bool = False) -> np.ndarray:
+    """Return an (H, W, 3) uint8 BGR image of ``depth`` over the fixed range [min, max].
+
+    Near is warm: ``min_value`` gets the top of the colormap (red for turbo) and
+    ``max_value`` the bottom. With ``inverse`` the input grows towards the camera (inverse
+    depth, relative model output) and ``max_value`` is near instead. Values outside the range
+    take the end colours; NaN and infinite values take ``invalid_color`` (B, G, R). A fixed
+    range keeps colours steady from frame to frame.
+    """
+    depth = np.asarray(depth)
+    if depth.ndim != 2:
+        raise BadMessageError('depth.shape', depth.shape, '(H, W)')
+    code = _colormap_code(colormap)
+    low, high = _checked_range(min_value, max_value)
+    invalid_bgr = _checked_color(invalid_color)
+    # index = 255 at the near end of the range, 0 at the far end.
+    if inverse:
+        gain, offset = 255.0 / (high - low), -255.0 * low / (high - low)
+    else:
+        gain, offset = -255.0 / (high - low), 255.0 * high / (high - low)
+    levels = depth.astype(np.float32) * np.float32(gain) + np.float32(offset + 0.5)
+    invalid = ~np.isfinite(levels)
+    np.copyto(levels, 0.0, where=invalid)
+    np.clip(levels, 0.0, 255.0, out=levels)
+    index = levels.astype(np.uint8)
+    if code is None:
+        colored = cv2.cvtColor(index, cv2.COLOR_GRAY2BGR)
+    else:
+        colored = cv2.applyColorMap(index, code)
+    colored[invalid] = invalid_bgr
+    return colored
+
+
+class RangeTracker:
+    """A steady display range for outputs without a fixed scale (relative depth).
+
+    Each ``update`` takes the low and high percentiles of the finite values and blends them
+    into the running range with an exponential moving average, so colours follow the scene
+    without flickering from frame to frame.
+    """
+
+    def __init__(self, low_percentile: float = 2.0, high_percentile: float = 98.0,
+                 smoothing: float = 0.1, max_samples: int = 20000):
+        if not 0.0 <= low_percentile < high_percentile <= 100.0:
+            raise BadMessageError('percentiles', (low_percentile, high_percentile),
+                                  '0 <= low < high <= 100')
+        if not 0.0 < smoothing <= 1.0:
+            raise BadMessageError('smoothing', smoothing, 'in (0, 1]: weight of a new frame')
+        self.low_percentile = float(low_percentile)
+        self.high_percentile = float(high_percentile)
+        self.smoothing = float(smoothing)
+        self.max_samples = max(int(max_samples), 1)
+        self._range: tuple[float, float] | None = None
+
+    @property
+    def value_range(self) -> tuple[float, float] | None:
+        """Return the current (low, high), or None before the first usable frame."""
+        return self._range
+
+    def reset(self) -> None:
+        """Forget the range; the next frame sets it outright."""
+        self._range = None
+
+    def update(self, values: np.ndarray) -> tuple[float, float] | None:
+        """Blend the percentiles of ``values`` into the range and return it.
+
+        Frames without finite values leave the range as it was. The first frame sets it.
+        """
+        flat = np.asarray(values, dtype=np.float32).ravel()
+        if flat.size > self.max_samples:
+            flat = flat[::math.ceil(flat.size / self.max_samples)]
+        flat = flat[np.isfinite(flat)]
+        if flat.size == 0:
+            return self._range
+        low, high = (float(v) for v in np.percentile(
+            flat, (self.low_percentile, self.high_percentile)))
+        if self._range is not None:
+            keep = 1.0 - self.smoothing
+            low = keep * self._range[0] + self.smoothing * low
+            high = keep * self._range[1] + self.smoothing * high
+        if not high > low:
+            margin = max(abs(low) * 1e-6, 1e-6)
+            low, high = low - margin, high + margin
+        self._range = (low, high)
+        return self._range
+
+
+def colorbar(height: int, min_value: float, max_value: float, colormap: str = 'turbo',
+             label: str = 'm', inverse: bool = False, bar_width: int = 20,
+             font_scale: float = 0.4) -> np.ndarray:
+    """Return a (height, W, 3) uint8 BGR colour bar with tick labels, for reports.
+
+    The bar is coloured by ``colorize_depth`` with the same arguments, ``max_value`` at the top
+    and ``min_value`` at the bottom; ticks fall on round values labelled ``'<value> <label>'``
+    (metres by default) in black on white.
+    """
+    if isinstance(height, bool) or not isinstance(height, (int, np.integer)) or height < 16:
+        raise BadMessageError('height', height, 'an integer >= 16 pixels')
+    low, high = _checked_range(min_value, max_value)
+    rows = np.linspace(high, low, int(height), dtype=np.float64)[:, None]
+    bar = colorize_depth(np.repeat(rows, bar_width, axis=1), low, high, colormap,
+                         inverse=inverse)
+    ticks, decimals = _round_ticks(low, high)
+    texts = [f'{value:.{decimals}f} {label}'.rstrip() for value in ticks]
+    (text_width, text_height), baseline = _text_extent(texts, font_scale)
+    tick_length = 4
+    image = np.full((height, bar_width + tick_length + 3 + text_width + 2, 3), 255, np.uint8)
+    image[:, :bar_width] = bar
+    for value, text in zip(ticks, texts):
+        row = int(round((high - value) / (high - low) * (height - 1)))
+        cv2.line(image, (bar_width, row), (bar_width + tick_length - 1, row), (0, 0, 0), 1)
+        text_row = min(max(row + text_height // 2, text_height), height - baseline)
+        cv2.putText(image, text, (bar_width + tick_length + 3, text_row), _FONT, font_scale,
+                    (0, 0, 0), 1, cv2.LINE_AA)
+    return image
+
+
+def _round_ticks(low: float, high: float, target: int = 5) -> tuple[list[float], int]:
+    """Return round tick values in [low, high] (about ``target`` of them) and their decimals."""
+    raw_step = (high - low) / target
+    magnitude = 10.0 ** math.floor(math.log10(raw_step))
+    step = next(m * magnitude for m in (1, 2, 5, 10) if m * magnitude >= raw_step)
+    first = math.ceil(low / step - 1e-9)
+    last = math.floor(high / step + 1e-9)
+    ticks = [k * step for k in range(first, last + 1)]
+    decimals = max(0, -math.floor(math.log10(step) + 1e-9))
+    return ticks, decimals
+
+
+def _text_extent(texts: list[str], font_scale: float) -> tuple[tuple[int, int], int]:
+    sizes = [cv2.getTextSize(text, _FONT, font_scale, 1) for text in texts or ['']]
+    width = max(size[0][0] for size in sizes)
+    height = max(size[0][1] for size in sizes)
+    return (width, height), max(size[1] for size in sizes)
+
+
+def _colormap_code(colormap: str) -> int | None:
+    if colormap == _GRAY:
+        return None
+    if colormap not in _COLORMAPS:
+        raise BadMessageError('colormap', colormap, f'one of {colormap_names()}')
+    return _COLORMAPS[colormap]
+
+
+def _checked_range(min_value: float, max_value: float) -> tuple[float, float]:
+    low, high = float(min_value), float(max_value)
+    if not (math.isfinite(low) and math.isfinite(high) and high > low):
+        raise BadMessageError('range', (min_value, max_value), 'finite min_value < max_value')
+    return low, high
+
+
+def _checked_color(color) -> tuple[int, int, int]:
+    values = tuple(int(c) for c in color)
+    if len(values) != 3 or not all(0 <= c <= 255 for c in values):
+        raise BadMessageError('invalid_color', color, '(B, G, R) with values 0..255')
+    return values

@@ -1,0 +1,80 @@
+# Copyright 2026 The mono_depth_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""``mono-depth-ros build-engine``: build (or find) the cached TensorRT engine of an ONNX model.
+
+Prints the engine path on stdout. Exit codes: 0 done, 1 the model or settings are wrong,
+2 this machine cannot build engines (no TensorRT, no CUDA GPU), with one line saying why.
+"""
+
+import argparse
+import logging
+import sys
+
+from mono_depth_ros.core.errors import BadMessageError
+from mono_depth_ros.core.preprocessing import DEFAULT_INPUT_SIZE
+from mono_depth_ros.inference.base import BackendUnavailableError, ModelLoadError, PRECISIONS
+from mono_depth_ros.inference.int8_calibration import CalibrationSource, DEFAULT_MAX_FRAMES
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the build-engine options to ``parser``."""
+    parser.add_argument('--onnx', required=True, help='the ONNX depth model')
+    parser.add_argument('--precision', choices=PRECISIONS, default='fp16',
+                        help='engine precision (default fp16)')
+    parser.add_argument('--cache-dir', default=None,
+                        help='engine cache (default ~/.cache/mono_depth_ros/engines)')
+    parser.add_argument('--input-size', type=int, default=DEFAULT_INPUT_SIZE,
+                        help='network input size the shape profile is made for (multiple of '
+                             '14, default 518)')
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument('--calibration-dir', default=None,
+                        help='int8: a directory of images to calibrate with')
+    source.add_argument('--calibration-bag', default=None,
+                        help='int8: a rosbag2 whose image topic to calibrate with')
+    parser.add_argument('--calibration-topic', default=None,
+                        help='int8: the image topic in --calibration-bag (default: the first)')
+    parser.add_argument('--calibration-frames', type=int, default=DEFAULT_MAX_FRAMES,
+                        help=f'int8: at most this many frames (default {DEFAULT_MAX_FRAMES})')
+    parser.add_argument('--workspace-mb', type=int, default=None,
+                        help='builder workspace limit in MiB (default: TensorRT decides)')
+    parser.add_argument('--force', action='store_true', help='rebuild even if cached')
+
+
+def _calibration(args: argparse.Namespace) -> CalibrationSource | None:
+    if not (args.calibration_dir or args.calibration_bag):
+        return None
+    return CalibrationSource(image_dir=args.calibration_dir, bag=args.calibration_bag,
+                             topic=args.calibration_topic, max_frames=args.calibration_frames)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Build or find the engine and print its path; return the exit code."""
+    logging.basicConfig(level=logging.INFO, format='%(message)s', stream=sys.stderr)
+    try:
+        from mono_depth_ros.inference.engine_builder import ensure_engine
+
+        cached = ensure_engine(args.onnx, precision=args.precision, input_size=args.input_size,
+                               cache_dir=args.cache_dir, force_rebuild=args.force,
+                               workspace_mb=args.workspace_mb, calibration=_calibration(args))
+    except BackendUnavailableError as error:
+        print(f'build-engine: {error}', file=sys.stderr)
+        return 2
+    except (ModelLoadError, BadMessageError) as error:
+        print(f'build-engine: {error}', file=sys.stderr)
+        return 1
+    state = 'built' if cached.built else 'cached'
+    print(f'build-engine: {state} {cached.path.name}', file=sys.stderr)
+    print(cached.path)
+    return 0

@@ -1,0 +1,736 @@
+# Copyright 2026 The mono_depth_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""The TensorRT backend's logic without a GPU: cache keys, profiles, API choice, cache safety.
+
+TensorRT itself is replaced by stand-in module objects that have only the methods of each
+API surface: the TensorRT 10 tensor API, TensorRT 8.6 (tensor and binding APIs side by side)
+and the binding API alone (TensorRT 8.0-8.4). Their "engine" doubles the first input channel,
+reading and writing the runner's buffers through their raw addresses, as TensorRT would.
+"""
+
+import ctypes
+import dataclasses
+import hashlib
+import importlib.util
+import json
+import os
+import pathlib
+import stat
+import subprocess
+import sys
+import types
+
+import cv2
+import numpy as np
+import pytest
+
+from mono_depth_ros.core.errors import BadMessageError
+from mono_depth_ros.core.preprocessing import network_input_size
+from mono_depth_ros.inference import engine_builder
+from mono_depth_ros.inference.base import BackendUnavailableError, ModelLoadError
+from mono_depth_ros.inference.engine_builder import (
+    build_serialized_engine, ensure_engine, profile_shapes, ProfileShapes)
+from mono_depth_ros.inference.engine_cache import (
+    check_engine_sidecar, EngineKey, get_or_build, sidecar_path)
+from mono_depth_ros.inference.int8_calibration import (
+    CalibrationSource, check_source, iter_rgb_frames, make_entropy_calibrator)
+from mono_depth_ros.inference.tensorrt_backend import _read_engine, EngineRunner
+from mono_depth_ros.inference.trt_compat import TensorRT, TENSORRT_MISSING
+
+PACKAGE_ROOT = pathlib.Path(__file__).resolve().parents[1]
+PROFILE = ((1, 3, 14, 14), (1, 3, 28, 42), (1, 3, 56, 56))
+RUNTIME = {'tensorrt_version': '10.3.0', 'gpu_name': 'Stand-in GPU', 'compute_capability': '8.7'}
+HAVE_TENSORRT = importlib.util.find_spec('tensorrt') is not None
+
+
+# Stand-ins for the tensorrt module ---------------------------------------------------------
+class FakeEnum:
+    """A pybind11-like enum member: a name and an int value."""
+
+    def __init__(self, name: str, value: int):
+        self.name, self.value = name, value
+
+    def __int__(self) -> int:
+        return self.value
+
+
+def fake_enum(*names: str) -> types.SimpleNamespace:
+    return types.SimpleNamespace(**{name: FakeEnum(name, i) for i, name in enumerate(names)})
+
+
+IO_MODE = fake_enum('NONE', 'INPUT', 'OUTPUT')
+DATA_TYPE = fake_enum('FLOAT', 'HALF', 'INT8', 'INT32', 'BOOL')
+SEVERITY = fake_enum('INTERNAL_ERROR', 'ERROR', 'WARNING', 'INFO', 'VERBOSE')
+
+
+def _floats(address: int, count: int) -> np.ndarray:
+    return np.ctypeslib.as_array((ctypes.c_float * count).from_address(address))
+
+
+def fake_forward(input_address: int, output_address: int, shape: tuple) -> None:
+    """The stand-in network: output (1, h, w) = 2 x input channel 0, through raw pointers."""
+    height, width = shape[2], shape[3]
+    source = _floats(input_address, int(np.prod(shape))).reshape(shape)
+    _floats(output_address, height * width).reshape(1, height, width)[...] = 2 * source[0, 0]
+
+
+def _within_profile(shape) -> bool:
+    return all(lo <= size <= hi for size, lo, hi in zip(shape, PROFILE[0], PROFILE[2]))
+
+
+class TensorApiContext:
+    """IExecutionContext, tensor API (TensorRT >= 8.5)."""
+
+    def __init__(self, engine):
+        self.engine, self.calls, self.shapes, self.addresses = engine, [], {}, {}
+
+    def set_input_shape(self, name, shape):
+        self.calls.append('set_input_shape')
+        self.shapes[name] = tuple(shape)
+        return _within_profile(shape)
+
+    def get_tensor_shape(self, name):
+        height, width = self.shapes['image'][2:]
+        return (1, 3, height, width) if name == 'image' else (1, height, width)
+
+    def set_tensor_address(self, name, address):
+        self.calls.append('set_tensor_address')
+        self.addresses[name] = address
+        return True
+
+    def execute_async_v3(self, stream_handle):
+        self.calls.append('execute_async_v3')
+        fake_forward(self.addresses['image'], self.addresses['depth'], self.shapes['image'])
+        return True
+
+
+class BindingApiContext:
+    """IExecutionContext, binding API (TensorRT 8.x)."""
+
+    def __init__(self, engine):
+        self.engine, self.calls, self.shapes, self.addresses = engine, [], {}, {}
+
+    def set_binding_shape(self, index, shape):
+        self.calls.append('set_binding_shape')
+        self.shapes['image'] = tuple(shape)
+        return _within_profile(shape)
+
+    def get_binding_shape(self, index):
+        height, width = self.shapes['image'][2:]
+        return (1, 3, height, width) if index == 0 else (1, height, width)
+
+    def execute_async_v2(self, bindings, stream_handle):
+        self.calls.append('execute_async_v2')
+        fake_forward(bindings[0], bindings[1], self.shapes['image'])
+        return True
+
+
+class Trt86Context(TensorApiContext, BindingApiContext):
+    """TensorRT 8.6 has both APIs on one context."""
+
+
+class TensorApiEngine:
+    """ICudaEngine of TensorRT 10: the tensor API only."""
+
+    context_class = TensorApiContext
+    num_io_tensors = 2
+    names = ('image', 'depth')
+
+    def get_tensor_name(self, index):
+        return self.names[index]
+
+    def get_tensor_mode(self, name):
+        return IO_MODE.INPUT if name == 'image' else IO_MODE.OUTPUT
+
+    def get_tensor_dtype(self, name):
+        return DATA_TYPE.FLOAT
+
+    def get_tensor_shape(self, name):
+        return (1, 3, -1, -1) if name == 'image' else (1, -1, -1)
+
+    def get_tensor_profile_shape(self, name, profile_index):
+        return list(PROFILE)
+
+    def create_execution_context(self):
+        self.context = self.context_class(self)
+        return self.context
+
+
+class BindingApiEngine:
+    """ICudaEngine of TensorRT before 8.5: binding indices only."""
+
+    context_class = BindingApiContext
+    num_bindings = 2
+
+    def get_binding_name(self, index):
+        return ('image', 'depth')[index]
+
+    def binding_is_input(self, index):
+        return index == 0
+
+    def get_binding_dtype(self, index):
+        return DATA_TYPE.FLOAT
+
+    def get_binding_shape(self, index):
+        return (1, 3, -1, -1) if index == 0 else (1, -1, -1)
+
+    def get_profile_shape(self, profile_index, binding):
+        return list(PROFILE)
+
+    def create_execution_context(self):
+        self.context = self.context_class(self)
+        return self.context
+
+
+class Trt86Engine(TensorApiEngine, BindingApiEngine):
+    """TensorRT 8.6: both APIs."""
+
+    context_class = Trt86Context
+
+
+class FakeILogger:
+    Severity = SEVERITY
+
+    def __init__(self):
+        pass
+
+
+class FakeRuntime:
+    """trt.Runtime whose engines are all refused, saying why through the logger."""
+
+    deserialised = []
+
+    def __init__(self, logger):
+        self.logger = logger
+
+    def deserialize_cuda_engine(self, data):
+        FakeRuntime.deserialised.append(bytes(data))
+        self.logger.log(SEVERITY.ERROR, 'Serialization assertion failed: magic tag mismatch')
+        return None
+
+
+class FakeNetwork:
+    num_inputs = 1
+
+    def get_input(self, index):
+        return types.SimpleNamespace(name='image', shape=(1, 3, -1, -1))
+
+
+class FakeParser:
+    num_errors = 0
+
+    def __init__(self, network, logger):
+        self.network = network
+
+    def parse_from_file(self, path):
+        return pathlib.Path(path).is_file()
+
+
+class FakeProfile:
+    def set_shape(self, name, minimum, optimum, maximum):
+        self.name, self.shapes = name, (tuple(minimum), tuple(optimum), tuple(maximum))
+
+
+class FakeTimingCache:
+    def __init__(self, data: bytes):
+        self.data = data
+
+    def serialize(self):
+        return self.data + b'+timings'
+
+
+class FakeConfig:
+    """IBuilderConfig of TensorRT >= 8.4 (memory pools)."""
+
+    def __init__(self):
+        self.flags, self.cleared, self.pools, self.profiles = set(), set(), {}, []
+        self.int8_calibrator = self.calibration_profile = self.timing_cache = None
+
+    def set_memory_pool_limit(self, pool, size):
+        self.pools[pool.name] = size
+
+    def set_flag(self, flag):
+        self.flags.add(flag.name)
+
+    def clear_flag(self, flag):
+        self.cleared.add(flag.name)
+
+    def add_optimization_profile(self, profile):
+        self.profiles.append(profile)
+        return 0
+
+    def set_calibration_profile(self, profile):
+        self.calibration_profile = profile
+
+    def create_timing_cache(self, data):
+        return FakeTimingCache(bytes(data))
+
+    def set_timing_cache(self, cache, ignore_mismatch):
+        self.timing_cache = cache
+        return True
+
+    def get_timing_cache(self):
+        return self.timing_cache
+
+
+class OldConfig:
+    """IBuilderConfig before memory pools: only max_workspace_size."""
+
+    max_workspace_size = 0
+
+
+class FakeBuilder:
+    """trt.Builder of TensorRT 10 (no max_batch_size: always explicit batch)."""
+
+    made = []
+
+    def __init__(self, logger):
+        FakeBuilder.made.append(self)
+        self.network_flags = None
+
+    def create_network(self, flags):
+        self.network_flags = flags
+        return FakeNetwork()
+
+    def create_builder_config(self):
+        self.config = FakeConfig()
+        return self.config
+
+    def create_optimization_profile(self):
+        return FakeProfile()
+
+    def build_serialized_network(self, network, config):
+        if config.int8_calibrator is not None:
+            config.int8_calibrator.write_calibration_cache(b'calibration-table')
+        return ('ENGINE ' + ','.join(sorted(config.flags))).encode()
+
+
+class Fake86Builder(FakeBuilder):
+    """trt.Builder of TensorRT 8.6: implicit batch still exists, so the flag is needed."""
+
+    max_batch_size = 1
+
+
+def fake_tensorrt(version: str = '10.3.0', builder: type = FakeBuilder) -> types.ModuleType:
+    """Return a stand-in ``tensorrt`` module with the given version's builder."""
+    module = types.ModuleType('tensorrt')
+    module.__version__ = version
+    module.TensorIOMode = IO_MODE
+    module.DataType = DATA_TYPE
+    module.ILogger = FakeILogger
+    module.Runtime = FakeRuntime
+    module.Builder = builder
+    module.OnnxParser = FakeParser
+    module.BuilderFlag = fake_enum('FP16', 'INT8', 'TF32')
+    module.MemoryPoolType = fake_enum('WORKSPACE')
+    module.NetworkDefinitionCreationFlag = fake_enum('EXPLICIT_BATCH')
+    module.IInt8EntropyCalibrator2 = type('IInt8EntropyCalibrator2', (), {})
+    return module
+
+
+FAKE_TORCH = types.SimpleNamespace(cuda=types.SimpleNamespace(
+    current_device=lambda: 0, get_device_capability=lambda index: (8, 7),
+    get_device_name=lambda index: 'Stand-in GPU'))
+
+
+def write_tiny_onnx(path: pathlib.Path, fixed: tuple | None = None) -> pathlib.Path:
+    """Write a contract-conforming ONNX: [1, 3, H, W] -> channel mean [1, H, W]."""
+    from onnx import helper, save, TensorProto
+
+    height, width = fixed or ('height', 'width')
+    graph = helper.make_graph(
+        [helper.make_node('ReduceMean', ['image'], ['depth'], axes=[1], keepdims=0)], 'tiny',
+        [helper.make_tensor_value_info('image', TensorProto.FLOAT, [1, 3, height, width])],
+        [helper.make_tensor_value_info('depth', TensorProto.FLOAT, [1, height, width])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid('', 17)])
+    helper.set_model_props(model, {'depth_type': 'relative', 'encoder': 'vits'})
+    save(model, str(path))
+    return path
+
+
+def a_key(**changes) -> EngineKey:
+    fields = {'onnx_sha256': 'ab' * 32, 'tensorrt_version': '10.3.0', 'gpu_name': 'Stand-in GPU',
+              'compute_capability': '8.7', 'precision': 'fp16', 'profile': PROFILE,
+              'builder_options': {'workspace_mb': None, 'tf32': True}}
+    fields.update(changes)
+    return EngineKey(**fields)
+
+
+# Cache key ---------------------------------------------------------------------------------
+def test_cache_key_is_stable_for_the_same_fields():
+    reordered = a_key(builder_options={'tf32': True, 'workspace_mb': None},
+                      profile=[list(shape) for shape in PROFILE])
+    assert a_key().digest() == a_key().digest() == reordered.digest()
+    assert len(a_key().digest()) == 64
+
+
+@pytest.mark.parametrize('change', [
+    {'onnx_sha256': 'cd' * 32}, {'tensorrt_version': '8.6.1'}, {'gpu_name': 'Orin'},
+    {'compute_capability': '9.0'}, {'precision': 'fp32'},
+    {'profile': ((1, 3, 14, 14), (1, 3, 28, 28), (1, 3, 56, 56))},
+    {'builder_options': {'workspace_mb': 1024, 'tf32': True}},
+])
+def test_cache_key_changes_with_each_field(change):
+    assert a_key(**change).digest() != a_key().digest()
+
+
+# Shape profiles ----------------------------------------------------------------------------
+def test_dynamic_profile_is_derived_from_input_size():
+    shapes = profile_shapes(518)
+    assert shapes == ProfileShapes((1, 3, 266, 266), (1, 3, 518, 686), (1, 3, 924, 924))
+    assert profile_shapes(308).as_tuple() == ((1, 3, 154, 154), (1, 3, 308, 406),
+                                              (1, 3, 546, 546))
+
+
+@pytest.mark.parametrize('input_size', [154, 308, 518, 700])
+def test_dynamic_profile_fits_4_3_and_16_9_frames_in_both_orientations(input_size):
+    shapes = profile_shapes(input_size, (1, 3, None, None))
+    assert all(size % 14 == 0 for shape in shapes.as_tuple() for size in shape[2:])
+    for frame in ((480, 640), (640, 480), (720, 1280), (1280, 720)):
+        height, width = network_input_size(*frame, input_size)
+        assert shapes.min_shape[2] <= height <= shapes.max_shape[2]
+        assert shapes.min_shape[3] <= width <= shapes.max_shape[3]
+    assert shapes.max_shape[2] >= 1.5 * input_size
+
+
+def test_fixed_shape_onnx_collapses_the_profile():
+    shapes = profile_shapes(518, (1, 3, 392, 518))
+    assert shapes.is_fixed and shapes.opt_shape == (1, 3, 392, 518)
+    assert profile_shapes(518, (None, 3, 518, -1)).min_shape == (1, 3, 518, 266)
+
+
+def test_profile_refuses_an_input_size_that_is_not_a_multiple_of_14():
+    with pytest.raises(BadMessageError, match='input_size'):
+        profile_shapes(500)
+
+
+# Runner: API chosen by feature ---------------------------------------------------------------
+def _run_twice_then_resize(engine, version):
+    runner = EngineRunner(TensorRT(fake_tensorrt(version)), engine, device='cpu')
+    tensor = np.random.default_rng(0).random((1, 3, 28, 42), dtype=np.float32)
+    first = runner.run(tensor)
+    np.testing.assert_array_equal(first, 2 * tensor[:, 0])
+    runner.run(tensor)
+    assert runner.allocations == 1
+    resized = np.ones((1, 3, 14, 56), np.float32)
+    np.testing.assert_array_equal(runner.run(resized), np.full((1, 14, 56), 2, np.float32))
+    assert runner.allocations == 2
+    return runner, engine.context.calls
+
+
+def test_runner_uses_the_tensor_api_on_tensorrt_10():
+    runner, calls = _run_twice_then_resize(TensorApiEngine(), '10.3.0')
+    assert runner.api == 'tensor'
+    assert calls == ['set_input_shape', 'set_tensor_address', 'set_tensor_address',
+                     'execute_async_v3', 'execute_async_v3',
+                     'set_input_shape', 'set_tensor_address', 'set_tensor_address',
+                     'execute_async_v3']
+
+
+def test_runner_uses_the_tensor_api_on_tensorrt_8_6_which_has_both():
+    runner, calls = _run_twice_then_resize(Trt86Engine(), '8.6.1')
+    assert runner.api == 'tensor'
+    assert 'execute_async_v3' in calls
+    assert not {'set_binding_shape', 'execute_async_v2'} & set(calls)
+
+
+def test_runner_falls_back_to_the_binding_api():
+    runner, calls = _run_twice_then_resize(BindingApiEngine(), '8.4.3')
+    assert runner.api == 'binding'
+    assert calls == ['set_binding_shape', 'execute_async_v2', 'execute_async_v2',
+                     'set_binding_shape', 'execute_async_v2']
+
+
+def test_runner_refuses_a_shape_outside_the_profile():
+    runner = EngineRunner(TensorRT(fake_tensorrt()), TensorApiEngine(), device='cpu')
+    with pytest.raises(BadMessageError, match='engine profile'):
+        runner.run(np.zeros((1, 3, 70, 28), np.float32))
+
+
+# Builder calls by feature ------------------------------------------------------------------
+def test_explicit_batch_flag_only_where_implicit_batch_exists():
+    compat_10, compat_86 = TensorRT(fake_tensorrt('10.3.0')), TensorRT(fake_tensorrt('8.6.1'))
+    builder_10, builder_86 = FakeBuilder(None), Fake86Builder(None)
+    compat_10.create_network(builder_10)
+    compat_86.create_network(builder_86)
+    assert builder_10.network_flags == 0
+    assert builder_86.network_flags == 1 << 0
+
+
+def test_workspace_uses_memory_pools_and_falls_back_to_max_workspace_size():
+    compat = TensorRT(fake_tensorrt())
+    config, old = FakeConfig(), OldConfig()
+    compat.set_workspace_limit(config, 1 << 30)
+    compat.set_workspace_limit(old, 1 << 30)
+    assert config.pools == {'WORKSPACE': 1 << 30}
+    assert old.max_workspace_size == 1 << 30
+
+
+def test_build_falls_back_to_build_engine_where_serialized_build_is_missing():
+    class OldBuilder:
+        def build_engine(self, network, config):
+            return types.SimpleNamespace(serialize=lambda: b'old engine')
+
+    assert TensorRT(fake_tensorrt('8.0.1')).build_serialized_network(
+        OldBuilder(), None, None) == b'old engine'
+
+
+def test_int8_calibration_warns_on_tensorrt_10_and_is_refused_where_gone():
+    config = FakeConfig()
+    assert TensorRT(fake_tensorrt('10.3.0')).set_int8_calibrator(config, object(), 'p')
+    assert TensorRT(fake_tensorrt('8.6.1')).set_int8_calibrator(config, object(), 'p') is None
+    assert config.calibration_profile == 'p'
+    with pytest.raises(BackendUnavailableError, match='no implicit INT8'):
+        TensorRT(fake_tensorrt('11.0.0')).set_int8_calibrator(OldConfig(), object(), None)
+
+
+def test_build_sets_profile_precision_workspace_and_timing_cache(tmp_path):
+    onnx_path = write_tiny_onnx(tmp_path / 'tiny.onnx')
+    compat = TensorRT(fake_tensorrt('8.6.1', Fake86Builder))
+    shapes = profile_shapes(308)
+    timing = tmp_path / 'timing.cache'
+    data = build_serialized_engine(compat, str(onnx_path), 'fp16', shapes, workspace_mb=256,
+                                   timing_cache=timing)
+    config = FakeBuilder.made[-1].config
+    assert data == b'ENGINE FP16'
+    assert FakeBuilder.made[-1].network_flags == 1
+    assert config.profiles[0].shapes == shapes.as_tuple()
+    assert config.pools == {'WORKSPACE': 256 << 20}
+    assert timing.read_bytes() == b'+timings'
+    build_serialized_engine(compat, str(onnx_path), 'fp32', shapes, timing_cache=timing)
+    config = FakeBuilder.made[-1].config
+    assert config.timing_cache.data == b'+timings' and 'TF32' in config.cleared
+    assert not config.flags
+
+
+def test_int8_build_without_calibration_frames_says_what_to_pass(tmp_path):
+    onnx_path = write_tiny_onnx(tmp_path / 'tiny.onnx')
+    with pytest.raises(ModelLoadError, match='--calibration-dir'):
+        build_serialized_engine(TensorRT(fake_tensorrt()), str(onnx_path), 'int8',
+                                profile_shapes(308), calibration_cache=tmp_path / 'x.calib')
+
+
+# Engine cache ------------------------------------------------------------------------------
+@pytest.fixture
+def stand_in_tensorrt(monkeypatch):
+    """Make ensure_engine see the TensorRT 10 stand-in and a stand-in GPU."""
+    module = fake_tensorrt('10.3.0')
+    monkeypatch.setattr(engine_builder, 'import_tensorrt', lambda: module)
+    monkeypatch.setattr(engine_builder, 'import_cuda_torch', lambda: FAKE_TORCH)
+    return module
+
+
+def test_ensure_engine_builds_once_then_reuses_the_cache(tmp_path, stand_in_tensorrt):
+    onnx_path = write_tiny_onnx(tmp_path / 'tiny.onnx')
+    cache_dir = tmp_path / 'cache' / 'engines'
+    first = ensure_engine(str(onnx_path), 'fp16', 308, cache_dir)
+    second = ensure_engine(str(onnx_path), 'fp16', 308, cache_dir)
+    forced = ensure_engine(str(onnx_path), 'fp16', 308, cache_dir, force_rebuild=True)
+    assert (first.built, second.built, forced.built) == (True, False, True)
+    assert first.path == second.path == forced.path
+    assert stat.S_IMODE(cache_dir.stat().st_mode) == 0o700
+    sidecar = json.loads(sidecar_path(first.path).read_text())
+    assert sidecar['key_fields']['gpu_name'] == 'Stand-in GPU'
+    assert sidecar['key_fields']['profile'] == [list(s) for s in profile_shapes(308).as_tuple()]
+    assert sidecar['onnx_metadata'] == {'depth_type': 'relative', 'encoder': 'vits'}
+    assert sidecar['engine_sha256'] == hashlib.sha256(first.path.read_bytes()).hexdigest()
+    assert len(list(cache_dir.glob('timing-*.cache'))) == 1
+    other = ensure_engine(str(onnx_path), 'fp32', 308, cache_dir)
+    assert other.path != first.path
+
+
+def test_int8_engine_keeps_its_calibration_cache_and_rebuilds_for_new_frames(
+        tmp_path, stand_in_tensorrt):
+    onnx_path = write_tiny_onnx(tmp_path / 'tiny.onnx')
+    images = tmp_path / 'images'
+    images.mkdir()
+    cv2.imwrite(str(images / 'a.png'), np.zeros((30, 40, 3), np.uint8))
+    cached = ensure_engine(str(onnx_path), 'int8', 308, tmp_path / 'cache',
+                           calibration=CalibrationSource(image_dir=str(images)))
+    assert cached.path.with_suffix('.calib').read_bytes() == b'calibration-table'
+    assert cached.sidecar['calibration']['frames'] == 1
+    assert cached.sidecar['key_fields']['builder_options']['fp16_fallback'] is True
+    same = ensure_engine(str(onnx_path), 'int8', 308, tmp_path / 'cache',
+                         calibration=CalibrationSource(image_dir=str(images)))
+    without_frames = ensure_engine(str(onnx_path), 'int8', 308, tmp_path / 'cache')
+    cv2.imwrite(str(images / 'b.png'), np.ones((30, 40, 3), np.uint8))
+    changed = ensure_engine(str(onnx_path), 'int8', 308, tmp_path / 'cache',
+                            calibration=CalibrationSource(image_dir=str(images)))
+    assert (same.built, without_frames.built, changed.built) == (False, False, True)
+    assert changed.path == cached.path and changed.sidecar['calibration']['frames'] == 2
+
+
+_CONCURRENT_BUILDER = '''
+import hashlib, os, pathlib, sys, time
+from mono_depth_ros.inference.engine_cache import EngineKey, get_or_build
+cache, log, ready, me = sys.argv[1:5]
+pathlib.Path(ready, me).touch()
+deadline = time.time() + 30
+while len(os.listdir(ready)) < 2 and time.time() < deadline:
+    time.sleep(0.01)
+def build(path):
+    with open(log, 'a') as stream:
+        stream.write(me + '\\n')
+    time.sleep(1.0)
+    return b'engine built by ' + me.encode()
+key = EngineKey('ab' * 32, '10.3.0', 'Stand-in GPU', '8.7', 'fp16', ((1, 3, 14, 14),) * 3)
+result = get_or_build(cache, key, build, name='model')
+print(result.built, hashlib.sha256(result.path.read_bytes()).hexdigest())
+'''
+
+
+def test_two_concurrent_builders_build_once_and_share_the_engine(tmp_path):
+    cache, log, ready = tmp_path / 'cache', tmp_path / 'builds.log', tmp_path / 'ready'
+    ready.mkdir()
+    processes = [subprocess.Popen(
+        [sys.executable, '-c', _CONCURRENT_BUILDER, str(cache), str(log), str(ready), name],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=PACKAGE_ROOT)
+        for name in ('first', 'second')]
+    results = []
+    for process in processes:
+        out, err = process.communicate(timeout=60)
+        assert process.returncode == 0, err
+        results.append(out.split())
+    assert len(log.read_text().splitlines()) == 1
+    assert sorted(built for built, _ in results) == ['False', 'True']
+    assert results[0][1] == results[1][1]
+    names = sorted(path.name for path in cache.iterdir())
+    assert [pathlib.Path(name).suffix for name in names] == ['.engine', '.json', '.lock']
+
+
+def test_cached_engine_with_a_mismatched_sidecar_is_rebuilt(tmp_path):
+    builds = []
+    build = lambda path: builds.append(path) or b'engine'  # noqa: E731
+    first = get_or_build(tmp_path, a_key(), build)
+    sidecar = json.loads(sidecar_path(first.path).read_text())
+    sidecar['key_fields']['gpu_name'] = 'Another GPU'
+    sidecar_path(first.path).write_text(json.dumps(sidecar))
+    assert get_or_build(tmp_path, a_key(), build).built
+    assert len(builds) == 2
+
+
+# Engine files given directly ---------------------------------------------------------------
+def _engine_with_sidecar(tmp_path, **runtime_changes) -> pathlib.Path:
+    key = a_key(**runtime_changes)
+    return get_or_build(tmp_path, key, lambda path: b'serialised engine').path
+
+
+@pytest.mark.parametrize('change, named', [
+    ({'tensorrt_version': '8.6.1'}, 'TensorRT 8.6.1'),
+    ({'gpu_name': 'Orin', 'compute_capability': '8.7'}, "'Orin'"),
+])
+def test_engine_built_for_another_gpu_or_tensorrt_is_refused_before_deserialising(
+        tmp_path, change, named):
+    engine_path = _engine_with_sidecar(tmp_path, **change)
+    FakeRuntime.deserialised.clear()
+    with pytest.raises(ModelLoadError) as raised:
+        _read_engine(TensorRT(fake_tensorrt()), str(engine_path), RUNTIME)
+    assert str(engine_path) in str(raised.value) and named in str(raised.value)
+    assert FakeRuntime.deserialised == []
+    assert check_engine_sidecar(_engine_with_sidecar(tmp_path / 'ok'), RUNTIME) is not None
+
+
+def test_edited_sidecar_is_refused(tmp_path):
+    engine_path = _engine_with_sidecar(tmp_path)
+    sidecar = json.loads(sidecar_path(engine_path).read_text())
+    sidecar['key_fields']['precision'] = 'fp32'
+    sidecar_path(engine_path).write_text(json.dumps(sidecar))
+    with pytest.raises(ModelLoadError, match='damaged'):
+        check_engine_sidecar(engine_path, RUNTIME)
+
+
+def test_corrupt_engine_without_sidecar_names_the_file_and_tensorrts_reason(tmp_path):
+    engine_path = tmp_path / 'model.engine'
+    engine_path.write_bytes(b'not an engine')
+    with pytest.raises(ModelLoadError) as raised:
+        _read_engine(TensorRT(fake_tensorrt()), str(engine_path), RUNTIME)
+    text = str(raised.value)
+    assert str(engine_path) in text and 'another GPU or TensorRT version' in text
+    assert 'magic tag mismatch' in text
+
+
+# INT8 calibration frames -------------------------------------------------------------------
+def _write_bag(path: pathlib.Path, count: int) -> None:
+    from rosbags.rosbag2 import Writer
+    from rosbags.typesys import get_typestore, Stores
+
+    typestore = get_typestore(Stores.LATEST)
+    types_ = typestore.types
+    with Writer(path, version=9) as writer:
+        connection = writer.add_connection('/camera/image_raw', 'sensor_msgs/msg/Image',
+                                           typestore=typestore)
+        for index in range(count):
+            pixels = np.full((6, 8, 3), index * 10, np.uint8)
+            header = types_['std_msgs/msg/Header'](
+                stamp=types_['builtin_interfaces/msg/Time'](sec=index, nanosec=0),
+                frame_id='camera')
+            message = types_['sensor_msgs/msg/Image'](
+                header=header, height=6, width=8, encoding='rgb8', is_bigendian=0, step=24,
+                data=pixels.reshape(-1))
+            writer.write(connection, index * 10**9,
+                         typestore.serialize_cdr(message, 'sensor_msgs/msg/Image'))
+
+
+def test_calibration_frames_come_evenly_from_a_rosbag_image_topic(tmp_path):
+    bag = tmp_path / 'bag'
+    _write_bag(bag, 6)
+    source = CalibrationSource(bag=str(bag), max_frames=3)
+    assert check_source(source) == 3
+    frames = list(iter_rgb_frames(source))
+    assert [int(frame[0, 0, 0]) for frame in frames] == [0, 20, 40]
+    with pytest.raises(BadMessageError, match='calibration_topic'):
+        check_source(dataclasses.replace(source, topic='/nothing'))
+
+
+def test_calibrator_feeds_preprocessed_frames_and_keeps_its_cache(tmp_path):
+    images = tmp_path / 'images'
+    images.mkdir()
+    for index in range(3):
+        cv2.imwrite(str(images / f'{index}.png'), np.full((30, 40, 3), 60 * index, np.uint8))
+    cache = tmp_path / 'engine.calib'
+    calibrator = make_entropy_calibrator(object, CalibrationSource(image_dir=str(images)),
+                                         (1, 3, 28, 42), cache, device='cpu')
+    addresses = [calibrator.get_batch(['image']) for _ in range(4)]
+    assert [a is None for a in addresses] == [False, False, False, True]
+    assert calibrator.batches == 3 and calibrator.error is None
+    batch = _floats(addresses[0][0], 3 * 28 * 42).reshape(1, 3, 28, 42)
+    assert batch.shape == (1, 3, 28, 42)
+    assert calibrator.read_calibration_cache() is None
+    calibrator.write_calibration_cache(b'table')
+    assert calibrator.read_calibration_cache() == b'table'
+
+
+# Without TensorRT ---------------------------------------------------------------------------
+@pytest.mark.skipif(HAVE_TENSORRT, reason='TensorRT is installed here')
+def test_build_engine_without_tensorrt_exits_2_with_one_clear_line(tmp_path):
+    onnx_path = write_tiny_onnx(tmp_path / 'tiny.onnx')
+    result = subprocess.run(
+        [sys.executable, '-m', 'mono_depth_ros.tools.cli', 'build-engine', '--onnx',
+         str(onnx_path)], capture_output=True, text=True, timeout=60, cwd=PACKAGE_ROOT,
+        env={**os.environ, 'XDG_CACHE_HOME': str(tmp_path / 'xdg')})
+    assert result.returncode == 2
+    assert result.stderr.strip() == f'build-engine: {TENSORRT_MISSING}'
+    assert result.stdout == ''
+
+
+@pytest.mark.skipif(HAVE_TENSORRT, reason='TensorRT is installed here')
+def test_backend_without_tensorrt_raises_backend_unavailable(tmp_path):
+    from mono_depth_ros.inference.tensorrt_backend import TensorRTBackend
+
+    with pytest.raises(BackendUnavailableError) as raised:
+        TensorRTBackend(str(write_tiny_onnx(tmp_path / 'tiny.onnx')))
+    assert str(raised.value) == TENSORRT_MISSING
+    with pytest.raises(BackendUnavailableError, match='CUDA GPUs only'):
+        TensorRTBackend('model.onnx', device='cpu')
