@@ -106,13 +106,23 @@ def feed_odometry(pipeline: TriangulationPipeline, stamp_ns: int, camera_pose: n
     pipeline.add_odometry(stamp_ns, base[:3, 3], matrix_to_quaternion(base[:3, :3]))
 
 
-def run_scene(kind: str, frames: int, extrinsics=DEFAULT_EXTRINSICS, **params):
-    """Run the pipeline over the plane scene; return the results and ground-truth depths."""
+def run_scene(kind: str, frames: int, extrinsics=DEFAULT_EXTRINSICS, jitter_deg: float = 0.0,
+              jitter_from: int = 0, **params):
+    """Run the pipeline over the plane scene; return the results and ground-truth depths.
+
+    ``jitter_deg`` turns the odometry at each frame stamp from frame ``jitter_from`` on by a
+    random rotation of that size.
+    """
     pipeline = TriangulationPipeline(TriangulationParams(camera_to_base=extrinsics, **params))
+    rng = np.random.default_rng(0)
     # Odometry at twice the frame rate: the poses at frames are interpolated half the time.
     for half_step in range(2 * frames):
-        feed_odometry(pipeline, half_step * FRAME_NS // 2,
-                      camera_motion(half_step / 2, kind), extrinsics)
+        pose = camera_motion(half_step / 2, kind)
+        if jitter_deg and half_step % 2 == 0 and half_step >= 2 * jitter_from:
+            axis = rng.normal(size=3)
+            pose[:3, :3] = pose[:3, :3] @ cv2.Rodrigues(
+                axis / np.linalg.norm(axis) * math.radians(jitter_deg))[0]
+        feed_odometry(pipeline, half_step * FRAME_NS // 2, pose, extrinsics)
     results, truths = [], []
     for frame in range(frames):
         gray, depth = render(camera_motion(frame, kind))
@@ -164,6 +174,30 @@ def test_camera_to_base_extrinsics_are_honoured():
     assert min(len(result) for result in late) >= 100
     errors = np.concatenate([absolute_relative_error(r, t) for r, t in zip(late, truths[14:])])
     assert errors.mean() < 0.01
+
+
+def test_rotation_refinement_absorbs_odometry_heading_jitter(sideways):
+    # Once points have converged, 0.3 deg of rotation error at every frame (about 1.3 px).
+    refined, truths = run_scene('sideways', 24, jitter_deg=0.3, jitter_from=12,
+                                max_features=300)
+    raw, _ = run_scene('sideways', 24, jitter_deg=0.3, jitter_from=12, max_features=300,
+                       refine_rotation=False)
+    late = slice(15, None)
+
+    def summary(results):
+        errors = np.concatenate([absolute_relative_error(r, t)
+                                 for r, t in zip(results[late], truths[late])])
+        return errors.mean(), min(len(result) for result in results[late])
+
+    refined_error, refined_count = summary(refined)
+    raw_error, raw_count = summary(raw)
+    corrections = [r.stats['rotation_correction_deg'] for r in refined[late]]
+    assert min(corrections) == pytest.approx(0.3, abs=0.03)
+    assert max(corrections) == pytest.approx(0.3, abs=0.03)
+    assert refined_error < 0.005 and refined_count >= 150
+    assert raw_error > 3 * refined_error and raw_count < refined_count / 2
+    exact_corrections = [r.stats['rotation_correction_deg'] for r in sideways[0]]
+    assert max(exact_corrections) < 0.02
 
 
 def test_standing_camera_gives_no_points_and_no_garbage():

@@ -80,6 +80,31 @@ def drifting_odometry(samples, translation_drift: float = 0.01, rotation_drift_d
     return drifted
 
 
+def random_walk_odometry(samples, translation_noise: float = 0.01,
+                         rotation_noise_deg: float = 0.5,
+                         seed: int = 0) -> list[tuple[int, np.ndarray]]:
+    """Return (stamp_ns, base pose) samples from integrating noisy odometry increments.
+
+    Each increment between consecutive samples gets an independent random translation of
+    ``translation_noise`` times its length (standard deviation) and a random rotation whose
+    standard deviation makes the accumulated error reach ``rotation_noise_deg`` (1 sigma) at
+    the last sample. Unlike ``drifting_odometry`` this jitters from sample to sample.
+    """
+    rng = np.random.default_rng(seed)
+    poses = [np.asarray(sample.base_pose, dtype=np.float64) for sample in samples]
+    step_sigma = np.radians(rotation_noise_deg) / np.sqrt(max(len(poses) - 1, 1))
+    error = np.eye(4)
+    noisy = [(int(samples[0].stamp_ns), poses[0])]
+    for sample, before, pose in zip(samples[1:], poses, poses[1:]):
+        length = np.linalg.norm(pose[:3, 3] - before[:3, 3])
+        increment = np.eye(4)
+        increment[:3, :3] = cv2.Rodrigues(rng.normal(0.0, step_sigma / np.sqrt(3), 3))[0]
+        increment[:3, 3] = rng.normal(0.0, translation_noise * length / np.sqrt(3), 3)
+        error = error @ increment
+        noisy.append((int(sample.stamp_ns), pose @ error))
+    return noisy
+
+
 def evaluate_sequence(sequence, params: TriangulationParams | None = None, odometry=None,
                       warmup_frames: int = 30) -> SequenceEvaluation:
     """Run the pipeline over a sequence; return accuracy against its ground-truth depth.

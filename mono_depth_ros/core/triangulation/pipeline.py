@@ -18,7 +18,11 @@
 odometry (``add_odometry``) and grayscale frames (``process_frame``); each frame it
 
 1. tracks corners with KLT (``tracking``),
-2. looks up the camera pose at the image stamp from the odometry buffer (``pose_buffer``),
+2. looks up the camera pose at the image stamp from the odometry buffer (``pose_buffer``) and,
+   with ``refine_rotation``, corrects its orientation by the small rotation that best aligns
+   the converged points with their tracks (the position stays the odometry's; this absorbs
+   odometry heading jitter and camera/odometry time offsets, which rotation turns into large
+   image errors),
 3. triangulates every track over its stored views plus the current one (``triangulate``),
 4. fuses the inverse depth in the track's first view into a per-track filter (``depth_filter``),
 5. publishes the converged tracks: pixel, depth (z in the current optical frame) and 3-D point.
@@ -70,6 +74,9 @@ class TriangulationParams:
         corner_quality: Shi-Tomasi threshold relative to the strongest corner.
         grid_columns, grid_rows: re-detection grid that spreads tracks over the image.
         trail_length: past positions kept per track for the debug view.
+        refine_rotation: correct the odometry orientation of each frame from the converged
+            points (needs at least 30 of them).
+        max_rotation_correction_deg: larger corrections are distrusted and not applied.
     """
 
     max_features: int = 500
@@ -95,9 +102,12 @@ class TriangulationParams:
     grid_columns: int = 8
     grid_rows: int = 6
     trail_length: int = 10
+    refine_rotation: bool = True
+    max_rotation_correction_deg: float = 2.0
 
     def __post_init__(self) -> None:
         positive = ('max_features', 'max_reprojection_error_px', 'min_depth', 'odom_max_gap',
+                    'max_rotation_correction_deg',
                     'odom_history', 'pixel_noise_px', 'converged_relative_sigma',
                     'min_feature_distance_px', 'klt_window_px', 'forward_backward_px',
                     'corner_quality', 'grid_columns', 'grid_rows', 'trail_length')
@@ -181,7 +191,8 @@ class TriangulationResult:
         track_ids: (N,) int64.
         status: 'ok', or why nothing could be computed ('no pose: ...', 'reset: ...').
         stats: counts (tracks, new_tracks, triangulated, rejected, dropped, converged,
-            published) and timings in ms (tracking_ms, triangulation_ms, filter_ms, total_ms).
+            published), the applied rotation_correction_deg, and timings in ms (tracking_ms,
+            triangulation_ms including the rotation refinement, filter_ms, total_ms).
         tracks: every current track, for ``draw_tracks``.
     """
 
@@ -266,8 +277,8 @@ class TriangulationPipeline:
         tracking_ms = _elapsed_ms(started)
         stats = {'tracks': len(tracked.ids), 'new_tracks': tracked.new_count,
                  'triangulated': 0, 'rejected': 0, 'dropped': 0, 'converged': 0,
-                 'published': 0, 'tracking_ms': tracking_ms, 'triangulation_ms': 0.0,
-                 'filter_ms': 0.0}
+                 'published': 0, 'rotation_correction_deg': 0.0, 'tracking_ms': tracking_ms,
+                 'triangulation_ms': 0.0, 'filter_ms': 0.0}
 
         camera_pose, reason = self.camera_pose(stamp_ns)
         if reset_reason:
@@ -283,6 +294,9 @@ class TriangulationPipeline:
         focal = (float(camera.fx), float(camera.fy))
 
         step = time.perf_counter()
+        if self.params.refine_rotation:
+            world_to_camera, stats['rotation_correction_deg'] = self._refined_rotation(
+                normalized, world_to_camera, focal)
         measured = self._triangulate(normalized, world_to_camera, focal)
         stats['triangulation_ms'] = _elapsed_ms(step)
 
@@ -338,6 +352,55 @@ class TriangulationPipeline:
         self._trails[:, :-1] = self._trails[:, 1:]
         self._trails[:, -1] = points
         self._trails[self._new_rows] = points[self._new_rows, None, :]
+
+    def _refined_rotation(self, normalized: np.ndarray, world_to_camera: np.ndarray, focal):
+        """Correct the camera orientation so that converged points reproject onto their tracks.
+
+        The camera centre stays where odometry put it; only a small rotation is estimated
+        (Gauss-Newton, Huber weights), and only from enough converged tracks.
+        """
+        rows = np.flatnonzero(self.filters.converged())
+        if len(rows) < 30:
+            return world_to_camera, 0.0
+        anchor = self._view_poses[rows, 0]
+        in_anchor = self._anchor_direction[rows] / self.filters.mean[rows, None]
+        world = np.einsum('nji,nj->ni', anchor[:, :, :3], in_anchor - anchor[:, :, 3])
+        in_camera = world @ world_to_camera[:, :3].T + world_to_camera[:, 3]
+        observed = normalized[rows]
+        ok = (in_camera[:, 2] > 1e-3) & np.isfinite(observed).all(axis=1)
+        in_camera, observed = in_camera[ok], observed[ok]
+        if len(in_camera) < 30:
+            return world_to_camera, 0.0
+        scale = np.asarray(focal)
+        correction = np.eye(3)
+        for _ in range(3):
+            p = in_camera @ correction.T
+            inverse_z = 1.0 / p[:, 2]
+            projected = p[:, :2] * inverse_z[:, None]
+            residual = ((projected - observed) * scale).reshape(-1)
+            d_projection = np.zeros((len(p), 2, 3))
+            d_projection[:, 0, 0] = inverse_z
+            d_projection[:, 1, 1] = inverse_z
+            d_projection[:, 0, 2] = -projected[:, 0] * inverse_z
+            d_projection[:, 1, 2] = -projected[:, 1] * inverse_z
+            skew = np.zeros((len(p), 3, 3))  # d(p + w x p)/dw = -[p]x
+            skew[:, 0, 1], skew[:, 0, 2] = p[:, 2], -p[:, 1]
+            skew[:, 1, 0], skew[:, 1, 2] = -p[:, 2], p[:, 0]
+            skew[:, 2, 0], skew[:, 2, 1] = p[:, 1], -p[:, 0]
+            jacobian = ((d_projection * scale[None, :, None]) @ skew).reshape(-1, 3)
+            point_error = np.hypot(residual[0::2], residual[1::2])
+            weight = np.repeat(np.minimum(1.0, 1.0 / np.maximum(point_error, 1e-9)), 2)
+            hessian = (jacobian * weight[:, None]).T @ jacobian
+            step = -np.linalg.solve(hessian + 1e-9 * np.eye(3), (jacobian * weight[:, None]).T
+                                    @ residual)
+            correction = cv2.Rodrigues(step)[0] @ correction
+        angle = float(np.degrees(np.linalg.norm(cv2.Rodrigues(correction)[0])))
+        if not np.isfinite(angle) or angle > self.params.max_rotation_correction_deg:
+            return world_to_camera, 0.0
+        refined = world_to_camera.copy()
+        refined[:, :3] = correction @ world_to_camera[:, :3]
+        refined[:, 3] = correction @ world_to_camera[:, 3]
+        return refined, angle
 
     def _triangulate(self, normalized: np.ndarray, world_to_camera: np.ndarray, focal):
         """Triangulate the tracks that have stored views; return (rows, TriangulatedPoints)."""

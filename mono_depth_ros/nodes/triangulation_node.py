@@ -1,0 +1,242 @@
+# Copyright 2026 The mono_depth_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""triangulation_node: camera + odometry in, sparse metric depth, points and a track view out."""
+
+import dataclasses
+import threading
+import time
+
+import cv2
+from nav_msgs.msg import Odometry
+from rclpy.node import Node
+from rclpy.qos import QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import Image, PointCloud2
+
+from mono_depth_ros.core.errors import BadMessageError
+from mono_depth_ros.core.image_codec import numpy_to_image
+from mono_depth_ros.core.pointcloud import pack_unorganized_cloud
+from mono_depth_ros.core.transforms import default_camera_to_base_values
+from mono_depth_ros.core.triangulation.pipeline import (draw_tracks, sparse_depth_image,
+                                                        TriangulationParams,
+                                                        TriangulationPipeline)
+from mono_depth_ros.nodes.runner import run_node
+from mono_depth_ros.ros.camera_input import CameraFrame, CameraInput, CameraModelCache
+from mono_depth_ros.ros.diagnostics import (DiagnosticsPublisher, ERROR, LatencyStats, OK,
+                                            RateMeter, WARN)
+from mono_depth_ros.ros.latest_frame import LatestFrameWorker
+from mono_depth_ros.ros.messages import image_message, point_cloud_message, stamp_to_ns
+from mono_depth_ros.ros.parameters import (declare_parameters, parameter_validator,
+                                           ParameterSpec)
+from mono_depth_ros.ros.qos import QOS_CHOICES, qos_from_name
+
+PIPELINE_PARAMETERS = (
+    ParameterSpec('camera_to_base', default_camera_to_base_values(),
+                  'Pose of the camera optical frame in the odometry child (base) frame: '
+                  'x y z qx qy qz qw', array_length=7),
+    ParameterSpec('max_features', 500, 'Most feature tracks kept at once',
+                  integer_range=(10, 5000)),
+    ParameterSpec('min_parallax_deg', 1.0, 'Least ray angle before a track is triangulated',
+                  float_range=(0.05, 45.0)),
+    ParameterSpec('max_reprojection_error_px', 1.5, 'Largest reprojection error of a point',
+                  float_range=(0.1, 50.0)),
+    ParameterSpec('min_depth', 0.2, 'Smallest published depth (m)', float_range=(0.01, 100.0)),
+    ParameterSpec('max_depth', 30.0, 'Largest published depth (m)', float_range=(0.1, 1000.0)),
+    ParameterSpec('odom_max_gap', 0.2, 'Longest odometry gap pose interpolation bridges (s)',
+                  float_range=(0.001, 10.0)),
+)
+PARAMETERS = PIPELINE_PARAMETERS + (
+    ParameterSpec('image_transport', 'raw', 'Subscribe to image (raw) or image/compressed',
+                  choices=('raw', 'compressed'), read_only=True),
+    ParameterSpec('qos', 'sensor_data', 'QoS of the image subscriptions and the publishers',
+                  choices=QOS_CHOICES, read_only=True),
+    ParameterSpec('max_pixels', 3840 * 2160, 'Refuse images with more pixels than this',
+                  integer_range=(1, 100_000_000)),
+)
+THROTTLE_S = 5.0
+# Odometry usually comes reliable; a best-effort subscription matches either kind of publisher.
+ODOMETRY_QOS = QoSProfile(depth=200, reliability=ReliabilityPolicy.BEST_EFFORT)
+
+
+def pipeline_params(values: dict) -> TriangulationParams:
+    """Return the core settings for the node's parameter values."""
+    names = {spec.name for spec in PIPELINE_PARAMETERS}
+    settings = {name: value for name, value in values.items() if name in names}
+    settings['camera_to_base'] = tuple(float(v) for v in settings['camera_to_base'])
+    return dataclasses.replace(TriangulationParams(), **settings)
+
+
+class TriangulationNode(Node):
+    """Wires the triangulation pipeline to the camera, odometry, outputs and diagnostics."""
+
+    NODE_NAME = 'triangulation_node'
+
+    def __init__(self, **node_options) -> None:
+        super().__init__(self.NODE_NAME, **node_options)
+        self._values = declare_parameters(self, PARAMETERS)
+        self._lock = threading.Lock()
+        self._pipeline = TriangulationPipeline(pipeline_params(self._values))
+        self.add_on_set_parameters_callback(parameter_validator(PARAMETERS, self._apply_changes))
+
+        qos = qos_from_name(self._values['qos'])
+        self._depth_publisher = self.create_publisher(Image, 'triangulation/depth', qos)
+        self._points_publisher = self.create_publisher(PointCloud2, 'triangulation/points', qos)
+        self._tracks_publisher = self.create_publisher(Image, 'triangulation/tracks', qos)
+        self._odometry = self.create_subscription(Odometry, 'odom', self._on_odometry,
+                                                  ODOMETRY_QOS)
+        self._cameras = CameraModelCache()
+        self._rate_in, self._rate_out = RateMeter(), RateMeter()
+        self._latency = LatencyStats()
+        self._problems = {'no_camera_info': 0, 'bad_input': 0, 'bad_odometry': 0, 'no_pose': 0,
+                          'resets': 0, 'failed': 0}
+        self._last_problem = ''
+        self._last_stats: dict = {}
+        self._worker = LatestFrameWorker(self._process, name='triangulation',
+                                         on_error=self._on_worker_error)
+        self._worker.start()
+        self._camera = CameraInput(self, self._on_frame, transport=self._values['image_transport'],
+                                   qos=qos)
+        self._diagnostics = DiagnosticsPublisher(self, f'{self.get_name()}: triangulation',
+                                                 'monocular triangulation', self._report)
+        self.get_logger().info(
+            f'triangulating {self._camera.image_subscription.topic_name} with poses from '
+            f'{self._odometry.topic_name}; camera_to_base {list(self._values["camera_to_base"])}')
+
+    def _apply_changes(self, changes: dict) -> str | None:
+        values = {**self._values, **changes}
+        if values['min_depth'] >= values['max_depth']:
+            return (f"min_depth = {values['min_depth']} must be below "
+                    f"max_depth = {values['max_depth']}")
+        try:
+            params = pipeline_params(values)
+            rebuilt = TriangulationPipeline(params)
+        except (BadMessageError, ValueError) as error:
+            return str(error)
+        if any(values[spec.name] != self._values[spec.name] for spec in PIPELINE_PARAMETERS):
+            with self._lock:
+                self._pipeline = rebuilt
+            self.get_logger().info('triangulation settings changed: tracks start over')
+        self._values = values
+        return None
+
+    def _warn(self, kind: str, text: str) -> None:
+        self._problems[kind] += 1
+        self._last_problem = text
+        self.get_logger().warning(text, throttle_duration_sec=THROTTLE_S)
+
+    def _on_odometry(self, message: Odometry) -> None:
+        pose = message.pose.pose
+        try:
+            with self._lock:
+                self._pipeline.add_odometry(
+                    stamp_to_ns(message.header.stamp),
+                    (pose.position.x, pose.position.y, pose.position.z),
+                    (pose.orientation.x, pose.orientation.y, pose.orientation.z,
+                     pose.orientation.w))
+        except BadMessageError as error:
+            self._warn('bad_odometry', f'ignoring odometry: {error}')
+
+    def _on_frame(self, frame: CameraFrame) -> None:
+        self._rate_in.tick()
+        self._worker.put(frame)
+
+    def _wait_for_odometry(self, stamp_ns: int) -> None:
+        """Give odometry up to odom_max_gap to catch up with the image stamp."""
+        deadline = time.monotonic() + self._values['odom_max_gap']
+        while time.monotonic() < deadline:
+            with self._lock:
+                newest = self._pipeline.poses.newest_stamp_ns
+            if newest is None or newest >= stamp_ns:
+                return
+            time.sleep(0.002)
+
+    def _process(self, frame: CameraFrame) -> None:
+        if frame.camera_info is None:
+            self._warn('no_camera_info',
+                       f'no CameraInfo on {self._camera.camera_info_subscription.topic_name} '
+                       'yet: triangulation needs the intrinsics, waiting')
+            return
+        try:
+            rgb = frame.rgb()
+            height, width = rgb.shape[:2]
+            if width * height > self._values['max_pixels']:
+                raise BadMessageError('Image.width x height', f'{width}x{height}',
+                                      f"at most max_pixels = {self._values['max_pixels']}")
+            camera = self._cameras.model_for(frame.camera_info, width, height)
+        except BadMessageError as error:
+            self._warn('bad_input', f'dropping frame {frame.stamp_ns}: {error}')
+            return
+        gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+        self._wait_for_odometry(frame.stamp_ns)
+        with self._lock:
+            result = self._pipeline.process_frame(frame.stamp_ns, gray, camera)
+        self._last_stats = result.stats
+        if result.status.startswith('reset'):
+            self._problems['resets'] += 1
+            self.get_logger().warning(f'{result.status}: tracks start over')
+        elif not result.ok:
+            self._warn('no_pose', f'no pose for image {frame.stamp_ns}: {result.status}')
+            return
+        self._publish(frame, result, rgb, width, height)
+        self._rate_out.tick()
+        self._latency.add(time.monotonic() - frame.received_monotonic)
+
+    def _publish(self, frame, result, rgb, width: int, height: int) -> None:
+        header = frame.header
+        if self._depth_publisher.get_subscription_count():
+            depth = sparse_depth_image(result, width, height)
+            self._depth_publisher.publish(image_message(numpy_to_image(depth, '32FC1'), header))
+        if self._points_publisher.get_subscription_count():
+            cloud = pack_unorganized_cloud(result.points_camera)
+            self._points_publisher.publish(point_cloud_message(cloud, header))
+        if self._tracks_publisher.get_subscription_count():
+            view = draw_tracks(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), result)
+            self._tracks_publisher.publish(image_message(numpy_to_image(view, 'bgr8'), header))
+
+    def _on_worker_error(self, error: BaseException) -> None:
+        self._problems['failed'] += 1
+        self._last_problem = f'{type(error).__name__}: {error}'
+        self.get_logger().error(f'frame failed: {self._last_problem}',
+                                throttle_duration_sec=THROTTLE_S)
+
+    def _report(self):
+        latency = self._latency.summary_ms()
+        stats = self._last_stats
+        values = {
+            'rate_in_hz': self._rate_in.rate(), 'rate_out_hz': self._rate_out.rate(),
+            'frames_received': self._worker.received, 'frames_dropped': self._worker.dropped,
+            'latency_mean_ms': latency['mean'], 'latency_p95_ms': latency['p95'],
+            'tracks': stats.get('tracks', 0), 'points': stats.get('published', 0),
+            'frame_ms': stats.get('total_ms', 0.0),
+            **{f'frames_{kind}': count for kind, count in self._problems.items()},
+        }
+        if self._problems['failed']:
+            return ERROR, self._last_problem, values
+        if self._last_problem and self._rate_out.rate() == 0.0:
+            return WARN, self._last_problem, values
+        return OK, 'triangulating' if self._rate_out.rate() else 'waiting for images', values
+
+    def destroy_node(self) -> None:
+        """Stop the worker before the node goes."""
+        self._worker.stop()
+        super().destroy_node()
+
+
+def main(args: list[str] | None = None) -> int:
+    """Run triangulation_node until Ctrl-C or shutdown."""
+    return run_node(TriangulationNode, args)
+
+
+if __name__ == '__main__':
+    raise SystemExit(main())

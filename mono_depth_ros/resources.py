@@ -1,0 +1,56 @@
+# Copyright 2026 The mono_depth_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Find the package's data files (config/, launch/, bench/) in a source tree or an install."""
+
+import os
+import pathlib
+import sys
+
+SOURCE_ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+def share_directories() -> list[pathlib.Path]:
+    """Return where the package's data may live: the source tree first, then installs."""
+    places = [SOURCE_ROOT]
+    try:
+        from ament_index_python.packages import get_package_share_directory
+        places.append(pathlib.Path(get_package_share_directory('mono_depth_ros')))
+    except (ImportError, LookupError, ValueError, OSError):
+        pass
+    places.append(pathlib.Path(sys.prefix) / 'share' / 'mono_depth_ros')
+    return places
+
+
+def package_file(relative: str) -> pathlib.Path:
+    """Return the first existing ``relative`` path among the share directories.
+
+    Raises FileNotFoundError naming every place it looked.
+    """
+    candidates = [place / relative for place in share_directories()]
+    for candidate in candidates:
+        if candidate.exists():
+            return candidate
+    raise FileNotFoundError(f'{relative} not found in ' + ', '.join(map(str, candidates)))
+
+
+def use_large_data_fastdds_profile() -> str:
+    """Point Fast DDS at the package's large-data profile unless the user chose one; return it.
+
+    Must run before the first DDS participant of the process is created.
+    """
+    if not os.environ.get('FASTDDS_DEFAULT_PROFILES_FILE'):
+        os.environ['FASTDDS_DEFAULT_PROFILES_FILE'] = str(
+            package_file('config/fastdds_large_data.xml'))
+    return os.environ['FASTDDS_DEFAULT_PROFILES_FILE']

@@ -1,0 +1,108 @@
+# Copyright 2026 The mono_depth_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""``mono-depth-ros demo`` (``make demo``): a synthetic camera run through the pipeline over DDS.
+
+It renders a textured scene with exact poses and depth, writes it as a rosbag2, plays that bag
+over real DDS into the package's nodes (the triangulation node always; the depth node when a
+model is given or cached locally), checks what comes back against the ground truth, and writes
+a report with pictures and metrics to the output directory.
+"""
+
+import argparse
+import os
+import pathlib
+import time
+
+import cv2
+import numpy as np
+
+DEFAULT_MODEL_ID = 'depth-anything/Depth-Anything-V2-Small-hf'
+CAMERA_NAMESPACE = '/camera'
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the demo's options."""
+    parser.add_argument('--model', default=None,
+                        help='depth model (path or Hugging Face id); default: '
+                             f'{DEFAULT_MODEL_ID} if it is in the local Hugging Face cache')
+    parser.add_argument('--out', default='demo_out', help='output directory (default demo_out)')
+    parser.add_argument('--frames', type=int, default=60, help='frames to render (default 60)')
+    parser.add_argument('--width', type=int, default=640)
+    parser.add_argument('--height', type=int, default=480)
+    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--rate', type=float, default=0.5,
+                        help='replay speed (1.0 is the recorded 15 fps); the default leaves '
+                             'room for the nodes, which share this process and its 2 cores')
+    parser.add_argument('--backend', default='auto', help='inference backend for the model')
+
+
+def find_model(requested: str | None) -> tuple[str | None, str]:
+    """Return (model, how it was found) or (None, what was looked for)."""
+    if requested:
+        return requested, 'given on the command line'
+    try:
+        from huggingface_hub import constants
+        cache = pathlib.Path(constants.HF_HUB_CACHE)
+    except ImportError:
+        cache = pathlib.Path(os.path.expanduser('~/.cache/huggingface/hub'))
+    folder = cache / ('models--' + DEFAULT_MODEL_ID.replace('/', '--'))
+    if (folder / 'snapshots').is_dir() and any((folder / 'snapshots').iterdir()):
+        return DEFAULT_MODEL_ID, f'found in the local Hugging Face cache ({folder})'
+    return None, (f'no depth model: looked for {DEFAULT_MODEL_ID} in {cache}; pass one with '
+                  'make demo MODEL=path/to/model.onnx (or a .pth, .safetensors, HF directory)')
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the demo and print where its report is."""
+    from mono_depth_ros.resources import use_large_data_fastdds_profile
+    from mono_depth_ros.synth import render_sequence, write_sequence
+    from mono_depth_ros.tools import demo_stages
+
+    out = pathlib.Path(args.out).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    use_large_data_fastdds_profile()
+
+    started = time.monotonic()
+    print(f'[1/4] rendering a {args.frames}-frame {args.width}x{args.height} synthetic sequence '
+          f'(seed {args.seed})', flush=True)
+    sequence = render_sequence(frames=args.frames, width=args.width, height=args.height,
+                               seed=args.seed)
+    paths = write_sequence(sequence, out / 'sequence')
+    print(f'      wrote {paths["bag"]} and ground truth in {out / "sequence"}', flush=True)
+
+    model, model_note = find_model(args.model)
+    print(f'[2/4] replaying the bag over DDS into the nodes ({model_note})', flush=True)
+    replay = demo_stages.run_nodes_on_bag(paths['bag'], model=model, backend=args.backend,
+                                          rate=args.rate)
+    print(f'      published {replay.published} messages in {replay.wall_s:.1f} s', flush=True)
+
+    print('[3/4] checking the outputs against the ground truth', flush=True)
+    findings = demo_stages.evaluate(sequence, replay, model=model, model_note=model_note)
+    for line in findings.lines:
+        print(f'      {line}', flush=True)
+
+    print('[4/4] writing the report', flush=True)
+    report_paths = demo_stages.write_report(out, sequence, findings)
+    print(f'done in {time.monotonic() - started:.0f} s. Pictures and metrics: '
+          f'{report_paths["markdown"]}', flush=True)
+    print(f'report: {report_paths["html"]}', flush=True)
+    return 0 if findings.ok else 1
+
+
+def save_png(path: pathlib.Path, bgr: np.ndarray) -> pathlib.Path:
+    """Write a BGR image as PNG and return its path."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(path), bgr)
+    return path
