@@ -20,6 +20,7 @@ are checked on the package's synthetic room sequence.
 """
 
 import math
+from types import SimpleNamespace
 
 import cv2
 import numpy as np
@@ -262,8 +263,10 @@ def test_bad_parameters_are_rejected_by_name():
         TriangulationParams(min_depth=5.0, max_depth=2.0)
     with pytest.raises(BadMessageError, match='odom_max_gap'):
         TriangulationParams(odom_max_gap=0.0)
-    with pytest.raises(BadMessageError):
+    with pytest.raises(BadMessageError, match='camera_to_base'):
         TriangulationParams(camera_to_base=(0, 0, 0, 0, 0, 0, 2))
+    with pytest.raises(BadMessageError, match='camera_to_base'):
+        TriangulationParams(camera_to_base=(0, 0, 0, 1))
     params = TriangulationParams.from_dict({'max_features': 80, 'unrelated': 1,
                                             'camera_to_base': [0, 0, 0, 0, 0, 0, 1]})
     assert params.max_features == 80 and params.camera_to_base == (0, 0, 0, 0, 0, 0, 1.0)
@@ -318,3 +321,18 @@ def test_room_sequence_with_drifting_odometry_meets_the_accuracy_target(room_seq
                                  rotation_drift_deg=0.5, seed=0)
     evaluation = evaluate_sequence(room_sequence, odometry=odometry, warmup_frames=30)
     assert evaluation.absrel <= 0.08
+
+
+def test_drifting_odometry_ends_off_by_the_stated_amounts():
+    samples = []
+    for index in range(51):  # 5 m straight ahead
+        pose = np.eye(4)
+        pose[0, 3] = 0.1 * index
+        samples.append(SimpleNamespace(stamp_ns=index * FRAME_NS, base_pose=pose))
+    drifted = drifting_odometry(samples, translation_drift=0.01, rotation_drift_deg=0.5, seed=3)
+    assert [stamp for stamp, _ in drifted] == [sample.stamp_ns for sample in samples]
+    np.testing.assert_allclose(drifted[0][1], samples[0].base_pose)
+    error = invert_pose(samples[-1].base_pose) @ drifted[-1][1]
+    assert np.linalg.norm(error[:3, 3]) == pytest.approx(0.01 * 5.0)
+    angle = math.degrees(np.linalg.norm(cv2.Rodrigues(error[:3, :3])[0]))
+    assert angle == pytest.approx(0.5)

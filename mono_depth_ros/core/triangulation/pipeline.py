@@ -124,7 +124,11 @@ class TriangulationParams:
                      'klt_error_ratio'):
             if not getattr(self, name) >= 0:
                 raise BadMessageError(name, getattr(self, name), 'a number >= 0')
-        pose_from_xyz_quaternion(self.camera_to_base)
+        try:
+            pose_from_xyz_quaternion(self.camera_to_base)
+        except (BadMessageError, TypeError, ValueError) as error:
+            raise BadMessageError('camera_to_base', self.camera_to_base,
+                                  f'x y z qx qy qz qw with a unit quaternion ({error})') from None
 
     @classmethod
     def from_dict(cls, values: dict) -> 'TriangulationParams':
@@ -346,6 +350,7 @@ class TriangulationPipeline:
         self._anchor_direction = moved(self._anchor_direction)
         self._trails = moved(self._trails)
         self._new_rows = np.flatnonzero(~old)
+        self._rejected_rows = np.zeros(0, np.int64)
         self.filters.carry(previous_index)
 
     def _push_trails(self, points: np.ndarray) -> None:
@@ -534,9 +539,7 @@ def sparse_depth_image(result: TriangulationResult, width: int, height: int) -> 
     columns = np.rint(result.pixels[:, 0]).astype(np.int64)
     rows = np.rint(result.pixels[:, 1]).astype(np.int64)
     inside = (columns >= 0) & (columns < width) & (rows >= 0) & (rows < height)
-    depths = result.depths[inside]
-    order = np.argsort(-depths)  # far first, so the nearest is written last
-    image[rows[inside][order], columns[inside][order]] = depths[order]
+    np.fmin.at(image, (rows[inside], columns[inside]), result.depths[inside])  # fmin skips NaN
     return image
 
 

@@ -51,8 +51,6 @@ class TrackerParams:
         error_ratio: largest KLT patch error of a kept track, as a multiple of the median over
             the frame's tracks; 0 keeps them all.
         redetect_ratio: detect new corners when fewer than this fraction of max_features remain.
-        detection_downscale: detect corners on the image reduced by this factor (2 is about
-            four times cheaper; KLT then tracks them at full resolution).
         border_px: tracks closer than this to the image edge are dropped.
     """
 
@@ -63,11 +61,10 @@ class TrackerParams:
     quality_level: float = 0.01
     window_px: int = 15
     pyramid_levels: int = 3
-    max_iterations: int = 20
+    max_iterations: int = 10
     forward_backward_px: float = 1.0
     error_ratio: float = 3.0
     redetect_ratio: float = 0.9
-    detection_downscale: int = 2
     border_px: int = 8
 
 
@@ -201,21 +198,13 @@ class FeatureTracker:
             return np.zeros((0, 2), np.float32)
         height, width = gray.shape
         mask = _free_space_mask(height, width, existing, p.min_distance_px, p.border_px)
-        scale = max(int(p.detection_downscale), 1)
-        if scale > 1:  # corners of the reduced image, mapped back to pixel centres
-            gray = cv2.resize(gray, (width // scale, height // scale),
-                              interpolation=cv2.INTER_AREA)
-            mask = np.ascontiguousarray(mask[scale // 2::scale, scale // 2::scale]
-                                        [:gray.shape[0], :gray.shape[1]])
         corners = cv2.goodFeaturesToTrack(
             gray, maxCorners=int(min(4 * wanted, 4 * p.max_features)),
-            qualityLevel=p.quality_level, minDistance=max(p.min_distance_px / scale, 1.0),
-            mask=mask, blockSize=3)
+            qualityLevel=p.quality_level, minDistance=p.min_distance_px, mask=mask,
+            blockSize=3)
         if corners is None:
             return np.zeros((0, 2), np.float32)
         corners = corners.reshape(-1, 2).astype(np.float32)  # strongest first
-        if scale > 1:
-            corners = (corners + 0.5) * scale - 0.5
 
         cell_count = p.grid_columns * p.grid_rows
         quota = math.ceil(p.max_features / cell_count)

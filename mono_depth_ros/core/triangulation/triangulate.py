@@ -164,7 +164,7 @@ def refine(points: np.ndarray, normalized: np.ndarray, world_to_camera: np.ndarr
 
 def triangulate_views(normalized, world_to_camera, mask=None, focal_px=(1.0, 1.0),
                       gates: TriangulationGates | None = None,
-                      iterations: int = 3) -> TriangulatedPoints:
+                      iterations: int = 2) -> TriangulatedPoints:
     """Triangulate each track from its observed views and apply the gates.
 
     ``focal_px`` (fx, fy) converts normalized errors into pixels for the reprojection gate and

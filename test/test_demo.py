@@ -1,0 +1,57 @@
+# Copyright 2026 The mono_depth_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""The demo (make demo) runs end to end from the console script and writes a report."""
+
+import json
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+DEMO = [sys.executable, '-m', 'mono_depth_ros.tools.cli', 'demo', '--frames', '24',
+        '--width', '320', '--height', '240']
+
+
+def run_demo(out: pathlib.Path, *extra: str) -> subprocess.CompletedProcess:
+    return subprocess.run([*DEMO, '--out', str(out), *extra], capture_output=True, text=True,
+                          timeout=300)
+
+
+@pytest.mark.slow
+def test_demo_without_a_model_says_what_it_looked_for_and_still_reports(tmp_path, monkeypatch):
+    monkeypatch.setenv('HF_HUB_CACHE', str(tmp_path / 'empty_cache'))
+    result = run_demo(tmp_path / 'out')
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert 'no depth model: looked for depth-anything/Depth-Anything-V2-Small-hf' in result.stdout
+    last_line = result.stdout.strip().splitlines()[-1]
+    assert last_line.endswith(str(tmp_path / 'out' / 'index.html'))
+    summary = json.loads((tmp_path / 'out' / 'summary.json').read_text())
+    assert summary['round_trip']['images_exact'] == 24
+    assert summary['round_trip']['camera_info_matches']
+    assert summary['triangulation']['frames'] >= 20
+    for name in ('report.md', 'index.html', 'figures/contact_sheet.png', 'sequence.mcap'):
+        found = list((tmp_path / 'out').rglob(pathlib.Path(name).name))
+        assert found, f'{name} missing'
+    assert 'data:image/png;base64,' in (tmp_path / 'out' / 'index.html').read_text()
+
+
+@pytest.mark.slow
+def test_demo_with_a_model_runs_the_depth_node_too(tmp_path, tiny_onnx):
+    result = run_demo(tmp_path / 'out', '--model', str(tiny_onnx))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert 'depth node:' in result.stdout
+    summary = json.loads((tmp_path / 'out' / 'summary.json').read_text())
+    assert 'depth_oracle_aligned' in summary
