@@ -24,6 +24,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 import math
 
+import cv2
 import numpy as np
 
 from mono_depth_ros.core.camera_model import CameraModel
@@ -42,6 +43,7 @@ class ScaleFusionSettings:
     jump_frames: int = 3            # ...and this many in a row restart the filter
     max_age_ns: int = 2_000_000_000  # an estimate older than this is not used
     keep_frames: int = 30           # how many frames of points and relative maps are kept
+    method: str = 'huber'           # robust fit: huber (IRLS) or ransac, then least squares
 
 
 @dataclass
@@ -64,11 +66,16 @@ def sample_at_points(relative: np.ndarray, camera: CameraModel,
         return np.empty(0, np.float32), np.empty(0, np.float32)
     pixels = camera.project(points)
     height, width = relative.shape
-    columns = np.rint(pixels[:, 0])
-    rows = np.rint(pixels[:, 1])
-    inside = (np.isfinite(columns) & np.isfinite(rows) & (columns >= 0) & (columns < width)
-              & (rows >= 0) & (rows < height) & (points[:, 2] > 0))
-    values = relative[rows[inside].astype(np.intp), columns[inside].astype(np.intp)]
+    inside = (np.all(np.isfinite(pixels), axis=1) & (pixels[:, 0] >= 0)
+              & (pixels[:, 0] <= width - 1) & (pixels[:, 1] >= 0) & (pixels[:, 1] <= height - 1)
+              & (points[:, 2] > 0))
+    if not np.any(inside):
+        return np.empty(0, np.float32), np.empty(0, np.float32)
+    # Bilinear sampling at the sub-pixel projection: rounding costs accuracy on slanted surfaces.
+    map_x = pixels[inside, 0].astype(np.float32).reshape(-1, 1)
+    map_y = pixels[inside, 1].astype(np.float32).reshape(-1, 1)
+    values = cv2.remap(np.ascontiguousarray(relative, dtype=np.float32), map_x, map_y,
+                       cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE).reshape(-1)
     depths = points[inside, 2]
     finite = np.isfinite(values) & np.isfinite(depths)
     return values[finite].astype(np.float32), depths[finite].astype(np.float32)
@@ -80,7 +87,7 @@ def fit_frame(stamp_ns: int, relative: np.ndarray, camera: CameraModel, points: 
     values, depths = sample_at_points(relative, camera, points)
     if values.size < settings.min_points:
         return None
-    scale, shift, inliers = fit_scale_shift_robust(values, 1.0 / depths, method='huber')
+    scale, shift, inliers = fit_scale_shift_robust(values, 1.0 / depths, method=settings.method)
     if not (math.isfinite(scale) and math.isfinite(shift)) or scale <= 0:
         return None
     inlier_count = int(np.count_nonzero(inliers))

@@ -1,0 +1,489 @@
+# Copyright 2026 The mono_depth_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Benchmark of depth_node end to end over DDS: latency against raw inference, and overload.
+
+Run ``python bench/bench_depth_node.py`` or ``mono-depth-ros bench --only depth_node``; prints
+JSON. Times are in milliseconds (key names say so).
+
+The real depth_node runs in a process of its own (``python -m mono_depth_ros.nodes.depth_node``)
+with ONNX Runtime on the CPU, a 640x480 rgb8 camera, ``scale_source`` fixed (so ``depth/image``
+is published) and points on (stride 2, with colour). This process publishes the camera and
+subscribes to ``depth/image``, ``points`` and ``/diagnostics``; both sides use the large-data
+Fast DDS profile, loopback discovery and a random domain. The model is Depth-Anything-V2-Small's
+architecture with random weights (speed does not depend on the weights), exported once to ONNX
+and cached in ``~/.cache/mono_depth_ros/bench``.
+
+- ``raw_inference``: ``backend.infer`` on the preprocessed frame in this process, same backend
+  and thread settings as the node (ONNX Runtime's default intra-op threads: one per core).
+- ``end_to_end``: one frame at a time, the wall time from publishing the image to receiving both
+  ``depth/image`` and ``points`` with its stamp. Raw and end-to-end blocks alternate while the
+  node is up, so a busy machine affects both alike. Goal: median end to end / median raw
+  inference <= 1.10.
+- ``overload``: images at 30 Hz while one frame takes longer than the 33 ms period. The node
+  keeps only the newest frame, so each output should be at most one processing time plus one
+  frame period old, and the latency should not grow over time (no queue).
+"""
+
+import argparse
+import contextlib
+import json
+import math
+import os
+import pathlib
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from typing import Iterator
+
+import cv2
+from diagnostic_msgs.msg import DiagnosticArray
+import numpy as np
+import rclpy
+from rclpy.context import Context
+from rclpy.qos import qos_profile_sensor_data
+from sensor_msgs.msg import CameraInfo, Image, PointCloud2
+from std_msgs.msg import Header
+
+from mono_depth_ros.core.camera_model import CameraModel
+from mono_depth_ros.core.image_codec import numpy_to_image
+from mono_depth_ros.core.preprocessing import prepare_input
+from mono_depth_ros.inference.selection import default_cache_dir, load_backend
+from mono_depth_ros.resources import use_large_data_fastdds_profile
+from mono_depth_ros.ros.graph import BackgroundExecutor
+from mono_depth_ros.ros.messages import camera_info_message, image_message, ns_to_stamp
+
+RATIO_GOAL = 1.10
+WIDTH, HEIGHT = 640, 480
+DEFAULT_INPUT_SIZE = 308
+OVERLOAD_RATE_HZ = 30.0
+BENCH_MODEL = 'depth_anything_v2_small_random_seed0.onnx'
+STATUS_NAME = 'depth_node: depth'
+NODE_PARAMETERS = {'backend': 'onnxruntime', 'device': 'cpu', 'scale_source': 'fixed',
+                   'fixed_scale': 1.0, 'fixed_shift': 0.0, 'min_depth': 0.1, 'max_depth': 20.0,
+                   'publish_points': True, 'points_stride': 2, 'points_color': True,
+                   'qos': 'sensor_data'}
+DIAGNOSTIC_KEYS = ('frames_received', 'frames_dropped', 'rate_in_hz', 'rate_out_hz',
+                   'latency_mean_ms', 'latency_p95_ms', 'inference_mean_ms', 'backend')
+START_TIMEOUT_S = 120.0
+FRAME_TIMEOUT_S = 30.0
+
+
+def run(frames: int = 30, overload_s: float = 15.0, input_size: int = DEFAULT_INPUT_SIZE,
+        onnx_path: str | None = None, warmup: int = 3, rounds: int = 3,
+        rate_hz: float = OVERLOAD_RATE_HZ) -> dict:
+    """Measure raw inference, sequential end-to-end latency and overload; return the results.
+
+    ``frames`` is the count of measured frames for raw and for end-to-end timing each, split into
+    ``rounds`` alternating blocks. ``onnx_path`` replaces the V2-Small model (tests use a tiny
+    one).
+    """
+    profile = use_large_data_fastdds_profile()
+    os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
+    load_before = os.getloadavg()[0]
+    model_path, model_name = ((str(onnx_path), pathlib.Path(onnx_path).name) if onnx_path
+                              else (str(bench_model_path()),
+                                    'Depth-Anything-V2-Small architecture, random weights'))
+    rgb = _textured_rgb()
+    domain_id = random.SystemRandom().randint(1, 101)
+    parameters = {'model': model_path, 'input_size': input_size, **NODE_PARAMETERS}
+    rounds = max(1, min(rounds, frames))
+    blocks = [frames // rounds + (index < frames % rounds) for index in range(rounds)]
+    with _raw_backend(model_path, input_size) as (backend, tensor), \
+            _depth_node_process(parameters, domain_id, profile) as node, \
+            _CameraLoop(domain_id, rgb) as camera:
+        camera.wait_connected(node)
+        for index in range(warmup):
+            if camera.sequential_frame(timeout_s=FRAME_TIMEOUT_S * 2) is None and index == 0:
+                raise RuntimeError('depth_node sent no depth/image and points for the first '
+                                   f'frame within {FRAME_TIMEOUT_S * 2:.0f} s\n{node.log_tail()}')
+        backend.infer(tensor)  # warm-up
+        raw_s, end_to_end_s, lost = [], [], 0
+        for block in blocks:
+            raw_s += [_timed(backend.infer, tensor) for _ in range(block)]
+            for _ in range(block):
+                latency = camera.sequential_frame(timeout_s=FRAME_TIMEOUT_S)
+                lost += latency is None
+                if latency is not None:
+                    end_to_end_s.append(latency)
+        diagnostics_sequential = camera.fresh_diagnostics()
+        overload = camera.overload(overload_s, rate_hz)
+        diagnostics_overload = camera.fresh_diagnostics()
+        outputs = camera.output_shapes
+        backend_name = backend.describe()
+    raw = _summary_ms(raw_s)
+    end_to_end = _summary_ms(end_to_end_s)
+    ratio = end_to_end['median_ms'] / raw['median_ms'] if end_to_end_s else math.inf
+    return {
+        'model': model_name,
+        'model_path': model_path,
+        'input_size': input_size,
+        'network_input_hw': list(tensor.shape[2:]),
+        'image': {'width': WIDTH, 'height': HEIGHT, 'encoding': 'rgb8'},
+        'outputs': outputs,
+        'node_parameters': {key: value for key, value in parameters.items() if key != 'model'},
+        'backend': backend_name,
+        'onnxruntime_intra_op_threads': 'default in both processes (one per physical core); '
+                                        'depth_node has no thread-count parameter',
+        'cpu_count': os.cpu_count(),
+        'load_average_1min_before': round(load_before, 2),
+        'raw_inference': {'frames': len(raw_s), **raw},
+        'end_to_end': {
+            'what': 'publish image -> depth/image and points both received, one frame at a time',
+            'frames': len(end_to_end_s), 'frames_lost': lost, 'rounds': rounds, **end_to_end,
+            'overhead_ms': round(end_to_end['median_ms'] - raw['median_ms'], 2),
+            'ratio_to_raw_inference': round(ratio, 3),
+            'ratio_goal': RATIO_GOAL,
+            'goal_met': bool(ratio <= RATIO_GOAL),
+            'node_diagnostics': diagnostics_sequential,
+        },
+        'overload': _overload_report(overload, raw['median_ms'], end_to_end['median_ms'],
+                                     rate_hz, diagnostics_sequential, diagnostics_overload),
+    }
+
+
+def bench_model_path(cache_dir: str | os.PathLike | None = None) -> pathlib.Path:
+    """Return the cached ONNX export of the random V2-Small, exporting it on first use."""
+    from mono_depth_ros.inference.model_loading import read_onnx_contract
+
+    directory = pathlib.Path(cache_dir or pathlib.Path(default_cache_dir()) / 'bench')
+    path = directory / BENCH_MODEL
+    if path.is_file():
+        try:
+            read_onnx_contract(str(path))
+            return path
+        except Exception as error:  # re-export a damaged file
+            print(f're-exporting {path}: {error}', file=sys.stderr)
+    from mono_depth_ros.inference.onnx_export import export_onnx
+    from mono_depth_ros.tools.bench import load_benchmark
+
+    make_model = load_benchmark(pathlib.Path(__file__).with_name('bench_tensorrt.py'))
+    model, info = make_model.random_depth_anything_v2_small(seed=0)
+    export_onnx(model, path, input_size=266, info=info)
+    return path
+
+
+# Raw inference -----------------------------------------------------------------------------
+
+@contextlib.contextmanager
+def _raw_backend(model_path: str, input_size: int) -> Iterator[tuple]:
+    """Yield (backend, preprocessed 640x480 frame) for timing ``backend.infer``."""
+    backend, _ = load_backend(model_path, backend='onnxruntime', device='cpu',
+                              input_size=input_size)
+    try:
+        yield backend, prepare_input(_textured_rgb(), backend.input_spec.network_size(input_size))
+    finally:
+        backend.close()
+
+
+def _timed(call, *args) -> float:
+    started = time.perf_counter()
+    call(*args)
+    return time.perf_counter() - started
+
+
+def _summary_ms(seconds: list[float]) -> dict:
+    if not seconds:
+        return {'median_ms': math.nan, 'p95_ms': math.nan, 'min_ms': math.nan, 'max_ms': math.nan}
+    values = 1e3 * np.asarray(seconds)
+    return {'median_ms': round(float(np.median(values)), 2),
+            'p95_ms': round(float(np.percentile(values, 95)), 2),
+            'min_ms': round(float(values.min()), 2), 'max_ms': round(float(values.max()), 2)}
+
+
+# The node under test -------------------------------------------------------------------------
+
+class _NodeProcess:
+    """A running depth_node process and its log file."""
+
+    def __init__(self, process: subprocess.Popen, log_path: pathlib.Path) -> None:
+        self.process = process
+        self.log_path = log_path
+
+    def check_alive(self) -> None:
+        """Raise RuntimeError with the log's end when the node has exited."""
+        if self.process.poll() is not None:
+            raise RuntimeError(f'depth_node exited with code {self.process.returncode}\n'
+                               f'{self.log_tail()}')
+
+    def log_tail(self, characters: int = 3000) -> str:
+        """Return the end of the node's output."""
+        return self.log_path.read_text(errors='replace')[-characters:]
+
+
+@contextlib.contextmanager
+def _depth_node_process(parameters: dict, domain_id: int, profile: str) -> Iterator[_NodeProcess]:
+    """Start depth_node in its own process; stop it with SIGINT (then SIGKILL) at the end."""
+    arguments = [sys.executable, '-m', 'mono_depth_ros.nodes.depth_node', '--ros-args']
+    for name, value in parameters.items():
+        text = str(value).lower() if isinstance(value, bool) else str(value)
+        arguments += ['-p', f'{name}:={text}']
+    environment = {**os.environ, 'ROS_DOMAIN_ID': str(domain_id),
+                   'FASTDDS_DEFAULT_PROFILES_FILE': profile,
+                   'ROS_AUTOMATIC_DISCOVERY_RANGE': 'LOCALHOST', 'PYTHONUNBUFFERED': '1'}
+    with tempfile.TemporaryDirectory(prefix='bench_depth_node_') as scratch:
+        log_path = pathlib.Path(scratch) / 'depth_node.log'
+        with open(log_path, 'wb') as log:
+            process = subprocess.Popen(arguments, env=environment, stdout=log,
+                                       stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        try:
+            yield _NodeProcess(process, log_path)
+        finally:
+            if process.poll() is None:
+                process.send_signal(signal.SIGINT)
+                try:
+                    process.wait(timeout=10.0)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait(timeout=5.0)
+
+
+# The camera and the receiver -----------------------------------------------------------------
+
+class _CameraLoop:
+    """Publishes the camera and records when each stamp's depth and points arrive."""
+
+    def __init__(self, domain_id: int, rgb: np.ndarray) -> None:
+        self._domain_id = domain_id
+        self._rgb = rgb
+        self._condition = threading.Condition()
+        self._received = {'depth/image': {}, 'points': {}}
+        self._diagnostics: list[tuple[float, dict]] = []
+        self._next_stamp_ns = 1_700_000_000_000_000_000
+        self.output_shapes: dict[str, str] = {}
+
+    def __enter__(self) -> '_CameraLoop':
+        self._context = Context()
+        rclpy.init(context=self._context, domain_id=self._domain_id)
+        try:
+            self._node = rclpy.create_node('bench_camera', context=self._context)
+            self._image_publisher = self._node.create_publisher(Image, 'image',
+                                                                qos_profile_sensor_data)
+            self._info_publisher = self._node.create_publisher(CameraInfo, 'camera_info',
+                                                               qos_profile_sensor_data)
+            self._subscriptions = [
+                self._node.create_subscription(Image, 'depth/image', self._on_depth,
+                                               qos_profile_sensor_data),
+                self._node.create_subscription(PointCloud2, 'points', self._on_points,
+                                               qos_profile_sensor_data)]
+            self._node.create_subscription(DiagnosticArray, '/diagnostics',
+                                           self._on_diagnostics, 10)
+            camera = CameraModel.from_intrinsics(fx=525.0, fy=525.0, cx=319.5, cy=239.5,
+                                                 width=WIDTH, height=HEIGHT)
+            self._image = image_message(numpy_to_image(self._rgb, 'rgb8'), Header())
+            self._info = camera_info_message(camera.to_camera_info_fields(), Header())
+            self._executor = BackgroundExecutor(self._context, [self._node], num_threads=2)
+            self._executor.__enter__()
+        except BaseException:
+            rclpy.try_shutdown(context=self._context)
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        try:
+            self._executor.shutdown()
+        finally:
+            rclpy.try_shutdown(context=self._context)
+
+    # Callbacks (executor threads) ----------------------------------------------------------
+    def _record(self, topic: str, message, shape: str) -> None:
+        now = time.perf_counter()
+        stamp_ns = message.header.stamp.sec * 1_000_000_000 + message.header.stamp.nanosec
+        with self._condition:
+            self._received[topic].setdefault(stamp_ns, now)
+            self.output_shapes.setdefault(topic, shape)
+            self._condition.notify_all()
+
+    def _on_depth(self, message) -> None:
+        self._record('depth/image', message,
+                     f'{message.width}x{message.height} {message.encoding}')
+
+    def _on_points(self, message) -> None:
+        fields = ','.join(field.name for field in message.fields)
+        self._record('points', message, f'{message.width}x{message.height} organized, '
+                                        f'{message.point_step} B/point ({fields})')
+
+    def _on_diagnostics(self, message) -> None:
+        now = time.perf_counter()
+        for status in message.status:
+            if status.name == STATUS_NAME:
+                values = {item.key: item.value for item in status.values}
+                with self._condition:
+                    self._diagnostics.append((now, values))
+                    self._condition.notify_all()
+
+    # Publishing ----------------------------------------------------------------------------
+    def _publish(self) -> tuple[int, float]:
+        """Publish CameraInfo and the image with a new stamp; return (stamp, publish time)."""
+        self._next_stamp_ns += 1_000_000
+        stamp = ns_to_stamp(self._next_stamp_ns)
+        self._info.header.stamp = stamp
+        self._image.header.stamp = stamp
+        self._info_publisher.publish(self._info)
+        started = time.perf_counter()
+        self._image_publisher.publish(self._image)
+        return self._next_stamp_ns, started
+
+    def _complete_at(self, stamp_ns: int) -> float | None:
+        """Return when both outputs of a stamp had arrived, or None (caller holds the lock)."""
+        times = [received.get(stamp_ns) for received in self._received.values()]
+        return None if None in times else max(times)
+
+    def wait_connected(self, node: _NodeProcess, timeout_s: float = START_TIMEOUT_S) -> None:
+        """Wait until depth_node subscribes to the camera and publishes both outputs."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            node.check_alive()
+            if (self._image_publisher.get_subscription_count()
+                    and self._info_publisher.get_subscription_count()
+                    and all(s.get_publisher_count() for s in self._subscriptions)):
+                time.sleep(0.3)
+                return
+            time.sleep(0.05)
+        raise RuntimeError(f'depth_node did not connect within {timeout_s:.0f} s\n'
+                           f'{node.log_tail()}')
+
+    def sequential_frame(self, timeout_s: float) -> float | None:
+        """Publish one frame and return seconds until both outputs arrived (None: lost)."""
+        stamp_ns, published = self._publish()
+        with self._condition:
+            done = self._condition.wait_for(lambda: self._complete_at(stamp_ns) is not None,
+                                            timeout_s)
+            return self._complete_at(stamp_ns) - published if done else None
+
+    def overload(self, duration_s: float, rate_hz: float) -> dict:
+        """Publish at ``rate_hz`` for ``duration_s``; return publish and completion times."""
+        period = 1.0 / rate_hz
+        published = {}
+        start = time.perf_counter()
+        for index in range(max(1, round(duration_s * rate_hz))):
+            delay = start + index * period - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+            stamp_ns, at = self._publish()
+            published[stamp_ns] = at
+        end = time.perf_counter()
+        time.sleep(1.0)  # let the frame in progress come out
+        with self._condition:
+            completed = {stamp: self._complete_at(stamp) for stamp in published}
+            counts = {topic: sum(stamp in received for stamp in published)
+                      for topic, received in self._received.items()}
+        return {'start': start, 'end': end, 'published': published,
+                'completed': {stamp: at for stamp, at in completed.items() if at is not None},
+                'counts': counts}
+
+    def fresh_diagnostics(self, timeout_s: float = 5.0) -> dict:
+        """Return the node's next /diagnostics values (published once a second)."""
+        asked = time.perf_counter()
+        with self._condition:
+            self._condition.wait_for(
+                lambda: self._diagnostics and self._diagnostics[-1][0] > asked, timeout_s)
+            if not self._diagnostics:
+                return {}
+            values = self._diagnostics[-1][1]
+        return {key: _number(values[key]) for key in DIAGNOSTIC_KEYS if key in values}
+
+
+def _number(text: str):
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def _overload_report(overload: dict, raw_ms: float, sequential_ms: float, rate_hz: float,
+                     before: dict, after: dict) -> dict:
+    period_ms = 1e3 / rate_hz
+    published, completed = overload['published'], overload['completed']
+    stamps = sorted(completed)
+    latency_ms = np.array([1e3 * (completed[s] - published[s]) for s in stamps])
+    at_s = np.array([completed[s] - overload['start'] for s in stamps])
+    bound_ms = RATIO_GOAL * raw_ms + period_ms
+    duration_s = overload['end'] - overload['start']
+    result = {
+        'what': f'images at {rate_hz:g} Hz; latency = publish -> depth/image and points '
+                'both received, per output',
+        'duration_s': round(duration_s, 2),
+        'frame_period_ms': round(period_ms, 2),
+        'inputs_published': len(published),
+        'input_rate_hz': round(len(published) / max(duration_s, 1e-9), 2),
+        'outputs_complete': len(stamps),
+        'outputs_depth_image': overload['counts']['depth/image'],
+        'outputs_points': overload['counts']['points'],
+        'output_rate_hz': (round((len(stamps) - 1) / (at_s[-1] - at_s[0]), 2)
+                           if len(stamps) > 1 else 0.0),
+        'model_slower_than_frame_period': bool(raw_ms > period_ms),
+    }
+    if not stamps:
+        return {**result, 'goal_met': False}
+    slope = float(np.polyfit(at_s, latency_ms, 1)[0]) if len(stamps) > 2 else 0.0
+    growth_ms = slope * float(at_s[-1] - at_s[0])
+    half = len(stamps) // 2
+    no_growth = bool(abs(growth_ms) < period_ms)
+    result.update({
+        'latency_median_ms': round(float(np.median(latency_ms)), 2),
+        'latency_p95_ms': round(float(np.percentile(latency_ms, 95)), 2),
+        'latency_max_ms': round(float(latency_ms.max()), 2),
+        'latency_first_half_median_ms': round(float(np.median(latency_ms[:max(half, 1)])), 2),
+        'latency_second_half_median_ms': round(float(np.median(latency_ms[half:])), 2),
+        'latency_slope_ms_per_s': round(slope, 3),
+        'latency_growth_over_run_ms': round(growth_ms, 2),
+        'no_queue_growth': no_growth,
+        'latency_bound_ms': round(bound_ms, 2),
+        'latency_bound_formula': f'{RATIO_GOAL} x raw inference median + frame period',
+        'sequential_end_to_end_plus_period_ms': round(sequential_ms + period_ms, 2),
+        'max_within_bound': bool(latency_ms.max() <= bound_ms),
+        'p95_within_bound': bool(np.percentile(latency_ms, 95) <= bound_ms),
+    })
+    if before and after and 'frames_dropped' in after:
+        received = after['frames_received'] - before.get('frames_received', 0)
+        result['node_diagnostics'] = {
+            **after,
+            'frames_received_during_overload': received,
+            'frames_dropped_during_overload': after['frames_dropped']
+            - before.get('frames_dropped', 0),
+            'frames_lost_in_transport': len(published) - received,
+        }
+    result['goal_met'] = bool(result['max_within_bound'] and no_growth)
+    return result
+
+
+def _textured_rgb(seed: int = 0) -> np.ndarray:
+    """Return a smooth, textured 640x480 RGB frame."""
+    rng = np.random.default_rng(seed)
+    coarse = rng.integers(0, 256, (HEIGHT // 16, WIDTH // 16, 3), dtype=np.uint8)
+    return cv2.resize(coarse, (WIDTH, HEIGHT), interpolation=cv2.INTER_CUBIC)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse the options, run the benchmark and print its JSON."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--frames', type=int, default=30)
+    parser.add_argument('--overload-s', type=float, default=15.0)
+    parser.add_argument('--input-size', type=int, default=DEFAULT_INPUT_SIZE)
+    parser.add_argument('--onnx', default=None, help='an ONNX model instead of V2-Small')
+    args = parser.parse_args(argv)
+    print(json.dumps(run(frames=args.frames, overload_s=args.overload_s,
+                         input_size=args.input_size, onnx_path=args.onnx), indent=2))
+    return 0
+
+
+if __name__ == '__main__':
+    raise SystemExit(main())

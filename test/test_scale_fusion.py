@@ -1,0 +1,160 @@
+# Copyright 2026 The mono_depth_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Metric scale for relative depth from triangulated points: core fits and the fused output."""
+
+import hashlib
+
+import cv2
+import numpy as np
+import pytest
+from sensor_msgs.msg import Image
+
+from mono_depth_ros.core.camera_model import CameraModel
+from mono_depth_ros.core.image_codec import image_to_numpy
+from mono_depth_ros.core.metrics import aggregate_metrics, align_scale_shift, compute_metrics
+from mono_depth_ros.core.preprocessing import prepare_input
+from mono_depth_ros.inference.base import DepthBackend, InputSpec, ModelInfo
+import mono_depth_ros.nodes.depth_node as depth_node_module
+from mono_depth_ros.nodes.depth_node import DepthNode
+from mono_depth_ros.nodes.triangulation_node import TriangulationNode
+from mono_depth_ros.pipeline.scale_fusion import ScaleFusion, ScaleFusionSettings
+from mono_depth_ros.ros.messages import stamp_to_ns
+from mono_depth_ros.synth import render_sequence, write_sequence
+from mono_depth_ros.tools.replay import replay_bag
+
+SCALE, SHIFT = 3.7, 0.25   # relative = SCALE / depth + SHIFT
+CAMERA = CameraModel.from_intrinsics(500.0, 500.0, 300.0, 200.0, 640, 480)
+
+
+def _scene(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    rows = np.linspace(0.0, 1.0, 480, dtype=np.float32)[:, None]
+    bumps = cv2.GaussianBlur(rng.uniform(-0.5, 0.5, (480, 640)).astype(np.float32), (0, 0), 15)
+    depth = 1.0 + 7.0 * rows + 20.0 * bumps * np.ones((1, 640), np.float32)
+    return depth, (SCALE / depth + SHIFT).astype(np.float32)
+
+
+def _points(depth: np.ndarray, count: int = 200, noise: float = 0.0, seed: int = 1):
+    rng = np.random.default_rng(seed)
+    pixels = np.stack([rng.uniform(0, 639, count), rng.uniform(0, 479, count)], axis=-1)
+    z = depth[np.rint(pixels[:, 1]).astype(int), np.rint(pixels[:, 0]).astype(int)]
+    z = z * (1.0 + noise * rng.standard_normal(count))
+    return CAMERA.unproject(pixels, z)
+
+
+def test_exact_points_recover_the_inverse_depth_scale_and_shift():
+    depth, relative = _scene()
+    fusion = ScaleFusion()
+    fusion.add_points(10, _points(depth))
+    scale, shift = fusion.update(10, relative, CAMERA)
+    assert scale == pytest.approx(1.0 / SCALE, rel=2e-3)
+    assert shift == pytest.approx(-SHIFT / SCALE, rel=2e-2)
+
+
+def test_outliers_are_rejected():
+    depth, relative = _scene()
+    points = _points(depth, noise=0.005)
+    points[:20] *= 3.0   # 20 % gross outliers on both sides, still on their rays
+    points[20:40] *= 0.4
+    fusion = ScaleFusion()
+    fusion.add_points(10, points)
+    scale, _ = fusion.update(10, relative, CAMERA)
+    assert scale == pytest.approx(1.0 / SCALE, rel=0.02)
+    assert fusion.last_fit.inliers <= 170
+
+
+def test_no_scale_until_enough_points_and_none_from_other_stamps():
+    depth, relative = _scene()
+    fusion = ScaleFusion(ScaleFusionSettings(min_points=30))
+    fusion.add_points(10, _points(depth, count=10))
+    assert fusion.update(10, relative, CAMERA) is None
+    fusion.add_points(999_000_000, _points(depth))   # another image's points
+    assert fusion.update(20, relative, CAMERA) is None
+
+
+def test_a_jump_is_smoothed_once_and_adopted_when_it_persists():
+    depth, relative = _scene()
+    fusion = ScaleFusion(ScaleFusionSettings(jump_frames=3))
+    for index in range(3):
+        fusion.add_points(index, _points(depth, seed=index))
+        fusion.update(index, relative, CAMERA)
+    before = fusion.current(2)[0]
+    doubled = _points(depth) * 2.0   # the scene is suddenly twice as far: half the scale
+    for index in range(3, 5):
+        fusion.add_points(index, doubled)
+        assert fusion.update(index, relative, CAMERA)[0] == pytest.approx(before)
+    fusion.add_points(5, doubled)
+    assert fusion.update(5, relative, CAMERA)[0] == pytest.approx(before / 2, rel=1e-2)
+    assert fusion.resets == 1
+
+
+class AffineInverseDepthModel(DepthBackend):
+    """A relative 'network' whose output is exactly SCALE / depth + SHIFT at its resolution.
+
+    It recognises each synthetic frame by its input tensor and answers from the ground truth,
+    like a perfect relative model: what remains is the metric scale, which the node must find.
+    """
+
+    name = 'affine-oracle'
+
+    def __init__(self, sequence, input_size: int):
+        super().__init__('cpu', 'fp32', InputSpec('pixel_values'))
+        self._depth_by_key = {}
+        for frame in sequence.frames:
+            tensor = prepare_input(frame.rgb, input_size)
+            self._depth_by_key[hashlib.sha1(tensor.tobytes()).hexdigest()] = frame.depth
+
+    def _infer(self, tensor: np.ndarray) -> np.ndarray:
+        depth = self._depth_by_key[hashlib.sha1(tensor.tobytes()).hexdigest()]
+        height, width = tensor.shape[2:]
+        inverse = cv2.resize(1.0 / depth, (width, height), interpolation=cv2.INTER_AREA)
+        return (SCALE * inverse + SHIFT)[None].astype(np.float32)
+
+
+@pytest.mark.slow
+def test_fused_depth_is_as_good_as_the_oracle_alignment(tmp_path, monkeypatch):
+    input_size = 140
+    sequence = render_sequence(frames=45, width=640, height=480, seed=0)
+    paths = write_sequence(sequence, tmp_path / 'sequence')
+    model = AffineInverseDepthModel(sequence, input_size)
+    info = ModelInfo('relative', None, 'affine inverse-depth oracle')
+    monkeypatch.setattr(depth_node_module, 'load_backend', lambda *a, **k: (model, info))
+    remaps = ['--ros-args', '-r', 'image:=/camera/image_raw', '-r', 'odom:=/odom',
+              '-p', f'input_size:={input_size}', '-p', 'scale_source:=triangulation',
+              '-p', 'min_depth:=0.2', '-p', 'max_depth:=30.0']
+
+    def make_nodes(context):
+        return [TriangulationNode(context=context, namespace='/camera', cli_args=remaps[:5]),
+                DepthNode(context=context, namespace='/camera', cli_args=remaps)]
+
+    result = replay_bag(paths['bag'], {'/camera/depth/image': Image,
+                                       '/camera/depth/relative': Image},
+                        make_nodes=make_nodes, rate=0.4)
+    truth = {frame.stamp_ns: frame.depth for frame in sequence.frames}
+    warm = set(sorted(truth)[20:])
+    relative = {stamp_to_ns(m.header.stamp): image_to_numpy(m)
+                for m in result.messages['/camera/depth/relative']}
+    fused, oracle = [], []
+    for message in result.messages['/camera/depth/image']:
+        stamp = stamp_to_ns(message.header.stamp)
+        if stamp in warm and stamp in relative:
+            fused.append(compute_metrics(image_to_numpy(message), truth[stamp]))
+            aligned, _, _ = align_scale_shift(relative[stamp], truth[stamp], space='inverse')
+            oracle.append(compute_metrics(aligned, truth[stamp]))
+    # Fewer when the machine is loaded: the scale arrives once triangulation has converged.
+    assert len(fused) >= 8, f'{len(fused)} fused, {len(relative)} relative frames'
+    fused_absrel = aggregate_metrics(fused)['abs_rel']
+    oracle_absrel = aggregate_metrics(oracle)['abs_rel']
+    assert fused_absrel <= 1.1 * oracle_absrel, (fused_absrel, oracle_absrel)
