@@ -80,6 +80,7 @@ NODE_PARAMETERS = {'backend': 'onnxruntime', 'device': 'cpu', 'scale_source': 'f
                    'qos': 'sensor_data'}
 DIAGNOSTIC_KEYS = ('frames_received', 'frames_dropped', 'rate_in_hz', 'rate_out_hz',
                    'latency_mean_ms', 'latency_p95_ms', 'inference_mean_ms', 'backend')
+NODE_COMMAND = (sys.executable, '-m', 'mono_depth_ros.nodes.depth_node')
 START_TIMEOUT_S = 120.0
 FRAME_TIMEOUT_S = 30.0
 
@@ -229,7 +230,7 @@ class _NodeProcess:
 @contextlib.contextmanager
 def _depth_node_process(parameters: dict, domain_id: int, profile: str) -> Iterator[_NodeProcess]:
     """Start depth_node in its own process; stop it with SIGINT (then SIGKILL) at the end."""
-    arguments = [sys.executable, '-m', 'mono_depth_ros.nodes.depth_node', '--ros-args']
+    arguments = [*NODE_COMMAND, '--ros-args']
     for name, value in parameters.items():
         text = str(value).lower() if isinstance(value, bool) else str(value)
         arguments += ['-p', f'{name}:={text}']

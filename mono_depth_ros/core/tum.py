@@ -310,7 +310,7 @@ def read_tum_directory(path, camera: str = 'auto') -> TumDataset:
 
 
 def base_trajectory(groundtruth: Trajectory, camera_to_base: np.ndarray) -> Trajectory:
-    """Return the base poses of optical-frame ground truth: ``camera_pose @ inv(camera_to_base)``."""
+    """Return the base poses of optical-frame ground truth: camera_pose @ inv(camera_to_base)."""
     return groundtruth.transformed(invert_pose(camera_to_base))
 
 
@@ -328,7 +328,8 @@ def _dataset_camera(root: pathlib.Path, camera: str,
                 'rgbd_dataset_freiburg1_*, or an explicit camera: fr1, fr2, fr3, ros or a '
                 'camera_info YAML file')
     if camera in TUM_CAMERAS:
-        width, height = _image_size(root / rgb[0].values[0]) if rgb[0].values else TUM_IMAGE_SIZE
+        width, height = (_image_size(root / rgb[0].values[0]) if rgb[0].values
+                         else TUM_IMAGE_SIZE)
         return tum_camera(camera, width, height), f'TUM {camera} calibration'
     return camera_from_yaml(camera), str(camera)
 

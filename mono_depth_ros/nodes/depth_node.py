@@ -23,7 +23,7 @@ from sensor_msgs.msg import CameraInfo, Image, PointCloud2
 from mono_depth_ros.core.colorize import colorize_depth, RangeTracker
 from mono_depth_ros.core.errors import BadMessageError
 from mono_depth_ros.core.image_codec import numpy_to_image
-from mono_depth_ros.inference.base import ModelLoadError
+from mono_depth_ros.inference.base import BackendUnavailableError, ModelLoadError
 from mono_depth_ros.inference.selection import load_backend
 from mono_depth_ros.nodes.runner import run_node
 from mono_depth_ros.pipeline.depth_pipeline import DepthPipeline, DepthSettings, SCALE_SOURCES
@@ -38,6 +38,7 @@ from mono_depth_ros.ros.parameters import (declare_parameters, parameter_validat
                                            ParameterSpec)
 from mono_depth_ros.ros.qos import QOS_CHOICES, qos_from_name
 from mono_depth_ros.ros.scale_from_points import TriangulationScale
+from mono_depth_ros.ros.throttle import KeyedThrottle
 
 PARAMETERS = (
     ParameterSpec('model', 'depth-anything/Depth-Anything-V2-Small-hf',
@@ -114,6 +115,7 @@ class DepthNode(Node):
         self._inference = LatencyStats()
         self._problems = {'no_camera_info': 0, 'bad_input': 0, 'failed': 0}
         self._last_problem = ''
+        self._throttle = KeyedThrottle(THROTTLE_S)
         self._worker = LatestFrameWorker(self._process, name='depth-inference',
                                          on_error=self._on_worker_error)
         self._worker.start()
@@ -128,13 +130,16 @@ class DepthNode(Node):
 
     # Model and parameters ---------------------------------------------------------------
     def _load_pipeline(self, values: dict) -> DepthPipeline:
-        backend, info = load_backend(
-            values['model'], backend=values['backend'], device=values['device'],
-            precision=values['precision'], input_size=values['input_size'],
-            depth_type=values['depth_type'], max_depth=values['max_depth'],
-            allow_download=values['allow_download'],
-            cache_dir=values['engine_cache_dir'] or None,
-            force_rebuild=values['force_engine_rebuild'], logger=logger_for_node(self))
+        try:
+            backend, info = load_backend(
+                values['model'], backend=values['backend'], device=values['device'],
+                precision=values['precision'], input_size=values['input_size'],
+                depth_type=values['depth_type'], max_depth=values['max_depth'],
+                allow_download=values['allow_download'],
+                cache_dir=values['engine_cache_dir'] or None,
+                force_rebuild=values['force_engine_rebuild'], logger=logger_for_node(self))
+        except BackendUnavailableError as error:
+            raise ModelLoadError(values['model'], str(error)) from None
         return DepthPipeline(backend, info, self._settings(values))
 
     @staticmethod
@@ -177,10 +182,12 @@ class DepthNode(Node):
         self._rate_in.tick()
         self._worker.put(frame)
 
-    def _warn(self, kind: str, text: str) -> None:
+    def _warn(self, kind: str, text: str, key: str = '') -> None:
+        """Count a problem and log it, throttled per kind of problem."""
         self._problems[kind] += 1
         self._last_problem = text
-        self.get_logger().warning(text, throttle_duration_sec=THROTTLE_S)
+        if self._throttle.allow(key or kind):
+            self.get_logger().warning(text)
 
     def _process(self, frame: CameraFrame) -> None:
         if frame.camera_info is None:
@@ -196,7 +203,8 @@ class DepthNode(Node):
                                       f"at most max_pixels = {self._values['max_pixels']}")
             camera = self._cameras.model_for(frame.camera_info, width, height)
         except BadMessageError as error:
-            self._warn('bad_input', f'dropping frame {frame.stamp_ns}: {error}')
+            self._warn('bad_input', f'dropping frame {frame.stamp_ns}: {error}',
+                       f'{error.field} {error.expected}')
             return
         with self._lock:
             pipeline = self._pipeline
@@ -267,10 +275,13 @@ class DepthNode(Node):
         return OK, 'publishing depth' if self._rate_out.rate() else 'waiting for images', values
 
     def destroy_node(self) -> None:
-        """Stop the worker and release the model before the node goes."""
-        self._worker.stop()
-        with self._lock:
-            self._pipeline.backend.close()
+        """Stop the worker and release the model (also after a failed start)."""
+        worker = getattr(self, '_worker', None)
+        if worker is not None:
+            worker.stop()
+        pipeline = getattr(self, '_pipeline', None)
+        if pipeline is not None:
+            pipeline.backend.close()
         super().destroy_node()
 
 

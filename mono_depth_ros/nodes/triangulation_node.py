@@ -40,6 +40,7 @@ from mono_depth_ros.ros.messages import image_message, point_cloud_message, stam
 from mono_depth_ros.ros.parameters import (declare_parameters, parameter_validator,
                                            ParameterSpec)
 from mono_depth_ros.ros.qos import QOS_CHOICES, qos_from_name
+from mono_depth_ros.ros.throttle import KeyedThrottle
 
 PIPELINE_PARAMETERS = (
     ParameterSpec('camera_to_base', default_camera_to_base_values(),
@@ -101,6 +102,7 @@ class TriangulationNode(Node):
         self._problems = {'no_camera_info': 0, 'bad_input': 0, 'bad_odometry': 0, 'no_pose': 0,
                           'resets': 0, 'failed': 0}
         self._last_problem = ''
+        self._throttle = KeyedThrottle(THROTTLE_S)
         self._last_stats: dict = {}
         self._worker = LatestFrameWorker(self._process, name='triangulation',
                                          on_error=self._on_worker_error)
@@ -130,10 +132,12 @@ class TriangulationNode(Node):
         self._values = values
         return None
 
-    def _warn(self, kind: str, text: str) -> None:
+    def _warn(self, kind: str, text: str, key: str = '') -> None:
+        """Count a problem and log it, throttled per kind of problem."""
         self._problems[kind] += 1
         self._last_problem = text
-        self.get_logger().warning(text, throttle_duration_sec=THROTTLE_S)
+        if self._throttle.allow(key or kind):
+            self.get_logger().warning(text)
 
     def _on_odometry(self, message: Odometry) -> None:
         pose = message.pose.pose
@@ -145,7 +149,7 @@ class TriangulationNode(Node):
                     (pose.orientation.x, pose.orientation.y, pose.orientation.z,
                      pose.orientation.w))
         except BadMessageError as error:
-            self._warn('bad_odometry', f'ignoring odometry: {error}')
+            self._warn('bad_odometry', f'ignoring odometry: {error}', f'odometry {error.field}')
 
     def _on_frame(self, frame: CameraFrame) -> None:
         self._rate_in.tick()
@@ -175,7 +179,8 @@ class TriangulationNode(Node):
                                       f"at most max_pixels = {self._values['max_pixels']}")
             camera = self._cameras.model_for(frame.camera_info, width, height)
         except BadMessageError as error:
-            self._warn('bad_input', f'dropping frame {frame.stamp_ns}: {error}')
+            self._warn('bad_input', f'dropping frame {frame.stamp_ns}: {error}',
+                       f'{error.field} {error.expected}')
             return
         gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
         self._wait_for_odometry(frame.stamp_ns)
@@ -228,8 +233,10 @@ class TriangulationNode(Node):
         return OK, 'triangulating' if self._rate_out.rate() else 'waiting for images', values
 
     def destroy_node(self) -> None:
-        """Stop the worker before the node goes."""
-        self._worker.stop()
+        """Stop the worker before the node goes (also after a failed start)."""
+        worker = getattr(self, '_worker', None)
+        if worker is not None:
+            worker.stop()
         super().destroy_node()
 
 

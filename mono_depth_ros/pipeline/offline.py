@@ -32,7 +32,7 @@ import numpy as np
 from mono_depth_ros.core.camera_model import CameraModel
 from mono_depth_ros.core.colorize import colorize_depth, RangeTracker
 from mono_depth_ros.core.errors import BadMessageError
-from mono_depth_ros.core.image_codec import (decode_compressed, ImageFields, image_to_rgb8,
+from mono_depth_ros.core.image_codec import (decode_compressed, image_to_rgb8, ImageFields,
                                              numpy_to_image)
 from mono_depth_ros.core.pointcloud import CloudFields, pack_unorganized_cloud
 from mono_depth_ros.core.triangulation.pipeline import (draw_tracks, sparse_depth_image,

@@ -85,7 +85,8 @@ class CameraModelCache:
         model_width, model_height = model.output_size
         if (model_width, model_height) == (width, height):
             return model
-        if abs(model_width * height - model_height * width) > max(model_width, model_height):
+        # Same aspect ratio, up to the rounding of the smaller image's sides.
+        if abs(model_width * height - model_height * width) > max(width, height):
             raise BadMessageError(
                 'CameraInfo.width x height', f'{model_width}x{model_height}',
                 f'the image size {width}x{height} or a multiple of it with the same aspect ratio')

@@ -20,6 +20,7 @@ from typing import Any, Callable, Iterable
 
 from rcl_interfaces.msg import (FloatingPointRange, IntegerRange, ParameterDescriptor,
                                 SetParametersResult)
+from rclpy.exceptions import ParameterException
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 
@@ -80,7 +81,10 @@ def declare_parameters(node: Node, specs: Iterable[ParameterSpec]) -> dict[str, 
     """
     values = {}
     for spec in specs:
-        parameter = node.declare_parameter(spec.name, spec.default, spec.descriptor())
+        try:
+            parameter = node.declare_parameter(spec.name, spec.default, spec.descriptor())
+        except ParameterException as error:
+            raise ValueError(f'parameter {spec.name}: {error}') from None
         value = parameter.value
         problem = spec.problem(value)
         if problem:

@@ -1,0 +1,89 @@
+# Copyright 2026 The mono_depth_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Launch depth_node: dense depth, a colorized view and a point cloud from one camera.
+
+    ros2 launch mono_depth_ros depth.launch.py model:=/models/depth_anything_v2_vits.onnx
+
+reads /camera/image_raw and /camera/camera_info and publishes /camera/depth/image,
+/camera/depth/colored, /camera/points, ... Point it at your camera driver with namespace:=,
+image:= and camera_info:= (names relative to the namespace, or absolute).
+"""
+
+from launch import LaunchDescription
+from launch.actions import DeclareLaunchArgument, OpaqueFunction, SetEnvironmentVariable
+from launch.substitutions import LaunchConfiguration
+from launch_ros.actions import Node
+from launch_ros.parameter_descriptions import ParameterValue
+
+from mono_depth_ros.launch_support import (camera_remappings,
+                                           large_data_fastdds_profile_unless_set,
+                                           resolve_params_file)
+
+# Arguments whose empty default means "keep the value from params_file".
+STRING_OVERRIDES = ('model', 'backend', 'scale_source')
+
+
+def _depth_node(context):
+    """Return depth_node with params_file's parameters and the arguments given."""
+    def argument(name: str) -> str:
+        return LaunchConfiguration(name).perform(context)
+
+    overrides = {'use_sim_time': argument('use_sim_time').lower() in ('true', '1')}
+    for name in STRING_OVERRIDES:
+        if argument(name):
+            overrides[name] = ParameterValue(argument(name), value_type=str)
+    return [Node(
+        package='mono_depth_ros', executable='depth_node', name='depth_node',
+        namespace=argument('namespace'), output='screen', emulate_tty=True,
+        parameters=[resolve_params_file(argument('params_file')), overrides],
+        remappings=camera_remappings(argument('image'), argument('camera_info')))]
+
+
+def generate_launch_description() -> LaunchDescription:
+    actions = [
+        DeclareLaunchArgument(
+            'model', default_value='',
+            description='Depth Anything model: an .onnx, .engine, .pth or .safetensors file, a '
+                        'Hugging Face directory or id (empty: the one in params_file)'),
+        DeclareLaunchArgument(
+            'backend', default_value='',
+            description='auto, tensorrt, onnxruntime or torch (empty: the one in params_file)'),
+        DeclareLaunchArgument(
+            'params_file', default_value='cpu',
+            description='Parameter file: cpu, desktop_gpu, jetson_orin (config/*.yaml) or a path'),
+        DeclareLaunchArgument(
+            'namespace', default_value='camera',
+            description='Namespace of the node and of its relative topic names'),
+        DeclareLaunchArgument(
+            'image', default_value='image_raw',
+            description='Camera image topic (image/compressed follows it)'),
+        DeclareLaunchArgument(
+            'camera_info', default_value='camera_info', description='CameraInfo topic'),
+        DeclareLaunchArgument(
+            'scale_source', default_value='',
+            description='Metric scale for a relative model: none, fixed or triangulation '
+                        '(empty: the one in params_file)'),
+        DeclareLaunchArgument(
+            'use_sim_time', default_value='false',
+            description='Use /clock (true when playing a bag)'),
+    ]
+    # Fast DDS moves messages between processes on one machine through shared memory with a
+    # 512 KB segment by default: images, depth images and clouds bigger than that are mostly
+    # lost on the way. The package's profile enlarges it; a profile the user set is kept.
+    profile = large_data_fastdds_profile_unless_set()
+    if profile:
+        actions.append(SetEnvironmentVariable('FASTDDS_DEFAULT_PROFILES_FILE', profile))
+    actions.append(OpaqueFunction(function=_depth_node))
+    return LaunchDescription(actions)

@@ -1,0 +1,83 @@
+# Copyright 2026 The mono_depth_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Launch triangulation_node: sparse metric depth from one camera and the robot's odometry.
+
+    ros2 launch mono_depth_ros triangulation.launch.py odom:=/odom \
+        camera_to_base:='0.2 0 0.3 -0.5 0.5 -0.5 0.5'
+
+reads /camera/image_raw, /camera/camera_info and /odom and publishes
+/camera/triangulation/depth, /camera/triangulation/points and /camera/triangulation/tracks. No
+GPU and no model needed.
+"""
+
+from launch import LaunchDescription
+from launch.actions import DeclareLaunchArgument, OpaqueFunction, SetEnvironmentVariable
+from launch.substitutions import LaunchConfiguration
+from launch_ros.actions import Node
+
+from mono_depth_ros.launch_support import (camera_remappings,
+                                           large_data_fastdds_profile_unless_set,
+                                           parse_camera_to_base, resolve_params_file)
+
+
+def _triangulation_node(context):
+    """Return triangulation_node with params_file's parameters and the arguments given."""
+    def argument(name: str) -> str:
+        return LaunchConfiguration(name).perform(context)
+
+    overrides = {'use_sim_time': argument('use_sim_time').lower() in ('true', '1')}
+    camera_to_base = parse_camera_to_base(argument('camera_to_base'))
+    if camera_to_base is not None:
+        overrides['camera_to_base'] = camera_to_base
+    return [Node(
+        package='mono_depth_ros', executable='triangulation_node', name='triangulation_node',
+        namespace=argument('namespace'), output='screen', emulate_tty=True,
+        parameters=[resolve_params_file(argument('params_file')), overrides],
+        remappings=camera_remappings(argument('image'), argument('camera_info'),
+                                     argument('odom')))]
+
+
+def generate_launch_description() -> LaunchDescription:
+    actions = [
+        DeclareLaunchArgument(
+            'params_file', default_value='cpu',
+            description='Parameter file: cpu, desktop_gpu, jetson_orin (config/*.yaml) or a path'),
+        DeclareLaunchArgument(
+            'namespace', default_value='camera',
+            description='Namespace of the node and of its relative topic names'),
+        DeclareLaunchArgument(
+            'image', default_value='image_raw',
+            description='Camera image topic (image/compressed follows it)'),
+        DeclareLaunchArgument(
+            'camera_info', default_value='camera_info', description='CameraInfo topic'),
+        DeclareLaunchArgument(
+            'odom', default_value='/odom',
+            description='nav_msgs/Odometry topic: the pose of the base in the odometry frame'),
+        DeclareLaunchArgument(
+            'camera_to_base', default_value='',
+            description="Pose of the camera optical frame in the base frame, 'x y z qx qy qz qw' "
+                        '(empty: the one in params_file)'),
+        DeclareLaunchArgument(
+            'use_sim_time', default_value='false',
+            description='Use /clock (true when playing a bag)'),
+    ]
+    # Fast DDS moves messages between processes on one machine through shared memory with a
+    # 512 KB segment by default: images, depth images and clouds bigger than that are mostly
+    # lost on the way. The package's profile enlarges it; a profile the user set is kept.
+    profile = large_data_fastdds_profile_unless_set()
+    if profile:
+        actions.append(SetEnvironmentVariable('FASTDDS_DEFAULT_PROFILES_FILE', profile))
+    actions.append(OpaqueFunction(function=_triangulation_node))
+    return LaunchDescription(actions)

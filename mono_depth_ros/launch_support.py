@@ -1,0 +1,283 @@
+# Copyright 2026 The mono_depth_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""What the launch files decide, without importing launch: files, remappings, which pipeline.
+
+The launch files in launch/ stay declarative and call these functions from their
+OpaqueFunctions, so the decisions are tested where the ROS launch packages are not installed.
+
+``pipeline:=auto`` runs the depth network when a model *can be found*, without loading it
+(that takes seconds to minutes and belongs to depth_node): the model resolves with
+:func:`~mono_depth_ros.inference.model_loading.model_format` (a file of a known type, a Hugging
+Face directory, or a Hugging Face id), a Hugging Face id is in the local Hugging Face cache (or
+``allow_download`` is true), and the Python packages that its format and the chosen backend need
+are installed. Anything else means "no model": triangulation runs alone.
+"""
+
+from dataclasses import dataclass
+import hashlib
+import importlib.util
+import math
+import os
+import pathlib
+import re
+import tempfile
+
+import yaml
+
+from mono_depth_ros.core.errors import BadMessageError
+from mono_depth_ros.inference.base import ModelLoadError
+from mono_depth_ros.inference.model_loading import model_format
+from mono_depth_ros.resources import package_file
+
+PIPELINES = ('auto', 'depth', 'triangulation', 'both')
+PARAMS_PROFILES = ('cpu', 'desktop_gpu', 'jetson_orin')
+DEFAULT_PARAMS_PROFILE = 'cpu'
+FASTDDS_PROFILE_VARIABLE = 'FASTDDS_DEFAULT_PROFILES_FILE'
+RVIZ_CONFIG = 'config/mono_depth.rviz'
+# The topics the RViz config shows, as written there (namespace 'camera', image 'image_raw').
+RVIZ_NAMESPACE = 'camera'
+RVIZ_IMAGE_TOPIC = '/camera/image_raw'
+
+# Python packages a model format needs (any one of each group), and a backend needs.
+_FORMAT_PACKAGES = {
+    'onnx': (('onnxruntime', 'tensorrt'),),
+    'engine': (('tensorrt',),),
+    'hf': (('torch',), ('transformers',)),
+    'pth': (('torch',), ('transformers',)),
+    'safetensors': (('torch',), ('transformers',), ('safetensors',)),
+}
+_BACKEND_PACKAGES = {'onnxruntime': 'onnxruntime', 'tensorrt': 'tensorrt', 'torch': 'torch'}
+_HF_WEIGHT_FILES = ('model.safetensors', 'pytorch_model.bin')
+
+
+def large_data_fastdds_profile_unless_set() -> str | None:
+    """Return the package's large-data Fast DDS profile, or None when the user has set one.
+
+    Fast DDS moves messages between processes on one machine through shared memory whose
+    default segment is 512 KB, so most images, depth images and clouds are lost on the way.
+    """
+    if os.environ.get(FASTDDS_PROFILE_VARIABLE):
+        return None
+    return str(package_file('config/fastdds_large_data.xml'))
+
+
+def resolve_params_file(value: str) -> str:
+    """Return the parameter file for ``value``: a profile name from config/, or a path.
+
+    '' means the default profile (cpu). Raises FileNotFoundError naming the path.
+    """
+    name = value.strip() or DEFAULT_PARAMS_PROFILE
+    if name in PARAMS_PROFILES:
+        return str(package_file(f'config/{name}.yaml'))
+    path = pathlib.Path(os.path.expanduser(name))
+    if not path.is_file():
+        raise FileNotFoundError(f'params_file {value!r}: no such file (give a path or one of '
+                                f'{", ".join(PARAMS_PROFILES)})')
+    return str(path)
+
+
+def node_parameters(params_file: str, node_name: str) -> dict:
+    """Return the ``ros__parameters`` a ROS parameter file gives ``node_name``.
+
+    Sections apply when their last name part is the node name or a wildcard (``/**``,
+    ``/**/depth_node``, ``/camera/depth_node``); wildcard sections first, then the node's own.
+    """
+    with open(params_file, encoding='utf-8') as stream:
+        document = yaml.safe_load(stream) or {}
+    if not isinstance(document, dict):
+        raise BadMessageError(params_file, type(document).__name__,
+                              'a mapping of node names to ros__parameters')
+    generic, specific = {}, {}
+    for key, section in document.items():
+        last = str(key).rstrip('/').rsplit('/', 1)[-1]
+        parameters = (section or {}).get('ros__parameters') if isinstance(section, dict) else None
+        if not isinstance(parameters, dict):
+            continue
+        if last == node_name:
+            specific.update(parameters)
+        elif last in ('*', '**'):
+            generic.update(parameters)
+    return {**generic, **specific}
+
+
+def camera_remappings(image: str, camera_info: str,
+                      odom: str | None = None) -> list[tuple[str, str]]:
+    """Return the remappings that connect a node's ``image``, ``camera_info`` (and ``odom``).
+
+    ``image/compressed`` follows ``image``, so image_transport compressed needs no extra remap.
+    """
+    remappings = [('image', image), ('image/compressed', f'{image.rstrip("/")}/compressed'),
+                  ('camera_info', camera_info)]
+    if odom is not None:
+        remappings.append(('odom', odom))
+    return remappings
+
+
+def parse_camera_to_base(text: str) -> list[float] | None:
+    """Return the 7 floats of 'x y z qx qy qz qw' (spaces or commas, brackets allowed).
+
+    '' means "leave the parameter file's value": None. Raises BadMessageError otherwise.
+    """
+    stripped = text.strip().strip('[]()').strip()
+    if not stripped:
+        return None
+    parts = [part for part in re.split(r'[\s,]+', stripped) if part]
+    try:
+        values = [float(part) for part in parts]
+    except ValueError:
+        values = []
+    if len(values) != 7 or not all(math.isfinite(v) for v in values):
+        raise BadMessageError('camera_to_base', text, "7 numbers 'x y z qx qy qz qw'")
+    return values
+
+
+def default_model() -> str:
+    """Return depth_node's default ``model`` parameter."""
+    from mono_depth_ros.nodes.depth_node import PARAMETERS
+
+    return next(spec.default for spec in PARAMETERS if spec.name == 'model')
+
+
+def effective_model(model_argument: str, depth_parameters: dict) -> str:
+    """Return the model depth_node will use: the launch argument, the file's, or the default."""
+    return (model_argument.strip() or str(depth_parameters.get('model') or '').strip()
+            or default_model())
+
+
+@dataclass(frozen=True)
+class ModelCheck:
+    """Whether a model can be found without loading it, and why (or why not)."""
+
+    available: bool
+    reason: str
+
+
+def _installed(package: str) -> bool:
+    try:
+        return importlib.util.find_spec(package) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def _in_hugging_face_cache(model_id: str) -> bool:
+    """Return whether a Hugging Face model's config and weights are in the local cache."""
+    try:
+        from huggingface_hub import try_to_load_from_cache
+    except ImportError:
+        return False
+    if not isinstance(try_to_load_from_cache(model_id, 'config.json'), str):
+        return False
+    return any(isinstance(try_to_load_from_cache(model_id, name), str)
+               for name in _HF_WEIGHT_FILES)
+
+
+def check_model(model: str, backend: str = 'auto', allow_download: bool = False) -> ModelCheck:
+    """Return whether ``model`` can be found and run here, without loading any weights."""
+    try:
+        kind = model_format(model)
+    except ModelLoadError as error:
+        return ModelCheck(False, str(error))
+    for group in _FORMAT_PACKAGES[kind]:
+        if not any(_installed(package) for package in group):
+            return ModelCheck(False, f'{model} ({kind}) needs the Python package '
+                                     f'{" or ".join(group)}, which is not installed')
+    needed = _BACKEND_PACKAGES.get(backend)
+    if needed and not _installed(needed):
+        return ModelCheck(False, f'backend {backend} needs the Python package {needed}, which '
+                                 'is not installed')
+    local = pathlib.Path(os.path.expanduser(model)).exists()
+    if kind == 'hf' and not local:
+        if allow_download:
+            return ModelCheck(True, f'{model} (Hugging Face id; downloaded if not cached)')
+        if not _in_hugging_face_cache(model):
+            return ModelCheck(False, f'{model} is not in the Hugging Face cache and downloads '
+                                     f'are off (download it once, e.g. `hf download {model}`, '
+                                     'or give model:=/path/to/model)')
+        return ModelCheck(True, f'{model} (Hugging Face cache)')
+    return ModelCheck(True, f'{model} ({kind} file)' if kind != 'hf' else f'{model} (directory)')
+
+
+@dataclass(frozen=True)
+class PipelinePlan:
+    """Which nodes a launch starts, the depth node's scale_source override, and a log line."""
+
+    depth: bool
+    triangulation: bool
+    scale_source: str | None
+    summary: str
+
+
+def plan_pipeline(pipeline: str, model: str, depth_parameters: dict,
+                  backend: str = '') -> PipelinePlan:
+    """Return what ``pipeline`` (auto|depth|triangulation|both) starts for this model.
+
+    With both nodes, depth_node takes its metric scale from triangulation/points
+    (``scale_source: triangulation``; metric models ignore it) unless the parameter file chose
+    ``fixed``. auto runs both when :func:`check_model` finds the model, else triangulation alone.
+    """
+    if pipeline not in PIPELINES:
+        raise BadMessageError('pipeline', pipeline, ', '.join(PIPELINES))
+    configured_scale = str(depth_parameters.get('scale_source', 'none'))
+    fused_scale = 'fixed' if configured_scale == 'fixed' else 'triangulation'
+    fusion = (f'relative depth scaled by triangulated points (scale_source {fused_scale})'
+              if fused_scale == 'triangulation' else 'scale_source fixed from the parameters')
+    if pipeline == 'depth':
+        return PipelinePlan(True, False, None, f'pipeline depth: depth_node with {model}')
+    if pipeline == 'triangulation':
+        return PipelinePlan(False, True, None,
+                            'pipeline triangulation: triangulation_node only (no model)')
+    if pipeline == 'both':
+        return PipelinePlan(True, True, fused_scale,
+                            f'pipeline both: depth_node with {model} + triangulation_node, '
+                            f'{fusion}')
+    check = check_model(model, backend or str(depth_parameters.get('backend', 'auto')),
+                        bool(depth_parameters.get('allow_download', False)))
+    if check.available:
+        return PipelinePlan(True, True, fused_scale,
+                            f'pipeline auto: model {check.reason} found: depth_node + '
+                            f'triangulation_node, {fusion}')
+    return PipelinePlan(False, True, None,
+                        f'pipeline auto: no depth model ({check.reason}): triangulation_node '
+                        'only, sparse metric depth from odometry')
+
+
+def _absolute_topic(namespace: str, topic: str) -> str:
+    if topic.startswith('/'):
+        return topic
+    namespace = namespace.strip('/')
+    return f'/{namespace}/{topic}' if namespace else f'/{topic}'
+
+
+def rviz_config(namespace: str, image: str) -> str:
+    """Return the RViz config for this namespace and camera image topic.
+
+    The packaged config shows /camera/...; for another namespace or image topic a rewritten
+    copy is written to the temporary directory.
+    """
+    template = package_file(RVIZ_CONFIG)
+    image_topic = _absolute_topic(namespace, image)
+    namespace_prefix = _absolute_topic(namespace, '')
+    if namespace_prefix == f'/{RVIZ_NAMESPACE}/' and image_topic == RVIZ_IMAGE_TOPIC:
+        return str(template)
+    text = re.sub(
+        rf'(?m)^(\s*Value: )/{RVIZ_NAMESPACE}/(\S*)$',
+        lambda match: match.group(1) + (
+            image_topic if f'/{RVIZ_NAMESPACE}/{match.group(2)}' == RVIZ_IMAGE_TOPIC
+            else namespace_prefix + match.group(2)),
+        template.read_text(encoding='utf-8'))
+    digest = hashlib.sha256(text.encode()).hexdigest()[:12]
+    path = pathlib.Path(tempfile.gettempdir()) / f'mono_depth_ros_{digest}.rviz'
+    path.write_text(text, encoding='utf-8')
+    return str(path)
