@@ -28,8 +28,8 @@ import sys
 
 from launch import LaunchDescription
 from launch.actions import (DeclareLaunchArgument, ExecuteProcess, IncludeLaunchDescription,
-                            LogInfo, RegisterEventHandler, SetEnvironmentVariable)
-from launch.conditions import LaunchConfigurationEquals
+                            LogInfo, OpaqueFunction, RegisterEventHandler,
+                            SetEnvironmentVariable)
 from launch.event_handlers import OnProcessExit
 from launch.launch_description_sources import PythonLaunchDescriptionSource
 from launch.substitutions import LaunchConfiguration
@@ -41,19 +41,24 @@ LAUNCH_DIR = os.path.dirname(os.path.abspath(__file__))
 PYTHON_PLAYER_WAIT_S = '30'
 
 
+def _bag_player(context):
+    """Return the chosen player, with /clock, and a note when it has played the bag."""
+    def argument(name: str) -> str:
+        return LaunchConfiguration(name).perform(context)
+
+    options = ['--clock', '--rate', argument('rate'), '--delay', argument('delay')]
+    if argument('player') == 'python':
+        command = [sys.executable, '-m', 'mono_depth_ros.tools.play_bag', argument('bag'),
+                   *options, '--wait-for-subscribers', PYTHON_PLAYER_WAIT_S]
+    else:
+        command = ['ros2', 'bag', 'play', argument('bag'), *options]
+    player = ExecuteProcess(cmd=command, name='bag_player', output='screen')
+    return [player, RegisterEventHandler(OnProcessExit(
+        target_action=player,
+        on_exit=[LogInfo(msg='the bag has been played; Ctrl-C stops the nodes')]))]
+
+
 def generate_launch_description() -> LaunchDescription:
-    bag = LaunchConfiguration('bag')
-    rate = LaunchConfiguration('rate')
-    delay = LaunchConfiguration('delay')
-    ros2_player = ExecuteProcess(
-        name='ros2_bag_play', output='screen',
-        cmd=['ros2', 'bag', 'play', bag, '--clock', '--rate', rate, '--delay', delay],
-        condition=LaunchConfigurationEquals('player', 'ros2'))
-    python_player = ExecuteProcess(
-        name='play_bag', output='screen',
-        cmd=[sys.executable, '-m', 'mono_depth_ros.tools.play_bag', bag, '--clock',
-             '--rate', rate, '--delay', delay, '--wait-for-subscribers', PYTHON_PLAYER_WAIT_S],
-        condition=LaunchConfigurationEquals('player', 'python'))
     actions = [
         DeclareLaunchArgument(
             'bag', description='The rosbag2 to play: its directory, or an .mcap or .db3 file'),
@@ -64,7 +69,7 @@ def generate_launch_description() -> LaunchDescription:
             description='Seconds to wait before playing, so the nodes are up'),
         DeclareLaunchArgument(
             'player', default_value='ros2', choices=['ros2', 'python'],
-            description='ros2: `ros2 bag play`; python: the package\'s player '
+            description="ros2: `ros2 bag play`; python: the package's player "
                         '(python -m mono_depth_ros.tools.play_bag)'),
         DeclareLaunchArgument(
             'rviz', default_value='true', description='Start RViz with config/mono_depth.rviz'),
@@ -79,12 +84,8 @@ def generate_launch_description() -> LaunchDescription:
     actions += [
         IncludeLaunchDescription(
             PythonLaunchDescriptionSource(os.path.join(LAUNCH_DIR, 'mono_depth.launch.py')),
-            launch_arguments={'use_sim_time': 'true', 'rviz': LaunchConfiguration('rviz')}.items()),
-        ros2_player,
-        python_player,
+            launch_arguments={'use_sim_time': 'true',
+                              'rviz': LaunchConfiguration('rviz')}.items()),
+        OpaqueFunction(function=_bag_player),
     ]
-    for player in (ros2_player, python_player):
-        actions.append(RegisterEventHandler(OnProcessExit(
-            target_action=player,
-            on_exit=[LogInfo(msg='the bag has been played; Ctrl-C stops the nodes')])))
     return LaunchDescription(actions)

@@ -163,3 +163,18 @@ def test_header_pose_is_read_from_groundtruth(tmp_path):
     np.testing.assert_allclose(dataset.camera_to_base(),
                                pose_matrix((0.1, 0, 0.3), (0, 0, 0, 1)))
     assert dataset.depth == []
+
+
+def test_written_lists_and_trajectories_read_back(tmp_path):
+    stamps = [1_305_031_102_175_304_000, 1_305_031_102_211_214_000]
+    tum.write_list(tmp_path / 'rgb.txt', stamps, ['rgb/a.png', 'rgb/b.png'], 'color images')
+    entries, _ = tum.read_list(tmp_path / 'rgb.txt')
+    assert [(e.stamp_ns, e.values) for e in entries] == [(stamps[0], ('rgb/a.png',)),
+                                                         (stamps[1], ('rgb/b.png',))]
+    poses = [pose_matrix((1, 2, 3), (0, 0, 0, 1)),
+             pose_matrix((0.5, -1, 2), (0.1, -0.2, 0.3, 0.927362))]
+    tum.write_trajectory(tmp_path / 'groundtruth.txt', stamps, [p[:3] for p in poses])
+    trajectory = tum.read_trajectory(tmp_path / 'groundtruth.txt')
+    assert list(trajectory.stamps_ns) == stamps
+    for read, written in zip(trajectory.poses(), poses):
+        np.testing.assert_allclose(read, written, atol=1e-6)

@@ -446,3 +446,48 @@ def _points_array(field: str, value, columns: int) -> np.ndarray:
     if array.ndim != 2 or array.shape[1] != columns:
         raise BadMessageError(field, f'array of shape {array.shape}', f'shape (N, {columns})')
     return array
+
+
+def camera_for_image(model: CameraModel, width: int, height: int) -> CameraModel:
+    """Return ``model`` for an image of ``width`` x ``height``.
+
+    A calibration of another resolution with the same aspect ratio (up to the rounding of the
+    image's sides) is scaled to the image; any other mismatch raises BadMessageError.
+    """
+    model_width, model_height = model.output_size
+    if (model_width, model_height) == (width, height):
+        return model
+    if abs(model_width * height - model_height * width) > max(width, height):
+        raise BadMessageError(
+            'CameraInfo.width x height', f'{model_width}x{model_height}',
+            f'the image size {width}x{height} or a multiple of it with the same aspect ratio')
+    return model.scaled(width, height)
+
+
+class CameraModelCache:
+    """Builds the model of a CameraInfo once, and fits it to each image's size."""
+
+    def __init__(self) -> None:
+        self._key: tuple | None = None
+        self._model: CameraModel | None = None
+
+    def model_for(self, info, width: int, height: int) -> CameraModel:
+        """Return the model of ``info`` (CameraInfo-like, or a CameraModel) for the image."""
+        if isinstance(info, CameraModel):
+            return camera_for_image(info, width, height)
+        key = _camera_info_key(info)
+        if key is None or key != self._key:
+            self._model = CameraModel.from_camera_info(info)
+            self._key = key
+        return camera_for_image(self._model, width, height)
+
+
+def _camera_info_key(info) -> tuple | None:
+    """Return the values of a CameraInfo-like object that define its camera, or None."""
+    try:
+        roi = info.roi
+        return (info.width, info.height, info.distortion_model, tuple(info.d), tuple(info.k),
+                tuple(info.r), tuple(info.p), info.binning_x, info.binning_y, roi.x_offset,
+                roi.y_offset, roi.width, roi.height, roi.do_rectify)
+    except (AttributeError, TypeError):
+        return None  # from_camera_info names the missing field

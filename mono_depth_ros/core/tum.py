@@ -187,6 +187,25 @@ def read_trajectory(path) -> Trajectory:
                       values[:, :3].copy(), values[:, 3:] / norms[:, None], header)
 
 
+def write_list(path, stamps_ns, values, comment: str = '') -> None:
+    """Write a TUM list: one ``timestamp value...`` line per stamp (values: str or sequence)."""
+    lines = [f'# {line}' for line in comment.splitlines()]
+    for stamp, value in zip(stamps_ns, values, strict=True):
+        fields = [value] if isinstance(value, (str, pathlib.PurePath)) else list(value)
+        lines.append(' '.join([format_stamp(stamp), *(str(field) for field in fields)]))
+    pathlib.Path(path).write_text('\n'.join(lines) + '\n')
+
+
+def write_trajectory(path, stamps_ns, poses, comment: str = '') -> None:
+    """Write 4x4 poses as a TUM trajectory (``timestamp tx ty tz qx qy qz qw``)."""
+    rows = []
+    for pose in poses:
+        pose = np.asarray(pose, dtype=np.float64).reshape(-1, 4)[:3]
+        values = (*pose[:, 3], *matrix_to_quaternion(pose[:, :3]))
+        rows.append([f'{value:.9f}' for value in values])
+    write_list(path, stamps_ns, rows, comment or 'timestamp tx ty tz qx qy qz qw')
+
+
 def associate(first_ns, second_ns, max_difference_ns: int = DEFAULT_MAX_DIFFERENCE_NS,
               offset_ns: int = 0) -> list[tuple[int, int]]:
     """Return one-to-one (i, j) index pairs of two stamp lists, sorted by i.

@@ -20,6 +20,7 @@ import time
 from rclpy.node import Node
 from sensor_msgs.msg import CameraInfo, Image, PointCloud2
 
+from mono_depth_ros.core.camera_model import CameraModelCache
 from mono_depth_ros.core.colorize import colorize_depth, RangeTracker
 from mono_depth_ros.core.errors import BadMessageError
 from mono_depth_ros.core.image_codec import numpy_to_image
@@ -27,7 +28,7 @@ from mono_depth_ros.inference.base import BackendUnavailableError, ModelLoadErro
 from mono_depth_ros.inference.selection import load_backend
 from mono_depth_ros.nodes.runner import run_node
 from mono_depth_ros.pipeline.depth_pipeline import DepthPipeline, DepthSettings, SCALE_SOURCES
-from mono_depth_ros.ros.camera_input import CameraFrame, CameraInput, CameraModelCache
+from mono_depth_ros.ros.camera_input import CameraFrame, CameraInput
 from mono_depth_ros.ros.diagnostics import (DiagnosticsPublisher, ERROR, LatencyStats, OK,
                                             RateMeter, WARN)
 from mono_depth_ros.ros.latest_frame import LatestFrameWorker

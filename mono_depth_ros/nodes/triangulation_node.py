@@ -24,6 +24,7 @@ from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image, PointCloud2
 
+from mono_depth_ros.core.camera_model import CameraModelCache
 from mono_depth_ros.core.errors import BadMessageError
 from mono_depth_ros.core.image_codec import numpy_to_image
 from mono_depth_ros.core.pointcloud import pack_unorganized_cloud
@@ -32,7 +33,7 @@ from mono_depth_ros.core.triangulation.pipeline import (draw_tracks, sparse_dept
                                                         TriangulationParams,
                                                         TriangulationPipeline)
 from mono_depth_ros.nodes.runner import run_node
-from mono_depth_ros.ros.camera_input import CameraFrame, CameraInput, CameraModelCache
+from mono_depth_ros.ros.camera_input import CameraFrame, CameraInput
 from mono_depth_ros.ros.diagnostics import (DiagnosticsPublisher, ERROR, LatencyStats, OK,
                                             RateMeter, WARN)
 from mono_depth_ros.ros.latest_frame import LatestFrameWorker

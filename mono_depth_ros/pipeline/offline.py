@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from mono_depth_ros.core.camera_model import CameraModel
+from mono_depth_ros.core.camera_model import CameraModel, CameraModelCache
 from mono_depth_ros.core.colorize import colorize_depth, RangeTracker
 from mono_depth_ros.core.errors import BadMessageError
 from mono_depth_ros.core.image_codec import (decode_compressed, image_to_rgb8, ImageFields,
@@ -67,51 +67,6 @@ def check_mode(mode: str) -> None:
     """Raise BadMessageError unless ``mode`` is one of MODES."""
     if mode not in MODES:
         raise BadMessageError('mode', mode, f'one of {", ".join(MODES)}')
-
-
-def camera_for_image(model: CameraModel, width: int, height: int) -> CameraModel:
-    """Return ``model`` for an image of ``width`` x ``height``, as the nodes do.
-
-    A model of another resolution with the same aspect ratio (within a pixel) is scaled to the
-    image; any other mismatch raises BadMessageError.
-    """
-    model_width, model_height = model.output_size
-    if (model_width, model_height) == (width, height):
-        return model
-    if abs(model_width * height - model_height * width) > max(model_width, model_height):
-        raise BadMessageError(
-            'CameraInfo.width x height', f'{model_width}x{model_height}',
-            f'the image size {width}x{height} or a multiple of it with the same aspect ratio')
-    return model.scaled(width, height)
-
-
-class CameraCache:
-    """Builds the camera model of a CameraInfo-like object once; scales it to each image."""
-
-    def __init__(self) -> None:
-        self._key: tuple | None = None
-        self._model: CameraModel | None = None
-
-    def model_for(self, info, width: int, height: int) -> CameraModel:
-        """Return the camera model of ``info`` (CameraInfo-like or a CameraModel) for the image."""
-        if isinstance(info, CameraModel):
-            return camera_for_image(info, width, height)
-        key = _camera_info_key(info)
-        if key is None or key != self._key:
-            self._model = CameraModel.from_camera_info(info)
-            self._key = key
-        return camera_for_image(self._model, width, height)
-
-
-def _camera_info_key(info) -> tuple | None:
-    """Return the values of a CameraInfo-like object that define its camera, or None."""
-    try:
-        roi = info.roi
-        return (info.width, info.height, info.distortion_model, tuple(info.d), tuple(info.k),
-                tuple(info.r), tuple(info.p), info.binning_x, info.binning_y, roi.x_offset,
-                roi.y_offset, roi.width, roi.height, roi.do_rectify)
-    except (AttributeError, TypeError):
-        return None  # CameraModel.from_camera_info names the missing field
 
 
 @dataclass
@@ -207,9 +162,14 @@ class OfflineProcessor:
                 and not self.depth.is_metric_model:
             self.fusion = fusion or ScaleFusion()
         self.counts = OfflineCounts()
-        self._cameras = CameraCache()
+        self._cameras = CameraModelCache()
         self._relative_range = RangeTracker()
         self._pending: deque[InputFrame] = deque()
+
+    def close(self) -> None:
+        """Release the model."""
+        if self.depth is not None:
+            self.depth.backend.close()
 
     # Input ----------------------------------------------------------------------------------
     def add_odometry(self, stamp_ns: int, position, orientation_xyzw,

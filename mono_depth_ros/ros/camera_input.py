@@ -28,8 +28,6 @@ from rclpy.node import Node
 from rclpy.qos import QoSProfile
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 
-from mono_depth_ros.core.camera_model import CameraModel
-from mono_depth_ros.core.errors import BadMessageError
 from mono_depth_ros.core.image_codec import decode_compressed, image_to_rgb8
 from mono_depth_ros.ros.messages import stamp_to_ns
 
@@ -59,38 +57,6 @@ class CameraFrame:
         if isinstance(self.message, CompressedImage):
             return decode_compressed(self.message, 'rgb8')
         return image_to_rgb8(self.message)
-
-
-class CameraModelCache:
-    """Builds the camera model for a CameraInfo once, and rescales it to the decoded image size."""
-
-    def __init__(self) -> None:
-        self._key: tuple | None = None
-        self._model: CameraModel | None = None
-
-    def model_for(self, info: CameraInfo, width: int, height: int) -> CameraModel:
-        """Return the camera model matching an image of ``width`` x ``height``.
-
-        A CameraInfo for another resolution of the same aspect ratio is scaled to the image; any
-        other mismatch raises BadMessageError.
-        """
-        key = (info.width, info.height, info.distortion_model, tuple(info.d), tuple(info.k),
-               tuple(info.r), tuple(info.p), info.binning_x, info.binning_y,
-               info.roi.x_offset, info.roi.y_offset, info.roi.width, info.roi.height,
-               info.roi.do_rectify)
-        if key != self._key:
-            self._model = CameraModel.from_camera_info(info)
-            self._key = key
-        model = self._model
-        model_width, model_height = model.output_size
-        if (model_width, model_height) == (width, height):
-            return model
-        # Same aspect ratio, up to the rounding of the smaller image's sides.
-        if abs(model_width * height - model_height * width) > max(width, height):
-            raise BadMessageError(
-                'CameraInfo.width x height', f'{model_width}x{model_height}',
-                f'the image size {width}x{height} or a multiple of it with the same aspect ratio')
-        return model.scaled(width, height)
 
 
 class CameraInput:

@@ -46,6 +46,8 @@ import yaml
 from mono_depth_ros.core.errors import BadMessageError
 from mono_depth_ros.core.transforms import (invert_pose, matrix_to_quaternion, pose_matrix,
                                             quaternion_to_matrix)
+from mono_depth_ros.core.tum import format_stamp as tum_stamp
+from mono_depth_ros.core.tum import parse_stamp as parse_tum_stamp
 from mono_depth_ros.synth.sequence import (BAG_TOPICS, FRAME_IDS, OdometrySample,
                                            SyntheticFrame, SyntheticSequence)
 
@@ -142,20 +144,6 @@ def _write_pngs(frame: SyntheticFrame, name: str, out: pathlib.Path) -> None:
         raise OSError(f'could not write {rgb_path}')
     if not cv2.imwrite(str(depth_path), encode_depth_png(frame.depth)):
         raise OSError(f'could not write {depth_path}')
-
-
-def tum_stamp(stamp_ns: int) -> str:
-    """Return a stamp as TUM writes it: seconds with six decimals (microseconds truncated)."""
-    seconds, nanoseconds = divmod(int(stamp_ns), 1_000_000_000)
-    return f'{seconds}.{nanoseconds // 1000:06d}'
-
-
-def parse_tum_stamp(text: str) -> int:
-    """Return the nanoseconds of a decimal seconds stamp, without float rounding."""
-    seconds, _, fraction = text.strip().partition('.')
-    if not seconds.lstrip('-').isdigit() or (fraction and not fraction.isdigit()):
-        raise BadMessageError('timestamp', text, 'decimal seconds such as 1700000000.066667')
-    return int(seconds) * 1_000_000_000 + int((fraction + '0' * 9)[:9])
 
 
 def encode_depth_png(depth: np.ndarray) -> np.ndarray:

@@ -206,8 +206,11 @@ def read_depth_file(path: pathlib.Path, depth_scale: float) -> np.ndarray:
     """Return a depth file as float metres: .npy as stored, 16-bit .png divided by the scale."""
     path = pathlib.Path(path)
     if path.suffix == '.npy':
-        array = np.load(path, allow_pickle=False)
-        array = np.squeeze(array)
+        try:
+            array = np.squeeze(np.load(path, allow_pickle=False))  # never unpickle
+        except ValueError as error:
+            raise BadMessageError(str(path), 'unreadable', f'a numeric .npy array ({error})'
+                                  ) from None
         if array.ndim != 2 or array.dtype.kind not in 'fiu':
             raise BadMessageError(str(path), f'{array.dtype} array of shape {array.shape}',
                                   'a 2-D array of depths in metres')

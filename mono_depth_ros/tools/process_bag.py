@@ -40,6 +40,7 @@ import cv2
 import numpy as np
 
 from mono_depth_ros.core import tum
+from mono_depth_ros.core.colorize import colormap_names
 from mono_depth_ros.core.errors import BadMessageError
 from mono_depth_ros.core.image_codec import ImageFields, numpy_to_image
 from mono_depth_ros.core.pointcloud import CloudFields
@@ -120,7 +121,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     depth.add_argument('--no-points', action='store_true', help='leave out the points cloud')
     depth.add_argument('--no-points-color', action='store_true', help='points without rgb')
     depth.add_argument('--no-colored', action='store_true', help='leave out depth/colored')
-    depth.add_argument('--colormap', default='turbo')
+    depth.add_argument('--colormap', default='turbo', choices=colormap_names())
     depth.add_argument('--engine-cache-dir', default='')
     depth.add_argument('--allow-download', action='store_true',
                        help='let a Hugging Face id be downloaded')
@@ -143,11 +144,14 @@ def run(args: argparse.Namespace) -> int:
     except (InputError, BadMessageError) as error:
         print(f'process-bag: {error}', file=sys.stderr)
         return EXIT_USAGE
+    processor = None
     try:
         processor = build_processor(args, mode, source.camera_to_base)
         out = OutputBag.create(args.out, args.storage, args.overwrite)
     except (InputError, BadMessageError, RuntimeError, FileExistsError) as error:
         source.close()
+        if processor is not None:
+            processor.close()
         print(f'process-bag: {error}', file=sys.stderr)
         return EXIT_USAGE
     _LOGGER.info('process-bag: %s', source.describe())
@@ -163,6 +167,7 @@ def run(args: argparse.Namespace) -> int:
         raise
     finally:
         source.close()
+        processor.close()
     out.close()
     print(summary_text(summary, processor, out, args.out))
     if processor.counts.frames_out == 0:
@@ -354,7 +359,7 @@ class BagSource:
             raise InputError(f'cannot read {path} as a rosbag2: {error}') from None
         try:
             self._select(args, mode)
-        except InputError:
+        except (InputError, BadMessageError):
             self.close()
             raise
 
