@@ -46,7 +46,9 @@ def _bag_player(context):
     def argument(name: str) -> str:
         return LaunchConfiguration(name).perform(context)
 
-    options = ['--clock', '--rate', argument('rate'), '--delay', argument('delay')]
+    options = ['--clock', '--rate', argument('rate')]
+    if float(argument('delay')) > 0:  # ros2 bag play refuses --delay 0
+        options += ['--delay', argument('delay')]
     if argument('player') == 'python':
         command = [sys.executable, '-m', 'mono_depth_ros.tools.play_bag', argument('bag'),
                    *options, '--wait-for-subscribers', PYTHON_PLAYER_WAIT_S]
@@ -61,7 +63,7 @@ def _bag_player(context):
 def generate_launch_description() -> LaunchDescription:
     actions = [
         DeclareLaunchArgument(
-            'bag', description='The rosbag2 to play: its directory, or an .mcap or .db3 file'),
+            'bag', description='The rosbag2 to play: its directory (or an .mcap file)'),
         DeclareLaunchArgument(
             'rate', default_value='1.0', description='Playback speed (1.0: as recorded)'),
         DeclareLaunchArgument(

@@ -35,8 +35,8 @@ from launch_ros.actions import Node
 
 from mono_depth_ros.launch_support import (effective_model,
                                            large_data_fastdds_profile_unless_set,
-                                           node_parameters, plan_pipeline, resolve_params_file,
-                                           rviz_config)
+                                           node_parameters, PIPELINES, plan_pipeline,
+                                           resolve_params_file, rviz_config)
 
 LAUNCH_DIR = os.path.dirname(os.path.abspath(__file__))
 # Passed on unchanged to the launch file of each node.
@@ -79,7 +79,7 @@ def _pipeline(context):
 def generate_launch_description() -> LaunchDescription:
     actions = [
         DeclareLaunchArgument(
-            'pipeline', default_value='auto',
+            'pipeline', default_value='auto', choices=list(PIPELINES),
             description='auto (depth + triangulation when a model is found, else '
                         'triangulation), depth, triangulation or both'),
         DeclareLaunchArgument(

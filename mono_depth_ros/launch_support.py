@@ -202,9 +202,9 @@ def check_model(model: str, backend: str = 'auto', allow_download: bool = False)
         if allow_download:
             return ModelCheck(True, f'{model} (Hugging Face id; downloaded if not cached)')
         if not _in_hugging_face_cache(model):
-            return ModelCheck(False, f'{model} is not in the Hugging Face cache and downloads '
-                                     f'are off (download it once, e.g. `hf download {model}`, '
-                                     'or give model:=/path/to/model)')
+            return ModelCheck(False, f'{model} is not in the Hugging Face cache and '
+                                     f'allow_download is false: download it once with '
+                                     f'`hf download {model}` or give model:=/path/to/model')
         return ModelCheck(True, f'{model} (Hugging Face cache)')
     return ModelCheck(True, f'{model} ({kind} file)' if kind != 'hf' else f'{model} (directory)')
 
@@ -231,7 +231,8 @@ def plan_pipeline(pipeline: str, model: str, depth_parameters: dict,
         raise BadMessageError('pipeline', pipeline, ', '.join(PIPELINES))
     configured_scale = str(depth_parameters.get('scale_source', 'none'))
     fused_scale = 'fixed' if configured_scale == 'fixed' else 'triangulation'
-    fusion = (f'relative depth scaled by triangulated points (scale_source {fused_scale})'
+    fusion = ('a relative model scaled to metres by the triangulated points '
+              f'(scale_source {fused_scale})'
               if fused_scale == 'triangulation' else 'scale_source fixed from the parameters')
     if pipeline == 'depth':
         return PipelinePlan(True, False, None, f'pipeline depth: depth_node with {model}')

@@ -69,19 +69,24 @@ def launch_file(name: str) -> str:
 
 
 class LaunchLog(logging.Handler):
-    """Keeps what the launch files say through LogInfo (logger launch.user), for assertions."""
+    """Keeps what the launch files say through LogInfo (logger launch.user), for assertions.
+
+    Create it in generate_test_description: the LaunchService resets launch's loggers when it
+    is created, before it asks for the description.
+    """
+
+    LOGGER = 'launch.user'
 
     def __init__(self) -> None:
         super().__init__(logging.INFO)
         self._lines: list[str] = []
         self._changed = threading.Condition()
-        logging.getLogger().addHandler(self)
+        logging.getLogger(self.LOGGER).addHandler(self)
 
     def emit(self, record: logging.LogRecord) -> None:
-        if record.name == 'launch.user':
-            with self._changed:
-                self._lines.append(record.getMessage())
-                self._changed.notify_all()
+        with self._changed:
+            self._lines.append(record.getMessage())
+            self._changed.notify_all()
 
     @property
     def lines(self) -> list[str]:
@@ -100,7 +105,7 @@ class LaunchLog(logging.Handler):
 
     def close(self) -> None:
         """Stop listening."""
-        logging.getLogger().removeHandler(self)
+        logging.getLogger(self.LOGGER).removeHandler(self)
         super().close()
 
 
@@ -114,6 +119,35 @@ def synthetic_sequence():
     return sequence, str(write_sequence(sequence, directory)['bag'])
 
 
+class OutputCollector:
+    """Subscribes (best effort, as the nodes publish) to output topics while in a with block."""
+
+    def __init__(self, outputs: dict[str, type]) -> None:
+        self.outputs = outputs
+        self._context = None
+
+    def __enter__(self) -> 'OutputCollector':
+        self._context = ros_context()
+        context = self._context.__enter__()
+        self.collector = TopicCollector(self.outputs, context=context,
+                                        name='launch_test_collector')
+        self.player_node = Node('launch_test_player', context=context)
+        self._executor = BackgroundExecutor(context, [self.collector, self.player_node])
+        self._executor.__enter__()
+        return self
+
+    def wait_for_all(self, timeout_s: float) -> dict[str, list]:
+        """Wait (at most ``timeout_s`` in all) for a message on every output; return them all."""
+        deadline = time.monotonic() + timeout_s
+        for topic in self.outputs:
+            self.collector.wait_for(topic, timeout=max(0.0, deadline - time.monotonic()))
+        return {topic: self.collector.messages(topic) for topic in self.outputs}
+
+    def __exit__(self, *exc_info) -> None:
+        self._executor.__exit__(*exc_info)
+        self._context.__exit__(*exc_info)
+
+
 def play_and_collect(outputs: dict[str, type], inputs=('image', 'camera_info', 'odom'), *,
                      timeout_s: float = 40.0) -> dict[str, list]:
     """Play the synthetic bag's ``inputs`` into the launched nodes; return what ``outputs`` got.
@@ -122,18 +156,14 @@ def play_and_collect(outputs: dict[str, type], inputs=('image', 'camera_info', '
     then waits (at most ``timeout_s`` in all) until every output topic has had a message.
     """
     _, bag = synthetic_sequence()
-    deadline = time.monotonic() + timeout_s
-    with ros_context() as context:
-        collector = TopicCollector(outputs, context=context, name='launch_test_collector')
-        player_node = Node('launch_test_player', context=context)
-        with BackgroundExecutor(context, [collector, player_node]):
-            player = BagPlayer(player_node, bag, topics=[BAG_TOPICS[key] for key in inputs])
-            try:
-                player.wait_for_subscribers([BAG_TOPICS['image']], timeout=timeout_s / 2)
-                time.sleep(1.0)  # the nodes discover the collector, and their other inputs
-                player.play()
-                for topic in outputs:
-                    collector.wait_for(topic, timeout=max(0.0, deadline - time.monotonic()))
-            finally:
-                player.close()
-            return {topic: collector.messages(topic) for topic in outputs}
+    start = time.monotonic()
+    with OutputCollector(outputs) as outputs_seen:
+        player = BagPlayer(outputs_seen.player_node, bag,
+                           topics=[BAG_TOPICS[key] for key in inputs])
+        try:
+            player.wait_for_subscribers([BAG_TOPICS['image']], timeout=timeout_s / 2)
+            time.sleep(1.0)  # the nodes discover the collector, and their other inputs
+            player.play()
+        finally:
+            player.close()
+        return outputs_seen.wait_for_all(timeout_s - (time.monotonic() - start))

@@ -29,7 +29,7 @@ OVERLOAD_S = 1.0
 def result(package_root, tiny_onnx) -> dict:
     pytest.importorskip('onnxruntime')
     module = bench.load_benchmark(package_root / 'bench' / 'bench_depth_node.py')
-    return module.run(frames=FRAMES, overload_s=OVERLOAD_S, warmup=1, rounds=2,
+    return module.run(frames=FRAMES, overload_s=OVERLOAD_S, warmup=1,
                       onnx_path=str(tiny_onnx), input_size=140)
 
 

@@ -18,10 +18,10 @@ import math
 import unittest
 
 import launch_fixtures
-import model_fixtures
 import pytest
 from sensor_msgs.msg import CameraInfo, Image, PointCloud2
 
+import model_fixtures
 from mono_depth_ros.launch_support import node_parameters, resolve_params_file
 from mono_depth_ros.synth import FRAME_IDS
 

@@ -17,10 +17,10 @@
 import unittest
 
 import launch_fixtures
-import model_fixtures
 import pytest
 from sensor_msgs.msg import Image, PointCloud2
 
+import model_fixtures
 from mono_depth_ros.synth import FRAME_IDS
 
 launch, launch_testing, launch_testing_ros = launch_fixtures.launch_packages_or_skip()

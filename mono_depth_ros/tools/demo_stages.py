@@ -26,12 +26,13 @@ from sensor_msgs.msg import CameraInfo, Image, PointCloud2
 from mono_depth_ros.core.camera_model import CameraModel
 from mono_depth_ros.core.image_codec import image_to_numpy, image_to_rgb8
 from mono_depth_ros.core.metrics import aggregate_metrics, align_scale_shift, compute_metrics
+from mono_depth_ros.core.pointcloud import read_cloud
 from mono_depth_ros.core.transforms import pose_matrix
 from mono_depth_ros.ros.messages import stamp_to_ns
 from mono_depth_ros.synth import BAG_TOPICS
 from mono_depth_ros.tools.replay import replay_bag, ReplayResult
 from mono_depth_ros.tools.report import (depth_panel, error_panel, grid, label_panel,
-                                         markdown_table, Report)
+                                         markdown_table, render_points, Report)
 
 NAMESPACE = '/camera'
 # The nodes run in /camera: image and camera_info map onto the bag's camera topics.
@@ -97,6 +98,9 @@ def evaluate(sequence, replay: ReplayResult, *, model: str | None, model_note: s
     sparse = by_stamp(replay.messages[f'{NAMESPACE}/triangulation/depth'])
     findings.outputs['triangulation'] = sparse
     findings.outputs['tracks'] = by_stamp(replay.messages[f'{NAMESPACE}/triangulation/tracks'])
+    findings.outputs['triangulation_points'] = by_stamp(
+        replay.messages[f'{NAMESPACE}/triangulation/points'])
+    findings.outputs['points'] = by_stamp(replay.messages[f'{NAMESPACE}/points'])
     per_frame, points = [], []
     for stamp, message in sparse.items():
         if stamp in warm:
@@ -223,4 +227,62 @@ def write_report(out: pathlib.Path, sequence, findings: Findings) -> dict[str, p
         images.append('figures/tracks.png')
     report.add('Pictures', 'Depth panels share one colour range, '
                f'{low:g} m (red) to {high:g} m (blue); black is unknown.', images)
+    views = _cloud_views(sequence, findings)
+    if views is not None:
+        cv2.imwrite(str(figures / 'point_clouds.png'), views)
+        report.add('Point clouds in the odometry frame, from two viewpoints',
+                   "Each frame's points placed with its ground-truth camera pose: the "
+                   'triangulated points of every frame after warm-up, coloured by height, and '
+                   "the depth network's cloud of one frame in its image colours (when a model "
+                   'ran). The camera path is black.', ['figures/point_clouds.png'])
     return report.write(out)
+
+
+def _world_points(message, camera_pose: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    cloud = read_cloud(message)
+    xyz = np.stack([cloud['x'], cloud['y'], cloud['z']], axis=-1).reshape(-1, 3)
+    colors = cloud['rgb'].reshape(-1, 3)[:, ::-1] if 'rgb' in cloud else None
+    keep = np.all(np.isfinite(xyz), axis=1)
+    world = xyz[keep] @ camera_pose[:3, :3].T + camera_pose[:3, 3]
+    return world, (colors[keep] if colors is not None else None)
+
+
+def _cloud_views(sequence, findings: Findings) -> np.ndarray | None:
+    frames = {frame.stamp_ns: frame for frame in sequence.frames}
+    warm = sorted(frames)[WARMUP_FRAMES:]
+    clouds = [_world_points(message, frames[stamp].camera_pose)[0]
+              for stamp, message in findings.outputs.get('triangulation_points', {}).items()
+              if stamp in warm]
+    if not clouds:
+        return None
+    sparse = np.concatenate(clouds)
+    heights = sparse[:, 2]
+    level = np.clip(255 * (heights - heights.min()) / max(np.ptp(heights), 1e-6), 0, 255)
+    sparse_colors = cv2.applyColorMap(level.astype(np.uint8)[None], cv2.COLORMAP_TURBO)[0]
+    path = np.array([frame.camera_pose[:3, 3] for frame in sequence.frames])
+    centre = np.median(sparse, axis=0)
+    start, heading = path[0], path[-1] - path[0]
+    heading = heading / max(np.linalg.norm(heading), 1e-6)
+    views = [('top view', {'eye': centre + (0.0, 0.0, 11.0), 'target': centre,
+                           'up': (1.0, 0.0, 0.0)}),
+             ('oblique view', {'eye': start - 4.0 * heading + (0.0, 0.0, 3.0),
+                               'target': centre})]
+    layers = [('triangulated points', sparse, sparse_colors)]
+    dense = findings.outputs.get('points', {})
+    dense_warm = [stamp for stamp in sorted(dense) if stamp in warm]
+    if dense_warm:
+        stamp = dense_warm[len(dense_warm) // 2]
+        world, colors = _world_points(dense[stamp], frames[stamp].camera_pose)
+        if colors is None:
+            colors = np.full((len(world), 3), 90, np.uint8)
+        layers.append(('depth network cloud (one frame)', world, colors))
+    path_colors = np.zeros((len(path), 3), np.uint8)
+    rows = []
+    for name, points, colors in layers:
+        panels = []
+        for view_name, view in views:
+            image = render_points(np.concatenate([points, path]),
+                                  np.concatenate([colors, path_colors]), point_px=3, **view)
+            panels.append(label_panel(image, f'{name}: {view_name}'))
+        rows.append(panels)
+    return grid(rows)

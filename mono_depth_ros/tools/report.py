@@ -157,3 +157,34 @@ def _markdown_block_to_html(text: str) -> str:
                 out.append(f'<p>{html.escape(line)}</p>')
     flush()
     return '\n'.join(out)
+
+
+def render_points(points: np.ndarray, colors_bgr: np.ndarray, eye, target, up=(0.0, 0.0, 1.0),
+                  size: tuple[int, int] = (480, 360), fov_deg: float = 60.0,
+                  point_px: int = 2) -> np.ndarray:
+    """Return a BGR rendering of coloured 3-D points seen from ``eye`` looking at ``target``.
+
+    A pinhole view with a z-buffer (far points drawn first), on a white background.
+    """
+    width, height = size
+    eye, target, up = (np.asarray(v, dtype=np.float64) for v in (eye, target, up))
+    forward = target - eye
+    forward /= np.linalg.norm(forward)
+    right = np.cross(forward, up)
+    right /= np.linalg.norm(right)
+    down = np.cross(forward, right)
+    relative = np.asarray(points, dtype=np.float64) - eye
+    x, y, z = relative @ right, relative @ down, relative @ forward
+    focal = 0.5 * width / np.tan(np.radians(fov_deg) / 2)
+    visible = np.isfinite(z) & (z > 0.1)
+    u = np.rint(focal * x[visible] / z[visible] + width / 2).astype(np.int64)
+    v = np.rint(focal * y[visible] / z[visible] + height / 2).astype(np.int64)
+    colors = np.asarray(colors_bgr, dtype=np.uint8)[visible]
+    order = np.argsort(-z[visible])
+    canvas = np.full((height, width, 3), 255, np.uint8)
+    for dy in range(point_px):
+        for dx in range(point_px):
+            uu, vv = u[order] + dx, v[order] + dy
+            inside = (uu >= 0) & (uu < width) & (vv >= 0) & (vv < height)
+            canvas[vv[inside], uu[inside]] = colors[order][inside]
+    return canvas

@@ -1,0 +1,177 @@
+# Copyright 2026 The mono_depth_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""The launch files' decisions: parameter files, remappings, the model check, the pipeline."""
+
+import ast
+import importlib.util
+import pathlib
+
+import pytest
+import yaml
+
+from mono_depth_ros import launch_support
+from mono_depth_ros.core.errors import BadMessageError
+from mono_depth_ros.nodes.depth_node import PARAMETERS
+
+CACHED_ID = 'cached-org/depth-model'
+
+
+def test_profile_names_resolve_to_the_package_config_and_paths_pass_through(package_root,
+                                                                            tmp_path):
+    for name in launch_support.PARAMS_PROFILES:
+        assert launch_support.resolve_params_file(name) == str(
+            package_root / 'config' / f'{name}.yaml')
+    assert launch_support.resolve_params_file('').endswith('config/cpu.yaml')
+    own = tmp_path / 'robot.yaml'
+    own.write_text('{}')
+    assert launch_support.resolve_params_file(str(own)) == str(own)
+    with pytest.raises(FileNotFoundError, match='gpu_desktop'):
+        launch_support.resolve_params_file('gpu_desktop')
+
+
+def test_node_parameters_merge_wildcard_sections_under_the_nodes_own(tmp_path):
+    path = tmp_path / 'params.yaml'
+    path.write_text(yaml.safe_dump({
+        '/**/depth_node': {'ros__parameters': {'model': 'mine.onnx', 'input_size': 308}},
+        '/**': {'ros__parameters': {'input_size': 518, 'qos': 'reliable'}},
+        'triangulation_node': {'ros__parameters': {'max_features': 9}},
+    }))
+    assert launch_support.node_parameters(str(path), 'depth_node') == {
+        'model': 'mine.onnx', 'input_size': 308, 'qos': 'reliable'}
+    assert launch_support.node_parameters(str(path), 'triangulation_node') == {
+        'input_size': 518, 'qos': 'reliable', 'max_features': 9}
+
+
+def test_the_compressed_image_topic_follows_the_image_remap():
+    assert launch_support.camera_remappings('/cam/image_raw', 'info', '/odom') == [
+        ('image', '/cam/image_raw'), ('image/compressed', '/cam/image_raw/compressed'),
+        ('camera_info', 'info'), ('odom', '/odom')]
+
+
+def test_camera_to_base_accepts_spaces_commas_and_brackets_and_names_a_bad_value():
+    expected = [0.1, 0.0, 0.3, -0.5, 0.5, -0.5, 0.5]
+    assert launch_support.parse_camera_to_base('0.1 0 0.3 -0.5 0.5 -0.5 0.5') == expected
+    assert launch_support.parse_camera_to_base('[0.1, 0, 0.3, -0.5, 0.5, -0.5, 0.5]') == expected
+    assert launch_support.parse_camera_to_base('  ') is None
+    with pytest.raises(BadMessageError, match='camera_to_base.*7 numbers'):
+        launch_support.parse_camera_to_base('0 0 0 1')
+
+
+def test_the_model_comes_from_the_argument_then_the_file_then_the_node_default():
+    default = next(spec.default for spec in PARAMETERS if spec.name == 'model')
+    assert launch_support.effective_model('a.onnx', {'model': 'b.onnx'}) == 'a.onnx'
+    assert launch_support.effective_model('', {'model': 'b.onnx'}) == 'b.onnx'
+    assert launch_support.effective_model('', {}) == default
+
+
+@pytest.fixture
+def hugging_face_cache(tmp_path, monkeypatch):
+    """Point the Hugging Face cache at a directory holding one cached model, CACHED_ID."""
+    constants = pytest.importorskip('huggingface_hub.constants')
+    snapshot = tmp_path / 'models--cached-org--depth-model' / 'snapshots' / 'abc123'
+    snapshot.mkdir(parents=True)
+    (snapshot / 'config.json').write_text('{"model_type": "depth_anything"}')
+    (snapshot / 'model.safetensors').write_bytes(b'')
+    (tmp_path / 'models--cached-org--depth-model' / 'refs').mkdir()
+    (tmp_path / 'models--cached-org--depth-model' / 'refs' / 'main').write_text('abc123')
+    monkeypatch.setattr(constants, 'HF_HUB_CACHE', str(tmp_path))
+    return tmp_path
+
+
+def test_check_model_finds_files_and_cached_ids_without_loading_them(tiny_onnx,
+                                                                     hugging_face_cache):
+    assert launch_support.check_model(str(tiny_onnx)).available
+    cached = launch_support.check_model(CACHED_ID)
+    assert cached.available, cached.reason
+    assert 'Hugging Face cache' in cached.reason
+
+
+def test_check_model_says_why_a_model_cannot_be_found(tmp_path, hugging_face_cache):
+    missing = launch_support.check_model(str(tmp_path / 'nothing.onnx'))
+    assert not missing.available and 'file not found' in missing.reason
+    uncached = launch_support.check_model('other-org/not-downloaded')
+    assert not uncached.available
+    assert 'not in the Hugging Face cache' in uncached.reason
+    assert launch_support.check_model('other-org/not-downloaded', allow_download=True).available
+    unknown = tmp_path / 'weights.xyz'
+    unknown.write_bytes(b'0')
+    assert 'unknown model file type' in launch_support.check_model(str(unknown)).reason
+
+
+@pytest.mark.skipif(importlib.util.find_spec('tensorrt') is not None,
+                    reason='TensorRT is installed here')
+def test_check_model_refuses_a_backend_whose_package_is_missing(tiny_onnx):
+    check = launch_support.check_model(str(tiny_onnx), backend='tensorrt')
+    assert not check.available and 'tensorrt' in check.reason
+
+
+def test_auto_runs_both_nodes_fused_when_the_model_is_found(tiny_onnx):
+    plan = launch_support.plan_pipeline('auto', str(tiny_onnx), {'backend': 'onnxruntime'})
+    assert (plan.depth, plan.triangulation, plan.scale_source) == (True, True, 'triangulation')
+    assert plan.summary.startswith('pipeline auto: model ')
+    assert str(tiny_onnx) in plan.summary
+
+
+def test_auto_falls_back_to_triangulation_alone_and_says_why(tmp_path):
+    plan = launch_support.plan_pipeline('auto', str(tmp_path / 'gone.onnx'), {})
+    assert (plan.depth, plan.triangulation, plan.scale_source) == (False, True, None)
+    assert 'no depth model' in plan.summary and 'file not found' in plan.summary
+
+
+def test_explicit_pipelines_need_no_model_check_and_keep_a_fixed_scale(tmp_path):
+    gone = str(tmp_path / 'gone.onnx')
+    depth = launch_support.plan_pipeline('depth', gone, {'scale_source': 'triangulation'})
+    assert (depth.depth, depth.triangulation, depth.scale_source) == (True, False, None)
+    both = launch_support.plan_pipeline('both', gone, {'scale_source': 'fixed'})
+    assert (both.depth, both.triangulation, both.scale_source) == (True, True, 'fixed')
+    alone = launch_support.plan_pipeline('triangulation', gone, {})
+    assert (alone.depth, alone.triangulation) == (False, True)
+    with pytest.raises(BadMessageError, match='pipeline'):
+        launch_support.plan_pipeline('everything', gone, {})
+
+
+def test_rviz_config_is_rewritten_for_another_namespace_and_image_topic(package_root):
+    packaged = package_root / launch_support.RVIZ_CONFIG
+    assert launch_support.rviz_config('camera', 'image_raw') == str(packaged)
+    assert launch_support.rviz_config('/camera', '/camera/image_raw') == str(packaged)
+    rewritten = pathlib.Path(launch_support.rviz_config('front', '/usb_cam/image_raw'))
+    displays = yaml.safe_load(rewritten.read_text())['Visualization Manager']['Displays']
+    topics = [display['Topic']['Value'] for display in displays]
+    assert topics[0] == '/usb_cam/image_raw'
+    assert topics[1:] == ['/front/depth/colored', '/front/points', '/front/triangulation/points',
+                          '/front/triangulation/tracks']
+
+
+def test_the_large_data_profile_is_set_only_when_the_user_has_none(package_root, monkeypatch):
+    monkeypatch.setenv('FASTDDS_DEFAULT_PROFILES_FILE', '/etc/my_profile.xml')
+    assert launch_support.large_data_fastdds_profile_unless_set() is None
+    monkeypatch.delenv('FASTDDS_DEFAULT_PROFILES_FILE')
+    assert launch_support.large_data_fastdds_profile_unless_set() == str(
+        package_root / 'config' / 'fastdds_large_data.xml')
+
+
+def test_every_launch_file_sets_the_fastdds_profile_with_names_launch_support_has(package_root):
+    launch_files = sorted((package_root / 'launch').glob('*.launch.py'))
+    assert [path.name for path in launch_files] == [
+        'bag_replay.launch.py', 'depth.launch.py', 'mono_depth.launch.py',
+        'triangulation.launch.py']
+    for path in launch_files:
+        tree = ast.parse(path.read_text(), str(path))
+        imported = [alias.name for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
+                    and node.module == 'mono_depth_ros.launch_support' for alias in node.names]
+        assert 'large_data_fastdds_profile_unless_set' in imported, path.name
+        assert all(hasattr(launch_support, name) for name in imported), path.name
+        functions = {node.name for node in tree.body if isinstance(node, ast.FunctionDef)}
+        assert 'generate_launch_description' in functions, path.name
