@@ -51,7 +51,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def find_model(requested: str | None) -> tuple[str | None, str]:
     """Return (model, how it was found) or (None, what was looked for)."""
     if requested:
-        return requested, 'given on the command line'
+        return requested, f'{requested}, given on the command line'
     try:
         from huggingface_hub import constants
         cache = pathlib.Path(constants.HF_HUB_CACHE)
@@ -59,7 +59,7 @@ def find_model(requested: str | None) -> tuple[str | None, str]:
         cache = pathlib.Path(os.path.expanduser('~/.cache/huggingface/hub'))
     folder = cache / ('models--' + DEFAULT_MODEL_ID.replace('/', '--'))
     if (folder / 'snapshots').is_dir() and any((folder / 'snapshots').iterdir()):
-        return DEFAULT_MODEL_ID, f'found in the local Hugging Face cache ({folder})'
+        return DEFAULT_MODEL_ID, f'{DEFAULT_MODEL_ID}, found in the local Hugging Face cache'
     return None, (f'no depth model: looked for {DEFAULT_MODEL_ID} in {cache}; pass one with '
                   'make demo MODEL=path/to/model.onnx (or a .pth, .safetensors, HF directory)')
 

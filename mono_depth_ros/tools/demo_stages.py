@@ -138,8 +138,8 @@ def evaluate(sequence, replay: ReplayResult, *, model: str | None, model_note: s
         if oracle:
             oracle_metrics = aggregate_metrics(oracle)
             findings.summary['depth_oracle_aligned'] = oracle_metrics
-            rows.append(['depth network, oracle scale+shift (upper bound)', 'dense',
-                         *_metric_cells(oracle_metrics)])
+            rows.append(['depth network, scale+shift fitted to ground truth (reference)',
+                         'dense', *_metric_cells(oracle_metrics)])
         findings.lines.append(f'depth node: {len(depth_messages)} metric depth frames, '
                               f'{len(relative_messages)} relative frames')
         if not depth_messages and not relative_messages:
