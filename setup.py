@@ -59,6 +59,7 @@ setup(
             'depth_node = mono_depth_ros.nodes.depth_node:main',
             'triangulation_node = mono_depth_ros.nodes.triangulation_node:main',
             'mono-depth-ros = mono_depth_ros.tools.cli:main',
+            'play_bag = mono_depth_ros.tools.play_bag:main',
         ],
     },
 )

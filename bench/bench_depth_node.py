@@ -94,12 +94,13 @@ FRAME_TIMEOUT_S = 30.0
 
 
 def run(frames: int = 30, overload_s: float = 15.0, input_size: int = DEFAULT_INPUT_SIZE,
-        onnx_path: str | None = None, warmup: int = 3,
+        onnx_path: str | None = None, warmup: int = 3, block: int = 1,
         rate_hz: float = OVERLOAD_RATE_HZ) -> dict:
     """Measure raw inference, sequential end-to-end latency and overload; return the results.
 
-    ``frames`` is the count of measured frames for raw and for end-to-end timing each (they
-    alternate). ``onnx_path`` replaces the V2-Small model (tests use a tiny one).
+    ``frames`` is the count of measured frames for raw and for end-to-end timing each; they
+    alternate in runs of ``block`` frames. ``onnx_path`` replaces the V2-Small model (tests use
+    a tiny one).
     """
     profile = use_large_data_fastdds_profile()
     os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
@@ -122,15 +123,17 @@ def run(frames: int = 30, overload_s: float = 15.0, input_size: int = DEFAULT_IN
         raw_s, end_to_end_s, lost = [], [], 0
         cpu = _CpuMeter(node.process.pid)
         sequential_start = cpu.start()
-        for _ in range(frames):
-            raw_s.append(_timed(backend.infer, tensor))
+        for first in range(0, frames, block):
+            count = min(block, frames - first)
+            raw_s += [_timed(backend.infer, tensor) for _ in range(count)]
             time.sleep(SETTLE_S)
-            latency = camera.sequential_frame(timeout_s=FRAME_TIMEOUT_S)
+            for _ in range(count):
+                latency = camera.sequential_frame(timeout_s=FRAME_TIMEOUT_S)
+                lost += latency is None
+                if latency is not None:
+                    end_to_end_s.append(latency)
             time.sleep(SETTLE_S)
             cpu.track()
-            lost += latency is None
-            if latency is not None:
-                end_to_end_s.append(latency)
         sequential_cpu = cpu.usage(sequential_start)
         diagnostics_sequential = camera.fresh_diagnostics()
         overload_start = cpu.start()

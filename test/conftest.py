@@ -20,6 +20,9 @@ import random
 
 import pytest
 
+# launch_testing's pytest plugin predates pytest 9: collect the launch tests through this adapter.
+pytest_plugins = ['launch_testing_adapter']
+
 PACKAGE_ROOT = pathlib.Path(__file__).resolve().parents[1]
 FASTDDS_PROFILE = PACKAGE_ROOT / 'config' / 'fastdds_large_data.xml'
 

@@ -51,7 +51,8 @@ def test_outputs_carry_the_image_stamp_frame_and_size(replayed):
     sequence, outputs = replayed
     stamps = {frame.stamp_ns for frame in sequence.frames}
     for topic, messages in outputs.items():
-        assert len(messages) >= len(sequence.frames) - 2, f'{topic}: {len(messages)} messages'
+        # Latest-frame-wins may drop a few frames on a loaded 2-core machine.
+        assert len(messages) >= 0.7 * len(sequence.frames), f'{topic}: {len(messages)} messages'
         for message in messages:
             assert stamp_to_ns(message.header.stamp) in stamps
             assert message.header.frame_id == FRAME_IDS['camera']

@@ -28,6 +28,7 @@ SUBCOMMANDS = {
     'eval': ('mono_depth_ros.tools.evaluate', 'depth metrics against ground truth'),
     'bench': ('mono_depth_ros.tools.bench', 'run the benchmarks in bench/ and print JSON'),
     'demo': ('mono_depth_ros.tools.demo', 'the end-to-end demo (make demo)'),
+    'play-bag': ('mono_depth_ros.tools.play_bag', 'play a rosbag2 over DDS (no ros2 bag needed)'),
 }
 
 

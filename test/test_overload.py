@@ -1,0 +1,87 @@
+# Copyright 2026 The mono_depth_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Overload: frames faster than the model never queue; latency stays bounded, drops counted."""
+
+import time
+
+from diagnostic_msgs.msg import DiagnosticArray
+import numpy as np
+import pytest
+from sensor_msgs.msg import Image
+
+from mono_depth_ros.inference.selection import load_backend
+import mono_depth_ros.nodes.depth_node as depth_node_module
+from mono_depth_ros.nodes.depth_node import DepthNode
+from mono_depth_ros.ros.messages import stamp_to_ns
+from ros_harness import node_under_test, off_centre_camera, textured_rgb
+
+MODEL_SECONDS = 0.1     # the model takes 100 ms ...
+FRAME_PERIOD = 1 / 60   # ... and frames come at 60 Hz
+DURATION_S = 4.0
+
+
+class SlowBackend:
+    """A real backend that also takes a fixed extra time per frame, like a bigger model."""
+
+    def __init__(self, backend):
+        self._backend = backend
+
+    def infer(self, tensor):
+        time.sleep(MODEL_SECONDS)
+        return self._backend.infer(tensor)
+
+    def __getattr__(self, name):
+        return getattr(self._backend, name)
+
+
+@pytest.mark.slow
+def test_overload_keeps_latency_bounded_and_counts_drops(monkeypatch):
+    import model_fixtures
+    model = model_fixtures.make_onnx(depth_type='metric')
+
+    def slow_load_backend(*args, **kwargs):
+        backend, info = load_backend(*args, **kwargs)
+        return SlowBackend(backend), info
+
+    monkeypatch.setattr(depth_node_module, 'load_backend', slow_load_backend)
+    camera, rgb = off_centre_camera(), textured_rgb()
+    args = ['--ros-args', '-p', f'model:={model}', '-p', 'input_size:=140']
+    outputs = {'depth/image': Image, '/diagnostics': DiagnosticArray}
+    with node_under_test(lambda context: DepthNode(context=context), outputs, args=args) as (
+            node, publisher, collector):
+        sent = {}
+        start = time.monotonic()
+        index = 0
+        while time.monotonic() - start < DURATION_S:
+            stamp = 1_000_000_000 + index * 16_666_667
+            sent[stamp] = time.monotonic()
+            publisher.publish_frame(rgb, camera, stamp)
+            index += 1
+            time.sleep(max(0.0, start + index * FRAME_PERIOD - time.monotonic()))
+        time.sleep(1.5)
+        arrivals = collector.arrivals('depth/image')
+        diagnostics = collector.messages('/diagnostics')
+    latencies = np.array([arrived - sent[stamp_to_ns(message.header.stamp)]
+                          for arrived, message in arrivals])
+    assert len(latencies) >= 0.5 * DURATION_S / MODEL_SECONDS
+    assert len(latencies) < 0.5 * len(sent), 'most frames must be dropped, not queued'
+    # Each output is at most one inference plus one waiting frame old (with slack for a loaded
+    # 2-core machine), and the latency does not grow over the run.
+    assert np.median(latencies) <= 2 * MODEL_SECONDS + FRAME_PERIOD + 0.1
+    half = len(latencies) // 2
+    assert np.median(latencies[half:]) <= np.median(latencies[:half]) + 0.05
+    dropped = [int(value.value) for array in diagnostics for status in array.status
+               for value in status.values if value.key == 'frames_dropped']
+    assert dropped and max(dropped) > 0
