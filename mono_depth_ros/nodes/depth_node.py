@@ -22,7 +22,6 @@ from sensor_msgs.msg import CameraInfo, Image, PointCloud2
 
 from mono_depth_ros.core.camera_model import CameraModelCache
 from mono_depth_ros.core.colorize import colorize_depth, RangeTracker
-from mono_depth_ros.core.errors import BadMessageError
 from mono_depth_ros.core.image_codec import numpy_to_image
 from mono_depth_ros.inference.base import BackendUnavailableError, ModelLoadError
 from mono_depth_ros.inference.selection import load_backend
@@ -31,6 +30,7 @@ from mono_depth_ros.pipeline.depth_pipeline import DepthPipeline, DepthSettings,
 from mono_depth_ros.ros.camera_input import CameraFrame, CameraInput
 from mono_depth_ros.ros.diagnostics import (DiagnosticsPublisher, ERROR, LatencyStats, OK,
                                             RateMeter, WARN)
+from mono_depth_ros.ros.input_health import InputHealth
 from mono_depth_ros.ros.latest_frame import LatestFrameWorker
 from mono_depth_ros.ros.log_bridge import logger_for_node
 from mono_depth_ros.ros.messages import (camera_info_message, image_message,
@@ -39,7 +39,6 @@ from mono_depth_ros.ros.parameters import (declare_parameters, parameter_validat
                                            ParameterSpec)
 from mono_depth_ros.ros.qos import QOS_CHOICES, qos_from_name
 from mono_depth_ros.ros.scale_from_points import TriangulationScale
-from mono_depth_ros.ros.throttle import KeyedThrottle
 
 PARAMETERS = (
     ParameterSpec('model', 'depth-anything/Depth-Anything-V2-Small-hf',
@@ -114,11 +113,9 @@ class DepthNode(Node):
         self._rate_in, self._rate_out = RateMeter(), RateMeter()
         self._latency = LatencyStats()
         self._inference = LatencyStats()
-        self._problems = {'no_camera_info': 0, 'bad_input': 0, 'failed': 0}
-        self._last_problem = ''
-        self._throttle = KeyedThrottle(THROTTLE_S)
+        self._health = InputHealth(self.get_logger(), (), THROTTLE_S)
         self._worker = LatestFrameWorker(self._process, name='depth-inference',
-                                         on_error=self._on_worker_error)
+                                         on_error=self._health.failed)
         self._worker.start()
         self._camera = CameraInput(self, self._on_frame, transport=self._values['image_transport'],
                                    qos=qos)
@@ -183,30 +180,13 @@ class DepthNode(Node):
         self._rate_in.tick()
         self._worker.put(frame)
 
-    def _warn(self, kind: str, text: str, key: str = '') -> None:
-        """Count a problem and log it, throttled per kind of problem."""
-        self._problems[kind] += 1
-        self._last_problem = text
-        if self._throttle.allow(key or kind):
-            self.get_logger().warning(text)
-
     def _process(self, frame: CameraFrame) -> None:
-        if frame.camera_info is None:
-            self._warn('no_camera_info',
-                       f'no CameraInfo on {self._camera.camera_info_subscription.topic_name} '
-                       'yet: depth needs the intrinsics, waiting')
+        usable = self._health.usable_frame(
+            frame, self._cameras, self._values['max_pixels'],
+            self._camera.camera_info_subscription.topic_name, 'depth')
+        if usable is None:
             return
-        try:
-            rgb = frame.rgb()
-            height, width = rgb.shape[:2]
-            if width * height > self._values['max_pixels']:
-                raise BadMessageError('Image.width x height', f'{width}x{height}',
-                                      f"at most max_pixels = {self._values['max_pixels']}")
-            camera = self._cameras.model_for(frame.camera_info, width, height)
-        except BadMessageError as error:
-            self._warn('bad_input', f'dropping frame {frame.stamp_ns}: {error}',
-                       f'{error.field} {error.expected}')
-            return
+        rgb, camera = usable
         with self._lock:
             pipeline = self._pipeline
         result = pipeline.estimate(rgb)
@@ -245,12 +225,6 @@ class DepthNode(Node):
                                          inverse=True)
             self._colored_publisher.publish(image_message(numpy_to_image(colored, 'bgr8'), header))
 
-    def _on_worker_error(self, error: BaseException) -> None:
-        self._problems['failed'] += 1
-        self._last_problem = f'{type(error).__name__}: {error}'
-        self.get_logger().error(f'frame failed: {self._last_problem}',
-                                throttle_duration_sec=THROTTLE_S)
-
     # Diagnostics --------------------------------------------------------------------------
     def _report(self):
         with self._lock:
@@ -266,13 +240,13 @@ class DepthNode(Node):
             'latency_mean_ms': latency['mean'],
             'latency_p95_ms': latency['p95'],
             'inference_mean_ms': self._inference.summary_ms()['mean'],
-            **{f'frames_{kind}': count for kind, count in self._problems.items()},
+            **{f'frames_{kind}': count for kind, count in self._health.counts.items()},
             **self._scale.diagnostics(),
         }
-        if self._problems['failed']:
-            return ERROR, self._last_problem, values
-        if self._last_problem and self._rate_out.rate() == 0.0:
-            return WARN, self._last_problem, values
+        if self._health.counts['failed']:
+            return ERROR, self._health.last_problem, values
+        if self._health.last_problem and self._rate_out.rate() == 0.0:
+            return WARN, self._health.last_problem, values
         return OK, 'publishing depth' if self._rate_out.rate() else 'waiting for images', values
 
     def destroy_node(self) -> None:

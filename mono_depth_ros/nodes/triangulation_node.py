@@ -36,12 +36,12 @@ from mono_depth_ros.nodes.runner import run_node
 from mono_depth_ros.ros.camera_input import CameraFrame, CameraInput
 from mono_depth_ros.ros.diagnostics import (DiagnosticsPublisher, ERROR, LatencyStats, OK,
                                             RateMeter, WARN)
+from mono_depth_ros.ros.input_health import InputHealth
 from mono_depth_ros.ros.latest_frame import LatestFrameWorker
 from mono_depth_ros.ros.messages import image_message, point_cloud_message, stamp_to_ns
 from mono_depth_ros.ros.parameters import (declare_parameters, parameter_validator,
                                            ParameterSpec)
 from mono_depth_ros.ros.qos import QOS_CHOICES, qos_from_name
-from mono_depth_ros.ros.throttle import KeyedThrottle
 
 PIPELINE_PARAMETERS = (
     ParameterSpec('camera_to_base', default_camera_to_base_values(),
@@ -100,13 +100,11 @@ class TriangulationNode(Node):
         self._cameras = CameraModelCache()
         self._rate_in, self._rate_out = RateMeter(), RateMeter()
         self._latency = LatencyStats()
-        self._problems = {'no_camera_info': 0, 'bad_input': 0, 'bad_odometry': 0, 'no_pose': 0,
-                          'resets': 0, 'failed': 0}
-        self._last_problem = ''
-        self._throttle = KeyedThrottle(THROTTLE_S)
+        self._health = InputHealth(self.get_logger(), ('bad_odometry', 'no_pose', 'resets'),
+                                   THROTTLE_S)
         self._last_stats: dict = {}
         self._worker = LatestFrameWorker(self._process, name='triangulation',
-                                         on_error=self._on_worker_error)
+                                         on_error=self._health.failed)
         self._worker.start()
         self._camera = CameraInput(self, self._on_frame, transport=self._values['image_transport'],
                                    qos=qos)
@@ -133,13 +131,6 @@ class TriangulationNode(Node):
         self._values = values
         return None
 
-    def _warn(self, kind: str, text: str, key: str = '') -> None:
-        """Count a problem and log it, throttled per kind of problem."""
-        self._problems[kind] += 1
-        self._last_problem = text
-        if self._throttle.allow(key or kind):
-            self.get_logger().warning(text)
-
     def _on_odometry(self, message: Odometry) -> None:
         pose = message.pose.pose
         try:
@@ -150,7 +141,8 @@ class TriangulationNode(Node):
                     (pose.orientation.x, pose.orientation.y, pose.orientation.z,
                      pose.orientation.w))
         except BadMessageError as error:
-            self._warn('bad_odometry', f'ignoring odometry: {error}', f'odometry {error.field}')
+            self._health.warn('bad_odometry', f'ignoring odometry: {error}',
+                              f'odometry {error.field}')
 
     def _on_frame(self, frame: CameraFrame) -> None:
         self._rate_in.tick()
@@ -167,32 +159,23 @@ class TriangulationNode(Node):
             time.sleep(0.002)
 
     def _process(self, frame: CameraFrame) -> None:
-        if frame.camera_info is None:
-            self._warn('no_camera_info',
-                       f'no CameraInfo on {self._camera.camera_info_subscription.topic_name} '
-                       'yet: triangulation needs the intrinsics, waiting')
+        usable = self._health.usable_frame(
+            frame, self._cameras, self._values['max_pixels'],
+            self._camera.camera_info_subscription.topic_name, 'triangulation')
+        if usable is None:
             return
-        try:
-            rgb = frame.rgb()
-            height, width = rgb.shape[:2]
-            if width * height > self._values['max_pixels']:
-                raise BadMessageError('Image.width x height', f'{width}x{height}',
-                                      f"at most max_pixels = {self._values['max_pixels']}")
-            camera = self._cameras.model_for(frame.camera_info, width, height)
-        except BadMessageError as error:
-            self._warn('bad_input', f'dropping frame {frame.stamp_ns}: {error}',
-                       f'{error.field} {error.expected}')
-            return
+        rgb, camera = usable
+        height, width = rgb.shape[:2]
         gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
         self._wait_for_odometry(frame.stamp_ns)
         with self._lock:
             result = self._pipeline.process_frame(frame.stamp_ns, gray, camera)
         self._last_stats = result.stats
         if result.status.startswith('reset'):
-            self._problems['resets'] += 1
+            self._health.counts['resets'] += 1
             self.get_logger().warning(f'{result.status}: tracks start over')
         elif not result.ok:
-            self._warn('no_pose', f'no pose for image {frame.stamp_ns}: {result.status}')
+            self._health.warn('no_pose', f'no pose for image {frame.stamp_ns}: {result.status}')
             return
         self._publish(frame, result, rgb, width, height)
         self._rate_out.tick()
@@ -210,12 +193,6 @@ class TriangulationNode(Node):
             view = draw_tracks(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), result)
             self._tracks_publisher.publish(image_message(numpy_to_image(view, 'bgr8'), header))
 
-    def _on_worker_error(self, error: BaseException) -> None:
-        self._problems['failed'] += 1
-        self._last_problem = f'{type(error).__name__}: {error}'
-        self.get_logger().error(f'frame failed: {self._last_problem}',
-                                throttle_duration_sec=THROTTLE_S)
-
     def _report(self):
         latency = self._latency.summary_ms()
         stats = self._last_stats
@@ -225,12 +202,12 @@ class TriangulationNode(Node):
             'latency_mean_ms': latency['mean'], 'latency_p95_ms': latency['p95'],
             'tracks': stats.get('tracks', 0), 'points': stats.get('published', 0),
             'frame_ms': stats.get('total_ms', 0.0),
-            **{f'frames_{kind}': count for kind, count in self._problems.items()},
+            **{f'frames_{kind}': count for kind, count in self._health.counts.items()},
         }
-        if self._problems['failed']:
-            return ERROR, self._last_problem, values
-        if self._last_problem and self._rate_out.rate() == 0.0:
-            return WARN, self._last_problem, values
+        if self._health.counts['failed']:
+            return ERROR, self._health.last_problem, values
+        if self._health.last_problem and self._rate_out.rate() == 0.0:
+            return WARN, self._health.last_problem, values
         return OK, 'triangulating' if self._rate_out.rate() else 'waiting for images', values
 
     def destroy_node(self) -> None:
