@@ -14,6 +14,9 @@
 
 """depth_node over real DDS with a tiny real-architecture Depth Anything on ONNX Runtime."""
 
+import os
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -176,3 +179,39 @@ def test_without_camera_info_it_warns_and_waits(metric_model, capfd):
         assert collector.wait_for('depth/image', 1, timeout=30.0)
     log = capfd.readouterr().err
     assert log.count('no CameraInfo') == 1, 'the warning is throttled'
+
+
+def test_a_model_change_at_runtime_reloads_and_a_bad_one_is_refused(metric_model, relative_model):
+    camera = off_centre_camera()
+    with node_under_test(make_depth_node, OUTPUTS, args=depth_node_args(metric_model)) as (
+            node, publisher, collector):
+        refused = node.set_parameters([Parameter('model', value='/nonexistent/model.onnx')])[0]
+        assert not refused.successful
+        assert '/nonexistent/model.onnx' in refused.reason
+        publisher.publish_frame(textured_rgb(), camera, STAMP_NS)
+        assert collector.wait_for('depth/image', 1, timeout=30.0), 'the old model still runs'
+
+        assert node.set_parameters([Parameter('model', value=str(relative_model))])[0].successful
+        publisher.publish_frame(textured_rgb(), camera, STAMP_NS + 1)
+        assert collector.wait_for('depth/relative', 1, timeout=30.0), 'the new model runs'
+
+
+def test_the_node_as_its_own_process_publishes_depth(metric_model):
+    process = subprocess.Popen(
+        [sys.executable, '-m', 'mono_depth_ros.nodes.depth_node',
+         *depth_node_args(metric_model)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        text=True, env={**os.environ, 'PYTHONUNBUFFERED': '1'})
+    try:
+        with node_under_test(lambda context: None, OUTPUTS, wait_for_subscribers=False) as (
+                _, publisher, collector):
+            assert publisher.wait_for_subscribers(timeout=60.0), 'the node never subscribed'
+            time.sleep(0.5)
+            publisher.publish_frame(textured_rgb(), off_centre_camera(), STAMP_NS)
+            assert collector.wait_for('depth/image', 1, timeout=30.0)
+            assert collector.wait_for('points', 1, timeout=10.0)
+            depth = collector.messages('depth/image')[0]
+    finally:
+        process.terminate()
+        output, _ = process.communicate(timeout=10)
+    assert process.returncode == 0, output
+    assert stamp_to_ns(depth.header.stamp) == STAMP_NS and depth.header.frame_id == FRAME_ID
