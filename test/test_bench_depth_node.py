@@ -42,7 +42,7 @@ def test_reduced_run_reports_raw_and_end_to_end_latency_of_every_frame(result):
     end_to_end = result['end_to_end']
     assert end_to_end['frames'] + end_to_end['frames_lost'] == FRAMES
     assert end_to_end['frames'] > 0
-    assert end_to_end['median_ms'] > 0 and math.isfinite(end_to_end['ratio_to_raw_inference'])
+    assert end_to_end['median_ms'] > 0 and end_to_end['ratio_to_raw_inference'] > 0
     assert isinstance(end_to_end['goal_met'], bool)
     assert end_to_end['node_diagnostics']['frames_dropped'] == 0, 'one frame at a time'
 

@@ -80,11 +80,13 @@ PARAMETERS = (
     ParameterSpec('allow_download', False, 'Let a Hugging Face id be downloaded if not cached'),
     ParameterSpec('max_pixels', 3840 * 2160, 'Refuse images with more pixels than this',
                   integer_range=(1, 100_000_000)),
+    ParameterSpec('threads', 0, 'CPU threads for inference (0: the backend chooses)',
+                  integer_range=(0, 256)),
 )
 # Changing one of these loads the model again; the others apply from the next frame.
 RELOAD_PARAMETERS = frozenset({'model', 'backend', 'device', 'precision', 'depth_type',
                                'max_depth', 'engine_cache_dir', 'force_engine_rebuild',
-                               'allow_download', 'input_size'})
+                               'allow_download', 'input_size', 'threads'})
 THROTTLE_S = 5.0
 
 
@@ -135,7 +137,8 @@ class DepthNode(Node):
                 depth_type=values['depth_type'], max_depth=values['max_depth'],
                 allow_download=values['allow_download'],
                 cache_dir=values['engine_cache_dir'] or None,
-                force_rebuild=values['force_engine_rebuild'], logger=logger_for_node(self))
+                force_rebuild=values['force_engine_rebuild'], threads=values['threads'],
+                logger=logger_for_node(self))
         except BackendUnavailableError as error:
             raise ModelLoadError(values['model'], str(error)) from None
         return DepthPipeline(backend, info, self._settings(values))
