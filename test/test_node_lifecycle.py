@@ -14,6 +14,7 @@
 
 """Nodes as processes: a bad model fails at start with one clear line; signals exit cleanly."""
 
+import importlib.util
 import os
 import signal
 import subprocess
@@ -96,3 +97,27 @@ def test_signals_exit_cleanly_within_two_seconds(node, sent):
     assert process.returncode == 0, output + rest
     assert elapsed < 2.0
     assert 'Traceback' not in rest and 'Exception' not in rest, rest
+
+
+def test_without_tensorrt_auto_falls_back_with_one_warning_and_tensorrt_fails_at_start():
+    pytest.importorskip('onnxruntime')
+    if importlib.util.find_spec('tensorrt') is not None:
+        pytest.skip('TensorRT is installed here: auto picks it')
+    import model_fixtures
+    model = model_fixtures.make_onnx()
+    process = start('depth_node', f'model:={model}', 'backend:=auto', 'input_size:=140')
+    output = ''
+    deadline = time.monotonic() + 60
+    while 'depth from' not in output and time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            break
+        output += line
+    process.send_signal(signal.SIGINT)
+    output += process.communicate(timeout=10)[0]
+    assert 'depth from' in output and 'onnxruntime' in output
+    assert sum('TensorRT not used' in line for line in output.splitlines()) == 1
+
+    code, output = run_to_exit('depth_node', f'model:={model}', 'backend:=tensorrt')
+    assert code != 0 and 'Traceback' not in output
+    assert 'TensorRT is not installed' in output and str(model) in output

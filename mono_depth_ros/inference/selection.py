@@ -201,11 +201,12 @@ def exported_onnx(module, info: ModelInfo, model: str, cache_dir: str, input_siz
 
 
 def _open_tensorrt(model: str, device: str, precision: str, input_size: int, cache_dir: str,
-                   threads: int, logger: logging.Logger,
-                   force_rebuild: bool = False) -> DepthBackend:
+                   threads: int, logger: logging.Logger, force_rebuild: bool = False,
+                   engine_cache_dir: str | None = None) -> DepthBackend:
     module = importlib.import_module(TENSORRT_MODULE)
     options = {'precision': precision, 'input_size': input_size,
-               'cache_dir': os.path.join(cache_dir, 'engines'),
+               'cache_dir': (os.path.expanduser(engine_cache_dir) if engine_cache_dir
+                             else os.path.join(cache_dir, 'engines')),
                'device': device, 'logger': logger, 'force_rebuild': force_rebuild}
     if hasattr(module, 'open_backend'):
         return module.open_backend(model, threads=threads, **options)
@@ -216,7 +217,8 @@ def load_backend(model: str, backend: str = 'auto', device: str = 'auto',
                  precision: str = 'fp32', input_size: int = 518, depth_type: str = 'auto',
                  allow_download: bool = False, cache_dir: str | None = None,
                  logger: logging.Logger | None = None, *, max_depth: float | None = None,
-                 threads: int = 0, force_rebuild: bool = False) -> tuple[DepthBackend, ModelInfo]:
+                 threads: int = 0, force_rebuild: bool = False,
+                 engine_cache_dir: str | None = None) -> tuple[DepthBackend, ModelInfo]:
     """Load ``model`` into the chosen backend; return (backend, ModelInfo).
 
     ``model``: a Hugging Face id or directory, .pth/.pt, .safetensors, .onnx, or a TensorRT
@@ -224,7 +226,8 @@ def load_backend(model: str, backend: str = 'auto', device: str = 'auto',
     (``engines/``, ``ort_tensorrt/``); default :func:`default_cache_dir`; Hugging Face downloads,
     only with ``allow_download``, go to the usual Hugging Face cache. ``max_depth`` (metres) is
     used for metric checkpoints that do not record it; ``threads`` > 0 sets intra-op threads;
-    ``force_rebuild`` rebuilds a cached TensorRT engine.
+    ``force_rebuild`` rebuilds a cached TensorRT engine; ``engine_cache_dir`` holds the engines
+    themselves (default ``cache_dir``/engines, where ``build-engine`` puts them too).
     Raises ModelLoadError (naming the model and the reason), BackendUnavailableError or
     BadMessageError (a bad argument).
     """
@@ -236,6 +239,9 @@ def load_backend(model: str, backend: str = 'auto', device: str = 'auto',
     kind = model_format(model)
     name, reason = select_backend(backend, device, model_is_onnx=kind == 'onnx',
                                   model_is_engine=kind == 'engine')
+    if backend == 'auto' and name != 'tensorrt' and device != 'cpu':
+        logger.warning('TensorRT not used (%s); falling back to %s',
+                       tensorrt_status()[1], name)
     logger.info('inference backend %s; %s', name, reason)
     cache = os.path.expanduser(cache_dir) if cache_dir else default_cache_dir()
     loader_options = {'depth_type': depth_type, 'max_depth': max_depth,
@@ -247,7 +253,7 @@ def load_backend(model: str, backend: str = 'auto', device: str = 'auto',
     contract = None
     if kind == 'engine':
         runner = _open_tensorrt(model, device, precision, input_size, cache, threads, logger,
-                                force_rebuild)
+                                force_rebuild, engine_cache_dir)
         describe_model = getattr(runner, 'model_info', None)
         info = (describe_model(depth_type, max_depth) if describe_model else
                 ModelInfo(depth_type if depth_type != 'auto' else 'relative', max_depth,
@@ -269,6 +275,6 @@ def load_backend(model: str, backend: str = 'auto', device: str = 'auto',
                                     contract=contract)
     else:
         runner = _open_tensorrt(onnx_path, device, precision, input_size, cache, threads, logger,
-                                force_rebuild)
+                                force_rebuild, engine_cache_dir)
     logger.info('model %s on %s', info.describe(), runner.describe())
     return runner, info

@@ -136,7 +136,7 @@ class DepthNode(Node):
                 precision=values['precision'], input_size=values['input_size'],
                 depth_type=values['depth_type'], max_depth=values['max_depth'],
                 allow_download=values['allow_download'],
-                cache_dir=values['engine_cache_dir'] or None,
+                engine_cache_dir=values['engine_cache_dir'] or None,
                 force_rebuild=values['force_engine_rebuild'], threads=values['threads'],
                 logger=logger_for_node(self))
         except BackendUnavailableError as error:
