@@ -50,7 +50,7 @@ PARAMETERS = (
     ParameterSpec('precision', 'fp16', 'Precision on a GPU (the CPU runs fp32)',
                   choices=('fp32', 'fp16', 'int8')),
     ParameterSpec('input_size', 518, 'Network input: shorter side in pixels, a multiple of 14',
-                  integer_range=(140, 1554)),
+                  integer_range=(140, 1554), integer_step=14),
     ParameterSpec('depth_type', 'auto', 'relative or metric; auto reads the model config',
                   choices=('auto', 'relative', 'metric')),
     ParameterSpec('max_depth', 20.0, "Metric models' range, and the largest depth published (m)",
@@ -98,7 +98,11 @@ class DepthNode(Node):
     def __init__(self, **node_options) -> None:
         super().__init__(self.NODE_NAME, **node_options)
         self._values = declare_parameters(self, PARAMETERS)
+        problem = self._range_problem(self._values)
+        if problem:
+            raise ValueError(f'parameter {problem}')
         self._lock = threading.Lock()
+        self._retired: list[DepthPipeline] = []
         self._pipeline = self._load_pipeline(self._values)
         self.add_on_set_parameters_callback(parameter_validator(PARAMETERS, self._apply_changes))
 
@@ -151,14 +155,19 @@ class DepthNode(Node):
             fixed_scale=values['fixed_scale'], fixed_shift=values['fixed_shift'],
             points_stride=values['points_stride'], points_color=values['points_color'])
 
+    @staticmethod
+    def _range_problem(values: dict) -> str | None:
+        if values['min_depth'] >= values['max_depth']:
+            return (f"min_depth = {values['min_depth']} (expected below "
+                    f"max_depth = {values['max_depth']})")
+        return None
+
     def _apply_changes(self, changes: dict) -> str | None:
         """Validate and apply a parameter change; return why it was refused, or None."""
         values = {**self._values, **changes}
-        if values['min_depth'] >= values['max_depth']:
-            return (f"min_depth = {values['min_depth']} must be below "
-                    f"max_depth = {values['max_depth']}")
-        if values['input_size'] % 14:
-            return f"input_size = {values['input_size']} (expected a multiple of 14)"
+        problem = self._range_problem(values)
+        if problem:
+            return problem
         reload = [name for name in RELOAD_PARAMETERS & changes.keys()
                   if changes[name] != self._values[name]]
         if reload:
@@ -167,11 +176,11 @@ class DepthNode(Node):
             except (ModelLoadError, RuntimeError, ValueError) as error:
                 return str(error)
             with self._lock:
-                old, self._pipeline = self._pipeline, pipeline
+                # The frame in flight may still use the old model: the worker closes it later.
+                self._retired.append(self._pipeline)
+                self._pipeline = pipeline
             self.get_logger().info(f'reloaded: {pipeline.model_info.describe()} on '
                                    f'{pipeline.backend.describe()}')
-            self._worker.wait_idle(timeout=10.0)
-            old.backend.close()
         else:
             with self._lock:
                 self._pipeline.settings = self._settings(values)
@@ -191,7 +200,9 @@ class DepthNode(Node):
             return
         rgb, camera = usable
         with self._lock:
-            pipeline = self._pipeline
+            pipeline, retired, self._retired = self._pipeline, self._retired, []
+        for old in retired:
+            old.backend.close()
         result = pipeline.estimate(rgb)
         if pipeline.settings.scale_source == 'triangulation' and not pipeline.is_metric_model:
             pipeline.apply_scale(result, self._scale.update(frame.stamp_ns, result.prediction,
@@ -258,8 +269,9 @@ class DepthNode(Node):
         if worker is not None:
             worker.stop()
         pipeline = getattr(self, '_pipeline', None)
-        if pipeline is not None:
-            pipeline.backend.close()
+        for old in [pipeline, *getattr(self, '_retired', [])]:
+            if old is not None:
+                old.backend.close()
         super().destroy_node()
 
 

@@ -34,6 +34,7 @@ class ParameterSpec:
     description: str
     choices: tuple[str, ...] | None = None
     integer_range: tuple[int, int] | None = None
+    integer_step: int = 1
     float_range: tuple[float, float] | None = None
     array_length: int | None = None
     read_only: bool = False
@@ -48,7 +49,8 @@ class ParameterSpec:
             descriptor.additional_constraints = f'exactly {self.array_length} values'
         if self.integer_range:
             descriptor.integer_range = [IntegerRange(
-                from_value=self.integer_range[0], to_value=self.integer_range[1], step=1)]
+                from_value=self.integer_range[0], to_value=self.integer_range[1],
+                step=self.integer_step)]
         if self.float_range:
             descriptor.floating_point_range = [FloatingPointRange(
                 from_value=float(self.float_range[0]), to_value=float(self.float_range[1]),
@@ -59,9 +61,11 @@ class ParameterSpec:
         """Return what is wrong with ``value`` for this parameter, or None when it is fine."""
         if self.choices and value not in self.choices:
             return f'{self.name} = {value!r} (expected one of {", ".join(self.choices)})'
-        if self.integer_range and not (self.integer_range[0] <= value <= self.integer_range[1]):
+        if self.integer_range:
             low, high = self.integer_range
-            return f'{self.name} = {value!r} (expected an integer in [{low}, {high}])'
+            if not (low <= value <= high and (value - low) % self.integer_step == 0):
+                step = f' in steps of {self.integer_step}' if self.integer_step > 1 else ''
+                return f'{self.name} = {value!r} (expected an integer in [{low}, {high}]{step})'
         if self.float_range:
             low, high = self.float_range
             if not (math.isfinite(value) and low <= value <= high):
