@@ -17,7 +17,8 @@
 Relative Depth Anything output ``r`` is inverse depth up to an affine map. Triangulated points
 with known metric depth ``z`` seen in the same image give samples of ``1/z = s * r + t``; a robust
 fit gives (s, t) for that frame, and a filter on (log s, t / s) smooths them over time and
-restarts after a real jump (a new scene, a camera that was covered).
+restarts after a real jump (a new scene, a camera that was covered). Each fit counts by its
+inlier count, so a frame with few points moves the estimate little.
 """
 
 from collections import OrderedDict
@@ -38,7 +39,7 @@ class ScaleFusionSettings:
     min_points: int = 30            # points needed in one frame before fitting
     min_inliers: int = 20           # inliers needed for a fit to count
     stamp_tolerance_ns: int = 5_000_000   # points and image belong together within this
-    smoothing: float = 0.3          # weight of the previous estimate (0: per-frame fits only)
+    smoothing: float = 0.7          # share of the past estimate's weight kept at each fit
     jump_ratio: float = 1.5         # a fit this far from the estimate is a jump...
     jump_frames: int = 3            # ...and this many in a row restart the filter
     max_age_ns: int = 2_000_000_000  # an estimate older than this is not used
@@ -110,6 +111,7 @@ class ScaleFusion:
         self._relative: OrderedDict[int, tuple[np.ndarray, CameraModel]] = OrderedDict()
         self._log_scale: float | None = None
         self._shift_ratio = 0.0
+        self._weight = 0.0
         self._estimate_stamp_ns = 0
         self._jumps = 0
         self.last_fit: FrameFit | None = None
@@ -175,17 +177,22 @@ class ScaleFusion:
         self.last_fit = fit
         self.fits += 1
         log_scale, shift_ratio = math.log(fit.scale), fit.shift / fit.scale
-        if self._log_scale is None:
-            self._log_scale, self._shift_ratio = log_scale, shift_ratio
-        elif abs(log_scale - self._log_scale) > math.log(self.settings.jump_ratio):
+        jumped = (self._log_scale is not None
+                  and abs(log_scale - self._log_scale) > math.log(self.settings.jump_ratio))
+        if jumped:
             self._jumps += 1
             if self._jumps < self.settings.jump_frames:
                 return
-            self._log_scale, self._shift_ratio = log_scale, shift_ratio
             self.resets += 1
+        if self._log_scale is None or jumped:
+            self._log_scale, self._shift_ratio = log_scale, shift_ratio
+            self._weight = float(fit.inliers)
         else:
-            keep = self.settings.smoothing
-            self._log_scale = keep * self._log_scale + (1.0 - keep) * log_scale
-            self._shift_ratio = keep * self._shift_ratio + (1.0 - keep) * shift_ratio
+            # Exponential forgetting of the past, each fit weighted by its inlier count.
+            past = self.settings.smoothing * self._weight
+            self._weight = past + fit.inliers
+            self._log_scale = (past * self._log_scale + fit.inliers * log_scale) / self._weight
+            self._shift_ratio = (past * self._shift_ratio
+                                 + fit.inliers * shift_ratio) / self._weight
         self._jumps = 0
         self._estimate_stamp_ns = max(self._estimate_stamp_ns, fit.stamp_ns)

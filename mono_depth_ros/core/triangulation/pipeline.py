@@ -309,7 +309,7 @@ class TriangulationPipeline:
         self._store_views(normalized, world_to_camera)
         stats['dropped'] = self._drop_diverged()
         stats['filter_ms'] = _elapsed_ms(step)
-        result = self._result(stamp_ns, status, stats, world_to_camera)
+        result = self._result(stamp_ns, status, stats, world_to_camera, camera)
         stats['total_ms'] = _elapsed_ms(started)
         return result
 
@@ -495,9 +495,13 @@ class TriangulationPipeline:
                 np.flatnonzero(keep), self._rejected_rows))
         return dropped
 
-    def _result(self, stamp_ns: int, status: str, stats: dict,
-                world_to_camera) -> TriangulationResult:
-        """Assemble the published tracks (converged, not rejected this frame)."""
+    def _result(self, stamp_ns: int, status: str, stats: dict, world_to_camera,
+                camera=None) -> TriangulationResult:
+        """Assemble the published tracks (converged, not rejected this frame).
+
+        Each published point lies on its track's current pixel ray at the filtered depth, so
+        the points, the pixels and the sparse depth image agree exactly.
+        """
         pixels_all = self.tracker.points
         depths_all = np.full(len(pixels_all), np.nan, np.float32)
         publish = np.zeros(len(pixels_all), bool)
@@ -513,6 +517,9 @@ class TriangulationPipeline:
             depth = in_camera[:, 2]
             in_range = (depth >= self.params.min_depth) & (depth <= self.params.max_depth)
             publish[rows[~in_range]] = False
+            if camera is not None and len(rows):
+                rays = np.asarray(camera.undistort_points(pixels_all[rows]), dtype=np.float64)
+                in_camera = np.column_stack([rays * depth[:, None], depth])
             points_camera[rows] = in_camera
             depths_all[rows[in_range]] = depth[in_range]
         rows = np.flatnonzero(publish)
