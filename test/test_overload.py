@@ -79,9 +79,9 @@ def test_overload_keeps_latency_bounded_and_counts_drops(monkeypatch):
     assert len(latencies) < 0.5 * len(sent), 'most frames must be dropped, not queued'
     # Each output is at most one inference plus one waiting frame old (with slack for a loaded
     # 2-core machine), and the latency does not grow over the run.
-    assert np.median(latencies) <= 2 * MODEL_SECONDS + FRAME_PERIOD + 0.1
+    assert np.median(latencies) <= 2 * MODEL_SECONDS + FRAME_PERIOD + 0.2
     half = len(latencies) // 2
-    assert np.median(latencies[half:]) <= np.median(latencies[:half]) + 0.05
+    assert np.median(latencies[half:]) <= np.median(latencies[:half]) + MODEL_SECONDS
     dropped = [int(value.value) for array in diagnostics for status in array.status
                for value in status.values if value.key == 'frames_dropped']
     assert dropped and max(dropped) > 0
