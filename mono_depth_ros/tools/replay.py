@@ -55,7 +55,7 @@ def replay_bag(bag_path: str | pathlib.Path, collect: dict[str, type], *,
             try:
                 topics = player.topics
                 player.wait_for_subscribers(topics, timeout=discovery_timeout_s)
-                time.sleep(0.3)  # let the reverse direction of discovery settle too
+                time.sleep(1.0)  # let the reverse direction of discovery settle too
                 start = time.monotonic()
                 published = player.play()
                 _wait_until_quiet(collector, list(collect), settle_s, idle_timeout_s)
