@@ -31,9 +31,13 @@ in ``bench_depth_node.py`` (whose model, raw-inference timing and CPU meter this
   start of the window (after the warm-up), at its end, the growth and a linear fit's slope.
 - ``soak``: 10 minutes at 15 Hz of a textured synthetic sequence
   (``mono_depth_ros.synth.render_sequence``, played forwards and backwards so the motion stays
-  smooth) with odometry at 30 Hz that matches it, into depth_node (V2-Small at ``input_size``
-  140; points on, stride 2, with colour; ``scale_source`` fixed so ``depth/image`` is published)
-  and triangulation_node (default parameters) at once. This process subscribes to
+  smooth) with odometry at 30 Hz that matches it, into depth_node (points on, stride 2, with
+  colour; ``scale_source`` fixed so ``depth/image`` is published) and triangulation_node
+  (default parameters) at once. depth_node runs a model that keeps up with 15 Hz on a 2-core
+  CPU next to triangulation_node: the Depth Anything V2 architecture with a ViT-Tiny-sized
+  encoder (192 wide, 12 layers, 3 heads; random weights; ~20 ms at ``input_size`` 140, where
+  V2-Small takes ~70 ms alone and ~120 ms beside the other processes and drops half the frames;
+  ``soak_model='v2-small'`` picks it). This process subscribes to
   ``depth/image``, ``points``, ``triangulation/depth`` and ``triangulation/points`` so both
   nodes build them. Goal: each node's RSS grows less than 5 % over the soak (after a 10 s
   warm-up); samples are reported every 10 s.
@@ -81,6 +85,13 @@ SOAK_RATE_HZ = 15.0
 ODOMETRY_RATE_HZ = 30.0
 OVERLOAD_INPUT_SIZE = 308
 SOAK_INPUT_SIZE = 140
+SOAK_MODELS = ('v2-vit-tiny', 'v2-small')
+# Depth Anything V2's layout with a ViT-Tiny-sized encoder: bench_tensorrt's V2-Small maker
+# with these sizes in place of V2-Small's.
+VIT_TINY_SIZES = {'hidden_size': 192, 'num_hidden_layers': 12, 'num_attention_heads': 3,
+                  'neck_hidden_sizes': [24, 48, 96, 192], 'fusion_hidden_size': 32,
+                  'head_hidden_size': 16}
+VIT_TINY_MODEL = 'depth_anything_v2_vit_tiny_random_seed0.onnx'
 SEQUENCE_FRAMES = 90  # 6 s of motion at 15 Hz, played forwards then backwards
 RAW_FRAMES = 5
 RSS_EVERY_S = 1.0
@@ -111,6 +122,7 @@ ODOMETRY_QOS = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
 
 def run(overload_s: float = OVERLOAD_S, soak_s: float = SOAK_S, warmup_s: float = WARMUP_S,
         phases: tuple[str, ...] = ('overload', 'soak'), onnx_path: str | None = None,
+        soak_model: str = 'v2-vit-tiny',
         overload_input_size: int = OVERLOAD_INPUT_SIZE,
         soak_input_size: int = SOAK_INPUT_SIZE, overload_rate_hz: float = OVERLOAD_RATE_HZ,
         soak_rate_hz: float = SOAK_RATE_HZ, odometry_rate_hz: float = ODOMETRY_RATE_HZ,
@@ -118,26 +130,66 @@ def run(overload_s: float = OVERLOAD_S, soak_s: float = SOAK_S, warmup_s: float 
         report_every_s: float = REPORT_EVERY_S) -> dict:
     """Run the overload and soak phases (``phases`` picks) and return their results.
 
-    ``onnx_path`` replaces the V2-Small model in both phases (tests use a tiny one); the
-    durations are the measured windows, each after ``warmup_s`` of the same input.
+    ``onnx_path`` replaces the models of both phases (tests use a tiny one); otherwise the
+    overload runs V2-Small and the soak ``soak_model`` (one of SOAK_MODELS). The durations are
+    the measured windows, each after ``warmup_s`` of the same input.
     """
     unknown = set(phases) - {'overload', 'soak'}
     if unknown:
         raise ValueError(f'unknown phases {sorted(unknown)}: expected overload and/or soak')
+    if soak_model not in SOAK_MODELS:
+        raise ValueError(f'soak_model {soak_model!r}: expected one of {SOAK_MODELS}')
     use_large_data_fastdds_profile()
     os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
-    model_path, model_name = ((str(onnx_path), pathlib.Path(onnx_path).name) if onnx_path
-                              else (str(_depth_bench().bench_model_path()),
-                                    'Depth-Anything-V2-Small architecture, random weights'))
-    result = {'model': model_name, 'model_path': model_path, 'cpu_count': os.cpu_count(),
-              'warmup_s': warmup_s}
+    result = {'cpu_count': os.cpu_count(), 'warmup_s': warmup_s}
     if 'overload' in phases:
-        result['overload'] = overload(model_path, overload_s, warmup_s, overload_input_size,
-                                      overload_rate_hz, raw_frames, report_every_s)
+        model = _model(onnx_path, 'v2-small')
+        result['overload'] = {**model, **overload(
+            model['model_path'], overload_s, warmup_s, overload_input_size, overload_rate_hz,
+            raw_frames, report_every_s)}
     if 'soak' in phases:
-        result['soak'] = soak(model_path, soak_s, warmup_s, soak_input_size, soak_rate_hz,
-                              odometry_rate_hz, sequence_frames, report_every_s)
+        model = _model(onnx_path, soak_model)
+        result['soak'] = {**model, **soak(
+            model['model_path'], soak_s, warmup_s, soak_input_size, soak_rate_hz,
+            odometry_rate_hz, sequence_frames, report_every_s)}
     return result
+
+
+def _model(onnx_path: str | None, name: str) -> dict:
+    """Return {'model': description, 'model_path': path} of a given ONNX file or a named one."""
+    if onnx_path:
+        return {'model': pathlib.Path(onnx_path).name, 'model_path': str(onnx_path)}
+    if name == 'v2-small':
+        return {'model': 'Depth-Anything-V2-Small architecture, random weights',
+                'model_path': str(_depth_bench().bench_model_path())}
+    return {'model': 'Depth Anything V2 architecture with a ViT-Tiny-sized encoder (192 wide, '
+                     '12 layers, 3 heads), random weights',
+            'model_path': str(vit_tiny_model_path())}
+
+
+def vit_tiny_model_path(cache_dir: str | os.PathLike | None = None) -> pathlib.Path:
+    """Return the cached ONNX export of the ViT-Tiny-sized V2 model, exporting it on first use."""
+    import dataclasses
+
+    from mono_depth_ros.inference.model_loading import read_onnx_contract
+    from mono_depth_ros.inference.onnx_export import export_onnx
+    from mono_depth_ros.inference.selection import default_cache_dir
+    from mono_depth_ros.tools.bench import load_benchmark
+
+    directory = pathlib.Path(cache_dir or pathlib.Path(default_cache_dir()) / 'bench')
+    path = directory / VIT_TINY_MODEL
+    if path.is_file():
+        try:
+            read_onnx_contract(str(path))
+            return path
+        except Exception as error:  # re-export a damaged file
+            print(f're-exporting {path}: {error}', file=sys.stderr)
+    make_model = load_benchmark(pathlib.Path(__file__).with_name('bench_tensorrt.py'))
+    model, info = make_model.random_depth_anything_v2_small(seed=0, sizes=VIT_TINY_SIZES)
+    info = dataclasses.replace(info, encoder=None,
+                               source='Depth Anything V2, ViT-Tiny-sized (random weights)')
+    export_onnx(model, path, input_size=266, info=info)
+    return path
 
 
 @functools.lru_cache(maxsize=None)
@@ -187,7 +239,8 @@ def overload(model_path: str, duration_s: float, warmup_s: float, input_size: in
         'warmup_s': warmup_s,
         'raw_inference': raw_ms,
         **_latency_report(window, arrivals, raw_ms['median_ms'], period_ms, after),
-        'node_diagnostics': _counter_deltas(before, after),
+        'node_diagnostics': _diagnostics_report(
+            before, stream.diagnostics_at(DEPTH_NODE, window.end), after),
         'memory': {DEPTH_NODE: _memory_report(monitor.samples[DEPTH_NODE], window.start,
                                               window.end, report_every_s)},
         'cpu': {**cpu_usage, **monitor.cpu_cores(DEPTH_NODE, window.start, window.end)},
@@ -243,15 +296,24 @@ def _latency_report(window: '_Window', arrivals: dict[int, float], raw_ms: float
     ratio_goal = _depth_bench().RATIO_GOAL
     bound_ms = ratio_goal * raw_ms + period_ms
     node_inference_ms = after.get('inference_mean_ms')
+    interval_ms = 1e3 * float(np.median(np.diff(at_s)))
+    slope = float(np.polyfit(at_s, latency_ms, 1)[0])
     result.update({
         'output_rate_hz': round((len(kept) - 1) / max(at_s[-1] - at_s[0], 1e-9), 2),
         'latency_median_ms': round(float(np.median(latency_ms)), 2),
         'latency_p95_ms': round(float(np.percentile(latency_ms, 95)), 2),
         'latency_max_ms': round(float(latency_ms.max()), 2),
-        'latency_slope_ms_per_s': round(float(np.polyfit(at_s, latency_ms, 1)[0]), 3),
+        'latency_slope_ms_per_s': round(slope, 3),
+        'latency_growth_over_run_ms': round(slope * float(at_s[-1] - at_s[0]), 2),
+        'output_interval_median_ms': round(interval_ms, 2),
+        # A queue would add a processing time per queued frame: latency would climb.
+        'no_queue_growth': bool(slope * float(at_s[-1] - at_s[0]) < interval_ms),
+        'no_queue_growth_rule': 'latency growth over the run (slope x span) < one output '
+                                'interval',
         'latency_bound_ms': round(bound_ms, 2),
         'latency_bound_rule': f'{ratio_goal:g} x raw inference median + frame period',
         'latency_max_within_bound': bool(latency_ms.max() <= bound_ms),
+        'latency_max_over_bound_ms': round(float(latency_ms.max()) - bound_ms, 2),
         'latency_p95_within_bound': bool(np.percentile(latency_ms, 95) <= bound_ms),
     })
     if isinstance(node_inference_ms, (int, float)):
@@ -262,6 +324,8 @@ def _latency_report(window: '_Window', arrivals: dict[int, float], raw_ms: float
         result['latency_bound_from_node_inference_ms'] = round(node_bound_ms, 2)
         result['latency_p95_within_node_inference_bound'] = bool(
             np.percentile(latency_ms, 95) <= node_bound_ms)
+        result['latency_max_within_node_inference_bound'] = bool(
+            latency_ms.max() <= node_bound_ms)
     return result
 
 
@@ -294,11 +358,15 @@ def soak(model_path: str, duration_s: float, warmup_s: float, input_size: int, r
         after = {name: stream.fresh_diagnostics(name) for name in STATUS_NAMES}
         for node in nodes:
             node.check_alive()
-        received = {topic: sum(stamp in stream.arrivals(topic) for stamp in window.published)
-                    for topic in topics}
+        during = {name: stream.diagnostics_at(name, window.end) for name in STATUS_NAMES}
+        arrivals = {topic: stream.arrivals(topic) for topic in topics}
+    received = {topic: sum(stamp in arrivals[topic] for stamp in window.published)
+                for topic in topics}
     memory = {name: _memory_report(monitor.samples[name], window.start, window.end,
                                    report_every_s) for name in STATUS_NAMES}
-    depth_diagnostics = _counter_deltas(before[DEPTH_NODE], after[DEPTH_NODE])
+    diagnostics = {name: _diagnostics_report(before[name], during[name], after[name])
+                   for name in STATUS_NAMES}
+    depth_diagnostics = diagnostics[DEPTH_NODE]
     dropped = depth_diagnostics.get('frames_dropped_in_window')
     result = {
         'what': f'{WIDTH}x{HEIGHT} rgb8 synthetic sequence at {rate_hz:g} Hz (played forwards '
@@ -317,8 +385,7 @@ def soak(model_path: str, duration_s: float, warmup_s: float, input_size: int, r
         'input_rate_hz': round(window.images / max(window.end - window.start, 1e-9), 2),
         'outputs_received': received,
         'depth_node_diagnostics': depth_diagnostics,
-        'triangulation_node_diagnostics': _counter_deltas(before[TRIANGULATION_NODE],
-                                                          after[TRIANGULATION_NODE]),
+        'triangulation_node_diagnostics': diagnostics[TRIANGULATION_NODE],
         'memory': memory,
         'cpu': {name: monitor.cpu_cores(name, window.start, window.end)
                 for name in STATUS_NAMES},
@@ -434,7 +501,8 @@ def _read_proc(pid: int, ticks: int) -> tuple[int | None, float | None]:
 def _memory_report(samples: list[tuple[float, float]], start: float, end: float,
                    report_every_s: float) -> dict:
     """Summarise RSS samples (perf_counter s, MB) taken between start and end."""
-    inside = [(at, mb) for at, mb in samples if start <= at <= end + 0.5]
+    slack = 0.5 * RSS_EVERY_S  # the samples nearest the window's ends
+    inside = [(at, mb) for at, mb in samples if start - slack <= at <= end + slack]
     if len(inside) < 2:
         return {'samples': len(inside), 'goal_met': False, 'why_not': 'fewer than 2 samples'}
     at_s = np.array([at - start for at, _ in inside])
@@ -456,15 +524,24 @@ def _memory_report(samples: list[tuple[float, float]], start: float, end: float,
         'rss_slope_mb_per_min': round(slope, 4),
         'rss_fit_growth_percent': round(100.0 * slope * float(at_s[-1]) / 60.0
                                         / float(rss_mb[0]), 3),
+        # A leak keeps growing; an allocator settling in grows early and then stays flat.
+        'rss_growth_second_half_percent': round(
+            100.0 * float(rss_mb[-1] - rss_mb[len(rss_mb) // 2]) / float(rss_mb[0]), 3),
         f'rss_every_{report_every_s:g}_s_mb': reported,
         'goal_percent': RSS_GROWTH_GOAL_PERCENT,
         'goal_met': bool(growth < RSS_GROWTH_GOAL_PERCENT),
     }
 
 
-def _counter_deltas(before: dict, after: dict) -> dict:
-    """Return the node's latest diagnostics plus each counter's change over the window."""
-    result = dict(after)
+def _diagnostics_report(before: dict, during: dict, after: dict) -> dict:
+    """Return a node's /diagnostics over a window.
+
+    Rates and latencies come from its last message in the window (``during``; the rates decay
+    once the input stops), counters from the first message after the window, with each
+    counter's change since ``before``.
+    """
+    result = {key: value for key, value in (during or after).items() if key not in COUNTERS}
+    result.update({key: after[key] for key in COUNTERS if key in after})
     for key in COUNTERS:
         if isinstance(after.get(key), int) and isinstance(before.get(key), int):
             result[f'{key}_in_window'] = after[key] - before[key]
@@ -550,7 +627,7 @@ class _Stream:
         self._motion = motion
         self._condition = threading.Condition()
         self._arrivals: dict[str, dict[int, float]] = {topic: {} for topic in topics}
-        self._diagnostics: dict[str, tuple[float, dict]] = {}
+        self._diagnostics: dict[str, list[tuple[float, dict]]] = {}
         self._stream_s = 0.0  # stream time already published: stamps continue across runs
 
     def __enter__(self) -> '_Stream':
@@ -598,8 +675,8 @@ class _Stream:
         now = time.perf_counter()
         for status in message.status:
             with self._condition:
-                self._diagnostics[status.name] = (
-                    now, {item.key: item.value for item in status.values})
+                self._diagnostics.setdefault(status.name, []).append(
+                    (now, {item.key: item.value for item in status.values}))
                 self._condition.notify_all()
 
     def arrivals(self, topic: str) -> dict[int, float]:
@@ -687,16 +764,24 @@ class _Stream:
 
     def fresh_diagnostics(self, node_name: str, timeout_s: float = 5.0) -> dict:
         """Return a node's next /diagnostics values (published once a second)."""
-        status_name = STATUS_NAMES[node_name]
+        history = self._diagnostics.setdefault(STATUS_NAMES[node_name], [])
         asked = time.perf_counter()
         with self._condition:
-            self._condition.wait_for(
-                lambda: self._diagnostics.get(status_name, (0.0,))[0] > asked, timeout_s)
-            if status_name not in self._diagnostics:
-                return {}
-            values = self._diagnostics[status_name][1]
-        number = _depth_bench()._number
-        return {key: number(values[key]) for key in DIAGNOSTIC_KEYS[node_name] if key in values}
+            self._condition.wait_for(lambda: history and history[-1][0] > asked, timeout_s)
+            return _diagnostic_values(node_name, history[-1][1] if history else {})
+
+    def diagnostics_at(self, node_name: str, at: float) -> dict:
+        """Return a node's last /diagnostics values received by ``at`` (perf_counter s)."""
+        with self._condition:
+            history = self._diagnostics.get(STATUS_NAMES[node_name], [])
+            values = [values for received, values in history if received <= at]
+        return _diagnostic_values(node_name, values[-1] if values else {})
+
+
+def _diagnostic_values(node_name: str, values: dict[str, str]) -> dict:
+    """Return the reported keys of a node's status values, as numbers where they are."""
+    number = _depth_bench()._number
+    return {key: number(values[key]) for key in DIAGNOSTIC_KEYS[node_name] if key in values}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -709,13 +794,17 @@ def main(argv: list[str] | None = None) -> int:
                         help='input before each measured window (s)')
     parser.add_argument('--only', choices=('overload', 'soak'), default=None,
                         help='run one phase only')
-    parser.add_argument('--onnx', default=None, help='an ONNX model instead of V2-Small')
+    parser.add_argument('--onnx', default=None,
+                        help='an ONNX model for both phases instead of the built-in ones')
+    parser.add_argument('--soak-model', choices=SOAK_MODELS, default='v2-vit-tiny',
+                        help="depth_node's model in the soak")
     parser.add_argument('--overload-input-size', type=int, default=OVERLOAD_INPUT_SIZE)
     parser.add_argument('--soak-input-size', type=int, default=SOAK_INPUT_SIZE)
     args = parser.parse_args(argv)
     phases = (args.only,) if args.only else ('overload', 'soak')
     print(json.dumps(run(overload_s=args.overload_s, soak_s=args.soak_s,
                          warmup_s=args.warmup_s, phases=phases, onnx_path=args.onnx,
+                         soak_model=args.soak_model,
                          overload_input_size=args.overload_input_size,
                          soak_input_size=args.soak_input_size), indent=2))
     return 0

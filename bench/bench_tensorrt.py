@@ -42,28 +42,31 @@ V2_SMALL = {'hidden_size': 384, 'num_hidden_layers': 12, 'num_attention_heads': 
             'head_hidden_size': 32}
 
 
-def random_depth_anything_v2_small(seed: int = 0):
+def random_depth_anything_v2_small(seed: int = 0, sizes: dict | None = None):
     """Return (Depth-Anything-V2-Small with random weights, its ModelInfo), eval, on the CPU.
 
     The last head convolution is rescaled so the output is about 1 +- 0.3 over an image (with
     the default initialisation it is ~1e-4, too close to fp16's floor for a parity check).
+    ``sizes`` replaces the V2-Small widths and depths (keys as ``V2_SMALL``).
     """
     import torch
     from transformers import DepthAnythingConfig, DepthAnythingForDepthEstimation, Dinov2Config
 
     from mono_depth_ros.inference.base import ModelInfo
 
+    sizes = sizes or V2_SMALL
+
     torch.manual_seed(seed)
     backbone = Dinov2Config(
-        hidden_size=V2_SMALL['hidden_size'], num_hidden_layers=V2_SMALL['num_hidden_layers'],
-        num_attention_heads=V2_SMALL['num_attention_heads'], mlp_ratio=4, image_size=518,
+        hidden_size=sizes['hidden_size'], num_hidden_layers=sizes['num_hidden_layers'],
+        num_attention_heads=sizes['num_attention_heads'], mlp_ratio=4, image_size=518,
         patch_size=14, layerscale_value=1.0, out_indices=[3, 6, 9, 12], apply_layernorm=True,
         reshape_hidden_states=False)
     config = DepthAnythingConfig(
-        backbone_config=backbone, patch_size=14, reassemble_hidden_size=V2_SMALL['hidden_size'],
-        reassemble_factors=[4, 2, 1, 0.5], neck_hidden_sizes=V2_SMALL['neck_hidden_sizes'],
-        fusion_hidden_size=V2_SMALL['fusion_hidden_size'],
-        head_hidden_size=V2_SMALL['head_hidden_size'], depth_estimation_type='relative')
+        backbone_config=backbone, patch_size=14, reassemble_hidden_size=sizes['hidden_size'],
+        reassemble_factors=[4, 2, 1, 0.5], neck_hidden_sizes=sizes['neck_hidden_sizes'],
+        fusion_hidden_size=sizes['fusion_hidden_size'],
+        head_hidden_size=sizes['head_hidden_size'], depth_estimation_type='relative')
     model = DepthAnythingForDepthEstimation(config).eval()
     captured = {}
     hook = model.head.conv3.register_forward_hook(

@@ -41,7 +41,8 @@ def result(module, tiny_onnx) -> dict:
 
 def _assert_memory_report(memory: dict) -> None:
     assert memory['samples'] >= 2, memory
-    for key in ('rss_start_mb', 'rss_end_mb', 'rss_growth_percent', 'rss_slope_mb_per_min'):
+    for key in ('rss_start_mb', 'rss_end_mb', 'rss_growth_percent', 'rss_slope_mb_per_min',
+                'rss_growth_second_half_percent'):
         assert math.isfinite(memory[key]), key
     assert memory['rss_start_mb'] > 10, 'a Python node with rclpy holds tens of MB'
     assert memory['rss_min_mb'] <= memory['rss_start_mb'] <= memory['rss_max_mb']
@@ -52,7 +53,8 @@ def _assert_memory_report(memory: dict) -> None:
 
 def test_result_is_plain_json_with_both_phases(result):
     json.dumps(result)
-    assert set(result) >= {'overload', 'soak', 'model'}
+    assert set(result) >= {'overload', 'soak'}
+    assert result['overload']['model'] == result['soak']['model'] == 'tiny_relative_dynamic.onnx'
 
 
 def test_overload_reports_latency_node_drops_and_memory(result):
