@@ -75,7 +75,7 @@ def test_overload_keeps_latency_bounded_and_counts_drops(monkeypatch):
         diagnostics = collector.messages('/diagnostics')
     latencies = np.array([arrived - sent[stamp_to_ns(message.header.stamp)]
                           for arrived, message in arrivals])
-    assert len(latencies) >= 0.5 * DURATION_S / MODEL_SECONDS
+    assert len(latencies) >= 0.3 * DURATION_S / MODEL_SECONDS
     assert len(latencies) < 0.5 * len(sent), 'most frames must be dropped, not queued'
     # Each output is at most one inference plus one waiting frame old (with slack for a loaded
     # 2-core machine), and the latency does not grow over the run.

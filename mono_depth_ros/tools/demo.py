@@ -23,6 +23,7 @@ a report with pictures and metrics to the output directory.
 import argparse
 import os
 import pathlib
+import random
 import time
 
 import cv2
@@ -74,6 +75,10 @@ def run(args: argparse.Namespace) -> int:
     out = pathlib.Path(args.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
     use_large_data_fastdds_profile()
+    if not os.environ.get('ROS_DOMAIN_ID'):
+        # A domain of its own, so the demo's /camera topics never mix with a live robot graph.
+        os.environ['ROS_DOMAIN_ID'] = str(random.randint(1, 100))
+    os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
 
     started = time.monotonic()
     print(f'[1/4] rendering a {args.frames}-frame {args.width}x{args.height} synthetic sequence '

@@ -253,9 +253,9 @@ def _cloud_views(sequence, findings: Findings) -> np.ndarray | None:
     clouds = [_world_points(message, frames[stamp].camera_pose)[0]
               for stamp, message in findings.outputs.get('triangulation_points', {}).items()
               if stamp in warm]
-    if not clouds:
+    sparse = np.concatenate(clouds) if clouds else np.empty((0, 3))
+    if len(sparse) == 0:
         return None
-    sparse = np.concatenate(clouds)
     heights = sparse[:, 2]
     level = np.clip(255 * (heights - heights.min()) / max(np.ptp(heights), 1e-6), 0, 255)
     sparse_colors = cv2.applyColorMap(level.astype(np.uint8)[None], cv2.COLORMAP_TURBO)[0]
