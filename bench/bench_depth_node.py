@@ -178,12 +178,20 @@ def run(frames: int = 30, overload_s: float = 15.0, input_size: int = DEFAULT_IN
     }
 
 
-def bench_model_path(cache_dir: str | os.PathLike | None = None) -> pathlib.Path:
-    """Return the cached ONNX export of the random V2-Small, exporting it on first use."""
+def bench_model_path(cache_dir: str | os.PathLike | None = None, *, name: str = BENCH_MODEL,
+                     sizes: dict | None = None,
+                     source: str | None = None) -> pathlib.Path:
+    """Return the cached ONNX export of a random-weight V2 model, exporting it on first use.
+
+    The default is V2-Small; ``sizes`` (keys as bench_tensorrt.V2_SMALL) and ``name`` make
+    another size, described as ``source``.
+    """
+    import dataclasses
+
     from mono_depth_ros.inference.model_loading import read_onnx_contract
 
     directory = pathlib.Path(cache_dir or pathlib.Path(default_cache_dir()) / 'bench')
-    path = directory / BENCH_MODEL
+    path = directory / name
     if path.is_file():
         try:
             read_onnx_contract(str(path))
@@ -194,7 +202,9 @@ def bench_model_path(cache_dir: str | os.PathLike | None = None) -> pathlib.Path
     from mono_depth_ros.tools.bench import load_benchmark
 
     make_model = load_benchmark(pathlib.Path(__file__).with_name('bench_tensorrt.py'))
-    model, info = make_model.random_depth_anything_v2_small(seed=0)
+    model, info = make_model.random_depth_anything_v2_small(seed=0, sizes=sizes)
+    if source:
+        info = dataclasses.replace(info, encoder=None, source=source)
     export_onnx(model, path, input_size=266, info=info)
     return path
 

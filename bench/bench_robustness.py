@@ -169,27 +169,9 @@ def _model(onnx_path: str | None, name: str) -> dict:
 
 def vit_tiny_model_path(cache_dir: str | os.PathLike | None = None) -> pathlib.Path:
     """Return the cached ONNX export of the ViT-Tiny-sized V2 model, exporting it on first use."""
-    import dataclasses
-
-    from mono_depth_ros.inference.model_loading import read_onnx_contract
-    from mono_depth_ros.inference.onnx_export import export_onnx
-    from mono_depth_ros.inference.selection import default_cache_dir
-    from mono_depth_ros.tools.bench import load_benchmark
-
-    directory = pathlib.Path(cache_dir or pathlib.Path(default_cache_dir()) / 'bench')
-    path = directory / VIT_TINY_MODEL
-    if path.is_file():
-        try:
-            read_onnx_contract(str(path))
-            return path
-        except Exception as error:  # re-export a damaged file
-            print(f're-exporting {path}: {error}', file=sys.stderr)
-    make_model = load_benchmark(pathlib.Path(__file__).with_name('bench_tensorrt.py'))
-    model, info = make_model.random_depth_anything_v2_small(seed=0, sizes=VIT_TINY_SIZES)
-    info = dataclasses.replace(info, encoder=None,
-                               source='Depth Anything V2, ViT-Tiny-sized (random weights)')
-    export_onnx(model, path, input_size=266, info=info)
-    return path
+    return _depth_bench().bench_model_path(
+        cache_dir, name=VIT_TINY_MODEL, sizes=VIT_TINY_SIZES,
+        source='Depth Anything V2, ViT-Tiny-sized (random weights)')
 
 
 @functools.lru_cache(maxsize=None)
