@@ -36,8 +36,8 @@ from mono_depth_ros.core.metrics import fit_scale_shift_robust
 class ScaleFusionSettings:
     """Tuning of the fusion; the defaults suit 10-30 Hz cameras and a few hundred points."""
 
-    min_points: int = 30            # points needed in one frame before fitting
-    min_inliers: int = 20           # inliers needed for a fit to count
+    min_points: int = 50            # points needed in one frame before fitting
+    min_inliers: int = 40           # inliers needed for a fit to count
     stamp_tolerance_ns: int = 5_000_000   # points and image belong together within this
     smoothing: float = 0.7          # share of the past estimate's weight kept at each fit
     jump_ratio: float = 1.5         # a fit this far from the estimate is a jump...

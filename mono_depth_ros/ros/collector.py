@@ -19,14 +19,19 @@ import time
 from typing import Callable
 
 from rclpy.node import Node
-from rclpy.qos import qos_profile_sensor_data, QoSProfile
+from rclpy.qos import QoSProfile, ReliabilityPolicy
+
+
+# Best effort matches every publisher; the deep history keeps a stalled executor from losing
+# messages that already arrived.
+COLLECTOR_QOS = QoSProfile(depth=100, reliability=ReliabilityPolicy.BEST_EFFORT)
 
 
 class TopicCollector(Node):
     """Subscribes to topics and keeps what arrives, with the wall time of arrival."""
 
     def __init__(self, topics: dict[str, type], *, name: str = 'topic_collector',
-                 qos: QoSProfile = qos_profile_sensor_data, context=None, keep: int = 10_000,
+                 qos: QoSProfile = COLLECTOR_QOS, context=None, keep: int = 10_000,
                  on_message: Callable[[str, object], None] | None = None) -> None:
         super().__init__(name, context=context)
         self._lock = threading.Condition()
