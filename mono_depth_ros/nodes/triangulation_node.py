@@ -14,12 +14,14 @@
 
 """triangulation_node: camera + odometry in, sparse metric depth, points and a track view out."""
 
+import collections
 import dataclasses
 import threading
 import time
 
 import cv2
 from nav_msgs.msg import Odometry
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image, PointCloud2
@@ -95,8 +97,12 @@ class TriangulationNode(Node):
         self._depth_publisher = self.create_publisher(Image, 'triangulation/depth', qos)
         self._points_publisher = self.create_publisher(PointCloud2, 'triangulation/points', qos)
         self._tracks_publisher = self.create_publisher(Image, 'triangulation/tracks', qos)
-        self._odometry = self.create_subscription(Odometry, 'odom', self._on_odometry,
-                                                  ODOMETRY_QOS)
+        # Odometry waits in an inbox (bounded) for the worker; its callback never blocks.
+        self._odometry_inbox: collections.deque = collections.deque(maxlen=10_000)
+        self._newest_odometry_ns: int | None = None
+        self._odometry = self.create_subscription(
+            Odometry, 'odom', self._on_odometry, ODOMETRY_QOS,
+            callback_group=MutuallyExclusiveCallbackGroup())
         self._cameras = CameraModelCache()
         self._rate_in, self._rate_out = RateMeter(), RateMeter()
         self._latency = LatencyStats()
@@ -132,17 +138,22 @@ class TriangulationNode(Node):
         return None
 
     def _on_odometry(self, message: Odometry) -> None:
+        """Queue the pose; the worker adds it, so this callback never waits for a frame."""
         pose = message.pose.pose
-        try:
-            with self._lock:
-                self._pipeline.add_odometry(
-                    stamp_to_ns(message.header.stamp),
-                    (pose.position.x, pose.position.y, pose.position.z),
-                    (pose.orientation.x, pose.orientation.y, pose.orientation.z,
-                     pose.orientation.w))
-        except BadMessageError as error:
-            self._health.warn('bad_odometry', f'ignoring odometry: {error}',
-                              f'odometry {error.field}')
+        stamp_ns = stamp_to_ns(message.header.stamp)
+        self._odometry_inbox.append((
+            stamp_ns, (pose.position.x, pose.position.y, pose.position.z),
+            (pose.orientation.x, pose.orientation.y, pose.orientation.z, pose.orientation.w)))
+        self._newest_odometry_ns = stamp_ns
+
+    def _add_queued_odometry(self) -> None:
+        while self._odometry_inbox:
+            stamp_ns, position, orientation = self._odometry_inbox.popleft()
+            try:
+                self._pipeline.add_odometry(stamp_ns, position, orientation)
+            except BadMessageError as error:
+                self._health.warn('bad_odometry', f'ignoring odometry: {error}',
+                                  f'odometry {error.field}')
 
     def _on_frame(self, frame: CameraFrame) -> None:
         self._rate_in.tick()
@@ -152,8 +163,7 @@ class TriangulationNode(Node):
         """Give odometry up to odom_max_gap to catch up with the image stamp."""
         deadline = time.monotonic() + self._values['odom_max_gap']
         while time.monotonic() < deadline:
-            with self._lock:
-                newest = self._pipeline.poses.newest_stamp_ns
+            newest = self._newest_odometry_ns
             if newest is None or newest >= stamp_ns:
                 return
             time.sleep(0.002)
@@ -169,6 +179,7 @@ class TriangulationNode(Node):
         gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
         self._wait_for_odometry(frame.stamp_ns)
         with self._lock:
+            self._add_queued_odometry()
             result = self._pipeline.process_frame(frame.stamp_ns, gray, camera)
         self._last_stats = result.stats
         if result.status.startswith('reset'):
