@@ -85,7 +85,6 @@ NODE_PARAMETERS = {'backend': 'onnxruntime', 'device': 'cpu', 'scale_source': 'f
                    'qos': 'sensor_data'}
 DIAGNOSTIC_KEYS = ('frames_received', 'frames_dropped', 'rate_in_hz', 'rate_out_hz',
                    'latency_mean_ms', 'latency_p95_ms', 'inference_mean_ms', 'backend')
-NODE_COMMAND = (sys.executable, '-m', 'mono_depth_ros.nodes.depth_node')
 # ONNX Runtime's idle threads spin ~40 ms after a run: let them stop before the other side runs.
 SETTLE_S = 0.1
 START_TIMEOUT_S = 120.0
@@ -111,7 +110,7 @@ def run(frames: int = 30, overload_s: float = 15.0, input_size: int = DEFAULT_IN
     domain_id = random.SystemRandom().randint(1, 101)
     parameters = {'model': model_path, 'input_size': input_size, **NODE_PARAMETERS}
     with _raw_backend(model_path, input_size) as (backend, tensor), \
-            _depth_node_process(parameters, domain_id, profile) as node, \
+            node_process('depth_node', parameters, domain_id, profile) as node, \
             _CameraLoop(domain_id, rgb) as camera:
         camera.wait_connected(node)
         for index in range(warmup):
@@ -304,17 +303,18 @@ def _cores(start: tuple[float, float, float], end: tuple[float, float, float]) -
 
 # The node under test -------------------------------------------------------------------------
 
-class _NodeProcess:
-    """A running depth_node process and its log file."""
+class NodeProcess:
+    """A running node process and its log file."""
 
-    def __init__(self, process: subprocess.Popen, log_path: pathlib.Path) -> None:
+    def __init__(self, name: str, process: subprocess.Popen, log_path: pathlib.Path) -> None:
+        self.name = name
         self.process = process
         self.log_path = log_path
 
     def check_alive(self) -> None:
         """Raise RuntimeError with the log's end when the node has exited."""
         if self.process.poll() is not None:
-            raise RuntimeError(f'depth_node exited with code {self.process.returncode}\n'
+            raise RuntimeError(f'{self.name} exited with code {self.process.returncode}\n'
                                f'{self.log_tail()}')
 
     def log_tail(self, characters: int = 3000) -> str:
@@ -323,22 +323,23 @@ class _NodeProcess:
 
 
 @contextlib.contextmanager
-def _depth_node_process(parameters: dict, domain_id: int, profile: str) -> Iterator[_NodeProcess]:
-    """Start depth_node in its own process; stop it with SIGINT (then SIGKILL) at the end."""
-    arguments = [*NODE_COMMAND, '--ros-args']
-    for name, value in parameters.items():
+def node_process(name: str, parameters: dict, domain_id: int,
+                 profile: str) -> Iterator[NodeProcess]:
+    """Start ``mono_depth_ros.nodes.<name>`` in its own process; SIGINT (then SIGKILL) it after."""
+    arguments = [sys.executable, '-m', f'mono_depth_ros.nodes.{name}', '--ros-args']
+    for key, value in parameters.items():
         text = str(value).lower() if isinstance(value, bool) else str(value)
-        arguments += ['-p', f'{name}:={text}']
+        arguments += ['-p', f'{key}:={text}']
     environment = {**os.environ, 'ROS_DOMAIN_ID': str(domain_id),
                    'FASTDDS_DEFAULT_PROFILES_FILE': profile,
                    'ROS_AUTOMATIC_DISCOVERY_RANGE': 'LOCALHOST', 'PYTHONUNBUFFERED': '1'}
-    with tempfile.TemporaryDirectory(prefix='bench_depth_node_') as scratch:
-        log_path = pathlib.Path(scratch) / 'depth_node.log'
+    with tempfile.TemporaryDirectory(prefix=f'bench_{name}_') as scratch:
+        log_path = pathlib.Path(scratch) / f'{name}.log'
         with open(log_path, 'wb') as log:
             process = subprocess.Popen(arguments, env=environment, stdout=log,
                                        stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         try:
-            yield _NodeProcess(process, log_path)
+            yield NodeProcess(name, process, log_path)
         finally:
             if process.poll() is None:
                 process.send_signal(signal.SIGINT)
@@ -440,7 +441,7 @@ class _CameraLoop:
         times = [received.get(stamp_ns) for received in self._received.values()]
         return None if None in times else max(times)
 
-    def wait_connected(self, node: _NodeProcess, timeout_s: float = START_TIMEOUT_S) -> None:
+    def wait_connected(self, node: NodeProcess, timeout_s: float = START_TIMEOUT_S) -> None:
         """Wait until depth_node subscribes to the camera and publishes both outputs."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:

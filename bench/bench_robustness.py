@@ -44,20 +44,15 @@ in ``bench_depth_node.py`` (whose model, raw-inference timing and CPU meter this
 """
 
 import argparse
-import contextlib
 import functools
 import json
 import math
 import os
 import pathlib
 import random
-import signal
-import subprocess
-import sys
-import tempfile
 import threading
 import time
-from typing import Callable, Iterator
+from typing import Callable
 
 from diagnostic_msgs.msg import DiagnosticArray
 from nav_msgs.msg import Odometry
@@ -532,53 +527,10 @@ def _diagnostics_report(before: dict, during: dict, after: dict) -> dict:
 
 # The nodes under test ----------------------------------------------------------------------
 
-class _NodeProcess:
-    """A running node process and its log file."""
-
-    def __init__(self, name: str, process: subprocess.Popen, log_path: pathlib.Path) -> None:
-        self.name = name
-        self.process = process
-        self.log_path = log_path
-
-    def check_alive(self) -> None:
-        """Raise RuntimeError with the log's end when the node has exited."""
-        if self.process.poll() is not None:
-            raise RuntimeError(f'{self.name} exited with code {self.process.returncode}\n'
-                               f'{self.log_tail()}')
-
-    def log_tail(self, characters: int = 3000) -> str:
-        """Return the end of the node's output."""
-        return self.log_path.read_text(errors='replace')[-characters:]
-
-
-@contextlib.contextmanager
-def _node_process(name: str, parameters: dict, domain_id: int) -> Iterator[_NodeProcess]:
-    """Start ``mono_depth_ros.nodes.<name>`` in its own process; SIGINT (then SIGKILL) it after.
-
-    The same start and stop as bench_depth_node's depth_node, for either node.
-    """
-    arguments = [sys.executable, '-m', f'mono_depth_ros.nodes.{name}', '--ros-args']
-    for key, value in parameters.items():
-        text = str(value).lower() if isinstance(value, bool) else str(value)
-        arguments += ['-p', f'{key}:={text}']
-    environment = {**os.environ, 'ROS_DOMAIN_ID': str(domain_id),
-                   'FASTDDS_DEFAULT_PROFILES_FILE': use_large_data_fastdds_profile(),
-                   'ROS_AUTOMATIC_DISCOVERY_RANGE': 'LOCALHOST', 'PYTHONUNBUFFERED': '1'}
-    with tempfile.TemporaryDirectory(prefix=f'bench_robustness_{name}_') as scratch:
-        log_path = pathlib.Path(scratch) / f'{name}.log'
-        with open(log_path, 'wb') as log:
-            process = subprocess.Popen(arguments, env=environment, stdout=log,
-                                       stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        try:
-            yield _NodeProcess(name, process, log_path)
-        finally:
-            if process.poll() is None:
-                process.send_signal(signal.SIGINT)
-                try:
-                    process.wait(timeout=10.0)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait(timeout=5.0)
+def _node_process(name: str, parameters: dict, domain_id: int):
+    """Start a node in its own process, as bench_depth_node does (a context manager)."""
+    return _depth_bench().node_process(name, parameters, domain_id,
+                                       use_large_data_fastdds_profile())
 
 
 def _domain_id() -> int:
@@ -666,7 +618,7 @@ class _Stream:
         with self._condition:
             return dict(self._arrivals[topic])
 
-    def wait_connected(self, nodes: list[_NodeProcess], consumers: int,
+    def wait_connected(self, nodes: list, consumers: int,
                        timeout_s: float = START_TIMEOUT_S) -> None:
         """Wait until the nodes subscribe to the inputs and publish every subscribed output."""
         deadline = time.monotonic() + timeout_s
@@ -684,7 +636,7 @@ class _Stream:
         logs = '\n'.join(f'--- {node.name}\n{node.log_tail()}' for node in nodes)
         raise RuntimeError(f'the nodes did not connect within {timeout_s:.0f} s\n{logs}')
 
-    def first_output(self, topic: str, nodes: list[_NodeProcess],
+    def first_output(self, topic: str, nodes: list,
                      timeout_s: float = START_TIMEOUT_S) -> None:
         """Publish a frame every half second until ``topic`` answers (the model is loaded)."""
         deadline = time.monotonic() + timeout_s
