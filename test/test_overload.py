@@ -29,7 +29,7 @@ from ros_harness import node_under_test, off_centre_camera, textured_rgb
 
 MODEL_SECONDS = 0.1     # the model takes 100 ms ...
 FRAME_PERIOD = 1 / 60   # ... and frames come at 60 Hz
-DURATION_S = 4.0
+DURATION_S = 8.0   # long enough that a queue would stand out from a stall of the machine
 
 
 class SlowBackend:
