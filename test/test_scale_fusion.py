@@ -25,10 +25,14 @@ from mono_depth_ros.core.camera_model import CameraModel
 from mono_depth_ros.core.image_codec import image_to_numpy
 from mono_depth_ros.core.metrics import aggregate_metrics, align_scale_shift, compute_metrics
 from mono_depth_ros.core.preprocessing import prepare_input
+from mono_depth_ros.core.transforms import matrix_to_quaternion
+from mono_depth_ros.core.triangulation.pipeline import TriangulationPipeline
 from mono_depth_ros.inference.base import DepthBackend, InputSpec, ModelInfo
 import mono_depth_ros.nodes.depth_node as depth_node_module
 from mono_depth_ros.nodes.depth_node import DepthNode
 from mono_depth_ros.nodes.triangulation_node import TriangulationNode
+from mono_depth_ros.pipeline.depth_pipeline import DepthPipeline, DepthSettings
+from mono_depth_ros.pipeline.offline import InputFrame, OfflineProcessor, OfflineSettings
 from mono_depth_ros.pipeline.scale_fusion import ScaleFusion, ScaleFusionSettings
 from mono_depth_ros.ros.messages import stamp_to_ns
 from mono_depth_ros.synth import render_sequence, write_sequence
@@ -123,10 +127,75 @@ class AffineInverseDepthModel(DepthBackend):
         return (SCALE * inverse + SHIFT)[None].astype(np.float32)
 
 
-@pytest.mark.slow
-def test_fused_depth_is_as_good_as_the_oracle_alignment(tmp_path, monkeypatch):
+def _fused_and_oracle(fused_by_stamp: dict, relative_by_stamp: dict, truth: dict,
+                      warm: set) -> tuple[float, float, int]:
+    """Return (fused AbsRel, oracle AbsRel, frames) over the warm frames with both outputs."""
+    fused, oracle = [], []
+    for stamp, depth in fused_by_stamp.items():
+        if stamp in warm and stamp in relative_by_stamp:
+            fused.append(compute_metrics(depth, truth[stamp]))
+            aligned, _, _ = align_scale_shift(relative_by_stamp[stamp], truth[stamp],
+                                              space='inverse')
+            oracle.append(compute_metrics(aligned, truth[stamp]))
+    if not fused:
+        return float('nan'), float('nan'), 0
+    return (aggregate_metrics(fused)['abs_rel'], aggregate_metrics(oracle)['abs_rel'],
+            len(fused))
+
+
+@pytest.fixture(scope='module')
+def oracle_sequence():
+    return render_sequence(frames=45, width=640, height=480, seed=0)
+
+
+def _sequence_truth(sequence) -> tuple[dict, set]:
+    truth = {frame.stamp_ns: frame.depth for frame in sequence.frames}
+    return truth, set(sorted(truth)[20:])
+
+
+def test_fused_depth_is_within_1_1x_of_the_oracle_alignment(oracle_sequence):
+    """Every frame through the pipelines the nodes run: the accuracy of the method itself."""
     input_size = 140
-    sequence = render_sequence(frames=45, width=640, height=480, seed=0)
+    model = AffineInverseDepthModel(oracle_sequence, input_size)
+    depth = DepthPipeline(model, ModelInfo('relative', None, 'affine inverse-depth oracle'),
+                          DepthSettings(input_size=input_size, min_depth=0.2, max_depth=30.0,
+                                        scale_source='triangulation'))
+    processor = OfflineProcessor(OfflineSettings(mode='both'), depth=depth,
+                                 triangulation=TriangulationPipeline())
+    info = oracle_sequence.camera_info_fields()
+    camera = CameraModel.from_intrinsics(info['k'][0], info['k'][4], info['k'][2],
+                                         info['k'][5], info['width'], info['height'])
+    odometry = iter(oracle_sequence.odometry)
+    pending = next(odometry, None)
+    outputs = []
+    for frame in oracle_sequence.frames:
+        while pending is not None and pending.stamp_ns <= frame.stamp_ns + 40_000_000:
+            orientation = matrix_to_quaternion(pending.base_pose[:3, :3])
+            outputs += processor.add_odometry(pending.stamp_ns, pending.base_pose[:3, 3],
+                                              orientation)
+            pending = next(odometry, None)
+        outputs += processor.add_frame(InputFrame(frame.stamp_ns, 'camera', frame.rgb, camera,
+                                                  frame.stamp_ns))
+    outputs += processor.finish()
+    fused = {o.frame.stamp_ns: image_to_numpy(o.messages['depth/image'])
+             for o in outputs if 'depth/image' in o.messages}
+    relative = {o.frame.stamp_ns: image_to_numpy(o.messages['depth/relative'])
+                for o in outputs if 'depth/relative' in o.messages}
+    truth, warm = _sequence_truth(oracle_sequence)
+    fused_absrel, oracle_absrel, frames = _fused_and_oracle(fused, relative, truth, warm)
+    assert frames == len(warm)
+    assert fused_absrel <= 1.1 * oracle_absrel, (fused_absrel, oracle_absrel)
+
+
+@pytest.mark.slow
+def test_the_nodes_over_dds_publish_fused_metric_depth(oracle_sequence, tmp_path, monkeypatch):
+    """The same method live: two nodes over DDS, fed from a rosbag2 of the sequence.
+
+    Latest-frame-wins drops frames when the machine is loaded, and the scale then rests on
+    fewer fits, so the bound here is looser than the every-frame test above.
+    """
+    input_size = 140
+    sequence = oracle_sequence
     paths = write_sequence(sequence, tmp_path / 'sequence')
     model = AffineInverseDepthModel(sequence, input_size)
     info = ModelInfo('relative', None, 'affine inverse-depth oracle')
@@ -142,19 +211,12 @@ def test_fused_depth_is_as_good_as_the_oracle_alignment(tmp_path, monkeypatch):
     result = replay_bag(paths['bag'], {'/camera/depth/image': Image,
                                        '/camera/depth/relative': Image},
                         make_nodes=make_nodes, rate=0.4)
-    truth = {frame.stamp_ns: frame.depth for frame in sequence.frames}
-    warm = set(sorted(truth)[20:])
+    fused = {stamp_to_ns(m.header.stamp): image_to_numpy(m)
+             for m in result.messages['/camera/depth/image']}
     relative = {stamp_to_ns(m.header.stamp): image_to_numpy(m)
                 for m in result.messages['/camera/depth/relative']}
-    fused, oracle = [], []
-    for message in result.messages['/camera/depth/image']:
-        stamp = stamp_to_ns(message.header.stamp)
-        if stamp in warm and stamp in relative:
-            fused.append(compute_metrics(image_to_numpy(message), truth[stamp]))
-            aligned, _, _ = align_scale_shift(relative[stamp], truth[stamp], space='inverse')
-            oracle.append(compute_metrics(aligned, truth[stamp]))
+    truth, warm = _sequence_truth(sequence)
+    fused_absrel, oracle_absrel, frames = _fused_and_oracle(fused, relative, truth, warm)
     # Fewer when the machine is loaded: the scale arrives once triangulation has converged.
-    assert len(fused) >= 8, f'{len(fused)} fused, {len(relative)} relative frames'
-    fused_absrel = aggregate_metrics(fused)['abs_rel']
-    oracle_absrel = aggregate_metrics(oracle)['abs_rel']
-    assert fused_absrel <= 1.1 * oracle_absrel, (fused_absrel, oracle_absrel)
+    assert frames >= 5, f'{frames} fused, {len(relative)} relative frames'
+    assert fused_absrel <= 2.0 * oracle_absrel, (fused_absrel, oracle_absrel)

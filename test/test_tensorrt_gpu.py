@@ -108,6 +108,21 @@ def test_engine_matches_pytorch_on_4_3_and_16_9_frames(
         assert info.depth_type == 'relative' and info.encoder == 'vits'
 
 
+def test_gpu_preprocessing_matches_the_opencv_path(v2_small, cache_dir):
+    _, onnx_path = v2_small
+    rng = np.random.default_rng(5)
+    with TensorRTBackend(onnx_path, precision='fp32', input_size=INPUT_SIZE,
+                         cache_dir=cache_dir) as backend:
+        assert backend.preprocesses_on_device
+        for height, width in FRAMES.values():
+            coarse = rng.integers(0, 256, (height // 40, width // 40, 3), dtype=np.uint8)
+            rgb = cv2.resize(coarse, (width, height), interpolation=cv2.INTER_CUBIC)
+            on_host = backend.infer(prepare_input(rgb, INPUT_SIZE))
+            on_device = backend.infer_rgb(rgb, INPUT_SIZE)
+            assert on_device.shape == on_host.shape
+            assert float(np.mean(np.abs(on_device - on_host) / np.abs(on_host))) <= 1e-3
+
+
 def test_second_build_reuses_the_engine_and_engine_files_load_directly(
         v2_small, cache_dir, frames_and_references):
     _, onnx_path = v2_small

@@ -37,7 +37,7 @@ import numpy as np
 import pytest
 
 from mono_depth_ros.core.errors import BadMessageError
-from mono_depth_ros.core.preprocessing import network_input_size
+from mono_depth_ros.core.preprocessing import network_input_size, prepare_input
 from mono_depth_ros.inference import engine_builder
 from mono_depth_ros.inference.base import BackendUnavailableError, ModelLoadError
 from mono_depth_ros.inference.engine_builder import (
@@ -451,6 +451,19 @@ def test_runner_falls_back_to_the_binding_api():
     assert runner.api == 'binding'
     assert calls == ['set_binding_shape', 'execute_async_v2', 'execute_async_v2',
                      'set_binding_shape', 'execute_async_v2']
+
+
+def test_runner_preprocesses_frames_into_the_input_binding():
+    runner = EngineRunner(TensorRT(fake_tensorrt()), TensorApiEngine(), device='cpu')
+    rgb = cv2.resize(np.random.default_rng(1).integers(0, 256, (7, 9, 3), dtype=np.uint8),
+                     (64, 48), interpolation=cv2.INTER_CUBIC)
+    for _ in range(2):
+        output = runner.run_rgb(rgb, (28, 42))
+    expected = 2 * prepare_input(rgb, (28, 42))[:, 0]
+    np.testing.assert_allclose(output, expected, atol=1e-3)
+    assert runner.allocations == 1   # same shape: the bindings stay
+    assert runner.run_rgb(rgb, (14, 28)).shape == (1, 14, 28)
+    assert runner.allocations == 2
 
 
 def test_runner_refuses_a_shape_outside_the_profile():

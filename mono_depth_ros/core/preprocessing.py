@@ -88,13 +88,8 @@ def network_input_size(height: int, width: int, input_size: int | tuple[int, int
             _round_to_multiple(scale * width, multiple, size))
 
 
-def prepare_input(rgb: np.ndarray, input_size: int | tuple[int, int] = DEFAULT_INPUT_SIZE,
-                  multiple: int = PATCH_MULTIPLE, keep_aspect: bool = True) -> np.ndarray:
-    """Return the (1, 3, h, w) float32 network tensor of an (H, W, 3) uint8 RGB image.
-
-    Bicubic resize to :func:`network_input_size`, then RGB/255 normalised with the ImageNet
-    mean and standard deviation; h and w are multiples of ``multiple``.
-    """
+def check_rgb(rgb: np.ndarray) -> np.ndarray:
+    """Return ``rgb`` as an array if it is a non-empty (H, W, 3) uint8 image; else raise."""
     image = np.asarray(rgb)
     if image.ndim != 3 or image.shape[2] != 3:
         raise BadMessageError('rgb.shape', image.shape, '(height, width, 3)')
@@ -102,6 +97,22 @@ def prepare_input(rgb: np.ndarray, input_size: int | tuple[int, int] = DEFAULT_I
         raise BadMessageError('rgb.dtype', str(image.dtype), 'uint8')
     if image.shape[0] < 1 or image.shape[1] < 1:
         raise BadMessageError('rgb.shape', image.shape, 'a non-empty image')
+    return image
+
+
+def normalisation_constants() -> tuple[np.ndarray, np.ndarray]:
+    """Return per-channel (scale, offset): (x / 255 - mean) / std == x * scale + offset."""
+    return _SCALE.copy(), _OFFSET.copy()
+
+
+def prepare_input(rgb: np.ndarray, input_size: int | tuple[int, int] = DEFAULT_INPUT_SIZE,
+                  multiple: int = PATCH_MULTIPLE, keep_aspect: bool = True) -> np.ndarray:
+    """Return the (1, 3, h, w) float32 network tensor of an (H, W, 3) uint8 RGB image.
+
+    Bicubic resize to :func:`network_input_size`, then RGB/255 normalised with the ImageNet
+    mean and standard deviation; h and w are multiples of ``multiple``.
+    """
+    image = check_rgb(rgb)
     height, width = network_input_size(image.shape[0], image.shape[1], input_size, multiple,
                                        keep_aspect)
     # Resize the float image (not uint8) so cubic overshoot is neither clipped nor rounded.

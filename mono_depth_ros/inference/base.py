@@ -26,6 +26,7 @@ import logging
 import numpy as np
 
 from mono_depth_ros.core.errors import BadMessageError
+from mono_depth_ros.core.preprocessing import prepare_input
 
 DEPTH_TYPES = ('relative', 'metric')
 PRECISIONS = ('fp32', 'fp16', 'int8')
@@ -135,6 +136,8 @@ class DepthBackend(abc.ABC):
     """
 
     name: str = ''
+    # True where ``infer_rgb`` resizes and normalises on the inference device itself.
+    preprocesses_on_device: bool = False
 
     def __init__(self, device: str, precision: str, input_spec: InputSpec,
                  logger: logging.Logger | None = None):
@@ -149,6 +152,14 @@ class DepthBackend(abc.ABC):
         if self._closed:
             raise RuntimeError(f'{self.name} backend is closed')
         return prediction_to_2d(self._infer(check_input_tensor(tensor, self.input_spec)))
+
+    def infer_rgb(self, rgb: np.ndarray, input_size: int | tuple[int, int]) -> np.ndarray:
+        """Run the network on an (H, W, 3) uint8 RGB frame; return the (h, w) float32 output.
+
+        ``input_size`` is what :meth:`InputSpec.network_size` returns. This runs the shared
+        OpenCV preprocessing; GPU backends override it to preprocess on the device.
+        """
+        return self.infer(prepare_input(rgb, input_size))
 
     @abc.abstractmethod
     def _infer(self, tensor: np.ndarray) -> np.ndarray:

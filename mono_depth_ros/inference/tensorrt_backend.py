@@ -29,8 +29,9 @@ import pathlib
 import numpy as np
 
 from mono_depth_ros.core.errors import BadMessageError
+from mono_depth_ros.core.preprocessing import check_rgb, network_input_size
 from mono_depth_ros.inference.base import (
-    BackendUnavailableError, DepthBackend, InputSpec, ModelInfo, ModelLoadError)
+    BackendUnavailableError, DepthBackend, InputSpec, ModelInfo, ModelLoadError, prediction_to_2d)
 from mono_depth_ros.inference.engine_builder import ensure_engine, runtime_identity
 from mono_depth_ros.inference.engine_cache import check_engine_sidecar
 from mono_depth_ros.inference.int8_calibration import CalibrationSource
@@ -74,6 +75,7 @@ class EngineRunner:
         self._shape = None
         self._device_buffers = {}
         self._host_input = self._host_output = None
+        self._preprocessor = None
         self.allocations = 0
 
     @property
@@ -122,14 +124,35 @@ class EngineRunner:
         if shape != self._shape:
             self._allocate(shape)
         self._host_input.numpy()[...] = tensor
-        stream = self._torch.cuda.stream(self._stream) if self._cuda else contextlib.nullcontext()
-        with stream:
+        with self._on_stream():
             self._device_buffers[self.input.name].copy_(self._host_input, non_blocking=True)
-            handle = self._stream.cuda_stream if self._cuda else 0
-            if not self.io.execute(handle):
-                raise RuntimeError('TensorRT execution failed (see the TensorRT log)')
-            self._host_output.copy_(self._device_buffers[self.outputs[0].name],
-                                    non_blocking=True)
+            return self._execute()
+
+    def run_rgb(self, rgb: np.ndarray, network_size: tuple[int, int]) -> np.ndarray:
+        """Return the first output for a uint8 RGB frame, preprocessed on the device.
+
+        The frame is resized and normalised straight into the input binding (see
+        :class:`~mono_depth_ros.inference.device_preprocessing.DevicePreprocessor`).
+        """
+        shape = (1, 3, *(int(size) for size in network_size))
+        if shape != self._shape:
+            self._allocate(shape)
+        if self._preprocessor is None:
+            from mono_depth_ros.inference.device_preprocessing import DevicePreprocessor
+            self._preprocessor = DevicePreprocessor(str(self.device))
+        with self._on_stream():
+            self._preprocessor.prepare(rgb, shape[2:], out=self._device_buffers[self.input.name])
+            return self._execute()
+
+    def _on_stream(self):
+        return self._torch.cuda.stream(self._stream) if self._cuda else contextlib.nullcontext()
+
+    def _execute(self) -> np.ndarray:
+        """Run the bound engine and copy the first output back (inside ``_on_stream``)."""
+        handle = self._stream.cuda_stream if self._cuda else 0
+        if not self.io.execute(handle):
+            raise RuntimeError('TensorRT execution failed (see the TensorRT log)')
+        self._host_output.copy_(self._device_buffers[self.outputs[0].name], non_blocking=True)
         if self._cuda:
             self._stream.synchronize()
         return self._host_output.numpy().copy()
@@ -179,6 +202,7 @@ class TensorRTBackend(DepthBackend):
     """
 
     name = 'tensorrt'
+    preprocesses_on_device = True
 
     def __init__(self, model: str, precision: str = 'fp16', input_size: int = 518,
                  cache_dir: str | None = None, force_rebuild: bool = False,
@@ -220,6 +244,14 @@ class TensorRTBackend(DepthBackend):
 
     def _infer(self, tensor: np.ndarray) -> np.ndarray:
         return self._runner.run(tensor)
+
+    def infer_rgb(self, rgb: np.ndarray, input_size: int | tuple[int, int]) -> np.ndarray:
+        """Resize and normalise ``rgb`` on the GPU into the engine input, then run it."""
+        if self._closed:
+            raise RuntimeError(f'{self.name} backend is closed')
+        image = check_rgb(rgb)
+        size = network_input_size(image.shape[0], image.shape[1], input_size)
+        return prediction_to_2d(self._runner.run_rgb(image, size))
 
     @property
     def io_api(self) -> str:

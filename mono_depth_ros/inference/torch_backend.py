@@ -21,7 +21,9 @@ import logging
 
 import numpy as np
 
-from mono_depth_ros.inference.base import BackendUnavailableError, DepthBackend, InputSpec
+from mono_depth_ros.core.preprocessing import check_rgb, network_input_size
+from mono_depth_ros.inference.base import (
+    BackendUnavailableError, DepthBackend, InputSpec, prediction_to_2d)
 
 INPUT_NAME = 'pixel_values'
 
@@ -62,6 +64,30 @@ class TorchBackend(DepthBackend):
         self._dtype = torch.float16 if effective == 'fp16' else torch.float32
         self._torch_device = torch.device(self.device)
         self._model = model.eval().to(device=self._torch_device, dtype=self._dtype)
+        self._preprocessor = None
+
+    @property
+    def preprocesses_on_device(self) -> bool:
+        """Return True on CUDA, where frames are resized and normalised on the GPU."""
+        return self.device == 'cuda'
+
+    def infer_rgb(self, rgb: np.ndarray, input_size: int | tuple[int, int]) -> np.ndarray:
+        """Run on a uint8 RGB frame; on CUDA the preprocessing runs on the GPU too."""
+        if not self.preprocesses_on_device:
+            return super().infer_rgb(rgb, input_size)
+        import torch
+
+        if self._closed:
+            raise RuntimeError(f'{self.name} backend is closed')
+        if self._preprocessor is None:
+            from mono_depth_ros.inference.device_preprocessing import DevicePreprocessor
+            self._preprocessor = DevicePreprocessor(self.device)
+        image = check_rgb(rgb)
+        size = network_input_size(image.shape[0], image.shape[1], input_size)
+        with torch.inference_mode():
+            pixels = self._preprocessor.prepare(image, size).to(self._dtype)
+            depth = self._model(pixel_values=pixels).predicted_depth
+            return prediction_to_2d(depth.float().cpu().numpy())
 
     def _infer(self, tensor: np.ndarray) -> np.ndarray:
         import torch

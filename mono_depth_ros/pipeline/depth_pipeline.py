@@ -86,9 +86,15 @@ class DepthPipeline:
         """Return the network output resized to the image, and the stage timings in ms."""
         height, width = rgb.shape[:2]
         start = time.perf_counter()
-        tensor = prepare_input(rgb, self.backend.input_spec.network_size(self.settings.input_size))
-        prepared = time.perf_counter()
-        output = self.backend.infer(tensor)
+        size = self.backend.input_spec.network_size(self.settings.input_size)
+        if self.backend.preprocesses_on_device:
+            # Resize and normalisation run on the GPU inside the inference call.
+            prepared = start
+            output = self.backend.infer_rgb(rgb, size)
+        else:
+            tensor = prepare_input(rgb, size)
+            prepared = time.perf_counter()
+            output = self.backend.infer(tensor)
         inferred = time.perf_counter()
         prediction = output_to_input_size(output, width, height)
         done = time.perf_counter()
