@@ -42,8 +42,9 @@ def replayed(tmp_path_factory):
     sequence = render_sequence(frames=36, width=640, height=480, seed=0)
     paths = write_sequence(sequence, tmp_path_factory.mktemp('triangulation'))
     collect = {f'{NAMESPACE}/{topic}': kind for topic, kind in OUTPUTS.items()}
-    result = replay_bag(paths['bag'], collect, rate=0.35, make_nodes=lambda context: [
-        TriangulationNode(context=context, namespace=NAMESPACE, cli_args=REMAPS)])
+    result = replay_bag(paths['bag'], collect, rate=0.5, make_nodes=lambda context: [
+        TriangulationNode(context=context, namespace=NAMESPACE, cli_args=REMAPS)],
+        lockstep=('/camera/image_raw', [f'{NAMESPACE}/triangulation/depth']))
     return sequence, {topic: result.messages[f'{NAMESPACE}/{topic}'] for topic in OUTPUTS}
 
 
@@ -51,8 +52,8 @@ def test_outputs_carry_the_image_stamp_frame_and_size(replayed):
     sequence, outputs = replayed
     stamps = {frame.stamp_ns for frame in sequence.frames}
     for topic, messages in outputs.items():
-        # Latest-frame-wins drops frames when a loaded 2-core machine stalls.
-        assert len(messages) >= 0.5 * len(sequence.frames), f'{topic}: {len(messages)} messages'
+        # Played frame by frame: one answer per frame, unless DDS loses a best-effort one.
+        assert len(messages) >= 0.9 * len(sequence.frames), f'{topic}: {len(messages)} messages'
         for message in messages:
             assert stamp_to_ns(message.header.stamp) in stamps
             assert message.header.frame_id == FRAME_IDS['camera']

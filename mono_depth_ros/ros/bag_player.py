@@ -79,8 +79,14 @@ class BagPlayer:
         return False
 
     def play(self, stop: threading.Event | None = None,
-             on_published: Callable[[str, int], None] | None = None) -> int:
-        """Publish every message in bag order, paced by the recorded stamps; return the count."""
+             on_published: Callable[[str, int], None] | None = None,
+             gate: Callable[[str], float] | None = None) -> int:
+        """Publish every message in bag order, paced by the recorded stamps; return the count.
+
+        ``gate(topic)``, when given, is called before each message and may hold it back; it
+        returns the seconds it waited, and the rest of the schedule moves by that much, so the
+        recorded spacing of the messages after it is kept.
+        """
         count = 0
         first_bag_ns = None
         start_wall = time.monotonic()
@@ -89,6 +95,8 @@ class BagPlayer:
                 break
             if first_bag_ns is None:
                 first_bag_ns = bag_ns
+            if gate is not None:
+                start_wall += gate(connection.topic)
             if self._rate > 0:
                 due = start_wall + (bag_ns - first_bag_ns) * 1e-9 / self._rate
                 delay = due - time.monotonic()

@@ -47,6 +47,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help='replay speed (1.0 is the recorded 15 fps); the default leaves '
                              'room for the nodes, which share this process and its 2 cores')
     parser.add_argument('--backend', default='auto', help='inference backend for the model')
+    parser.add_argument('--realtime', action='store_true',
+                        help='play the bag on its recorded schedule, as ros2 bag play does '
+                             '(the nodes drop frames they cannot keep up with); by default '
+                             'each image waits until the nodes have answered the previous one')
 
 
 def find_model(requested: str | None) -> tuple[str | None, str]:
@@ -92,12 +96,13 @@ def run(args: argparse.Namespace) -> int:
     print(f'[2/4] replaying the bag over DDS into the nodes ({model_note})', flush=True)
     try:
         replay = demo_stages.run_nodes_on_bag(paths['bag'], model=model, backend=args.backend,
-                                              rate=args.rate)
+                                              rate=args.rate, lockstep=not args.realtime)
     except (ModelLoadError, BackendUnavailableError) as error:
         print(f'      the depth model could not be used: {error}; going on without it',
               flush=True)
         model, model_note = None, f'not run ({error})'
-        replay = demo_stages.run_nodes_on_bag(paths['bag'], model=None, rate=args.rate)
+        replay = demo_stages.run_nodes_on_bag(paths['bag'], model=None, rate=args.rate,
+                                              lockstep=not args.realtime)
     print(f'      published {replay.published} messages in {replay.wall_s:.1f} s', flush=True)
 
     print('[3/4] checking the outputs against the ground truth', flush=True)

@@ -47,8 +47,13 @@ DEPTH_RANGE = (0.5, 12.0)
 
 
 def run_nodes_on_bag(bag: pathlib.Path, *, model: str | None, backend: str = 'auto',
-                     rate: float = 1.0) -> ReplayResult:
-    """Play the bag into the triangulation node (and the depth node with a model)."""
+                     rate: float = 1.0, lockstep: bool = True) -> ReplayResult:
+    """Play the bag into the triangulation node (and the depth node with a model).
+
+    ``lockstep`` holds each image until the nodes have answered the previous one, so every
+    frame is scored however slow the machine; without it the bag plays on its schedule and
+    the nodes drop what they cannot keep up with (latest frame wins).
+    """
     from mono_depth_ros.nodes.triangulation_node import TriangulationNode
 
     def make_nodes(context):
@@ -67,7 +72,12 @@ def run_nodes_on_bag(bag: pathlib.Path, *, model: str | None, backend: str = 'au
     collect = {BAG_TOPICS['image']: Image, BAG_TOPICS['camera_info']: CameraInfo,
                BAG_TOPICS['odom']: Odometry}
     collect.update({f'{NAMESPACE}/{topic}': kind for topic, kind in OUTPUT_TOPICS.items()})
-    return replay_bag(bag, collect, make_nodes=make_nodes, rate=rate)
+    answers = [f'{NAMESPACE}/triangulation/depth']
+    if model:
+        answers.append(f'{NAMESPACE}/depth/colored')
+    return replay_bag(bag, collect, make_nodes=make_nodes, rate=rate,
+                      lockstep=(BAG_TOPICS['image'], answers) if lockstep else None,
+                      lockstep_timeout_s=30.0 if model else 5.0)
 
 
 @dataclass

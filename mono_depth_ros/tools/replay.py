@@ -36,15 +36,61 @@ class ReplayResult:
     wall_s: float = 0.0
 
 
+class Lockstep:
+    """Holds each frame back until the nodes have answered the previous one.
+
+    Before a message on ``frame_topic`` is published, waits until every ``answer_topics``
+    count has grown since the previous frame, at most ``timeout_s``. A node that skips a frame
+    costs one timeout; after ``give_up_after`` timeouts in a row, frames go out on schedule.
+    """
+
+    def __init__(self, collector: TopicCollector, frame_topic: str,
+                 answer_topics: list[str], timeout_s: float = 5.0,
+                 give_up_after: int = 3) -> None:
+        self._collector = collector
+        self._frame_topic = frame_topic
+        self._answer_topics = list(answer_topics)
+        self._timeout_s = timeout_s
+        self._give_up_after = give_up_after
+        self._counts: list[int] | None = None
+        self.timeouts_in_a_row = 0
+        self.timeouts = 0
+
+    def __call__(self, topic: str) -> float:
+        """Wait (when ``topic`` is the frame topic) and return the seconds waited."""
+        if topic != self._frame_topic or self.timeouts_in_a_row >= self._give_up_after:
+            return 0.0
+        start = time.monotonic()
+        if self._counts is not None:
+            while not all(self._collector.count(answer) > before
+                          for answer, before in zip(self._answer_topics, self._counts)):
+                if time.monotonic() - start > self._timeout_s:
+                    self.timeouts += 1
+                    self.timeouts_in_a_row += 1
+                    break
+                time.sleep(0.005)
+            else:
+                self.timeouts_in_a_row = 0
+        self._counts = [self._collector.count(answer) for answer in self._answer_topics]
+        return time.monotonic() - start
+
+
 def replay_bag(bag_path: str | pathlib.Path, collect: dict[str, type], *,
                make_nodes: Callable[[Context], list[Node]] | None = None,
                remap: dict[str, str] | None = None, rate: float = 1.0,
                discovery_timeout_s: float = 15.0, settle_s: float = 1.5,
-               idle_timeout_s: float = 30.0) -> ReplayResult:
+               idle_timeout_s: float = 30.0,
+               lockstep: tuple[str, list[str]] | None = None,
+               lockstep_timeout_s: float = 5.0) -> ReplayResult:
     """Publish a bag over DDS with ``make_nodes``' nodes running; return what arrived.
 
     After the last message, waits until no collected topic has received anything for
     ``settle_s`` (so slow nodes can finish), at most ``idle_timeout_s``.
+
+    ``lockstep`` = (bag frame topic, collected answer topics) plays frame by frame: each frame
+    waits until the nodes have answered the previous one (see :class:`Lockstep`), so a machine
+    that stalls delays the replay instead of making the nodes drop frames. Without it, the
+    bag plays on its recorded schedule, as ``ros2 bag play`` does.
     """
     with ros_context() as context:
         nodes = make_nodes(context) if make_nodes else []
@@ -57,7 +103,10 @@ def replay_bag(bag_path: str | pathlib.Path, collect: dict[str, type], *,
                 player.wait_for_subscribers(topics, timeout=discovery_timeout_s)
                 time.sleep(1.0)  # let the reverse direction of discovery settle too
                 start = time.monotonic()
-                published = player.play()
+                gate = None
+                if lockstep is not None:
+                    gate = Lockstep(collector, lockstep[0], lockstep[1], lockstep_timeout_s)
+                published = player.play(gate=gate)
                 _wait_until_quiet(collector, list(collect), settle_s, idle_timeout_s)
                 wall_s = time.monotonic() - start
             finally:
