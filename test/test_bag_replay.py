@@ -14,6 +14,8 @@
 
 """A synthetic bag round-trips over real DDS through the codec and the camera model."""
 
+import threading
+
 from nav_msgs.msg import Odometry
 import numpy as np
 import pytest
@@ -24,7 +26,7 @@ from mono_depth_ros.core.image_codec import image_to_rgb8
 from mono_depth_ros.core.transforms import pose_matrix
 from mono_depth_ros.ros.messages import stamp_to_ns
 from mono_depth_ros.synth import BAG_TOPICS, FRAME_IDS, render_sequence, write_sequence
-from mono_depth_ros.tools.replay import replay_bag
+from mono_depth_ros.tools.replay import Lockstep, replay_bag
 
 
 @pytest.fixture(scope='module')
@@ -77,3 +79,27 @@ def test_the_bag_directory_and_the_single_mcap_file_hold_the_same_messages(writt
             counts.append({c.topic: c.msgcount for c in reader.connections})
     assert counts[0] == counts[1]
     assert set(counts[0]) == set(BAG_TOPICS.values())
+
+
+class _Answers:
+    """A collector stand-in whose answer count the test controls."""
+
+    def __init__(self):
+        self.answers = 0
+
+    def count(self, topic: str) -> int:
+        return self.answers
+
+
+def test_lockstep_holds_a_frame_until_the_previous_one_is_answered():
+    answers = _Answers()
+    gate = Lockstep(answers, '/image', ['/out'], timeout_s=0.3, give_up_after=2)
+    assert gate('/image') < 0.05       # the first frame goes at once
+    assert gate('/odom') == 0.0         # other topics are never held
+    timer = threading.Timer(0.1, lambda: setattr(answers, 'answers', 1))
+    timer.start()
+    waited = gate('/image')             # held until the answer to frame 1 came
+    assert 0.05 <= waited < 0.3 and gate.timeouts == 0
+    assert gate('/image') >= 0.3 and gate.timeouts == 1     # no answer: one timeout
+    assert gate('/image') >= 0.3 and gate.timeouts_in_a_row == 2
+    assert gate('/image') < 0.05       # given up: frames go on schedule
