@@ -149,11 +149,12 @@ class OutputCollector:
 
 
 def play_and_collect(outputs: dict[str, type], inputs=('image', 'camera_info', 'odom'), *,
-                     timeout_s: float = 40.0) -> dict[str, list]:
+                     image_subscribers: int = 1, timeout_s: float = 40.0) -> dict[str, list]:
     """Play the synthetic bag's ``inputs`` into the launched nodes; return what ``outputs`` got.
 
-    Waits until a node subscribes to the image topic, plays the bag once at its recorded pace,
-    then waits (at most ``timeout_s`` in all) until every output topic has had a message.
+    Waits until ``image_subscribers`` nodes subscribe to the image topic (a node loading a
+    model may come up seconds after another), plays the bag once at its recorded pace, then
+    waits (at most ``timeout_s`` in all) until every output topic has had a message.
     """
     _, bag = synthetic_sequence()
     start = time.monotonic()
@@ -161,7 +162,8 @@ def play_and_collect(outputs: dict[str, type], inputs=('image', 'camera_info', '
         player = BagPlayer(outputs_seen.player_node, bag,
                            topics=[BAG_TOPICS[key] for key in inputs])
         try:
-            player.wait_for_subscribers([BAG_TOPICS['image']], timeout=timeout_s / 2)
+            player.wait_for_subscribers([BAG_TOPICS['image']], timeout=timeout_s / 2,
+                                        count=image_subscribers)
             time.sleep(1.0)  # the nodes discover the collector, and their other inputs
             player.play()
         finally:

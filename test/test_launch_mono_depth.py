@@ -53,7 +53,7 @@ class TestMonoDepthLaunch(unittest.TestCase):
         self.assertIn('depth_node + triangulation_node', line)
 
     def test_relative_depth_becomes_metric_with_the_triangulated_scale(self, proc_output):
-        received = launch_fixtures.play_and_collect(OUTPUTS)
+        received = launch_fixtures.play_and_collect(OUTPUTS, image_subscribers=2)
         for topic, messages in received.items():
             self.assertTrue(messages, f'nothing arrived on {topic}')
             self.assertEqual(messages[-1].header.frame_id, FRAME_IDS['camera'])

@@ -69,11 +69,12 @@ class BagPlayer:
         """Return the topics this player publishes (names as recorded)."""
         return sorted(self._publishers)
 
-    def wait_for_subscribers(self, topics: Iterable[str], timeout: float = 10.0) -> bool:
-        """Wait until every named topic has a subscriber; return whether they all do."""
+    def wait_for_subscribers(self, topics: Iterable[str], timeout: float = 10.0,
+                             count: int = 1) -> bool:
+        """Wait until every named topic has ``count`` subscribers; return whether they do."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if all(self._publishers[t].get_subscription_count() > 0 for t in topics):
+            if all(self._publishers[t].get_subscription_count() >= count for t in topics):
                 return True
             time.sleep(0.05)
         return False
