@@ -28,13 +28,12 @@ import sys
 
 from launch import LaunchDescription
 from launch.actions import (DeclareLaunchArgument, ExecuteProcess, IncludeLaunchDescription,
-                            LogInfo, OpaqueFunction, RegisterEventHandler,
-                            SetEnvironmentVariable)
+                            LogInfo, OpaqueFunction, RegisterEventHandler)
 from launch.event_handlers import OnProcessExit
 from launch.launch_description_sources import PythonLaunchDescriptionSource
 from launch.substitutions import LaunchConfiguration
 
-from mono_depth_ros.launch_support import large_data_fastdds_profile_unless_set
+from mono_depth_ros.launch_support import declare_arguments, fastdds_profile_actions
 
 LAUNCH_DIR = os.path.dirname(os.path.abspath(__file__))
 # The package's player waits (at most this long) until the bag's image topic has a subscriber.
@@ -73,16 +72,10 @@ def generate_launch_description() -> LaunchDescription:
             'player', default_value='ros2', choices=['ros2', 'python'],
             description="ros2: `ros2 bag play`; python: the package's player "
                         '(python -m mono_depth_ros.tools.play_bag)'),
-        DeclareLaunchArgument(
-            'rviz', default_value='true', description='Start RViz with config/mono_depth.rviz'),
+        *declare_arguments(['rviz'], defaults={'rviz': 'true'}),
     ]
-    # Fast DDS moves messages between processes on one machine through shared memory with a
-    # 512 KB segment by default: images, depth images and clouds bigger than that are mostly
-    # lost on the way. The package's profile enlarges it (the player needs it too); a profile
-    # the user set is kept.
-    profile = large_data_fastdds_profile_unless_set()
-    if profile:
-        actions.append(SetEnvironmentVariable('FASTDDS_DEFAULT_PROFILES_FILE', profile))
+    # The player needs the package's Fast DDS profile as much as the nodes do.
+    actions += fastdds_profile_actions()
     actions += [
         IncludeLaunchDescription(
             PythonLaunchDescriptionSource(os.path.join(LAUNCH_DIR, 'mono_depth.launch.py')),

@@ -22,15 +22,17 @@ image:= and camera_info:= (names relative to the namespace, or absolute).
 """
 
 from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument, OpaqueFunction, SetEnvironmentVariable
+from launch.actions import OpaqueFunction
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 from launch_ros.parameter_descriptions import ParameterValue
 
-from mono_depth_ros.launch_support import (camera_remappings,
-                                           large_data_fastdds_profile_unless_set,
+from mono_depth_ros.launch_support import (camera_remappings, declare_arguments,
+                                           fastdds_profile_actions, is_true,
                                            resolve_params_file)
 
+ARGUMENTS = ('model', 'backend', 'params_file', 'namespace', 'image', 'camera_info',
+             'scale_source', 'use_sim_time')
 # Arguments whose empty default means "keep the value from params_file".
 STRING_OVERRIDES = ('model', 'backend', 'scale_source')
 
@@ -40,7 +42,7 @@ def _depth_node(context):
     def argument(name: str) -> str:
         return LaunchConfiguration(name).perform(context)
 
-    overrides = {'use_sim_time': argument('use_sim_time').lower() in ('true', '1')}
+    overrides = {'use_sim_time': is_true(argument('use_sim_time'))}
     for name in STRING_OVERRIDES:
         if argument(name):
             overrides[name] = ParameterValue(argument(name), value_type=str)
@@ -52,38 +54,5 @@ def _depth_node(context):
 
 
 def generate_launch_description() -> LaunchDescription:
-    actions = [
-        DeclareLaunchArgument(
-            'model', default_value='',
-            description='Depth Anything model: an .onnx, .engine, .pth or .safetensors file, a '
-                        'Hugging Face directory or id (empty: the one in params_file)'),
-        DeclareLaunchArgument(
-            'backend', default_value='',
-            description='auto, tensorrt, onnxruntime or torch (empty: the one in params_file)'),
-        DeclareLaunchArgument(
-            'params_file', default_value='cpu',
-            description='Parameter file: cpu, desktop_gpu, jetson_orin (config/*.yaml) or a path'),
-        DeclareLaunchArgument(
-            'namespace', default_value='camera',
-            description='Namespace of the node and of its relative topic names'),
-        DeclareLaunchArgument(
-            'image', default_value='image_raw',
-            description='Camera image topic (image/compressed follows it)'),
-        DeclareLaunchArgument(
-            'camera_info', default_value='camera_info', description='CameraInfo topic'),
-        DeclareLaunchArgument(
-            'scale_source', default_value='',
-            description='Metric scale for a relative model: none, fixed or triangulation '
-                        '(empty: the one in params_file)'),
-        DeclareLaunchArgument(
-            'use_sim_time', default_value='false',
-            description='Use /clock (true when playing a bag)'),
-    ]
-    # Fast DDS moves messages between processes on one machine through shared memory with a
-    # 512 KB segment by default: images, depth images and clouds bigger than that are mostly
-    # lost on the way. The package's profile enlarges it; a profile the user set is kept.
-    profile = large_data_fastdds_profile_unless_set()
-    if profile:
-        actions.append(SetEnvironmentVariable('FASTDDS_DEFAULT_PROFILES_FILE', profile))
-    actions.append(OpaqueFunction(function=_depth_node))
-    return LaunchDescription(actions)
+    return LaunchDescription([*declare_arguments(ARGUMENTS), *fastdds_profile_actions(),
+                              OpaqueFunction(function=_depth_node)])

@@ -27,18 +27,18 @@ its format and backend need are installed (mono_depth_ros.launch_support.check_m
 import os
 
 from launch import LaunchDescription
-from launch.actions import (DeclareLaunchArgument, IncludeLaunchDescription, LogInfo,
-                            OpaqueFunction, SetEnvironmentVariable)
+from launch.actions import IncludeLaunchDescription, LogInfo, OpaqueFunction
 from launch.launch_description_sources import PythonLaunchDescriptionSource
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
-from mono_depth_ros.launch_support import (effective_model,
-                                           large_data_fastdds_profile_unless_set,
-                                           node_parameters, PIPELINES, plan_pipeline,
-                                           resolve_params_file, rviz_config)
+from mono_depth_ros.launch_support import (declare_arguments, effective_model,
+                                           fastdds_profile_actions, is_true, node_parameters,
+                                           plan_pipeline, resolve_params_file, rviz_config)
 
 LAUNCH_DIR = os.path.dirname(os.path.abspath(__file__))
+ARGUMENTS = ('pipeline', 'model', 'backend', 'params_file', 'namespace', 'image', 'camera_info',
+             'odom', 'camera_to_base', 'use_sim_time', 'rviz')
 # Passed on unchanged to the launch file of each node.
 CAMERA_ARGUMENTS = ('namespace', 'image', 'camera_info', 'use_sim_time')
 
@@ -68,56 +68,14 @@ def _pipeline(context):
         actions.append(_include('triangulation.launch.py', {
             **camera, 'params_file': params_file, 'odom': argument('odom'),
             'camera_to_base': argument('camera_to_base')}))
-    if argument('rviz').lower() in ('true', '1'):
+    if is_true(argument('rviz')):
         actions.append(Node(
             package='rviz2', executable='rviz2', name='rviz2', output='screen',
             arguments=['-d', rviz_config(argument('namespace'), argument('image'))],
-            parameters=[{'use_sim_time': camera['use_sim_time'].lower() in ('true', '1')}]))
+            parameters=[{'use_sim_time': is_true(camera['use_sim_time'])}]))
     return actions
 
 
 def generate_launch_description() -> LaunchDescription:
-    actions = [
-        DeclareLaunchArgument(
-            'pipeline', default_value='auto', choices=list(PIPELINES),
-            description='auto (depth + triangulation when a model is found, else '
-                        'triangulation), depth, triangulation or both'),
-        DeclareLaunchArgument(
-            'model', default_value='',
-            description='Depth Anything model: an .onnx, .engine, .pth or .safetensors file, a '
-                        'Hugging Face directory or id (empty: the one in params_file)'),
-        DeclareLaunchArgument(
-            'backend', default_value='',
-            description='auto, tensorrt, onnxruntime or torch (empty: the one in params_file)'),
-        DeclareLaunchArgument(
-            'params_file', default_value='cpu',
-            description='Parameter file: cpu, desktop_gpu, jetson_orin (config/*.yaml) or a path'),
-        DeclareLaunchArgument(
-            'namespace', default_value='camera',
-            description='Namespace of the nodes and of their relative topic names'),
-        DeclareLaunchArgument(
-            'image', default_value='image_raw',
-            description='Camera image topic (image/compressed follows it)'),
-        DeclareLaunchArgument(
-            'camera_info', default_value='camera_info', description='CameraInfo topic'),
-        DeclareLaunchArgument(
-            'odom', default_value='/odom',
-            description='nav_msgs/Odometry topic: the pose of the base in the odometry frame'),
-        DeclareLaunchArgument(
-            'camera_to_base', default_value='',
-            description="Pose of the camera optical frame in the base frame, 'x y z qx qy qz qw' "
-                        '(empty: the one in params_file)'),
-        DeclareLaunchArgument(
-            'use_sim_time', default_value='false',
-            description='Use /clock (true when playing a bag)'),
-        DeclareLaunchArgument(
-            'rviz', default_value='false', description='Start RViz with config/mono_depth.rviz'),
-    ]
-    # Fast DDS moves messages between processes on one machine through shared memory with a
-    # 512 KB segment by default: images, depth images and clouds bigger than that are mostly
-    # lost on the way. The package's profile enlarges it; a profile the user set is kept.
-    profile = large_data_fastdds_profile_unless_set()
-    if profile:
-        actions.append(SetEnvironmentVariable('FASTDDS_DEFAULT_PROFILES_FILE', profile))
-    actions.append(OpaqueFunction(function=_pipeline))
-    return LaunchDescription(actions)
+    return LaunchDescription([*declare_arguments(ARGUMENTS), *fastdds_profile_actions(),
+                              OpaqueFunction(function=_pipeline)])

@@ -23,13 +23,16 @@ GPU and no model needed.
 """
 
 from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument, OpaqueFunction, SetEnvironmentVariable
+from launch.actions import OpaqueFunction
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
-from mono_depth_ros.launch_support import (camera_remappings,
-                                           large_data_fastdds_profile_unless_set,
+from mono_depth_ros.launch_support import (camera_remappings, declare_arguments,
+                                           fastdds_profile_actions, is_true,
                                            parse_camera_to_base, resolve_params_file)
+
+ARGUMENTS = ('params_file', 'namespace', 'image', 'camera_info', 'odom', 'camera_to_base',
+             'use_sim_time')
 
 
 def _triangulation_node(context):
@@ -37,7 +40,7 @@ def _triangulation_node(context):
     def argument(name: str) -> str:
         return LaunchConfiguration(name).perform(context)
 
-    overrides = {'use_sim_time': argument('use_sim_time').lower() in ('true', '1')}
+    overrides = {'use_sim_time': is_true(argument('use_sim_time'))}
     camera_to_base = parse_camera_to_base(argument('camera_to_base'))
     if camera_to_base is not None:
         overrides['camera_to_base'] = camera_to_base
@@ -50,34 +53,5 @@ def _triangulation_node(context):
 
 
 def generate_launch_description() -> LaunchDescription:
-    actions = [
-        DeclareLaunchArgument(
-            'params_file', default_value='cpu',
-            description='Parameter file: cpu, desktop_gpu, jetson_orin (config/*.yaml) or a path'),
-        DeclareLaunchArgument(
-            'namespace', default_value='camera',
-            description='Namespace of the node and of its relative topic names'),
-        DeclareLaunchArgument(
-            'image', default_value='image_raw',
-            description='Camera image topic (image/compressed follows it)'),
-        DeclareLaunchArgument(
-            'camera_info', default_value='camera_info', description='CameraInfo topic'),
-        DeclareLaunchArgument(
-            'odom', default_value='/odom',
-            description='nav_msgs/Odometry topic: the pose of the base in the odometry frame'),
-        DeclareLaunchArgument(
-            'camera_to_base', default_value='',
-            description="Pose of the camera optical frame in the base frame, 'x y z qx qy qz qw' "
-                        '(empty: the one in params_file)'),
-        DeclareLaunchArgument(
-            'use_sim_time', default_value='false',
-            description='Use /clock (true when playing a bag)'),
-    ]
-    # Fast DDS moves messages between processes on one machine through shared memory with a
-    # 512 KB segment by default: images, depth images and clouds bigger than that are mostly
-    # lost on the way. The package's profile enlarges it; a profile the user set is kept.
-    profile = large_data_fastdds_profile_unless_set()
-    if profile:
-        actions.append(SetEnvironmentVariable('FASTDDS_DEFAULT_PROFILES_FILE', profile))
-    actions.append(OpaqueFunction(function=_triangulation_node))
-    return LaunchDescription(actions)
+    return LaunchDescription([*declare_arguments(ARGUMENTS), *fastdds_profile_actions(),
+                              OpaqueFunction(function=_triangulation_node)])

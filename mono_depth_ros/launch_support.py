@@ -16,6 +16,9 @@
 
 The launch files in launch/ stay declarative and call these functions from their
 OpaqueFunctions, so the decisions are tested where the ROS launch packages are not installed.
+The arguments they share are declared once, in :data:`LAUNCH_ARGUMENTS`; the two helpers that
+build launch actions (:func:`declare_arguments`, :func:`fastdds_profile_actions`) import
+launch when called.
 
 ``pipeline:=auto`` runs the depth network when a model *can be found*, without loading it
 (that takes seconds to minutes and belongs to depth_node): the model resolves with
@@ -60,6 +63,64 @@ _FORMAT_PACKAGES = {
 }
 _BACKEND_PACKAGES = {'onnxruntime': 'onnxruntime', 'tensorrt': 'tensorrt', 'torch': 'torch'}
 _HF_WEIGHT_FILES = ('model.safetensors', 'pytorch_model.bin')
+
+
+# The launch arguments the launch files share: name -> (default, description).
+LAUNCH_ARGUMENTS = {
+    'pipeline': ('auto', 'auto (depth + triangulation when a model is found, else '
+                         'triangulation), depth, triangulation or both'),
+    'model': ('', 'Depth Anything model: an .onnx, .engine, .pth or .safetensors file, a '
+                  'Hugging Face directory or id (empty: the one in params_file)'),
+    'backend': ('', 'auto, tensorrt, onnxruntime or torch (empty: the one in params_file)'),
+    'params_file': ('cpu', 'Parameter file: cpu, desktop_gpu, jetson_orin (config/*.yaml) or a '
+                           'path'),
+    'namespace': ('camera', 'Namespace of the nodes and of their relative topic names'),
+    'image': ('image_raw', 'Camera image topic (image/compressed follows it)'),
+    'camera_info': ('camera_info', 'CameraInfo topic'),
+    'odom': ('/odom', 'nav_msgs/Odometry topic: the pose of the base in the odometry frame'),
+    'camera_to_base': ('', 'Pose of the camera optical frame in the base frame, '
+                           "'x y z qx qy qz qw' (empty: the one in params_file)"),
+    'scale_source': ('', 'Metric scale for a relative model: none, fixed or triangulation '
+                         '(empty: the one in params_file)'),
+    'use_sim_time': ('false', 'Use /clock (true when playing a bag)'),
+    'rviz': ('false', 'Start RViz with config/mono_depth.rviz'),
+}
+_ARGUMENT_CHOICES = {'pipeline': PIPELINES}
+
+
+def is_true(value: str) -> bool:
+    """Return True for a launch argument meaning yes: 'true' or '1' (any case)."""
+    return value.strip().lower() in ('true', '1')
+
+
+def declare_arguments(names, defaults: dict[str, str] | None = None) -> list:
+    """Return DeclareLaunchArgument actions for ``names`` of :data:`LAUNCH_ARGUMENTS`.
+
+    ``defaults`` overrides the default of some (bag_replay starts RViz, say).
+    """
+    from launch.actions import DeclareLaunchArgument
+
+    defaults = defaults or {}
+    actions = []
+    for name in names:
+        default, description = LAUNCH_ARGUMENTS[name]
+        extra = {'choices': list(_ARGUMENT_CHOICES[name])} if name in _ARGUMENT_CHOICES else {}
+        actions.append(DeclareLaunchArgument(name, default_value=defaults.get(name, default),
+                                             description=description, **extra))
+    return actions
+
+
+def fastdds_profile_actions() -> list:
+    """Return the action that points Fast DDS at the package's large-data profile, if needed.
+
+    Fast DDS moves messages between processes on one machine through shared memory with a
+    512 KB segment by default: images, depth images and clouds bigger than that are mostly
+    lost on the way. The package's profile enlarges it; a profile the user set is kept.
+    """
+    from launch.actions import SetEnvironmentVariable
+
+    profile = large_data_fastdds_profile_unless_set()
+    return [SetEnvironmentVariable(FASTDDS_PROFILE_VARIABLE, profile)] if profile else []
 
 
 def large_data_fastdds_profile_unless_set() -> str | None:

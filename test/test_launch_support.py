@@ -171,7 +171,16 @@ def test_every_launch_file_sets_the_fastdds_profile_with_names_launch_support_ha
         tree = ast.parse(path.read_text(), str(path))
         imported = [alias.name for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
                     and node.module == 'mono_depth_ros.launch_support' for alias in node.names]
-        assert 'large_data_fastdds_profile_unless_set' in imported, path.name
+        assert 'fastdds_profile_actions' in imported, path.name
         assert all(hasattr(launch_support, name) for name in imported), path.name
         functions = {node.name for node in tree.body if isinstance(node, ast.FunctionDef)}
         assert 'generate_launch_description' in functions, path.name
+        for node in tree.body:   # the shared arguments a launch file declares all exist
+            if isinstance(node, ast.Assign) and node.targets[0].id == 'ARGUMENTS':
+                names = ast.literal_eval(node.value)
+                assert set(names) <= set(launch_support.LAUNCH_ARGUMENTS), path.name
+
+
+def test_launch_flags_read_true_and_1_as_yes():
+    assert all(launch_support.is_true(text) for text in ('true', 'True', '1', ' TRUE '))
+    assert not any(launch_support.is_true(text) for text in ('false', '0', '', 'yes'))
