@@ -59,8 +59,6 @@ from typing import Iterator
 import cv2
 from diagnostic_msgs.msg import DiagnosticArray
 import numpy as np
-import rclpy
-from rclpy.context import Context
 from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo, Image, PointCloud2
 from std_msgs.msg import Header
@@ -70,7 +68,7 @@ from mono_depth_ros.core.image_codec import numpy_to_image
 from mono_depth_ros.core.preprocessing import prepare_input
 from mono_depth_ros.inference.selection import default_cache_dir, load_backend
 from mono_depth_ros.resources import use_large_data_fastdds_profile
-from mono_depth_ros.ros.graph import BackgroundExecutor
+from mono_depth_ros.ros.graph import spinning_node
 from mono_depth_ros.ros.messages import camera_info_message, image_message, ns_to_stamp
 
 RATIO_GOAL = 1.10
@@ -365,37 +363,27 @@ class _CameraLoop:
         self.output_shapes: dict[str, str] = {}
 
     def __enter__(self) -> '_CameraLoop':
-        self._context = Context()
-        rclpy.init(context=self._context, domain_id=self._domain_id)
-        try:
-            self._node = rclpy.create_node('bench_camera', context=self._context)
-            self._image_publisher = self._node.create_publisher(Image, 'image',
-                                                                qos_profile_sensor_data)
-            self._info_publisher = self._node.create_publisher(CameraInfo, 'camera_info',
-                                                               qos_profile_sensor_data)
-            self._subscriptions = [
-                self._node.create_subscription(Image, 'depth/image', self._on_depth,
-                                               qos_profile_sensor_data),
-                self._node.create_subscription(PointCloud2, 'points', self._on_points,
-                                               qos_profile_sensor_data)]
-            self._node.create_subscription(DiagnosticArray, '/diagnostics',
-                                           self._on_diagnostics, 10)
-            camera = CameraModel.from_intrinsics(fx=525.0, fy=525.0, cx=319.5, cy=239.5,
-                                                 width=WIDTH, height=HEIGHT)
-            self._image = image_message(numpy_to_image(self._rgb, 'rgb8'), Header())
-            self._info = camera_info_message(camera.to_camera_info_fields(), Header())
-            self._executor = BackgroundExecutor(self._context, [self._node], num_threads=2)
-            self._executor.__enter__()
-        except BaseException:
-            rclpy.try_shutdown(context=self._context)
-            raise
+        self._spinning = spinning_node('bench_camera', self._setup, domain_id=self._domain_id)
+        self._node = self._spinning.__enter__()
         return self
 
     def __exit__(self, *exc) -> None:
-        try:
-            self._executor.shutdown()
-        finally:
-            rclpy.try_shutdown(context=self._context)
+        self._spinning.__exit__(*exc)
+
+    def _setup(self, node) -> None:
+        self._image_publisher = node.create_publisher(Image, 'image', qos_profile_sensor_data)
+        self._info_publisher = node.create_publisher(CameraInfo, 'camera_info',
+                                                     qos_profile_sensor_data)
+        self._subscriptions = [
+            node.create_subscription(Image, 'depth/image', self._on_depth,
+                                     qos_profile_sensor_data),
+            node.create_subscription(PointCloud2, 'points', self._on_points,
+                                     qos_profile_sensor_data)]
+        node.create_subscription(DiagnosticArray, '/diagnostics', self._on_diagnostics, 10)
+        camera = CameraModel.from_intrinsics(fx=525.0, fy=525.0, cx=319.5, cy=239.5,
+                                             width=WIDTH, height=HEIGHT)
+        self._image = image_message(numpy_to_image(self._rgb, 'rgb8'), Header())
+        self._info = camera_info_message(camera.to_camera_info_fields(), Header())
 
     # Callbacks (executor threads) ----------------------------------------------------------
     def _record(self, topic: str, message, shape: str) -> None:

@@ -57,8 +57,6 @@ from typing import Callable
 from diagnostic_msgs.msg import DiagnosticArray
 from nav_msgs.msg import Odometry
 import numpy as np
-import rclpy
-from rclpy.context import Context
 from rclpy.qos import qos_profile_sensor_data, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, Image, PointCloud2
 from std_msgs.msg import Header
@@ -67,7 +65,7 @@ from mono_depth_ros.core.camera_model import CameraModel
 from mono_depth_ros.core.image_codec import numpy_to_image
 from mono_depth_ros.core.transforms import matrix_to_quaternion
 from mono_depth_ros.resources import use_large_data_fastdds_profile
-from mono_depth_ros.ros.graph import BackgroundExecutor
+from mono_depth_ros.ros.graph import spinning_node
 from mono_depth_ros.ros.messages import camera_info_message, image_message, ns_to_stamp
 from mono_depth_ros.synth import FRAME_IDS, render_sequence
 from mono_depth_ros.synth.scene import base_pose_at, base_twist_at
@@ -565,38 +563,30 @@ class _Stream:
         self._stream_s = 0.0  # stream time already published: stamps continue across runs
 
     def __enter__(self) -> '_Stream':
-        self._context = Context()
-        rclpy.init(context=self._context, domain_id=self._domain_id)
-        try:
-            node = rclpy.create_node('bench_robustness_camera', context=self._context)
-            self._image_publisher = node.create_publisher(Image, 'image',
-                                                          qos_profile_sensor_data)
-            self._info_publisher = node.create_publisher(CameraInfo, 'camera_info',
-                                                         qos_profile_sensor_data)
-            self._odometry_publisher = (node.create_publisher(Odometry, 'odom', ODOMETRY_QOS)
-                                        if self._motion is not None else None)
-            self._subscriptions = [
-                node.create_subscription(
-                    PointCloud2 if topic.endswith('points') else Image, topic,
-                    functools.partial(self._on_output, topic), qos_profile_sensor_data)
-                for topic in self._topics]
-            node.create_subscription(DiagnosticArray, '/diagnostics', self._on_diagnostics, 10)
-            header = Header(frame_id=FRAME_IDS['camera'])
-            self._images = [image_message(numpy_to_image(rgb, 'rgb8'), header)
-                            for rgb in self._frames]
-            self._info = camera_info_message(self._info_fields, header)
-            self._executor = BackgroundExecutor(self._context, [node], num_threads=2)
-            self._executor.__enter__()
-        except BaseException:
-            rclpy.try_shutdown(context=self._context)
-            raise
+        self._spinning = spinning_node('bench_robustness_camera', self._setup,
+                                       domain_id=self._domain_id)
+        self._spinning.__enter__()
         return self
 
     def __exit__(self, *exc) -> None:
-        try:
-            self._executor.shutdown()
-        finally:
-            rclpy.try_shutdown(context=self._context)
+        self._spinning.__exit__(*exc)
+
+    def _setup(self, node) -> None:
+        self._image_publisher = node.create_publisher(Image, 'image', qos_profile_sensor_data)
+        self._info_publisher = node.create_publisher(CameraInfo, 'camera_info',
+                                                     qos_profile_sensor_data)
+        self._odometry_publisher = (node.create_publisher(Odometry, 'odom', ODOMETRY_QOS)
+                                    if self._motion is not None else None)
+        self._subscriptions = [
+            node.create_subscription(
+                PointCloud2 if topic.endswith('points') else Image, topic,
+                functools.partial(self._on_output, topic), qos_profile_sensor_data)
+            for topic in self._topics]
+        node.create_subscription(DiagnosticArray, '/diagnostics', self._on_diagnostics, 10)
+        header = Header(frame_id=FRAME_IDS['camera'])
+        self._images = [image_message(numpy_to_image(rgb, 'rgb8'), header)
+                        for rgb in self._frames]
+        self._info = camera_info_message(self._info_fields, header)
 
     def _on_output(self, topic: str, message) -> None:
         now = time.perf_counter()

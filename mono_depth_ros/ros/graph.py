@@ -16,7 +16,7 @@
 
 import contextlib
 import threading
-from typing import Iterator
+from typing import Callable, Iterator
 
 import rclpy
 from rclpy.context import Context
@@ -25,14 +25,30 @@ from rclpy.node import Node
 
 
 @contextlib.contextmanager
-def ros_context(args: list[str] | None = None) -> Iterator[Context]:
+def ros_context(args: list[str] | None = None,
+                domain_id: int | None = None) -> Iterator[Context]:
     """Yield an initialised rclpy context of its own and shut it down afterwards."""
     context = Context()
-    rclpy.init(args=args, context=context)
+    rclpy.init(args=args, context=context, domain_id=domain_id)
     try:
         yield context
     finally:
         rclpy.try_shutdown(context=context)
+
+
+@contextlib.contextmanager
+def spinning_node(name: str, setup: Callable[[Node], None] | None = None, *,
+                  domain_id: int | None = None, num_threads: int = 2) -> Iterator[Node]:
+    """Yield a node in a context of its own, spun in the background, and tear both down.
+
+    ``setup(node)`` creates its publishers and subscriptions before spinning starts.
+    """
+    with ros_context(domain_id=domain_id) as context:
+        node = rclpy.create_node(name, context=context)
+        if setup is not None:
+            setup(node)
+        with BackgroundExecutor(context, [node], num_threads=num_threads):
+            yield node
 
 
 class BackgroundExecutor:
