@@ -364,7 +364,7 @@ class _CameraLoop:
 
     def __enter__(self) -> '_CameraLoop':
         self._spinning = spinning_node('bench_camera', self._setup, domain_id=self._domain_id)
-        self._node = self._spinning.__enter__()
+        self._spinning.__enter__()
         return self
 
     def __exit__(self, *exc) -> None:
