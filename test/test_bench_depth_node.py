@@ -55,6 +55,10 @@ def test_reduced_run_reports_overload_counts_latency_and_node_drops(result):
                 'frame_age_at_pickup_p95_ms', 'latency_bound_ms'):
         assert math.isfinite(overload[key]), key
     assert isinstance(overload['no_queue_growth'], bool)
+    by_percentile = overload['latency_vs_inference_by_percentile']
+    assert set(by_percentile) == {'median', 'p95'}
+    assert overload['latency_within_inference_bounds'] == all(
+        item['within'] for item in by_percentile.values())
     assert isinstance(overload['goal_met'], bool)
     diagnostics = overload['node_diagnostics']
     assert diagnostics['frames_received_during_overload'] <= overload['inputs_published']

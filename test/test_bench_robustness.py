@@ -69,6 +69,10 @@ def test_overload_reports_latency_node_drops_and_memory(result):
     assert 0 <= overload['frames_dropped'] <= overload['frames_received_by_node']
     assert overload['frames_received_by_node'] <= overload['inputs_published']
     _assert_memory_report(overload['memory']['depth_node'])
+    by_percentile = overload['latency_vs_inference_by_percentile']
+    assert set(by_percentile) == {'median', 'p95'}
+    assert overload['latency_within_inference_bounds'] == all(
+        item['within'] for item in by_percentile.values())
     assert isinstance(overload['goal_met'], bool)
 
 
