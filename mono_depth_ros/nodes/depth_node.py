@@ -28,8 +28,7 @@ from mono_depth_ros.inference.selection import load_backend
 from mono_depth_ros.nodes.runner import run_node
 from mono_depth_ros.pipeline.depth_pipeline import DepthPipeline, DepthSettings, SCALE_SOURCES
 from mono_depth_ros.ros.camera_input import CameraFrame, CameraInput
-from mono_depth_ros.ros.diagnostics import (DiagnosticsPublisher, ERROR, LatencyStats, OK,
-                                            RateMeter, WARN)
+from mono_depth_ros.ros.diagnostics import DiagnosticsPublisher, LatencyStats, RateMeter
 from mono_depth_ros.ros.input_health import InputHealth
 from mono_depth_ros.ros.latest_frame import LatestFrameWorker
 from mono_depth_ros.ros.log_bridge import logger_for_node
@@ -257,11 +256,8 @@ class DepthNode(Node):
             **{f'frames_{kind}': count for kind, count in self._health.counts.items()},
             **self._scale.diagnostics(),
         }
-        if self._health.counts['failed']:
-            return ERROR, self._health.last_problem, values
-        if self._health.last_problem and self._rate_out.rate() == 0.0:
-            return WARN, self._health.last_problem, values
-        return OK, 'publishing depth' if self._rate_out.rate() else 'waiting for images', values
+        level, message = self._health.status(self._rate_out.rate() > 0.0, 'publishing depth')
+        return level, message, values
 
     def destroy_node(self) -> None:
         """Stop the worker and release the model (also after a failed start)."""

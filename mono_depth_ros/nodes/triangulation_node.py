@@ -36,8 +36,7 @@ from mono_depth_ros.core.triangulation.pipeline import (draw_tracks, sparse_dept
                                                         TriangulationPipeline)
 from mono_depth_ros.nodes.runner import run_node
 from mono_depth_ros.ros.camera_input import CameraFrame, CameraInput
-from mono_depth_ros.ros.diagnostics import (DiagnosticsPublisher, ERROR, LatencyStats, OK,
-                                            RateMeter, WARN)
+from mono_depth_ros.ros.diagnostics import DiagnosticsPublisher, LatencyStats, RateMeter
 from mono_depth_ros.ros.input_health import InputHealth
 from mono_depth_ros.ros.latest_frame import LatestFrameWorker
 from mono_depth_ros.ros.messages import image_message, point_cloud_message, stamp_to_ns
@@ -215,11 +214,8 @@ class TriangulationNode(Node):
             'frame_ms': stats.get('total_ms', 0.0),
             **{f'frames_{kind}': count for kind, count in self._health.counts.items()},
         }
-        if self._health.counts['failed']:
-            return ERROR, self._health.last_problem, values
-        if self._health.last_problem and self._rate_out.rate() == 0.0:
-            return WARN, self._health.last_problem, values
-        return OK, 'triangulating' if self._rate_out.rate() else 'waiting for images', values
+        level, message = self._health.status(self._rate_out.rate() > 0.0, 'triangulating')
+        return level, message, values
 
     def destroy_node(self) -> None:
         """Stop the worker before the node goes (also after a failed start)."""

@@ -19,6 +19,7 @@ import numpy as np
 from mono_depth_ros.core.camera_model import CameraModel, CameraModelCache
 from mono_depth_ros.core.errors import BadMessageError
 from mono_depth_ros.ros.camera_input import CameraFrame
+from mono_depth_ros.ros.diagnostics import ERROR, OK, WARN
 from mono_depth_ros.ros.throttle import KeyedThrottle
 
 
@@ -37,6 +38,18 @@ class InputHealth:
         self.last_problem = text
         if self._throttle.allow(key or kind):
             self._logger.warning(text)
+
+    def status(self, publishing: bool, active: str) -> tuple[int, str]:
+        """Return the node's diagnostic (level, message).
+
+        ERROR once a frame has failed, WARN while the last problem keeps every output away,
+        else OK with ``active`` while publishing or 'waiting for images'.
+        """
+        if self.counts['failed']:
+            return ERROR, self.last_problem
+        if self.last_problem and not publishing:
+            return WARN, self.last_problem
+        return OK, active if publishing else 'waiting for images'
 
     def failed(self, error: BaseException) -> None:
         """Count and log an unexpected failure of a frame (the node keeps going)."""
