@@ -85,10 +85,20 @@ class _Answers:
     """A collector stand-in whose answer count the test controls."""
 
     def __init__(self):
-        self.answers = 0
+        self._answers = 0
+        self._changed = threading.Condition()
+
+    def answer(self) -> None:
+        with self._changed:
+            self._answers += 1
+            self._changed.notify_all()
 
     def count(self, topic: str) -> int:
-        return self.answers
+        return self._answers
+
+    def wait_for(self, topic: str, count: int = 1, timeout: float = 10.0) -> bool:
+        with self._changed:
+            return self._changed.wait_for(lambda: self._answers >= count, timeout)
 
 
 def test_lockstep_holds_a_frame_until_the_previous_one_is_answered():
@@ -96,7 +106,7 @@ def test_lockstep_holds_a_frame_until_the_previous_one_is_answered():
     gate = Lockstep(answers, '/image', ['/out'], timeout_s=0.3, give_up_after=2)
     assert gate('/image') < 0.05       # the first frame goes at once
     assert gate('/odom') == 0.0         # other topics are never held
-    timer = threading.Timer(0.1, lambda: setattr(answers, 'answers', 1))
+    timer = threading.Timer(0.1, answers.answer)
     timer.start()
     waited = gate('/image')             # held until the answer to frame 1 came
     assert 0.05 <= waited < 0.3 and gate.timeouts == 0

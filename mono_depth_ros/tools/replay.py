@@ -62,15 +62,16 @@ class Lockstep:
             return 0.0
         start = time.monotonic()
         if self._counts is not None:
-            while not all(self._collector.count(answer) > before
-                          for answer, before in zip(self._answer_topics, self._counts)):
-                if time.monotonic() - start > self._timeout_s:
-                    self.timeouts += 1
-                    self.timeouts_in_a_row += 1
-                    break
-                time.sleep(0.005)
-            else:
+            deadline = start + self._timeout_s
+            answered = all(
+                self._collector.wait_for(answer, before + 1,
+                                         timeout=max(0.0, deadline - time.monotonic()))
+                for answer, before in zip(self._answer_topics, self._counts))
+            if answered:
                 self.timeouts_in_a_row = 0
+            else:
+                self.timeouts += 1
+                self.timeouts_in_a_row += 1
         self._counts = [self._collector.count(answer) for answer in self._answer_topics]
         return time.monotonic() - start
 
