@@ -86,7 +86,7 @@ class DevicePreprocessingOnnx(OnnxRuntimeBackend):
     preprocesses_on_device = True
 
     def infer_rgb(self, rgb, input_size):
-        size = network_input_size(rgb.shape[0], rgb.shape[1], input_size)
+        rgb, size = self._frame_and_network_size(rgb, input_size)
         self.calls = getattr(self, 'calls', 0) + 1
         tensor = DevicePreprocessor('cpu').prepare(rgb, size).numpy()
         return self.infer(tensor)

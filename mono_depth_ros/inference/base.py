@@ -26,7 +26,7 @@ import logging
 import numpy as np
 
 from mono_depth_ros.core.errors import BadMessageError
-from mono_depth_ros.core.preprocessing import prepare_input
+from mono_depth_ros.core.preprocessing import check_rgb, network_input_size, prepare_input
 
 DEPTH_TYPES = ('relative', 'metric')
 PRECISIONS = ('fp32', 'fp16', 'int8')
@@ -149,8 +149,7 @@ class DepthBackend(abc.ABC):
 
     def infer(self, tensor: np.ndarray) -> np.ndarray:
         """Run the network on a (1, 3, h, w) float32 tensor; return the (h, w) float32 output."""
-        if self._closed:
-            raise RuntimeError(f'{self.name} backend is closed')
+        self._check_open()
         return prediction_to_2d(self._infer(check_input_tensor(tensor, self.input_spec)))
 
     def infer_rgb(self, rgb: np.ndarray, input_size: int | tuple[int, int]) -> np.ndarray:
@@ -160,6 +159,17 @@ class DepthBackend(abc.ABC):
         OpenCV preprocessing; GPU backends override it to preprocess on the device.
         """
         return self.infer(prepare_input(rgb, input_size))
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise RuntimeError(f'{self.name} backend is closed')
+
+    def _frame_and_network_size(self, rgb: np.ndarray, input_size: int | tuple[int, int]
+                                ) -> tuple[np.ndarray, tuple[int, int]]:
+        """Check the backend is open and ``rgb`` a frame; return it and its network (h, w)."""
+        self._check_open()
+        image = check_rgb(rgb)
+        return image, network_input_size(image.shape[0], image.shape[1], input_size)
 
     @abc.abstractmethod
     def _infer(self, tensor: np.ndarray) -> np.ndarray:

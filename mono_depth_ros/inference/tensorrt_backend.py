@@ -29,7 +29,6 @@ import pathlib
 import numpy as np
 
 from mono_depth_ros.core.errors import BadMessageError
-from mono_depth_ros.core.preprocessing import check_rgb, network_input_size
 from mono_depth_ros.inference.base import (
     BackendUnavailableError, DepthBackend, InputSpec, ModelInfo, ModelLoadError, prediction_to_2d)
 from mono_depth_ros.inference.engine_builder import ensure_engine, runtime_identity
@@ -247,10 +246,7 @@ class TensorRTBackend(DepthBackend):
 
     def infer_rgb(self, rgb: np.ndarray, input_size: int | tuple[int, int]) -> np.ndarray:
         """Resize and normalise ``rgb`` on the GPU into the engine input, then run it."""
-        if self._closed:
-            raise RuntimeError(f'{self.name} backend is closed')
-        image = check_rgb(rgb)
-        size = network_input_size(image.shape[0], image.shape[1], input_size)
+        image, size = self._frame_and_network_size(rgb, input_size)
         return prediction_to_2d(self._runner.run_rgb(image, size))
 
     @property

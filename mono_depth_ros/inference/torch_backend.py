@@ -21,7 +21,6 @@ import logging
 
 import numpy as np
 
-from mono_depth_ros.core.preprocessing import check_rgb, network_input_size
 from mono_depth_ros.inference.base import (
     BackendUnavailableError, DepthBackend, InputSpec, prediction_to_2d)
 
@@ -77,13 +76,10 @@ class TorchBackend(DepthBackend):
             return super().infer_rgb(rgb, input_size)
         import torch
 
-        if self._closed:
-            raise RuntimeError(f'{self.name} backend is closed')
+        image, size = self._frame_and_network_size(rgb, input_size)
         if self._preprocessor is None:
             from mono_depth_ros.inference.device_preprocessing import DevicePreprocessor
             self._preprocessor = DevicePreprocessor(self.device)
-        image = check_rgb(rgb)
-        size = network_input_size(image.shape[0], image.shape[1], input_size)
         with torch.inference_mode():
             pixels = self._preprocessor.prepare(image, size).to(self._dtype)
             depth = self._model(pixel_values=pixels).predicted_depth
