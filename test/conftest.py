@@ -45,37 +45,33 @@ def package_root() -> pathlib.Path:
     return PACKAGE_ROOT
 
 
-@pytest.fixture(scope='session')
-def tiny_onnx() -> pathlib.Path:
-    """Return a tiny random-initialised Depth Anything (relative) exported to ONNX."""
+def _tiny_model(make) -> pathlib.Path:
+    """Build a tiny checkpoint with ``make(model_fixtures)``; skip without torch/transformers."""
     pytest.importorskip('torch')
     pytest.importorskip('transformers')
     import model_fixtures
-    return pathlib.Path(model_fixtures.make_onnx())
+    return pathlib.Path(make(model_fixtures))
+
+
+@pytest.fixture(scope='session')
+def tiny_onnx() -> pathlib.Path:
+    """Return a tiny random-initialised Depth Anything (relative) exported to ONNX."""
+    return _tiny_model(lambda fixtures: fixtures.make_onnx())
 
 
 @pytest.fixture(scope='session')
 def tiny_metric_onnx() -> pathlib.Path:
     """Return a tiny random-initialised metric Depth Anything exported to ONNX."""
-    pytest.importorskip('torch')
-    pytest.importorskip('transformers')
-    import model_fixtures
-    return pathlib.Path(model_fixtures.make_onnx(depth_type='metric'))
+    return _tiny_model(lambda fixtures: fixtures.make_onnx(depth_type='metric'))
 
 
 @pytest.fixture(scope='session')
 def tiny_hf_dir() -> pathlib.Path:
     """Return a tiny random-initialised Depth Anything saved as a Hugging Face directory."""
-    pytest.importorskip('torch')
-    pytest.importorskip('transformers')
-    import model_fixtures
-    return pathlib.Path(model_fixtures.make_hf_dir())
+    return _tiny_model(lambda fixtures: fixtures.make_hf_dir())
 
 
 @pytest.fixture(scope='session')
 def tiny_official_pth() -> pathlib.Path:
     """Return a tiny random-initialised Depth Anything V2 checkpoint with the official keys."""
-    pytest.importorskip('torch')
-    pytest.importorskip('transformers')
-    import model_fixtures
-    return pathlib.Path(model_fixtures.make_official_pth())
+    return _tiny_model(lambda fixtures: fixtures.make_official_pth())

@@ -17,6 +17,7 @@
 import csv
 import json
 import math
+import pathlib
 
 import cv2
 import numpy as np
@@ -58,11 +59,17 @@ def run_eval(capsys, *args) -> tuple[int, str, str]:
     return code, captured.out, captured.err
 
 
-@pytest.fixture
-def frames(tmp_path):
+def new_pred_and_gt(tmp_path) -> tuple[pathlib.Path, pathlib.Path]:
+    """Return new empty pred/ and gt/ folders under ``tmp_path``."""
     pred, gt = tmp_path / 'pred', tmp_path / 'gt'
     pred.mkdir()
     gt.mkdir()
+    return pred, gt
+
+
+@pytest.fixture
+def frames(tmp_path):
+    pred, gt = new_pred_and_gt(tmp_path)
     np.save(pred / 'a.npy', PRED_A)
     np.save(gt / 'a.npy', GT_A)
     np.save(pred / 'b.npy', PRED_B)
@@ -71,9 +78,7 @@ def frames(tmp_path):
 
 
 def test_metrics_of_one_frame_match_the_hand_computed_values(tmp_path, capsys):
-    pred, gt = tmp_path / 'pred', tmp_path / 'gt'
-    pred.mkdir()
-    gt.mkdir()
+    pred, gt = new_pred_and_gt(tmp_path)
     np.save(pred / 'a.npy', PRED_A)
     np.save(gt / 'a.npy', GT_A)
     code, out, _ = run_eval(capsys, '--pred', pred, '--gt', gt, '--json', '-')
@@ -116,9 +121,7 @@ def test_the_table_names_every_metric_and_files_get_json_and_csv(frames, tmp_pat
 
 
 def test_median_alignment_removes_a_global_scale(tmp_path, capsys):
-    pred, gt = tmp_path / 'pred', tmp_path / 'gt'
-    pred.mkdir()
-    gt.mkdir()
+    pred, gt = new_pred_and_gt(tmp_path)
     truth = np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]], dtype=np.float32)
     np.save(gt / 'f.npy', truth)
     np.save(pred / 'f.npy', 3.0 * truth)
@@ -133,9 +136,7 @@ def test_median_alignment_removes_a_global_scale(tmp_path, capsys):
 
 
 def test_scale_shift_alignment_in_inverse_space_fits_a_relative_output(tmp_path, capsys):
-    pred, gt = tmp_path / 'pred', tmp_path / 'gt'
-    pred.mkdir()
-    gt.mkdir()
+    pred, gt = new_pred_and_gt(tmp_path)
     truth = np.linspace(0.5, 8.0, 24, dtype=np.float32).reshape(4, 6)
     np.save(gt / 'f.npy', truth)
     np.save(pred / 'f.npy', 4.0 / truth + 0.3)  # 1/gt = 0.25 * pred - 0.075
@@ -150,9 +151,7 @@ def test_scale_shift_alignment_in_inverse_space_fits_a_relative_output(tmp_path,
 
 
 def test_timestamp_stems_match_within_the_tolerance_one_to_one(tmp_path, capsys):
-    pred, gt = tmp_path / 'pred', tmp_path / 'gt'
-    pred.mkdir()
-    gt.mkdir()
+    pred, gt = new_pred_and_gt(tmp_path)
     for stem in ('1.000000', '2.010000'):
         np.save(pred / f'{stem}.npy', GT_B)
     for stem in ('1.005000', '2.000000', '3.000000'):
@@ -168,9 +167,7 @@ def test_timestamp_stems_match_within_the_tolerance_one_to_one(tmp_path, capsys)
 
 
 def test_names_that_are_neither_shared_nor_stamps_exit_2(tmp_path, capsys):
-    pred, gt = tmp_path / 'pred', tmp_path / 'gt'
-    pred.mkdir()
-    gt.mkdir()
+    pred, gt = new_pred_and_gt(tmp_path)
     np.save(pred / 'left.npy', GT_B)
     np.save(gt / 'right.npy', GT_B)
     code, _, err = run_eval(capsys, '--pred', pred, '--gt', gt)
@@ -178,9 +175,7 @@ def test_names_that_are_neither_shared_nor_stamps_exit_2(tmp_path, capsys):
 
 
 def test_a_pickled_npy_is_refused_not_loaded(tmp_path, capsys):
-    pred, gt = tmp_path / 'pred', tmp_path / 'gt'
-    pred.mkdir()
-    gt.mkdir()
+    pred, gt = new_pred_and_gt(tmp_path)
     np.save(pred / 'f.npy', np.array([{'depth': 1}], dtype=object), allow_pickle=True)
     np.save(gt / 'f.npy', GT_B)
     code, _, err = run_eval(capsys, '--pred', pred, '--gt', gt)
@@ -244,9 +239,7 @@ def test_a_bag_topic_is_scored_against_ground_truth_by_stamp(tmp_path, capsys):
 
 
 def test_frames_without_valid_pixels_are_null_in_json(tmp_path, capsys):
-    pred, gt = tmp_path / 'pred', tmp_path / 'gt'
-    pred.mkdir()
-    gt.mkdir()
+    pred, gt = new_pred_and_gt(tmp_path)
     np.save(pred / 'a.npy', PRED_A)
     np.save(gt / 'a.npy', GT_A)
     np.save(pred / 'empty.npy', np.full((2, 2), NAN, np.float32))
