@@ -29,7 +29,9 @@ from ros_harness import node_under_test, off_centre_camera, textured_rgb
 
 MODEL_SECONDS = 0.1     # the model takes 100 ms ...
 FRAME_PERIOD = 1 / 60   # ... and frames come at 60 Hz
-DURATION_S = 8.0   # long enough that a queue would stand out from a stall of the machine
+# Long enough that a queue stands out from a stall of the machine: a queue here grows at
+# about 0.8 s per second of run, far past 0.4 x the run; a stall of up to ~4.5 s does not.
+DURATION_S = 12.0
 
 
 class SlowBackend:
