@@ -229,13 +229,23 @@ class FakeNetwork:
 
 
 class FakeParser:
+    """trt.OnnxParser that records, for each file parsed, its graph's input and weight types."""
+
     num_errors = 0
+    parsed = []
 
     def __init__(self, network, logger):
         self.network = network
 
     def parse_from_file(self, path):
-        return pathlib.Path(path).is_file()
+        import onnx
+
+        model = onnx.load(str(path))
+        FakeParser.parsed.append({
+            'inputs': [value.type.tensor_type.elem_type for value in model.graph.input],
+            'outputs': [value.type.tensor_type.elem_type for value in model.graph.output],
+            'ops': [node.op_type for node in model.graph.node]})
+        return True
 
 
 class FakeProfile:
@@ -324,7 +334,11 @@ class Fake86Builder(FakeBuilder):
 
 
 def fake_tensorrt(version: str = '10.3.0', builder: type = FakeBuilder) -> types.ModuleType:
-    """Return a stand-in ``tensorrt`` module with the given version's builder."""
+    """Return a stand-in ``tensorrt`` module with the given version's builder.
+
+    From version 11 on it has what TensorRT 11 has: no FP16/INT8 builder flags, no implicit
+    INT8 calibration, no EXPLICIT_BATCH flag; STRONGLY_TYPED networks.
+    """
     module = types.ModuleType('tensorrt')
     module.__version__ = version
     module.TensorIOMode = IO_MODE
@@ -337,6 +351,10 @@ def fake_tensorrt(version: str = '10.3.0', builder: type = FakeBuilder) -> types
     module.MemoryPoolType = fake_enum('WORKSPACE')
     module.NetworkDefinitionCreationFlag = fake_enum('EXPLICIT_BATCH')
     module.IInt8EntropyCalibrator2 = type('IInt8EntropyCalibrator2', (), {})
+    if int(version.split('.')[0]) >= 11:
+        module.BuilderFlag = fake_enum('TF32', 'BF16')
+        module.NetworkDefinitionCreationFlag = fake_enum('STRONGLY_TYPED')
+        del module.IInt8EntropyCalibrator2
     return module
 
 
@@ -526,6 +544,47 @@ def test_build_sets_profile_precision_workspace_and_timing_cache(tmp_path):
     config = FakeBuilder.made[-1].config
     assert config.timing_cache.data == b'+timings' and 'TF32' in config.cleared
     assert not config.flags
+
+
+def test_fp16_on_tensorrt_11_builds_a_strongly_typed_network_from_an_fp16_onnx(tmp_path):
+    from onnx import TensorProto
+
+    onnx_path = write_tiny_onnx(tmp_path / 'tiny.onnx')
+    compat = TensorRT(fake_tensorrt('11.4.0'))
+    data = build_serialized_engine(compat, str(onnx_path), 'fp16', profile_shapes(308))
+    builder = FakeBuilder.made[-1]
+    assert builder.network_flags == 1 << 0  # STRONGLY_TYPED, the stand-in's only flag
+    assert data == b'ENGINE ' and not builder.config.flags
+    parsed = FakeParser.parsed[-1]
+    assert parsed['inputs'] == parsed['outputs'] == [TensorProto.FLOAT]
+    assert parsed['ops'] == ['Cast', 'ReduceMean', 'Cast']  # computes in fp16, I/O in fp32
+    assert list(tmp_path.iterdir()) == [onnx_path]  # the fp16 copy was temporary
+    build_serialized_engine(compat, str(onnx_path), 'fp32', profile_shapes(308))
+    assert FakeBuilder.made[-1].network_flags == 0
+    assert FakeParser.parsed[-1]['ops'] == ['ReduceMean']
+
+
+def test_int8_on_tensorrt_11_is_refused_before_building(tmp_path, monkeypatch):
+    module = fake_tensorrt('11.4.0')
+    monkeypatch.setattr(engine_builder, 'import_tensorrt', lambda: module)
+    monkeypatch.setattr(engine_builder, 'import_cuda_torch', lambda: FAKE_TORCH)
+    onnx_path = write_tiny_onnx(tmp_path / 'tiny.onnx')
+    built = len(FakeBuilder.made)
+    with pytest.raises(BackendUnavailableError, match='11.4.0 has no implicit INT8'):
+        ensure_engine(str(onnx_path), 'int8', 308, tmp_path / 'cache')
+    assert len(FakeBuilder.made) == built
+
+
+def test_strongly_typed_builds_have_their_own_cache_key(tmp_path, monkeypatch):
+    onnx_path = write_tiny_onnx(tmp_path / 'tiny.onnx')
+    options = {}
+    for version in ('10.3.0', '11.4.0'):
+        module = fake_tensorrt(version)
+        monkeypatch.setattr(engine_builder, 'import_tensorrt', lambda module=module: module)
+        monkeypatch.setattr(engine_builder, 'import_cuda_torch', lambda: FAKE_TORCH)
+        cached = ensure_engine(str(onnx_path), 'fp16', 308, tmp_path / 'cache')
+        options[version] = cached.sidecar['key_fields']['builder_options']['strongly_typed']
+    assert options == {'10.3.0': False, '11.4.0': True}
 
 
 def test_int8_build_without_calibration_frames_says_what_to_pass(tmp_path):

@@ -19,12 +19,15 @@
 missing. Version differences go through :class:`~mono_depth_ros.inference.trt_compat.TensorRT`.
 """
 
+import contextlib
 from dataclasses import dataclass
 import hashlib
 import logging
 import math
 import os
 import pathlib
+import tempfile
+from typing import Iterator
 
 from mono_depth_ros.core.errors import BadMessageError
 from mono_depth_ros.core.preprocessing import network_input_size, PATCH_MULTIPLE
@@ -99,10 +102,17 @@ def profile_shapes(input_size: int, network_shape: tuple | None = None) -> Profi
                            for each in dynamic))
 
 
-def builder_options(precision: str, workspace_mb: int | None) -> dict:
+def builder_options(precision: str, workspace_mb: int | None,
+                    strongly_typed: bool = False) -> dict:
     """Return the build settings besides precision and profile that change the engine."""
     return {'workspace_mb': int(workspace_mb) if workspace_mb else None,
-            'tf32': precision != 'fp32', 'fp16_fallback': precision == 'int8'}
+            'tf32': precision != 'fp32', 'fp16_fallback': precision == 'int8',
+            'strongly_typed': bool(strongly_typed)}
+
+
+def builds_strongly_typed(compat: TensorRT, precision: str) -> bool:
+    """Return True when ``precision`` is built from a converted ONNX (fp16 on TensorRT 11)."""
+    return precision == 'fp16' and not compat.has_precision_flags
 
 
 def runtime_identity(compat: TensorRT, torch, device_index: int | None = None) -> dict:
@@ -119,14 +129,35 @@ def timing_cache_path(cache_dir: pathlib.Path, runtime: dict) -> pathlib.Path:
     return cache_dir / f'timing-{hashlib.sha256(ident.encode()).hexdigest()[:16]}.cache'
 
 
-def _parse_onnx(compat: TensorRT, builder, onnx_path: str):
-    network = compat.create_network(builder)
+def _parse_onnx(compat: TensorRT, builder, onnx_path: str, strongly_typed: bool = False):
+    network = compat.create_network(builder, strongly_typed)
     parser = compat.trt.OnnxParser(network, compat.logger())
-    if not parser.parse_from_file(str(onnx_path)):
+    with _fp16_copy(onnx_path) if strongly_typed else contextlib.nullcontext(onnx_path) as path:
+        parsed = parser.parse_from_file(str(path))
+    if not parsed:
         errors = [str(parser.get_error(i)) for i in range(parser.num_errors)]
         raise ModelLoadError(onnx_path, 'TensorRT cannot parse it: '
                              + ('; '.join(errors[:5]) or 'no reason given'))
     return network, parser
+
+
+@contextlib.contextmanager
+def _fp16_copy(onnx_path: str) -> Iterator[pathlib.Path]:
+    """Yield a temporary float16 copy of ``onnx_path`` (see :mod:`onnx_fp16`)."""
+    import onnx
+
+    from mono_depth_ros.inference.onnx_fp16 import convert_to_fp16
+
+    try:
+        converted = convert_to_fp16(onnx.load(str(onnx_path)))
+    except (ValueError, onnx.checker.ValidationError,
+            onnx.shape_inference.InferenceError) as error:
+        raise ModelLoadError(onnx_path, f'cannot convert it to fp16 for a strongly typed '
+                                        f'TensorRT build: {error}') from error
+    with tempfile.TemporaryDirectory(prefix='mono_depth_fp16_') as directory:
+        path = pathlib.Path(directory) / f'{pathlib.Path(onnx_path).stem}.fp16.onnx'
+        onnx.save(converted, str(path))
+        yield path
 
 
 def _load_timing_cache(compat: TensorRT, config, path: pathlib.Path, logger) -> None:
@@ -153,14 +184,18 @@ def build_serialized_engine(compat: TensorRT, onnx_path: str, precision: str,
                             logger: logging.Logger | None = None) -> bytes:
     """Parse ``onnx_path`` and return a serialised engine for ``precision`` and ``shapes``.
 
-    fp16 sets BuilderFlag.FP16; int8 sets INT8 (plus FP16 for layers that stay in floating
-    point) and calibrates with ``calibration`` frames or an existing ``calibration_cache``;
-    fp32 clears TF32 so the engine computes in full fp32.
+    fp16 sets BuilderFlag.FP16, or where that flag is gone (TensorRT 11) builds a strongly
+    typed network from an fp16 copy of the ONNX; int8 sets INT8 (plus FP16 for layers that stay
+    in floating point) and calibrates with ``calibration`` frames or an existing
+    ``calibration_cache``; fp32 clears TF32 so the engine computes in full fp32.
     """
     logger = logger or _LOGGER
     trt = compat.trt
+    if precision == 'int8':
+        compat.check_int8_support()
+    strongly_typed = builds_strongly_typed(compat, precision)
     builder = trt.Builder(compat.logger())
-    network, _parser = _parse_onnx(compat, builder, onnx_path)
+    network, _parser = _parse_onnx(compat, builder, onnx_path, strongly_typed)
     if network.num_inputs != 1:
         raise ModelLoadError(onnx_path, f'{network.num_inputs} network inputs; expected one')
     config = builder.create_builder_config()
@@ -172,7 +207,8 @@ def build_serialized_engine(compat: TensorRT, onnx_path: str, precision: str,
     if precision in ('fp16', 'int8'):
         if not getattr(builder, 'platform_has_fast_fp16', True):
             logger.warning(f'this GPU has no fast fp16; the {precision} engine may be slow')
-        compat.set_flag(config, 'FP16')
+        if not strongly_typed:
+            compat.set_flag(config, 'FP16')
     else:
         compat.clear_flag(config, 'TF32')
     calibrator = None
@@ -224,12 +260,16 @@ def ensure_engine(onnx_path: str, precision: str = 'fp16', input_size: int = 518
     if precision not in PRECISIONS:
         raise BadMessageError('precision', precision, ' or '.join(PRECISIONS))
     compat = TensorRT(import_tensorrt())
+    if precision == 'int8':
+        compat.check_int8_support()
     runtime = runtime_identity(compat, import_cuda_torch())
     contract = read_onnx_contract(onnx_path)
     shapes = profile_shapes(input_size, contract.input_shape)
     key = EngineKey(onnx_sha256=sha256_file(contract.path), precision=precision,
                     profile=shapes.as_tuple(),
-                    builder_options=builder_options(precision, workspace_mb), **runtime)
+                    builder_options=builder_options(
+                        precision, workspace_mb, builds_strongly_typed(compat, precision)),
+                    **runtime)
     directory = ensure_cache_dir(cache_dir)
     name = pathlib.Path(contract.path).stem
     calibration_record = None

@@ -24,7 +24,10 @@ offers the calls the builder and the runner need. Each call tries the newer API 
 * running: the tensor API (``num_io_tensors``, ``set_input_shape``, ``set_tensor_address``,
   ``execute_async_v3``; TensorRT >= 8.5, so 8.6 and 10) where the engine and context have it,
   else the binding API (binding indices, ``set_binding_shape``, ``execute_async_v2``);
-* implicit INT8 calibration: kept working on 10.x, where it is deprecated, with a warning.
+* precision: the FP16/INT8 builder flags where they exist (8.6, 10.x); TensorRT 11 has none and
+  builds fp16 as a strongly typed network (``STRONGLY_TYPED``) from an fp16 ONNX;
+* implicit INT8 calibration: kept working on 10.x, where it is deprecated, with a warning;
+  refused with a clear message on 11, which removed it.
 """
 
 import collections
@@ -191,12 +194,36 @@ class TensorRT:
         return messages
 
     # Building ----------------------------------------------------------------------------
-    def create_network(self, builder):
-        """Return an explicit-batch network definition (flag only where it still exists)."""
+    @property
+    def has_precision_flags(self) -> bool:
+        """Return True where BuilderFlag.FP16 exists (weakly typed builds: 8.6, 10.x)."""
+        return hasattr(self.trt.BuilderFlag, 'FP16')
+
+    def check_int8_support(self) -> None:
+        """Raise BackendUnavailableError where implicit INT8 calibration is gone (11 on)."""
+        if not hasattr(self.trt.BuilderFlag, 'INT8') or not hasattr(
+                self.trt, 'IInt8EntropyCalibrator2'):
+            raise BackendUnavailableError(
+                f'TensorRT {self.version} has no implicit INT8 calibration: use fp16, or an '
+                'ONNX model with explicit Q/DQ nodes')
+
+    def create_network(self, builder, strongly_typed: bool = False):
+        """Return an explicit-batch network definition (flag only where it still exists).
+
+        ``strongly_typed``: layers compute in the types of the ONNX file, not in precisions the
+        builder picks (needs ``NetworkDefinitionCreationFlag.STRONGLY_TYPED``, TensorRT >= 9).
+        """
         flags = 0
-        explicit = getattr(self.trt.NetworkDefinitionCreationFlag, 'EXPLICIT_BATCH', None)
+        creation_flags = self.trt.NetworkDefinitionCreationFlag
+        explicit = getattr(creation_flags, 'EXPLICIT_BATCH', None)
         if explicit is not None and hasattr(builder, 'max_batch_size'):
             flags |= 1 << int(explicit)
+        if strongly_typed:
+            strong = getattr(creation_flags, 'STRONGLY_TYPED', None)
+            if strong is None:
+                raise BackendUnavailableError(
+                    f'TensorRT {self.version} cannot build strongly typed networks')
+            flags |= 1 << int(strong)
         return builder.create_network(flags)
 
     def set_workspace_limit(self, config, nbytes: int) -> None:
