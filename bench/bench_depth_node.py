@@ -60,7 +60,7 @@ import cv2
 from diagnostic_msgs.msg import DiagnosticArray
 import numpy as np
 from rclpy.qos import qos_profile_sensor_data
-from sensor_msgs.msg import CameraInfo, Image, PointCloud2
+from sensor_msgs.msg import Image, PointCloud2
 from std_msgs.msg import Header
 
 from mono_depth_ros.core.camera_model import CameraModel
@@ -68,7 +68,7 @@ from mono_depth_ros.core.image_codec import numpy_to_image
 from mono_depth_ros.core.preprocessing import prepare_input
 from mono_depth_ros.inference.selection import default_cache_dir, load_backend
 from mono_depth_ros.resources import use_large_data_fastdds_profile
-from mono_depth_ros.ros.graph import spinning_node
+from mono_depth_ros.ros.graph import BackgroundCamera
 from mono_depth_ros.ros.messages import camera_info_message, image_message, ns_to_stamp
 
 RATIO_GOAL = 1.10
@@ -350,11 +350,13 @@ def node_process(name: str, parameters: dict, domain_id: int,
 
 # The camera and the receiver -----------------------------------------------------------------
 
-class _CameraLoop:
+class _CameraLoop(BackgroundCamera):
     """Publishes the camera and records when each stamp's depth and points arrive."""
 
+    node_name = 'bench_camera'
+
     def __init__(self, domain_id: int, rgb: np.ndarray) -> None:
-        self._domain_id = domain_id
+        super().__init__(domain_id)
         self._rgb = rgb
         self._condition = threading.Condition()
         self._received = {'depth/image': {}, 'points': {}}
@@ -362,18 +364,7 @@ class _CameraLoop:
         self._next_stamp_ns = 1_700_000_000_000_000_000
         self.output_shapes: dict[str, str] = {}
 
-    def __enter__(self) -> '_CameraLoop':
-        self._spinning = spinning_node('bench_camera', self._setup, domain_id=self._domain_id)
-        self._spinning.__enter__()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._spinning.__exit__(*exc)
-
-    def _setup(self, node) -> None:
-        self._image_publisher = node.create_publisher(Image, 'image', qos_profile_sensor_data)
-        self._info_publisher = node.create_publisher(CameraInfo, 'camera_info',
-                                                     qos_profile_sensor_data)
+    def _add_endpoints(self, node) -> None:
         self._subscriptions = [
             node.create_subscription(Image, 'depth/image', self._on_depth,
                                      qos_profile_sensor_data),

@@ -58,14 +58,14 @@ from diagnostic_msgs.msg import DiagnosticArray
 from nav_msgs.msg import Odometry
 import numpy as np
 from rclpy.qos import qos_profile_sensor_data, QoSProfile, ReliabilityPolicy
-from sensor_msgs.msg import CameraInfo, Image, PointCloud2
+from sensor_msgs.msg import Image, PointCloud2
 from std_msgs.msg import Header
 
 from mono_depth_ros.core.camera_model import CameraModel
 from mono_depth_ros.core.image_codec import numpy_to_image
 from mono_depth_ros.core.transforms import matrix_to_quaternion
 from mono_depth_ros.resources import use_large_data_fastdds_profile
-from mono_depth_ros.ros.graph import spinning_node
+from mono_depth_ros.ros.graph import BackgroundCamera
 from mono_depth_ros.ros.messages import camera_info_message, image_message, ns_to_stamp
 from mono_depth_ros.synth import FRAME_IDS, render_sequence
 from mono_depth_ros.synth.scene import base_pose_at, base_twist_at
@@ -551,12 +551,14 @@ class _Window:
         self.odometry = 0
 
 
-class _Stream:
+class _Stream(BackgroundCamera):
     """Publishes the camera (and odometry) and records when each stamp's outputs arrive."""
+
+    node_name = 'bench_robustness_camera'
 
     def __init__(self, domain_id: int, frames: list[np.ndarray], camera_info_fields: dict,
                  topics: tuple[str, ...], motion: _PingPong | None = None) -> None:
-        self._domain_id = domain_id
+        super().__init__(domain_id)
         self._frames = frames
         self._info_fields = camera_info_fields
         self._topics = topics
@@ -566,19 +568,7 @@ class _Stream:
         self._diagnostics: dict[str, list[tuple[float, dict]]] = {}
         self._stream_s = 0.0  # stream time already published: stamps continue across runs
 
-    def __enter__(self) -> '_Stream':
-        self._spinning = spinning_node('bench_robustness_camera', self._setup,
-                                       domain_id=self._domain_id)
-        self._spinning.__enter__()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._spinning.__exit__(*exc)
-
-    def _setup(self, node) -> None:
-        self._image_publisher = node.create_publisher(Image, 'image', qos_profile_sensor_data)
-        self._info_publisher = node.create_publisher(CameraInfo, 'camera_info',
-                                                     qos_profile_sensor_data)
+    def _add_endpoints(self, node) -> None:
         self._odometry_publisher = (node.create_publisher(Odometry, 'odom', ODOMETRY_QOS)
                                     if self._motion is not None else None)
         self._subscriptions = [

@@ -28,7 +28,8 @@ from mono_depth_ros.inference.selection import load_backend
 from mono_depth_ros.nodes.runner import run_node
 from mono_depth_ros.pipeline.depth_pipeline import DepthPipeline, DepthSettings, SCALE_SOURCES
 from mono_depth_ros.ros.camera_input import CameraFrame, CameraInput
-from mono_depth_ros.ros.diagnostics import DiagnosticsPublisher, LatencyStats, RateMeter
+from mono_depth_ros.ros.diagnostics import (
+    DiagnosticsPublisher, frame_flow_values, LatencyStats, RateMeter)
 from mono_depth_ros.ros.input_health import InputHealth
 from mono_depth_ros.ros.latest_frame import LatestFrameWorker
 from mono_depth_ros.ros.log_bridge import logger_for_node
@@ -242,18 +243,12 @@ class DepthNode(Node):
     def _report(self):
         with self._lock:
             pipeline = self._pipeline
-        latency = self._latency.summary_ms()
         values = {
             'backend': pipeline.backend.describe(),
             'model': pipeline.model_info.describe(),
-            'rate_in_hz': self._rate_in.rate(),
-            'rate_out_hz': self._rate_out.rate(),
-            'frames_received': self._worker.received,
-            'frames_dropped': self._worker.dropped,
-            'latency_mean_ms': latency['mean'],
-            'latency_p95_ms': latency['p95'],
+            **frame_flow_values(self._rate_in, self._rate_out, self._worker, self._latency,
+                                self._health.counts),
             'inference_mean_ms': self._inference.summary_ms()['mean'],
-            **{f'frames_{kind}': count for kind, count in self._health.counts.items()},
             **self._scale.diagnostics(),
         }
         level, message = self._health.status(self._rate_out.rate() > 0.0, 'publishing depth')

@@ -36,7 +36,8 @@ from mono_depth_ros.core.triangulation.pipeline import (draw_tracks, sparse_dept
                                                         TriangulationPipeline)
 from mono_depth_ros.nodes.runner import run_node
 from mono_depth_ros.ros.camera_input import CameraFrame, CameraInput
-from mono_depth_ros.ros.diagnostics import DiagnosticsPublisher, LatencyStats, RateMeter
+from mono_depth_ros.ros.diagnostics import (
+    DiagnosticsPublisher, frame_flow_values, LatencyStats, RateMeter)
 from mono_depth_ros.ros.input_health import InputHealth
 from mono_depth_ros.ros.latest_frame import LatestFrameWorker
 from mono_depth_ros.ros.messages import image_message, point_cloud_message, stamp_to_ns
@@ -204,15 +205,12 @@ class TriangulationNode(Node):
             self._tracks_publisher.publish(image_message(numpy_to_image(view, 'bgr8'), header))
 
     def _report(self):
-        latency = self._latency.summary_ms()
         stats = self._last_stats
         values = {
-            'rate_in_hz': self._rate_in.rate(), 'rate_out_hz': self._rate_out.rate(),
-            'frames_received': self._worker.received, 'frames_dropped': self._worker.dropped,
-            'latency_mean_ms': latency['mean'], 'latency_p95_ms': latency['p95'],
+            **frame_flow_values(self._rate_in, self._rate_out, self._worker, self._latency,
+                                self._health.counts),
             'tracks': stats.get('tracks', 0), 'points': stats.get('published', 0),
             'frame_ms': stats.get('total_ms', 0.0),
-            **{f'frames_{kind}': count for kind, count in self._health.counts.items()},
         }
         level, message = self._health.status(self._rate_out.rate() > 0.0, 'triangulating')
         return level, message, values

@@ -80,6 +80,20 @@ class LatencyStats:
         return {'mean': 1e3 * sum(values) / len(values), 'p95': 1e3 * p95, 'max': 1e3 * values[-1]}
 
 
+def frame_flow_values(rate_in: RateMeter, rate_out: RateMeter, worker, latency: LatencyStats,
+                      counts: dict[str, int]) -> dict[str, object]:
+    """Return the key values every node reports: rates, received/dropped frames, latency.
+
+    ``worker`` is the node's latest-frame worker (``received``, ``dropped``); ``counts`` the
+    input-health counters, reported as ``frames_<kind>``.
+    """
+    summary = latency.summary_ms()
+    return {'rate_in_hz': rate_in.rate(), 'rate_out_hz': rate_out.rate(),
+            'frames_received': worker.received, 'frames_dropped': worker.dropped,
+            'latency_mean_ms': summary['mean'], 'latency_p95_ms': summary['p95'],
+            **{f'frames_{kind}': count for kind, count in counts.items()}}
+
+
 # (level: OK, WARN or ERROR; message; key values)
 StatusReport = tuple[bytes, str, dict[str, object]]
 

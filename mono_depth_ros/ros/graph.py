@@ -51,6 +51,41 @@ def spinning_node(name: str, setup: Callable[[Node], None] | None = None, *,
             yield node
 
 
+class BackgroundCamera:
+    """A camera node of its own, spun in the background while in a ``with`` block.
+
+    It publishes ``image`` (sensor_msgs/Image) and ``camera_info`` with sensor-data QoS
+    through ``self._image_publisher`` and ``self._info_publisher``; subclasses name the node
+    and add their own endpoints in :meth:`_add_endpoints`.
+    """
+
+    node_name = 'camera'
+
+    def __init__(self, domain_id: int | None = None) -> None:
+        self._domain_id = domain_id
+        self._spinning = None
+
+    def __enter__(self):
+        self._spinning = spinning_node(self.node_name, self._setup, domain_id=self._domain_id)
+        self._spinning.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._spinning.__exit__(*exc)
+
+    def _setup(self, node: Node) -> None:
+        from rclpy.qos import qos_profile_sensor_data
+        from sensor_msgs.msg import CameraInfo, Image
+
+        self._image_publisher = node.create_publisher(Image, 'image', qos_profile_sensor_data)
+        self._info_publisher = node.create_publisher(CameraInfo, 'camera_info',
+                                                     qos_profile_sensor_data)
+        self._add_endpoints(node)
+
+    def _add_endpoints(self, node: Node) -> None:
+        """Create the subclass's other publishers and subscriptions (before spinning)."""
+
+
 class BackgroundExecutor:
     """Spins nodes on a multi-threaded executor in a daemon thread until stopped."""
 
