@@ -29,9 +29,10 @@ from ros_harness import node_under_test, off_centre_camera, textured_rgb
 
 MODEL_SECONDS = 0.1     # the model takes 100 ms ...
 FRAME_PERIOD = 1 / 60   # ... and frames come at 60 Hz
-# Long enough that a queue stands out from a stall of the machine: a queue here grows at
-# about 0.8 s per second of run, far past 0.4 x the run; a stall of up to ~4.5 s does not.
-DURATION_S = 12.0
+DURATION_S = 8.0
+# After the camera stops, latest-frame-wins owes at most the frame in flight and the newest
+# waiting one (one more for a frame still in DDS); a queue owes everything it holds.
+MAX_OUTPUTS_AFTER_STOP = 3
 
 
 class SlowBackend:
@@ -72,16 +73,21 @@ def test_overload_keeps_latency_bounded_and_counts_drops(monkeypatch):
             publisher.publish_frame(rgb, camera, stamp)
             index += 1
             time.sleep(max(0.0, start + index * FRAME_PERIOD - time.monotonic()))
-        time.sleep(1.5)
+        stopped = time.monotonic()
+        time.sleep(2.0)
         arrivals = collector.arrivals('depth/image')
         diagnostics = collector.messages('/diagnostics')
     latencies = np.array([arrived - sent[stamp_to_ns(message.header.stamp)]
                           for arrived, message in arrivals])
     assert len(latencies) >= 3
     assert len(latencies) < 0.5 * len(sent), 'most frames must be dropped, not queued'
-    # A queue would make the latency climb towards the run's length; here each output is about
-    # one inference plus one waiting frame old (bench/bench_robustness.py measures it).
-    assert latencies.max() < 0.4 * DURATION_S
+    # A queue would drain after the camera stops and make the latency climb towards the run's
+    # length (about 0.8 s per second of run); here each output is about one inference plus one
+    # waiting frame old (bench/bench_robustness.py measures it). Both checks hold through a
+    # stall of the machine: it delays a few outputs, it adds none after the stop.
+    after_stop = sum(arrived > stopped for arrived, _ in arrivals)
+    assert after_stop <= MAX_OUTPUTS_AFTER_STOP, f'{after_stop} outputs came after the stop'
+    assert np.median(latencies) < 0.1 * DURATION_S
     dropped = [int(value.value) for array in diagnostics for status in array.status
                for value in status.values if value.key == 'frames_dropped']
     assert dropped and max(dropped) > 0
