@@ -340,3 +340,19 @@ def test_cpu_backends_run_fp32_when_fp16_is_asked(cache_dir, caplog):
         runner, _ = _load(model_fixtures.make_official_pth(), cache_dir, backend='torch',
                           precision='fp16')
     assert runner.precision == 'fp32' and 'fp16' in caplog.text
+    with caplog.at_level(logging.WARNING):
+        runner, _ = _load(model_fixtures.make_onnx(), cache_dir, backend='onnxruntime',
+                          precision='fp16')
+    assert runner.precision == 'fp32' and 'precision fp16 is not applied' in caplog.text
+
+
+def test_onnxruntime_runs_fp16_where_the_provider_computes_it():
+    from mono_depth_ros.inference.onnxruntime_backend import (
+        CPU_PROVIDER, CUDA_PROVIDER, effective_precision, runs_fp16_copy, TENSORRT_PROVIDER)
+
+    assert [effective_precision(provider, 'fp16') for provider in
+            (TENSORRT_PROVIDER, CUDA_PROVIDER, CPU_PROVIDER)] == ['fp16', 'fp16', 'fp32']
+    assert effective_precision(CUDA_PROVIDER, 'fp32') == 'fp32'
+    # TensorRT's provider makes fp16 itself (trt_fp16_enable); CUDA runs an fp16 copy.
+    assert [runs_fp16_copy(provider, 'fp16') for provider in
+            (TENSORRT_PROVIDER, CUDA_PROVIDER, CPU_PROVIDER)] == [False, True, False]

@@ -144,19 +144,16 @@ def _parse_onnx(compat: TensorRT, builder, onnx_path: str, strongly_typed: bool 
 @contextlib.contextmanager
 def _fp16_copy(onnx_path: str) -> Iterator[pathlib.Path]:
     """Yield a temporary float16 copy of ``onnx_path`` (see :mod:`onnx_fp16`)."""
-    import onnx
-
-    from mono_depth_ros.inference.onnx_fp16 import convert_to_fp16
+    from mono_depth_ros.inference.onnx_fp16 import fp16_model_bytes
 
     try:
-        converted = convert_to_fp16(onnx.load(str(onnx_path)))
-    except (ValueError, onnx.checker.ValidationError,
-            onnx.shape_inference.InferenceError) as error:
+        converted = fp16_model_bytes(onnx_path)
+    except ValueError as error:
         raise ModelLoadError(onnx_path, f'cannot convert it to fp16 for a strongly typed '
                                         f'TensorRT build: {error}') from error
     with tempfile.TemporaryDirectory(prefix='mono_depth_fp16_') as directory:
         path = pathlib.Path(directory) / f'{pathlib.Path(onnx_path).stem}.fp16.onnx'
-        onnx.save(converted, str(path))
+        path.write_bytes(converted)
         yield path
 
 

@@ -166,3 +166,16 @@ def _float32_outputs(onnx, graph, nodes: list, holds_half: set) -> None:
         nodes.append(_cast_node(onnx, internal, public, onnx.TensorProto.FLOAT))
     del graph.node[:]
     graph.node.extend(nodes)
+
+
+def fp16_model_bytes(path: str) -> bytes:
+    """Return the serialised fp16 copy of the ONNX file at ``path``.
+
+    Raises ValueError (with onnx's reason) when the file cannot be converted.
+    """
+    import onnx
+
+    try:
+        return convert_to_fp16(onnx.load(str(path))).SerializeToString()
+    except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError) as error:
+        raise ValueError(str(error)) from error

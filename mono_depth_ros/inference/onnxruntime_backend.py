@@ -15,8 +15,9 @@
 """ONNX Runtime backend: any ONNX model meeting the contract, on the CPU or a CUDA GPU.
 
 Execution providers, best first, among those onnxruntime reports available and the device
-allows: TensorRT (engine cache in ``cache_dir``, fp16 when asked), CUDA, then the CPU. onnxruntime
-is imported here only, when a backend is created.
+allows: TensorRT (engine cache in ``cache_dir``, fp16 when asked), CUDA, then the CPU. fp16 on
+CUDA runs an fp16 copy of the model made in memory (:mod:`onnx_fp16`); on the CPU, fp16 is not
+applied (it would only add casts). onnxruntime is imported here only, when a backend is created.
 """
 
 import logging
@@ -61,6 +62,27 @@ def _providers(device: str, precision: str, cache_dir: str | None) -> list:
     return chosen
 
 
+def runs_fp16_copy(provider: str, precision: str) -> bool:
+    """Return True when fp16 on ``provider`` needs an fp16 copy of the model (CUDA)."""
+    return precision == 'fp16' and provider == CUDA_PROVIDER
+
+
+def effective_precision(provider: str, precision: str) -> str:
+    """Return the precision a session on ``provider`` computes in when ``precision`` is asked."""
+    if precision == 'fp16' and provider in (TENSORRT_PROVIDER, CUDA_PROVIDER):
+        return 'fp16'
+    return 'fp32'
+
+
+def _session(onnxruntime, model, path: str, options, providers):
+    """Return an InferenceSession of ``model`` (a path or serialised bytes) or ModelLoadError."""
+    try:
+        return onnxruntime.InferenceSession(model, sess_options=options, providers=providers)
+    except Exception as error:
+        raise ModelLoadError(path, 'ONNX Runtime cannot create a session: '
+                             f'{type(error).__name__}: {error}') from error
+
+
 class OnnxRuntimeBackend(DepthBackend):
     """Runs an ONNX depth model with onnxruntime.
 
@@ -86,19 +108,27 @@ class OnnxRuntimeBackend(DepthBackend):
         if threads > 0:
             options.intra_op_num_threads = int(threads)
         providers = _providers(device, precision, cache_dir)
-        try:
-            self._session = onnxruntime.InferenceSession(str(contract.path), sess_options=options,
-                                                         providers=providers)
-        except Exception as error:
-            raise ModelLoadError(contract.path, 'ONNX Runtime cannot create a session: '
-                                 f'{type(error).__name__}: {error}') from error
+        path = str(contract.path)
+        self._session = _session(onnxruntime, path, path, options, providers)
         active = self._session.get_providers()
         on_gpu = active[0] in (TENSORRT_PROVIDER, CUDA_PROVIDER)
         if device == 'cuda' and not on_gpu:
             raise BackendUnavailableError(f'device cuda: onnxruntime fell back to {active[0]}')
-        effective = precision if active[0] == TENSORRT_PROVIDER and precision == 'fp16' else 'fp32'
+        effective, fp16_problem = effective_precision(active[0], precision), None
+        if runs_fp16_copy(active[0], precision):
+            from mono_depth_ros.inference.onnx_fp16 import fp16_model_bytes
+
+            try:
+                half = fp16_model_bytes(path)
+            except ValueError as error:
+                effective, fp16_problem = 'fp32', str(error)
+            else:
+                self._session = _session(onnxruntime, half, path, options, providers)
         super().__init__('cuda' if on_gpu else 'cpu', effective, contract.input_spec, logger)
-        if effective != precision:
+        if fp16_problem:
+            self.logger.warning('no fp16 copy of %s (%s); onnxruntime runs it in fp32', path,
+                                fp16_problem)
+        elif effective != precision:
             self.logger.warning('onnxruntime with %s runs %s; precision %s is not applied',
                                 active[0], effective, precision)
         self.providers = active
