@@ -166,7 +166,9 @@ def run(repeats: int = 50, warmup: int = 10) -> dict:
                 'tensorrt_fp16': lambda: TensorRTBackend(
                     onnx_path, precision='fp16', input_size=input_size,
                     cache_dir=f'{scratch}/engines'),
-                'onnxruntime_cuda': lambda: OnnxRuntimeBackend(onnx_path, device='cuda'),
+                'onnxruntime_cuda_fp16': lambda: OnnxRuntimeBackend(onnx_path, device='cuda',
+                                                                    precision='fp16'),
+                'onnxruntime_cuda_fp32': lambda: OnnxRuntimeBackend(onnx_path, device='cuda'),
                 'torch_cuda_fp16': lambda: TorchBackend(copy.deepcopy(model), 'cuda', 'fp16'),
                 'torch_cuda_fp32': lambda: TorchBackend(copy.deepcopy(model), 'cuda', 'fp32'),
             }

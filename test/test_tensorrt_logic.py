@@ -15,9 +15,11 @@
 """The TensorRT backend's logic without a GPU: cache keys, profiles, API choice, cache safety.
 
 TensorRT itself is replaced by stand-in module objects that have only the methods of each
-API surface: the TensorRT 10 tensor API, TensorRT 8.6 (tensor and binding APIs side by side)
-and the binding API alone (TensorRT 8.0-8.4). Their "engine" doubles the first input channel,
-reading and writing the runner's buffers through their raw addresses, as TensorRT would.
+API surface: the TensorRT 10 tensor API, TensorRT 8.6 (tensor and binding APIs side by side),
+the binding API alone (TensorRT 8.0-8.4), and TensorRT 11's builder (no FP16/INT8 flags, no
+implicit INT8 calibration, strongly typed networks). Their "engine" doubles the first input
+channel, reading and writing the runner's buffers through their raw addresses, as TensorRT
+would.
 """
 
 import ctypes
