@@ -108,6 +108,23 @@ def test_engine_matches_pytorch_on_4_3_and_16_9_frames(
         assert info.depth_type == 'relative' and info.encoder == 'vits'
 
 
+def test_strongly_typed_fp16_engine_matches_pytorch(
+        bench, v2_small, frames_and_references, tmp_path, monkeypatch):
+    """TensorRT 11's fp16 route (an fp16 ONNX, STRONGLY_TYPED), taken on any TensorRT >= 9."""
+    from mono_depth_ros.inference import engine_builder
+
+    if not hasattr(tensorrt.NetworkDefinitionCreationFlag, 'STRONGLY_TYPED'):
+        pytest.skip(f'TensorRT {tensorrt.__version__} has no strongly typed networks')
+    monkeypatch.setattr(engine_builder, 'builds_strongly_typed',
+                        lambda compat, precision: precision == 'fp16')
+    _, onnx_path = v2_small
+    with TensorRTBackend(onnx_path, precision='fp16', input_size=INPUT_SIZE,
+                         cache_dir=tmp_path) as backend:
+        assert backend.sidecar['key_fields']['builder_options']['strongly_typed']
+        for name, (tensor, reference) in frames_and_references.items():
+            assert bench.abs_rel(backend.infer(tensor), reference) <= 1e-2, name
+
+
 def test_gpu_preprocessing_matches_the_opencv_path(v2_small, cache_dir):
     _, onnx_path = v2_small
     rng = np.random.default_rng(5)
