@@ -109,7 +109,8 @@ def test_attribute_typed_constants_follow_the_image_path():
     """value_float constants and ConstantOfShape defaults join the fp16 path that reads them."""
     nodes = [
         helper.make_node('Constant', [], ['two'], value_float=2.0),
-        helper.make_node('Mul', ['image', 'two'], ['doubled']),
+        helper.make_node('Relu', ['image'], ['positive']),
+        helper.make_node('Mul', ['positive', 'two'], ['doubled']),
         helper.make_node('Shape', ['image'], ['shape']),
         helper.make_node('ConstantOfShape', ['shape'], ['zeros']),
         helper.make_node('Add', ['doubled', 'zeros'], ['depth']),
@@ -124,7 +125,7 @@ def test_attribute_typed_constants_follow_the_image_path():
     assert types['two'] == types['doubled'] == TensorProto.FLOAT16
     assert types['depth'] == TensorProto.FLOAT
     image = np.linspace(-3, 3, 2 * 3 * 4 * 5, dtype=np.float32).reshape(1, 3, 4, 10)
-    np.testing.assert_allclose(_run(half, image), 2 * image, rtol=1e-3)
+    np.testing.assert_allclose(_run(half, image), 2 * np.maximum(image, 0), rtol=1e-3)
 
 
 def test_graphs_it_cannot_convert_are_refused_with_the_reason():
@@ -140,3 +141,33 @@ def test_graphs_it_cannot_convert_are_refused_with_the_reason():
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid('', 17)])
     with pytest.raises(ValueError, match='subgraph'):
         convert_to_fp16(model)
+
+
+def test_a_layer_norm_written_out_in_elementary_ops_keeps_its_variance_in_fp32():
+    """Exports before opset 17 spell a layer norm out; activations of 1000 square past fp16."""
+    nodes = [
+        helper.make_node('Relu', ['image'], ['x']),
+        helper.make_node('ReduceMean', ['x'], ['mean'], axes=[-1]),
+        helper.make_node('Sub', ['x', 'mean'], ['centred']),
+        helper.make_node('Pow', ['centred', 'two'], ['squares']),
+        helper.make_node('ReduceMean', ['squares'], ['variance'], axes=[-1]),
+        helper.make_node('Add', ['variance', 'eps'], ['variance_eps']),
+        helper.make_node('Sqrt', ['variance_eps'], ['std']),
+        helper.make_node('Div', ['centred', 'std'], ['depth']),
+    ]
+    graph = helper.make_graph(
+        nodes, 'layer_norm',
+        [helper.make_tensor_value_info('image', TensorProto.FLOAT, [1, 4, 64])],
+        [helper.make_tensor_value_info('depth', TensorProto.FLOAT, [1, 4, 64])],
+        initializer=[onnx.numpy_helper.from_array(np.array(2.0, np.float32), 'two'),
+                     onnx.numpy_helper.from_array(np.array(1e-5, np.float32), 'eps')])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid('', 16)])
+    half = convert_to_fp16(model)
+    types = _types(half)
+    assert types['x'] == types['centred'] == types['depth__fp16'] == TensorProto.FLOAT16
+    assert all(types[name] == TensorProto.FLOAT
+               for name in ('squares', 'variance', 'variance_eps', 'std'))
+    image = np.random.default_rng(6).uniform(0, 2000, (1, 4, 64)).astype(np.float32)
+    reference, converted = _run(model, image), _run(half, image)
+    assert np.isfinite(converted).all()
+    np.testing.assert_allclose(converted, reference, atol=2e-2)

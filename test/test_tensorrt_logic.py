@@ -231,7 +231,7 @@ class FakeNetwork:
 
 
 class FakeParser:
-    """trt.OnnxParser that records, for each file parsed, its graph's input and weight types."""
+    """trt.OnnxParser that records, for each file parsed, its name and its graph's I/O types."""
 
     num_errors = 0
     parsed = []
@@ -244,9 +244,9 @@ class FakeParser:
 
         model = onnx.load(str(path))
         FakeParser.parsed.append({
+            'name': pathlib.Path(path).name,
             'inputs': [value.type.tensor_type.elem_type for value in model.graph.input],
-            'outputs': [value.type.tensor_type.elem_type for value in model.graph.output],
-            'ops': [node.op_type for node in model.graph.node]})
+            'outputs': [value.type.tensor_type.elem_type for value in model.graph.output]})
         return True
 
 
@@ -558,12 +558,12 @@ def test_fp16_on_tensorrt_11_builds_a_strongly_typed_network_from_an_fp16_onnx(t
     assert builder.network_flags == 1 << 0  # STRONGLY_TYPED, the stand-in's only flag
     assert data == b'ENGINE ' and not builder.config.flags
     parsed = FakeParser.parsed[-1]
+    assert parsed['name'] == 'tiny.fp16.onnx'  # the fp16 copy (onnx_fp16, tested on its own)
     assert parsed['inputs'] == parsed['outputs'] == [TensorProto.FLOAT]
-    assert parsed['ops'] == ['Cast', 'ReduceMean', 'Cast']  # computes in fp16, I/O in fp32
-    assert list(tmp_path.iterdir()) == [onnx_path]  # the fp16 copy was temporary
+    assert list(tmp_path.iterdir()) == [onnx_path]  # the copy was temporary
     build_serialized_engine(compat, str(onnx_path), 'fp32', profile_shapes(308))
     assert FakeBuilder.made[-1].network_flags == 0
-    assert FakeParser.parsed[-1]['ops'] == ['ReduceMean']
+    assert FakeParser.parsed[-1]['name'] == 'tiny.onnx'
 
 
 def test_int8_on_tensorrt_11_is_refused_before_building(tmp_path, monkeypatch):

@@ -21,8 +21,9 @@ fp16 engine therefore starts from an fp16 ONNX. :func:`convert_to_fp16` makes on
   (an *activation*); the weights and constants only such nodes read are stored as float16;
 * shape arithmetic stays float32 (``Shape`` -> ``Cast`` -> ``Div`` ... -> ``Resize`` scales, as
   torch exports interpolation): float16 would round the sizes it computes;
-* ``LayerNormalization`` stays float32 (:data:`FLOAT32_OPS`): a ViT's activations can be large
-  enough for the variance to overflow float16; casts go around it;
+* layer norms stay float32 (:data:`FLOAT32_OPS`): a ViT's activations can be large enough for
+  the variance to overflow float16. That covers ``LayerNormalization`` and the same computed
+  from ``ReduceMean``, ``Pow``, ``Add`` and ``Sqrt`` (exports before opset 17);
 * the graph's inputs and outputs stay float32, so the engine's I/O is the same as at fp32.
 
 Casts go only where a tensor's type and its reader's differ, one per tensor and type. The
@@ -31,7 +32,12 @@ result is checked with ``onnx.checker`` (full type and shape inference).
 
 import numpy as np
 
-FLOAT32_OPS = frozenset({'LayerNormalization'})
+# Kept in float32 on the image path: normalisation and the squares and means of a layer norm
+# written out in elementary ops (exports before opset 17), whose variance can pass 65504.
+FLOAT32_OPS = frozenset({'LayerNormalization', 'Pow', 'ReduceMean', 'Sqrt'})
+# Elementwise ops that stay in float32 when every image input they read is float32 (the
+# ``+ eps`` between a variance and its square root).
+FOLLOWING_OPS = frozenset({'Add', 'Sub', 'Mul', 'Div', 'Reciprocal'})
 # (op_type, input index) that ONNX types as tensor(float) whatever the data's type is.
 FLOAT32_ONLY_INPUTS = frozenset({('Resize', 2), ('Upsample', 1)})
 _FP16_MAX = float(np.finfo(np.float16).max)
@@ -75,14 +81,21 @@ def _constant_values_as_tensor(onnx, node) -> None:
 def _plan(graph, is_float: set) -> tuple[list, dict]:
     """Return (which nodes compute in float16, {float tensor: types its readers want})."""
     activations = {value.name for value in graph.input if value.name in is_float}
+    float32_activations = set(activations)
     half_nodes, wanted = [], {}
     for node in graph.node:
         float_inputs = [name for name in node.input if name in is_float]
-        on_image_path = any(name in activations for name in float_inputs)
-        half = on_image_path and node.op_type not in FLOAT32_OPS
+        image_inputs = [name for name in float_inputs if name in activations]
+        keeps_float32 = node.op_type in FLOAT32_OPS or (
+            node.op_type in FOLLOWING_OPS
+            and all(name in float32_activations for name in image_inputs))
+        half = bool(image_inputs) and not keeps_float32
         half_nodes.append(half)
-        if on_image_path:
-            activations.update(name for name in node.output if name in is_float)
+        if image_inputs:
+            outputs = [name for name in node.output if name in is_float]
+            activations.update(outputs)
+            if not half:
+                float32_activations.update(outputs)
         for slot, name in enumerate(node.input):
             if name in is_float:
                 fp32_only = (node.op_type, slot) in FLOAT32_ONLY_INPUTS
