@@ -47,7 +47,7 @@ from mono_depth_ros.inference.engine_builder import (
 from mono_depth_ros.inference.engine_cache import (
     check_engine_sidecar, EngineKey, get_or_build, sidecar_path)
 from mono_depth_ros.inference.int8_calibration import (
-    CalibrationSource, check_source, iter_rgb_frames, make_entropy_calibrator)
+    CalibrationSource, check_source, fingerprint_path, iter_rgb_frames, make_entropy_calibrator)
 from mono_depth_ros.inference.tensorrt_backend import _read_engine, EngineRunner
 from mono_depth_ros.inference.trt_compat import TensorRT, TENSORRT_MISSING
 
@@ -256,11 +256,18 @@ class FakeProfile:
 
 
 class FakeTimingCache:
+    """ITimingCache as a set of entries (serialised: sorted, comma-separated)."""
+
     def __init__(self, data: bytes):
-        self.data = data
+        self.data = bytes(data)
+        self.entries = set(filter(None, self.data.split(b',')))
+
+    def combine(self, other, ignore_mismatch):
+        self.entries |= other.entries
+        return True
 
     def serialize(self):
-        return self.data + b'+timings'
+        return b','.join(sorted(self.entries))
 
 
 class FakeConfig:
@@ -324,8 +331,11 @@ class FakeBuilder:
         return FakeProfile()
 
     def build_serialized_network(self, network, config):
-        if config.int8_calibrator is not None:
-            config.int8_calibrator.write_calibration_cache(b'calibration-table')
+        calibrator = config.int8_calibrator
+        if calibrator is not None and calibrator.read_calibration_cache() is None:
+            calibrator.write_calibration_cache(b'calibration-table')  # "calibrated"
+        if config.timing_cache is not None:
+            config.timing_cache.entries.add(f'tactics {len(FakeBuilder.made)}'.encode())
         return ('ENGINE ' + ','.join(sorted(config.flags))).encode()
 
 
@@ -492,6 +502,16 @@ def test_runner_refuses_a_shape_outside_the_profile():
         runner.run(np.zeros((1, 3, 70, 28), np.float32))
 
 
+def test_runner_refuses_an_engine_with_io_types_it_has_no_buffers_for():
+    class Fp8OutputEngine(TensorApiEngine):
+        def get_tensor_dtype(self, name):
+            return types.SimpleNamespace(name='FP8') if name == 'depth' else DATA_TYPE.FLOAT
+
+    runner = EngineRunner(TensorRT(fake_tensorrt()), Fp8OutputEngine(), device='cpu')
+    with pytest.raises(BackendUnavailableError, match='FP8'):
+        runner.run(np.zeros((1, 3, 28, 42), np.float32))
+
+
 # Builder calls by feature ------------------------------------------------------------------
 def test_explicit_batch_flag_only_where_implicit_batch_exists():
     compat_10, compat_86 = TensorRT(fake_tensorrt('10.3.0')), TensorRT(fake_tensorrt('8.6.1'))
@@ -541,11 +561,28 @@ def test_build_sets_profile_precision_workspace_and_timing_cache(tmp_path):
     assert FakeBuilder.made[-1].network_flags == 1
     assert config.profiles[0].shapes == shapes.as_tuple()
     assert config.pools == {'WORKSPACE': 256 << 20}
-    assert timing.read_bytes() == b'+timings'
+    first = timing.read_bytes()
+    assert first.startswith(b'tactics')
     build_serialized_engine(compat, str(onnx_path), 'fp32', shapes, timing_cache=timing)
     config = FakeBuilder.made[-1].config
-    assert config.timing_cache.data == b'+timings' and 'TF32' in config.cleared
+    assert config.timing_cache.data == first and 'TF32' in config.cleared  # loaded, then kept
     assert not config.flags
+    assert first in timing.read_bytes().split(b',') and len(timing.read_bytes()) > len(first)
+
+
+def test_timing_cache_keeps_the_entries_another_build_saved_meanwhile(tmp_path):
+    timing = tmp_path / 'timing.cache'
+
+    class SlowBuilder(FakeBuilder):
+        def build_serialized_network(self, network, config):
+            timing.write_bytes(b'tactics of another process')  # saved during this build
+            return super().build_serialized_network(network, config)
+
+    build_serialized_engine(TensorRT(fake_tensorrt('10.3.0', SlowBuilder)),
+                            str(write_tiny_onnx(tmp_path / 'tiny.onnx')), 'fp16',
+                            profile_shapes(308), timing_cache=timing)
+    entries = timing.read_bytes().split(b',')
+    assert b'tactics of another process' in entries and len(entries) == 2
 
 
 def test_fp16_on_tensorrt_11_builds_a_strongly_typed_network_from_an_fp16_onnx(tmp_path):
@@ -562,8 +599,36 @@ def test_fp16_on_tensorrt_11_builds_a_strongly_typed_network_from_an_fp16_onnx(t
     assert parsed['inputs'] == parsed['outputs'] == [TensorProto.FLOAT]
     assert list(tmp_path.iterdir()) == [onnx_path]  # the copy was temporary
     build_serialized_engine(compat, str(onnx_path), 'fp32', profile_shapes(308))
-    assert FakeBuilder.made[-1].network_flags == 0
+    assert FakeBuilder.made[-1].network_flags == 1 << 0  # all strongly typed on 11: as it is
     assert FakeParser.parsed[-1]['name'] == 'tiny.onnx'
+    assert 'TF32' in FakeBuilder.made[-1].config.cleared
+
+
+def test_strongly_typed_networks_without_the_flag_only_where_every_network_is_one():
+    later_11 = fake_tensorrt('11.9.0')
+    later_11.NetworkDefinitionCreationFlag = fake_enum()  # a release that dropped the flag
+    builder = FakeBuilder(None)
+    TensorRT(later_11).create_network(builder, strongly_typed=True)
+    assert builder.network_flags == 0
+    with pytest.raises(BackendUnavailableError, match='strongly typed'):
+        TensorRT(fake_tensorrt('8.6.1', Fake86Builder)).create_network(
+            Fake86Builder(None), strongly_typed=True)
+
+
+def test_plugins_are_registered_before_the_onnx_parser_runs(tmp_path):
+    calls = []
+
+    class RecordingParser(FakeParser):
+        def parse_from_file(self, path):
+            calls.append('parse')
+            return super().parse_from_file(path)
+
+    module = fake_tensorrt('10.3.0')
+    module.init_libnvinfer_plugins = lambda logger, namespace: calls.append('plugins')
+    module.OnnxParser = RecordingParser
+    build_serialized_engine(TensorRT(module), str(write_tiny_onnx(tmp_path / 'tiny.onnx')),
+                            'fp16', profile_shapes(308))
+    assert calls == ['plugins', 'parse']
 
 
 def test_int8_on_tensorrt_11_is_refused_before_building(tmp_path, monkeypatch):
@@ -695,6 +760,15 @@ def test_cached_engine_with_a_mismatched_sidecar_is_rebuilt(tmp_path):
     assert len(builds) == 2
 
 
+def test_cached_engine_whose_bytes_changed_is_rebuilt(tmp_path):
+    builds = []
+    build = lambda path: builds.append(path) or b'engine'  # noqa: E731
+    first = get_or_build(tmp_path, a_key(), build)
+    first.path.write_bytes(b'eng')  # truncated behind the cache's back
+    again = get_or_build(tmp_path, a_key(), build)
+    assert again.built and len(builds) == 2 and again.path.read_bytes() == b'engine'
+
+
 # Engine files given directly ---------------------------------------------------------------
 def _engine_with_sidecar(tmp_path, **runtime_changes) -> pathlib.Path:
     key = a_key(**runtime_changes)
@@ -714,6 +788,15 @@ def test_engine_built_for_another_gpu_or_tensorrt_is_refused_before_deserialisin
     assert str(engine_path) in str(raised.value) and named in str(raised.value)
     assert FakeRuntime.deserialised == []
     assert check_engine_sidecar(_engine_with_sidecar(tmp_path / 'ok'), RUNTIME) is not None
+
+
+def test_engine_that_does_not_match_its_sidecar_is_refused_before_deserialising(tmp_path):
+    engine_path = _engine_with_sidecar(tmp_path)
+    engine_path.write_bytes(b'serialised engine, but another one')
+    FakeRuntime.deserialised.clear()
+    with pytest.raises(ModelLoadError, match='sha256') as raised:
+        _read_engine(TensorRT(fake_tensorrt()), str(engine_path), RUNTIME)
+    assert str(engine_path) in str(raised.value) and FakeRuntime.deserialised == []
 
 
 def test_edited_sidecar_is_refused(tmp_path):
@@ -784,6 +867,45 @@ def test_calibrator_feeds_preprocessed_frames_and_keeps_its_cache(tmp_path):
     assert calibrator.read_calibration_cache() is None
     calibrator.write_calibration_cache(b'table')
     assert calibrator.read_calibration_cache() == b'table'
+    assert fingerprint_path(cache).is_file()
+
+
+def test_calibration_cache_serves_only_the_frames_that_made_it(tmp_path):
+    images = tmp_path / 'images'
+    images.mkdir()
+    cv2.imwrite(str(images / 'a.png'), np.zeros((30, 40, 3), np.uint8))
+    cache = tmp_path / 'engine.calib'
+
+    def calibrator(source):
+        return make_entropy_calibrator(object, source, (1, 3, 28, 42), cache, device='cpu')
+
+    frames = CalibrationSource(image_dir=str(images))
+    calibrator(frames).write_calibration_cache(b'table of a')
+    assert calibrator(frames).read_calibration_cache() == b'table of a'
+    assert calibrator(None).read_calibration_cache() == b'table of a'  # the cache alone
+    cv2.imwrite(str(images / 'b.png'), np.ones((30, 40, 3), np.uint8))
+    assert calibrator(CalibrationSource(image_dir=str(images))).read_calibration_cache() is None
+
+
+def test_a_calibration_that_failed_part_way_leaves_no_table(tmp_path, monkeypatch):
+    from mono_depth_ros.inference import int8_calibration
+
+    def one_frame_then_a_read_error(source):
+        yield np.zeros((30, 40, 3), np.uint8)
+        raise OSError('the bag is truncated')
+
+    monkeypatch.setattr(int8_calibration, 'iter_rgb_frames', one_frame_then_a_read_error)
+    images = tmp_path / 'images'
+    images.mkdir()
+    cv2.imwrite(str(images / 'a.png'), np.zeros((30, 40, 3), np.uint8))
+    cache = tmp_path / 'engine.calib'
+    calibrator = make_entropy_calibrator(object, CalibrationSource(image_dir=str(images)),
+                                         (1, 3, 28, 42), cache, device='cpu')
+    assert calibrator.get_batch(['image']) is not None
+    assert calibrator.get_batch(['image']) is None
+    assert 'truncated' in str(calibrator.error)
+    calibrator.write_calibration_cache(b'table of one frame')
+    assert not cache.exists()
 
 
 # Without TensorRT ---------------------------------------------------------------------------

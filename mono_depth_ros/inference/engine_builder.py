@@ -111,8 +111,12 @@ def builder_options(precision: str, workspace_mb: int | None,
 
 
 def builds_strongly_typed(compat: TensorRT, precision: str) -> bool:
-    """Return True when ``precision`` is built from a converted ONNX (fp16 on TensorRT 11)."""
-    return precision == 'fp16' and not compat.has_precision_flags
+    """Return True when networks compute in their ONNX's types (every build on TensorRT 11).
+
+    An fp16 strongly typed build is made from an fp16 copy of the ONNX (:mod:`onnx_fp16`).
+    """
+    del precision  # the same for every precision, today
+    return not compat.has_precision_flags
 
 
 def runtime_identity(compat: TensorRT, torch, device_index: int | None = None) -> dict:
@@ -129,10 +133,13 @@ def timing_cache_path(cache_dir: pathlib.Path, runtime: dict) -> pathlib.Path:
     return cache_dir / f'timing-{hashlib.sha256(ident.encode()).hexdigest()[:16]}.cache'
 
 
-def _parse_onnx(compat: TensorRT, builder, onnx_path: str, strongly_typed: bool = False):
+def _parse_onnx(compat: TensorRT, builder, onnx_path: str, strongly_typed: bool = False,
+                precision: str = 'fp32'):
     network = compat.create_network(builder, strongly_typed)
+    compat.init_plugins()
     parser = compat.trt.OnnxParser(network, compat.logger())
-    with _fp16_copy(onnx_path) if strongly_typed else contextlib.nullcontext(onnx_path) as path:
+    as_fp16 = strongly_typed and precision == 'fp16'
+    with _fp16_copy(onnx_path) if as_fp16 else contextlib.nullcontext(onnx_path) as path:
         parsed = parser.parse_from_file(str(path))
     if not parsed:
         errors = [str(parser.get_error(i)) for i in range(parser.num_errors)]
@@ -167,9 +174,11 @@ def _load_timing_cache(compat: TensorRT, config, path: pathlib.Path, logger) -> 
 
 
 def _save_timing_cache(compat: TensorRT, config, path: pathlib.Path) -> None:
-    data = compat.timing_cache_bytes(config)
-    if data:
-        with file_lock(path.with_suffix('.lock')):
+    """Save the build's timing cache, merged with what other builds saved since it started."""
+    with file_lock(path.with_suffix('.lock')):
+        saved = path.read_bytes() if path.is_file() else b''
+        data = compat.timing_cache_bytes(config, saved)
+        if data:
             write_atomic(path, data)
 
 
@@ -192,7 +201,7 @@ def build_serialized_engine(compat: TensorRT, onnx_path: str, precision: str,
         compat.check_int8_support()
     strongly_typed = builds_strongly_typed(compat, precision)
     builder = trt.Builder(compat.logger())
-    network, _parser = _parse_onnx(compat, builder, onnx_path, strongly_typed)
+    network, _parser = _parse_onnx(compat, builder, onnx_path, strongly_typed, precision)
     if network.num_inputs != 1:
         raise ModelLoadError(onnx_path, f'{network.num_inputs} network inputs; expected one')
     config = builder.create_builder_config()
@@ -285,8 +294,6 @@ def ensure_engine(onnx_path: str, precision: str = 'fp16', input_size: int = 518
 
     def build(engine_path: pathlib.Path) -> bytes:
         calib_cache = calibration_cache_path(engine_path)
-        if force_rebuild and calibration is not None and calib_cache.exists():
-            calib_cache.unlink()
         return build_serialized_engine(
             compat, contract.path, precision, shapes, workspace_mb,
             timing_cache_path(directory, runtime), calibration, calib_cache, logger)

@@ -142,12 +142,36 @@ def write_atomic(path: str | os.PathLike, data: bytes) -> None:
             stream.flush()
             os.fsync(stream.fileno())
         os.replace(temporary, path)
+        _fsync_directory(path.parent)
     except BaseException:
         try:
             os.unlink(temporary)
         except FileNotFoundError:
             pass
         raise
+
+
+def _fsync_directory(directory: pathlib.Path) -> None:
+    """Make a rename in ``directory`` durable (where the platform allows it)."""
+    try:
+        descriptor = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(descriptor)
+    except OSError:
+        pass
+    finally:
+        os.close(descriptor)
+
+
+def engine_data_problem(data: bytes, sidecar: dict | None) -> str | None:
+    """Return why engine bytes do not match the sha256 their sidecar recorded, else None."""
+    recorded = (sidecar or {}).get('engine_sha256')
+    if recorded and hashlib.sha256(data).hexdigest() != recorded:
+        return ('the file does not match the sha256 its sidecar recorded (damaged, truncated '
+                'or replaced)')
+    return None
 
 
 @contextmanager
@@ -224,6 +248,10 @@ def _cached(engine_path: pathlib.Path, key: EngineKey) -> dict | None:
     sidecar = read_sidecar(engine_path)
     if (sidecar is None or not engine_path.is_file() or sidecar.get('key') != key.digest()
             or sidecar.get('key_fields') != key.fields()):
+        return None
+    problem = engine_data_problem(engine_path.read_bytes(), sidecar)
+    if problem:
+        _LOGGER.warning('cached engine %s: %s; building it again', engine_path, problem)
         return None
     return sidecar
 

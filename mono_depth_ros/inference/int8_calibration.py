@@ -18,7 +18,9 @@ Frames are spread evenly over the source (at most ``max_frames``), converted to 
 through the shared :func:`~mono_depth_ros.core.preprocessing.prepare_input` at the profile's
 optimum size (TensorRT calibrates dynamic-shape networks at that one shape; frames of another
 aspect ratio are stretched to it, which is fine for activation statistics). The calibrator
-keeps its cache beside the engine, so a rebuild with ``--force`` does not calibrate again.
+keeps its cache beside the engine, with the fingerprint of the frames that made it: a rebuild
+from the same frames (``--force`` too) reuses it, other frames calibrate again, and a
+calibration that failed part way writes nothing.
 """
 
 from dataclasses import dataclass
@@ -163,17 +165,29 @@ def iter_rgb_frames(source: CalibrationSource) -> Iterator[np.ndarray]:
                 yield _decode(reader.deserialize(raw, conn.msgtype), conn.msgtype)
 
 
+def fingerprint_path(cache_path: str | os.PathLike) -> pathlib.Path:
+    """Return the file beside a calibration cache that names the frames it was made from."""
+    path = pathlib.Path(cache_path)
+    return path.with_name(path.name + '.source')
+
+
 def make_entropy_calibrator(base: type, source: CalibrationSource | None, shape: tuple,
                             cache_path: str | os.PathLike, device: str = 'cuda'):
     """Return an instance of a ``base`` (IInt8EntropyCalibrator2) subclass feeding ``source``.
 
     ``shape`` is the (1, 3, h, w) calibration shape; batches live in one torch tensor on
     ``device``, allocated with the first batch. A read error ends calibration early and is kept
-    in ``.error`` for the builder. ``source`` None: TensorRT must use the cache file alone.
+    in ``.error`` for the builder; the partial table is then not written. ``source`` None:
+    TensorRT must use the cache file alone; otherwise the cache is used only when it was made
+    from the same frames (:func:`source_fingerprint`, kept in :func:`fingerprint_path`).
     """
     import torch
 
+    from mono_depth_ros.inference.engine_cache import write_atomic
+
     height, width = int(shape[2]), int(shape[3])
+    fingerprint = source_fingerprint(source) if source is not None else None
+    recorded = fingerprint_path(cache_path)
 
     class EntropyCalibrator(base):
         def __init__(self):
@@ -206,13 +220,20 @@ def make_entropy_calibrator(base: type, source: CalibrationSource | None, shape:
             return [int(self._batch.data_ptr())] * len(names)
 
         def read_calibration_cache(self):
-            if self.cache_path.is_file():
-                return self.cache_path.read_bytes()
-            return None
+            if not self.cache_path.is_file():
+                return None
+            if fingerprint is not None and (
+                    not recorded.is_file() or recorded.read_text().strip() != fingerprint):
+                _LOGGER.info('calibration cache %s was made from other frames; calibrating '
+                             'again', self.cache_path)
+                return None
+            return self.cache_path.read_bytes()
 
         def write_calibration_cache(self, cache):
-            from mono_depth_ros.inference.engine_cache import write_atomic
-
+            if self.error is not None:
+                return  # made from part of the frames: keep no table of it
             write_atomic(self.cache_path, bytes(cache))
+            if fingerprint is not None:
+                write_atomic(recorded, (fingerprint + '\n').encode())
 
     return EntropyCalibrator()

@@ -32,7 +32,7 @@ from mono_depth_ros.core.errors import BadMessageError
 from mono_depth_ros.inference.base import (
     BackendUnavailableError, DepthBackend, InputSpec, ModelInfo, ModelLoadError, prediction_to_2d)
 from mono_depth_ros.inference.engine_builder import ensure_engine, runtime_identity
-from mono_depth_ros.inference.engine_cache import check_engine_sidecar
+from mono_depth_ros.inference.engine_cache import check_engine_sidecar, engine_data_problem
 from mono_depth_ros.inference.int8_calibration import CalibrationSource
 from mono_depth_ros.inference.trt_compat import import_cuda_torch, import_tensorrt, TensorRT
 
@@ -92,7 +92,11 @@ class EngineRunner:
 
     def _empty(self, shape: tuple, dtype_name: str, host: bool = False):
         torch = self._torch
-        dtype = getattr(torch, TORCH_DTYPES.get(dtype_name, 'float32'))
+        if dtype_name not in TORCH_DTYPES:
+            raise BackendUnavailableError(
+                f'the engine has a {dtype_name} input or output; this runner handles '
+                f'{", ".join(TORCH_DTYPES)} (rebuild the engine with float I/O)')
+        dtype = getattr(torch, TORCH_DTYPES[dtype_name])
         if host:
             return torch.empty(shape, dtype=dtype, pin_memory=self._cuda)
         return torch.empty(shape, dtype=dtype, device=self.device)
@@ -120,10 +124,10 @@ class EngineRunner:
     def run(self, tensor: np.ndarray) -> np.ndarray:
         """Return the first output for a float32 (1, 3, h, w) tensor, as float32 numpy."""
         shape = tuple(int(size) for size in tensor.shape)
-        if shape != self._shape:
-            self._allocate(shape)
-        self._host_input.numpy()[...] = tensor
         with self._on_stream():
+            if shape != self._shape:
+                self._allocate(shape)
+            self._host_input.numpy()[...] = tensor
             self._device_buffers[self.input.name].copy_(self._host_input, non_blocking=True)
             return self._execute()
 
@@ -134,26 +138,34 @@ class EngineRunner:
         :class:`~mono_depth_ros.inference.device_preprocessing.DevicePreprocessor`).
         """
         shape = (1, 3, *(int(size) for size in network_size))
-        if shape != self._shape:
-            self._allocate(shape)
         if self._preprocessor is None:
             from mono_depth_ros.inference.device_preprocessing import DevicePreprocessor
             self._preprocessor = DevicePreprocessor(str(self.device))
         with self._on_stream():
+            if shape != self._shape:
+                self._allocate(shape)
             self._preprocessor.prepare(rgb, shape[2:], out=self._device_buffers[self.input.name])
             return self._execute()
 
     def _on_stream(self):
+        """Run the block on the runner's stream (buffers allocated there belong to it)."""
         return self._torch.cuda.stream(self._stream) if self._cuda else contextlib.nullcontext()
 
     def _execute(self) -> np.ndarray:
-        """Run the bound engine and copy the first output back (inside ``_on_stream``)."""
+        """Run the bound engine and copy the first output back (inside ``_on_stream``).
+
+        The stream is synchronised on every exit, failures included, so the next frame never
+        overwrites the staging buffers or frees device buffers while work is still queued.
+        """
         handle = self._stream.cuda_stream if self._cuda else 0
-        if not self.io.execute(handle):
-            raise RuntimeError('TensorRT execution failed (see the TensorRT log)')
-        self._host_output.copy_(self._device_buffers[self.outputs[0].name], non_blocking=True)
-        if self._cuda:
-            self._stream.synchronize()
+        try:
+            if not self.io.execute(handle):
+                raise RuntimeError('TensorRT execution failed (see the TensorRT log)')
+            self._host_output.copy_(self._device_buffers[self.outputs[0].name],
+                                    non_blocking=True)
+        finally:
+            if self._cuda:
+                self._stream.synchronize()
         return self._host_output.numpy().copy()
 
     def close(self) -> None:
@@ -175,6 +187,10 @@ def _read_engine(compat: TensorRT, path: str, runtime: dict):
         raise ModelLoadError(path, f'cannot read it: {error}') from error
     if not data:
         raise ModelLoadError(path, 'the file is empty')
+    problem = engine_data_problem(data, sidecar)
+    if problem:
+        raise ModelLoadError(path, f'{problem}; rebuild it with mono-depth-ros build-engine '
+                                   '--onnx MODEL.onnx --force')
     compat.recent_errors()
     try:
         engine = compat.deserialize_engine(data)

@@ -24,8 +24,9 @@ offers the calls the builder and the runner need. Each call tries the newer API 
 * running: the tensor API (``num_io_tensors``, ``set_input_shape``, ``set_tensor_address``,
   ``execute_async_v3``; TensorRT >= 8.5, so 8.6 and 10) where the engine and context have it,
   else the binding API (binding indices, ``set_binding_shape``, ``execute_async_v2``);
-* precision: the FP16/INT8 builder flags where they exist (8.6, 10.x); TensorRT 11 has none and
-  builds fp16 as a strongly typed network (``STRONGLY_TYPED``) from an fp16 ONNX;
+* precision: the FP16/INT8 builder flags where they exist (8.6, 10.x); TensorRT 11 has none:
+  its networks are all strongly typed (it keeps ``STRONGLY_TYPED`` for compatibility, set here
+  while it exists) and fp16 is built from an fp16 ONNX;
 * implicit INT8 calibration: kept working on 10.x, where it is deprecated, with a warning;
   refused with a clear message on 11, which removed it.
 """
@@ -220,11 +221,18 @@ class TensorRT:
             flags |= 1 << int(explicit)
         if strongly_typed:
             strong = getattr(creation_flags, 'STRONGLY_TYPED', None)
-            if strong is None:
+            if strong is not None:
+                flags |= 1 << int(strong)
+            elif self.has_precision_flags:  # 8.x: every network is weakly typed
                 raise BackendUnavailableError(
                     f'TensorRT {self.version} cannot build strongly typed networks')
-            flags |= 1 << int(strong)
+            # else: a TensorRT whose networks are all strongly typed and which dropped the flag
         return builder.create_network(flags)
+
+    def init_plugins(self) -> None:
+        """Register TensorRT's plugin library (needed by the ONNX parser and deserialising)."""
+        if hasattr(self.trt, 'init_libnvinfer_plugins'):
+            self.trt.init_libnvinfer_plugins(self.logger(), '')
 
     def set_workspace_limit(self, config, nbytes: int) -> None:
         """Cap the builder's scratch memory at ``nbytes``."""
@@ -285,19 +293,29 @@ class TensorRT:
         except (AttributeError, TypeError, RuntimeError):
             return False
 
-    def timing_cache_bytes(self, config) -> bytes | None:
-        """Return the builder's timing cache serialised, or None when there is none."""
+    def timing_cache_bytes(self, config, merge_with: bytes = b'') -> bytes | None:
+        """Return the builder's timing cache serialised, or None when there is none.
+
+        ``merge_with``: a serialised cache (another build's, saved meanwhile) whose entries
+        are combined in first, so concurrent builds keep each other's timings.
+        """
         try:
             cache = config.get_timing_cache()
         except AttributeError:
             return None
-        return None if cache is None else bytes(cache.serialize())
+        if cache is None:
+            return None
+        if merge_with:
+            try:
+                cache.combine(config.create_timing_cache(bytes(merge_with)), True)
+            except (AttributeError, TypeError, RuntimeError):
+                pass  # an unreadable or foreign cache: keep this build's timings alone
+        return bytes(cache.serialize())
 
     # Running -----------------------------------------------------------------------------
     def deserialize_engine(self, data: bytes):
         """Return the ICudaEngine of serialised ``data``, or None when TensorRT refuses it."""
-        if hasattr(self.trt, 'init_libnvinfer_plugins'):
-            self.trt.init_libnvinfer_plugins(self.logger(), '')
+        self.init_plugins()
         runtime = self.trt.Runtime(self.logger())
         engine = runtime.deserialize_cuda_engine(bytes(data))
         if engine is not None:
@@ -326,6 +344,8 @@ def _make_forwarding_logger(trt):
             self.errors = collections.deque(maxlen=20)
 
         def log(self, level, message):
+            if level == severity.VERBOSE:
+                return  # thousands per build; nothing a user reads
             if level in errors:
                 self.errors.append(str(message))
                 _LOGGER.error('TensorRT: %s', message)
