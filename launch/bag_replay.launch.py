@@ -72,15 +72,15 @@ def generate_launch_description() -> LaunchDescription:
             'player', default_value='ros2', choices=['ros2', 'python'],
             description="ros2: `ros2 bag play`; python: the package's player "
                         '(python -m mono_depth_ros.tools.play_bag)'),
-        *declare_arguments(['rviz'], defaults={'rviz': 'true'}),
+        *declare_arguments(['rviz', 'rviz_frame'], defaults={'rviz': 'true'}),
     ]
     # The player needs the package's Fast DDS profile as much as the nodes do.
     actions += fastdds_profile_actions()
     actions += [
         IncludeLaunchDescription(
             PythonLaunchDescriptionSource(os.path.join(LAUNCH_DIR, 'mono_depth.launch.py')),
-            launch_arguments={'use_sim_time': 'true',
-                              'rviz': LaunchConfiguration('rviz')}.items()),
+            launch_arguments={'use_sim_time': 'true', 'rviz': LaunchConfiguration('rviz'),
+                              'rviz_frame': LaunchConfiguration('rviz_frame')}.items()),
         OpaqueFunction(function=_bag_player),
     ]
     return LaunchDescription(actions)

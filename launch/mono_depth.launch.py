@@ -38,7 +38,7 @@ from mono_depth_ros.launch_support import (declare_arguments, effective_model,
 
 LAUNCH_DIR = os.path.dirname(os.path.abspath(__file__))
 ARGUMENTS = ('pipeline', 'model', 'backend', 'params_file', 'namespace', 'image', 'camera_info',
-             'odom', 'camera_to_base', 'use_sim_time', 'rviz')
+             'odom', 'camera_to_base', 'use_sim_time', 'rviz', 'rviz_frame')
 # Passed on unchanged to the launch file of each node.
 CAMERA_ARGUMENTS = ('namespace', 'image', 'camera_info', 'use_sim_time')
 
@@ -71,7 +71,8 @@ def _pipeline(context):
     if is_true(argument('rviz')):
         actions.append(Node(
             package='rviz2', executable='rviz2', name='rviz2', output='screen',
-            arguments=['-d', rviz_config(argument('namespace'), argument('image'))],
+            arguments=['-d', rviz_config(argument('namespace'), argument('image'),
+                                         argument('rviz_frame'))],
             parameters=[{'use_sim_time': is_true(camera['use_sim_time'])}]))
     return actions
 

@@ -52,6 +52,7 @@ RVIZ_CONFIG = 'config/mono_depth.rviz'
 # The topics the RViz config shows, as written there (namespace 'camera', image 'image_raw').
 RVIZ_NAMESPACE = 'camera'
 RVIZ_IMAGE_TOPIC = '/camera/image_raw'
+RVIZ_FIXED_FRAME = 'camera_optical_frame'
 
 # Python packages a model format needs (any one of each group), and a backend needs.
 _FORMAT_PACKAGES = {
@@ -84,6 +85,10 @@ LAUNCH_ARGUMENTS = {
                          '(empty: the one in params_file)'),
     'use_sim_time': ('false', 'Use /clock (true when playing a bag)'),
     'rviz': ('false', 'Start RViz with config/mono_depth.rviz'),
+    'rviz_frame': (RVIZ_FIXED_FRAME,
+                   "RViz's fixed frame: the frame_id of the camera's images where there is no "
+                   'TF (the default is the camera of the synthetic bags), or a TF frame such as '
+                   'odom'),
 }
 _ARGUMENT_CHOICES = {'pipeline': PIPELINES}
 
@@ -322,23 +327,29 @@ def _absolute_topic(namespace: str, topic: str) -> str:
     return f'/{namespace}/{topic}' if namespace else f'/{topic}'
 
 
-def rviz_config(namespace: str, image: str) -> str:
-    """Return the RViz config for this namespace and camera image topic.
+def rviz_config(namespace: str, image: str, fixed_frame: str = RVIZ_FIXED_FRAME) -> str:
+    """Return the RViz config for this namespace, camera image topic and fixed frame.
 
-    The packaged config shows /camera/...; for another namespace or image topic a rewritten
-    copy is written to the temporary directory.
+    The packaged config shows /camera/... in ``camera_optical_frame``; for anything else a
+    rewritten copy is written to the temporary directory.
     """
     template = package_file(RVIZ_CONFIG)
     image_topic = _absolute_topic(namespace, image)
     namespace_prefix = _absolute_topic(namespace, '')
-    if namespace_prefix == f'/{RVIZ_NAMESPACE}/' and image_topic == RVIZ_IMAGE_TOPIC:
+    fixed_frame = fixed_frame.strip() or RVIZ_FIXED_FRAME
+    if (namespace_prefix == f'/{RVIZ_NAMESPACE}/' and image_topic == RVIZ_IMAGE_TOPIC
+            and fixed_frame == RVIZ_FIXED_FRAME):
         return str(template)
+    if not re.fullmatch(r'[A-Za-z0-9_/]+', fixed_frame):
+        raise BadMessageError('rviz_frame', fixed_frame, 'a frame id (letters, digits, _ and /)')
     text = re.sub(
         rf'(?m)^(\s*Value: )/{RVIZ_NAMESPACE}/(\S*)$',
         lambda match: match.group(1) + (
             image_topic if f'/{RVIZ_NAMESPACE}/{match.group(2)}' == RVIZ_IMAGE_TOPIC
             else namespace_prefix + match.group(2)),
         template.read_text(encoding='utf-8'))
+    text = re.sub(rf'(?m)^(\s*Fixed Frame: ){RVIZ_FIXED_FRAME}$',
+                  lambda match: match.group(1) + fixed_frame, text)
     digest = hashlib.sha256(text.encode()).hexdigest()[:12]
     path = pathlib.Path(tempfile.gettempdir()) / f'mono_depth_ros_{digest}.rviz'
     path.write_text(text, encoding='utf-8')

@@ -58,3 +58,21 @@ def test_demo_with_a_model_runs_the_depth_node_too(tmp_path, tiny_onnx):
     assert 'depth node:' in result.stdout
     summary = json.loads((tmp_path / 'out' / 'summary.json').read_text())
     assert 'depth_oracle_aligned' in summary
+
+
+def test_demo_refuses_too_few_frames_in_one_line(tmp_path, capsys):
+    from mono_depth_ros.tools import cli
+
+    with pytest.raises(SystemExit) as exited:
+        cli.main(['demo', '--frames', '5', '--out', str(tmp_path / 'out')])
+    assert exited.value.code == 2
+    assert 'at least 20 are needed' in capsys.readouterr().err
+    assert not (tmp_path / 'out').exists()
+
+
+def test_realtime_plays_at_the_recorded_speed_unless_a_rate_is_given():
+    from mono_depth_ros.tools.demo import replay_rate
+
+    assert replay_rate(None, realtime=True) == 1.0  # as ros2 bag play
+    assert replay_rate(None, realtime=False) == 0.5  # lockstep: room for the nodes
+    assert replay_rate(2.0, realtime=True) == 2.0

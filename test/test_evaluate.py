@@ -106,14 +106,15 @@ def test_frames_average_per_frame_or_per_pixel(frames, capsys):
 def test_the_table_names_every_metric_and_files_get_json_and_csv(frames, tmp_path, capsys):
     pred, gt = frames
     json_path, csv_path = tmp_path / 'metrics.json', tmp_path / 'frames.csv'
-    code, out, _ = run_eval(capsys, '--pred', pred, '--gt', gt, '--json', json_path,
-                            '--csv', csv_path)
+    code, out, err = run_eval(capsys, '--pred', pred, '--gt', gt, '--json', json_path,
+                              '--csv', csv_path)
     assert code == 0
     for label in ('AbsRel', 'SqRel', 'RMSE', 'RMSElog', 'SILog', 'δ < 1.25', 'δ < 1.25²',
                   'δ < 1.25³'):
-        assert label in out
-    assert '2 frames scored of 2 matched by stem' in out
-    assert json.loads(json_path.read_text())['frames_scored'] == 2
+        assert label in err
+    assert '2 frames scored of 2 matched by stem' in err
+    assert json.loads(json_path.read_text()) == json.loads(out)  # stdout is the JSON too
+    assert json.loads(out)['frames_scored'] == 2
     rows = list(csv.DictReader(csv_path.open()))
     assert [row['pred'] for row in rows] == ['a', 'b']
     assert int(rows[0]['count']) == 3

@@ -152,6 +152,20 @@ def test_rviz_config_is_rewritten_for_another_namespace_and_image_topic(package_
     assert topics[0] == '/usb_cam/image_raw'
     assert topics[1:] == ['/front/depth/colored', '/front/points', '/front/triangulation/points',
                           '/front/triangulation/tracks']
+    assert yaml.safe_load(rewritten.read_text())['Visualization Manager']['Global Options'][
+        'Fixed Frame'] == 'camera_optical_frame'
+
+
+def test_rviz_fixed_frame_follows_the_camera(package_root):
+    realsense = pathlib.Path(launch_support.rviz_config('camera', 'image_raw',
+                                                        'camera_color_optical_frame'))
+    config = yaml.safe_load(realsense.read_text())['Visualization Manager']
+    assert config['Global Options']['Fixed Frame'] == 'camera_color_optical_frame'
+    assert config['Displays'][0]['Topic']['Value'] == '/camera/image_raw'
+    assert launch_support.rviz_config('camera', 'image_raw', '') == str(
+        package_root / launch_support.RVIZ_CONFIG)
+    with pytest.raises(BadMessageError, match='rviz_frame'):
+        launch_support.rviz_config('camera', 'image_raw', 'odom\nPanels: []')
 
 
 def test_the_large_data_profile_is_set_only_when_the_user_has_none(package_root, monkeypatch):

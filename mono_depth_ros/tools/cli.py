@@ -26,7 +26,8 @@ SUBCOMMANDS = {
     'build-engine': ('mono_depth_ros.tools.build_engine', 'build and cache a TensorRT engine'),
     'process-bag': ('mono_depth_ros.tools.process_bag', 'run the pipeline over a rosbag2 offline'),
     'eval': ('mono_depth_ros.tools.evaluate', 'depth metrics against ground truth'),
-    'bench': ('mono_depth_ros.tools.bench', 'run the benchmarks in bench/ and print JSON'),
+    'bench': ('mono_depth_ros.tools.bench',
+              'run the benchmarks in bench/: a summary, or JSON with --json'),
     'demo': ('mono_depth_ros.tools.demo', 'the end-to-end demo (make demo)'),
     'play-bag': ('mono_depth_ros.tools.play_bag', 'play a rosbag2 over DDS (no ros2 bag needed)'),
 }

@@ -31,6 +31,8 @@ import numpy as np
 
 DEFAULT_MODEL_ID = 'depth-anything/Depth-Anything-V2-Small-hf'
 CAMERA_NAMESPACE = '/camera'
+WARMUP_FRAMES = 15  # frames the triangulation needs before its depth is scored
+MIN_FRAMES = WARMUP_FRAMES + 5
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -39,18 +41,38 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help='depth model (path or Hugging Face id); default: '
                              f'{DEFAULT_MODEL_ID} if it is in the local Hugging Face cache')
     parser.add_argument('--out', default='demo_out', help='output directory (default demo_out)')
-    parser.add_argument('--frames', type=int, default=60, help='frames to render (default 60)')
+    parser.add_argument('--frames', type=_frame_count, default=60,
+                        help=f'frames to render (default 60, at least {MIN_FRAMES}: the first '
+                             f'{WARMUP_FRAMES} are the warm-up of the triangulation)')
     parser.add_argument('--width', type=int, default=640)
     parser.add_argument('--height', type=int, default=480)
     parser.add_argument('--seed', type=int, default=0)
-    parser.add_argument('--rate', type=float, default=0.5,
-                        help='replay speed (1.0 is the recorded 15 fps); the default leaves '
-                             'room for the nodes, which share this process and its 2 cores')
+    parser.add_argument('--rate', type=float, default=None,
+                        help='replay speed (1.0 is the recorded 15 fps); default 1.0 with '
+                             '--realtime, else 0.5, which leaves room for the nodes (they '
+                             'share this process)')
     parser.add_argument('--backend', default='auto', help='inference backend for the model')
     parser.add_argument('--realtime', action='store_true',
                         help='play the bag on its recorded schedule, as ros2 bag play does '
                              '(the nodes drop frames they cannot keep up with); by default '
                              'each image waits until the nodes have answered the previous one')
+
+
+def _frame_count(text: str) -> int:
+    """Parse --frames: enough frames for the warm-up and a scored rest."""
+    count = int(text)
+    if count < MIN_FRAMES:
+        raise argparse.ArgumentTypeError(
+            f'{count} frames: at least {MIN_FRAMES} are needed (the first {WARMUP_FRAMES} are '
+            'warm-up of the triangulation and are not scored)')
+    return count
+
+
+def replay_rate(rate: float | None, realtime: bool) -> float:
+    """Return the replay speed: ``rate`` if given, else 1.0 with --realtime, else 0.5."""
+    if rate is not None:
+        return float(rate)
+    return 1.0 if realtime else 0.5
 
 
 def find_model(requested: str | None) -> tuple[str | None, str]:
@@ -66,7 +88,8 @@ def find_model(requested: str | None) -> tuple[str | None, str]:
     if (folder / 'snapshots').is_dir() and any((folder / 'snapshots').iterdir()):
         return DEFAULT_MODEL_ID, f'{DEFAULT_MODEL_ID}, found in the local Hugging Face cache'
     return None, (f'no depth model: looked for {DEFAULT_MODEL_ID} in {cache}; pass one with '
-                  'make demo MODEL=path/to/model.onnx (or a .pth, .safetensors, HF directory)')
+                  'make demo MODEL=path/to/model.onnx or mono-depth-ros demo --model '
+                  'path/to/model.onnx (or a .pth, .safetensors, HF directory)')
 
 
 def run(args: argparse.Namespace) -> int:
@@ -84,6 +107,7 @@ def run(args: argparse.Namespace) -> int:
         os.environ['ROS_DOMAIN_ID'] = str(random.randint(1, 100))
     os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
 
+    args.rate = replay_rate(args.rate, args.realtime)
     started = time.monotonic()
     print(f'[1/4] rendering a {args.frames}-frame {args.width}x{args.height} synthetic sequence '
           f'(seed {args.seed})', flush=True)

@@ -30,6 +30,7 @@ from mono_depth_ros.core.pointcloud import read_cloud
 from mono_depth_ros.core.transforms import pose_matrix
 from mono_depth_ros.ros.messages import stamp_to_ns
 from mono_depth_ros.synth import BAG_TOPICS
+from mono_depth_ros.tools.demo import WARMUP_FRAMES
 from mono_depth_ros.tools.replay import replay_bag, ReplayResult
 from mono_depth_ros.tools.report import (depth_panel, error_panel, grid, label_panel,
                                          markdown_table, render_points, Report)
@@ -42,7 +43,6 @@ OUTPUT_TOPICS = {
     'triangulation/tracks': Image, 'depth/image': Image, 'depth/relative': Image,
     'depth/colored': Image, 'points': PointCloud2,
 }
-WARMUP_FRAMES = 15
 DEPTH_RANGE = (0.5, 12.0)
 
 

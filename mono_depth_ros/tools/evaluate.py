@@ -83,7 +83,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--weighting', choices=('frame', 'pixel'), default='frame',
                         help='average over frames, or weight frames by their valid pixels')
     parser.add_argument('--json', metavar='FILE',
-                        help="write the results as JSON ('-': stdout, the table to stderr)")
+                        help="also write the JSON results to FILE ('-': stdout only)")
     parser.add_argument('--csv', metavar='FILE', help='write one row per frame')
 
 
@@ -94,14 +94,12 @@ def run(args: argparse.Namespace) -> int:
     except (EvalError, BadMessageError, FileNotFoundError) as error:
         print(f'eval: {error}', file=sys.stderr)
         return EXIT_USAGE
-    table_stream = sys.stderr if args.json == '-' else sys.stdout
-    print(format_table(result), file=table_stream)
-    if args.json:
-        text = json.dumps(_json_safe(result), indent=2)
-        if args.json == '-':
-            print(text)
-        else:
-            pathlib.Path(args.json).write_text(text + '\n')
+    # The results as JSON on stdout (for scripts), the table for people on stderr.
+    print(format_table(result), file=sys.stderr)
+    text = json.dumps(_json_safe(result), indent=2)
+    print(text)
+    if args.json and args.json != '-':
+        pathlib.Path(args.json).write_text(text + '\n')
     if args.csv:
         write_csv(args.csv, result['per_frame'])
     return EXIT_OK
