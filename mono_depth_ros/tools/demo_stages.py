@@ -231,8 +231,8 @@ def write_report(out: pathlib.Path, sequence, findings: Findings) -> dict[str, p
     tracks = findings.outputs.get('tracks', {})
     if tracks:
         stamp = sorted(tracks)[len(tracks) // 2]
-        view = label_panel(image_to_numpy(tracks[stamp]), 'triangulation/tracks: feature '
-                           'tracks coloured by depth (grey: not converged)')
+        view = label_panel(image_to_numpy(tracks[stamp]), 'tracks: red near, blue far (log, '
+                           'min_depth..max_depth); grey: not converged')
         cv2.imwrite(str(figures / 'tracks.png'), view)
         images.append('figures/tracks.png')
     report.add('Pictures', 'Depth panels share one colour range, '
