@@ -427,7 +427,7 @@ class _CameraLoop(BackgroundCamera):
             node.check_alive()
             if (self._image_publisher.get_subscription_count()
                     and self._info_publisher.get_subscription_count()
-                    and all(s.get_publisher_count() for s in self._subscriptions)):
+                    and self._outputs_connected()):
                 time.sleep(0.3)
                 return
             time.sleep(0.05)

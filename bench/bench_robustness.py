@@ -613,7 +613,7 @@ class _Stream(BackgroundCamera):
             if (all(p.get_subscription_count() >= consumers for p in publishers)
                     and (self._odometry_publisher is None
                          or self._odometry_publisher.get_subscription_count())
-                    and all(s.get_publisher_count() for s in self._subscriptions)):
+                    and self._outputs_connected()):
                 time.sleep(0.3)
                 return
             time.sleep(0.05)

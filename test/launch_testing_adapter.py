@@ -54,7 +54,7 @@ def pytest_configure(config) -> None:
             'markers', 'launch_test: a generate_test_description that is a launch test')
 
 
-def pytest_pycollect_makemodule(module_path: pathlib.Path, parent):
+def _make_module(module_path: pathlib.Path, parent):
     """Return launch_testing's collector for a launch test module, else None."""
     if not _enabled or _ENTRYPOINT not in module_path.read_text(encoding='utf-8'):
         return None
@@ -68,3 +68,15 @@ def pytest_pycollect_makemodule(module_path: pathlib.Path, parent):
         return None
     return hooks.pytest_launch_collect_makemodule(path=module_path, parent=parent,
                                                   entrypoint=entrypoint)
+
+
+# The hook's path argument is module_path (pathlib) from pytest 7 on, path (py.path) before;
+# pytest refuses a hook whose argument names it does not know (Ubuntu 22.04 has pytest 6.2).
+if int(pytest.__version__.split('.')[0]) >= 7:
+    def pytest_pycollect_makemodule(module_path: pathlib.Path, parent):
+        """Return launch_testing's collector for a launch test module, else None."""
+        return _make_module(pathlib.Path(module_path), parent)
+else:
+    def pytest_pycollect_makemodule(path, parent):
+        """Return launch_testing's collector for a launch test module, else None."""
+        return _make_module(pathlib.Path(str(path)), parent)

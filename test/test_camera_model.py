@@ -143,6 +143,33 @@ def test_pixel_rays_of_distorted_camera_project_back_to_their_pixels(distortion_
                                np.column_stack([u.ravel(), v.ravel()]), atol=1e-3)
 
 
+@pytest.mark.parametrize('distortion_model', sorted(DISTORTIONS))
+def test_undistortion_keeps_its_criteria_on_opencv_without_the_keyword(
+        distortion_model, monkeypatch):
+    """OpenCV 4.5/4.6 (Ubuntu 22.04/24.04): no criteria= keyword; undistortPointsIter has it."""
+    import cv2
+
+    from mono_depth_ros.core import camera_model
+
+    undistort_points, calls = cv2.undistortPoints, []
+
+    def undistort_points_iter(points, camera, coefficients, r, p, criteria):
+        calls.append(criteria)
+        return undistort_points(points, camera, coefficients, criteria=criteria)
+
+    monkeypatch.setattr(camera_model, '_takes_criteria', lambda fisheye: False)
+    monkeypatch.setattr(cv2, 'undistortPointsIter', undistort_points_iter, raising=False)
+    model = CameraModel.from_intrinsics(
+        520.0, 515.0, 318.5, 243.0, WIDTH, HEIGHT, d=DISTORTIONS[distortion_model],
+        distortion_model=distortion_model)
+    rays = model.pixel_rays(stride=16)
+    v, u = np.mgrid[0:HEIGHT:16, 0:WIDTH:16]
+    np.testing.assert_allclose(model.project(rays.reshape(-1, 3).astype(np.float64)),
+                               np.column_stack([u.ravel(), v.ravel()]), atol=1e-3)
+    fisheye = distortion_model == 'equidistant'
+    assert calls == ([] if fisheye else [camera_model._UNDISTORT_CRITERIA])
+
+
 def test_project_gives_nan_behind_camera_and_for_nan_points():
     model = CameraModel.from_intrinsics(500.0, 500.0, 320.0, 240.0, WIDTH, HEIGHT,
                                         d=DISTORTIONS['plumb_bob'])

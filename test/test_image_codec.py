@@ -240,9 +240,12 @@ def test_bayer_mosaic_of_a_uniform_colour_demosaics_to_that_colour(pattern, bits
     np.testing.assert_array_equal(image_to_bgr8(msg)[2:6, 2:6], np.full((4, 4, 3), [40, 120, 200]))
 
 
-@pytest.mark.parametrize('encoding, forward', [('yuv422', cv2.COLOR_RGB2YUV_UYVY),
-                                               ('yuv422_yuy2', cv2.COLOR_RGB2YUV_YUY2)])
+@pytest.mark.parametrize('encoding, forward', [('yuv422', 'COLOR_RGB2YUV_UYVY'),
+                                               ('yuv422_yuy2', 'COLOR_RGB2YUV_YUY2')])
 def test_yuv422_converts_back_to_the_colours_it_was_made_from(encoding, forward):
+    if not hasattr(cv2, forward):  # the encoder is newer than OpenCV 4.6; the decoder is not
+        pytest.skip(f'this OpenCV has no {forward} to make the test image')
+    forward = getattr(cv2, forward)
     rgb = np.repeat(smooth_bgr(16, 16)[..., ::-1], 2, axis=1)  # equal colours in each pixel pair
     yuv = cv2.cvtColor(np.ascontiguousarray(rgb), forward)
     msg = numpy_to_image(yuv, encoding)

@@ -236,7 +236,12 @@ def test_written_bag_reads_back_with_rosbags(sequence, written):
 
     out, paths = written
     assert paths['bag'] == out / 'sequence.mcap' and paths['bag'].is_file()
-    assert (paths['bag_dir'] / 'metadata.yaml').is_file()
+    metadata = yaml.safe_load((paths['bag_dir'] / 'metadata.yaml').read_text())
+    info = metadata['rosbag2_bagfile_information']
+    # Version 8 keeps each topic's QoS profiles as one YAML string, which Humble can read.
+    assert info['version'] == 8
+    assert all(isinstance(topic['topic_metadata']['offered_qos_profiles'], str)
+               for topic in info['topics_with_message_count'])
     typestore = get_typestore(Stores.ROS2_JAZZY)
     frames = {frame.stamp_ns: frame for frame in sequence.frames}
     for bag in (paths['bag'], paths['bag_dir']):

@@ -335,11 +335,37 @@ def _normalized_from_pixels(pixels: np.ndarray, fx: float, fy: float, cx: float,
         camera = np.array([[fx, 0.0, cx], [0.0, fy, cy], [0.0, 0.0, 1.0]])
         source = pixels[valid].reshape(-1, 1, 2)
         coefficients = np.asarray(d, dtype=np.float64)
-        undistort = cv2.fisheye.undistortPoints if distortion == 'equidistant' else \
-            cv2.undistortPoints
-        result = undistort(source, camera, coefficients, criteria=_UNDISTORT_CRITERIA)
+        result = _undistort(source, camera, coefficients, distortion == 'equidistant')
         normalized[valid] = result.reshape(-1, 2)
     return normalized
+
+
+def _undistort(points: np.ndarray, camera: np.ndarray, coefficients: np.ndarray,
+               fisheye: bool) -> np.ndarray:
+    """Undistort (N, 1, 2) pixels with :data:`_UNDISTORT_CRITERIA` on any OpenCV 4.5 to 5.
+
+    ``criteria=`` is a keyword of newer OpenCV only; OpenCV 4.5/4.6 (Ubuntu 22.04 and 24.04)
+    take the criteria through ``undistortPointsIter``, and their fisheye version keeps its own
+    (10 iterations, 1e-8).
+    """
+    undistort = cv2.fisheye.undistortPoints if fisheye else cv2.undistortPoints
+    if _takes_criteria(fisheye):
+        return undistort(points, camera, coefficients, criteria=_UNDISTORT_CRITERIA)
+    if not fisheye and hasattr(cv2, 'undistortPointsIter'):
+        return cv2.undistortPointsIter(points, camera, coefficients, None, None,
+                                       _UNDISTORT_CRITERIA)
+    return undistort(points, camera, coefficients)
+
+
+@functools.lru_cache(maxsize=None)
+def _takes_criteria(fisheye: bool) -> bool:
+    """Return whether this OpenCV's undistortPoints accepts ``criteria=`` (tried once)."""
+    undistort = cv2.fisheye.undistortPoints if fisheye else cv2.undistortPoints
+    try:
+        undistort(np.zeros((1, 1, 2)), np.eye(3), np.zeros(4), criteria=_UNDISTORT_CRITERIA)
+    except (cv2.error, TypeError):
+        return False
+    return True
 
 
 def _adjusted_for_roi_and_binning(matrix: np.ndarray, roi, bx: int, by: int) -> np.ndarray:

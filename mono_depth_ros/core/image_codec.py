@@ -84,12 +84,14 @@ def _build_layouts() -> dict[str, _Layout]:
 _LAYOUTS = _build_layouts()
 SUPPORTED_ENCODINGS: frozenset[str] = frozenset(_LAYOUTS)
 
-# cv2's four-letter Bayer names give the top-left 2x2 block, as ROS encodings do.
+# ROS names a Bayer pattern by its top-left 2x2 block (rggb: R G / G B); OpenCV's two-letter
+# names, the only ones before OpenCV 4.7, by the second row's last two pixels: rggb is BG,
+# bggr RG, gbrg GR, grbg GB (newer OpenCV's four-letter aliases have the same values).
 _DEMOSAIC_CODES = {
-    ('bayer_rggb', 'rgb'): cv2.COLOR_BayerRGGB2RGB, ('bayer_rggb', 'bgr'): cv2.COLOR_BayerRGGB2BGR,
-    ('bayer_bggr', 'rgb'): cv2.COLOR_BayerBGGR2RGB, ('bayer_bggr', 'bgr'): cv2.COLOR_BayerBGGR2BGR,
-    ('bayer_gbrg', 'rgb'): cv2.COLOR_BayerGBRG2RGB, ('bayer_gbrg', 'bgr'): cv2.COLOR_BayerGBRG2BGR,
-    ('bayer_grbg', 'rgb'): cv2.COLOR_BayerGRBG2RGB, ('bayer_grbg', 'bgr'): cv2.COLOR_BayerGRBG2BGR,
+    ('bayer_rggb', 'rgb'): cv2.COLOR_BayerBG2RGB, ('bayer_rggb', 'bgr'): cv2.COLOR_BayerBG2BGR,
+    ('bayer_bggr', 'rgb'): cv2.COLOR_BayerRG2RGB, ('bayer_bggr', 'bgr'): cv2.COLOR_BayerRG2BGR,
+    ('bayer_gbrg', 'rgb'): cv2.COLOR_BayerGR2RGB, ('bayer_gbrg', 'bgr'): cv2.COLOR_BayerGR2BGR,
+    ('bayer_grbg', 'rgb'): cv2.COLOR_BayerGB2RGB, ('bayer_grbg', 'bgr'): cv2.COLOR_BayerGB2BGR,
 }
 _YUV_CODES = {
     ('uyvy', 'rgb'): cv2.COLOR_YUV2RGB_UYVY, ('uyvy', 'bgr'): cv2.COLOR_YUV2BGR_UYVY,

@@ -64,11 +64,21 @@ class BackgroundCamera:
     def __init__(self, domain_id: int | None = None) -> None:
         self._domain_id = domain_id
         self._spinning = None
+        self._node = None
+        self._subscriptions = []
 
     def __enter__(self):
         self._spinning = spinning_node(self.node_name, self._setup, domain_id=self._domain_id)
-        self._spinning.__enter__()
+        self._node = self._spinning.__enter__()
         return self
+
+    def _outputs_connected(self) -> bool:
+        """Return whether every subscription in ``self._subscriptions`` has a publisher.
+
+        ``Node.count_publishers``, not ``Subscription.get_publisher_count`` (not in Humble).
+        """
+        return all(self._node.count_publishers(subscription.topic_name)
+                   for subscription in self._subscriptions)
 
     def __exit__(self, *exc) -> None:
         self._spinning.__exit__(*exc)

@@ -17,7 +17,7 @@
 Layout of ``DIR`` (``write_sequence``):
 
 - ``sequence/``: the rosbag2 directory (``metadata.yaml`` and ``sequence.mcap``), written with
-  rosbags' Writer (MCAP storage, metadata version 9, the Jazzy message definitions, which are
+  rosbags' Writer (MCAP storage, metadata version 8, the Jazzy message definitions, which are
   Kilted's too). Topics (``BAG_TOPICS``): sensor_msgs/Image ``rgb8`` and sensor_msgs/CameraInfo
   at the frame stamps (frame ``camera_optical_frame``), nav_msgs/Odometry (``odom`` ->
   ``base_link``, pose and twist of the base) at twice the frame rate. Receive time = stamp.
@@ -54,6 +54,9 @@ from mono_depth_ros.synth.sequence import (BAG_TOPICS, FRAME_IDS, OdometrySample
 DEPTH_SCALE = 5000.0  # 16-bit depth PNG units per metre (TUM RGB-D)
 BAG_NAME = 'sequence'
 CAMERA_NAME = 'camera'
+# rosbag2 metadata version 8: version 9 writes offered_qos_profiles as a YAML list, which
+# Humble's ros2 bag cannot read; Jazzy and Kilted read both.
+BAG_METADATA_VERSION = 8
 
 
 def write_sequence(sequence: SyntheticSequence, out_dir) -> dict[str, pathlib.Path]:
@@ -348,7 +351,8 @@ def _write_bag(sequence: SyntheticSequence, bag_dir: pathlib.Path) -> None:
     builders = {'odom': ('nav_msgs/msg/Odometry', odometry_message),
                 'camera_info': ('sensor_msgs/msg/CameraInfo', camera_info_message),
                 'image': ('sensor_msgs/msg/Image', image_message)}
-    with Writer(bag_dir, version=9, storage_plugin=StoragePlugin.MCAP) as writer:
+    with Writer(bag_dir, version=BAG_METADATA_VERSION,
+                storage_plugin=StoragePlugin.MCAP) as writer:
         connections = {
             key: writer.add_connection(BAG_TOPICS[key], msgtype, typestore=typestore)
             for key, (msgtype, _) in builders.items()}

@@ -47,6 +47,7 @@ from mono_depth_ros.core.pointcloud import CloudFields
 from mono_depth_ros.core.transforms import default_camera_to_base, pose_from_xyz_quaternion
 from mono_depth_ros.pipeline.offline import (FrameOutput, InputFrame, MODES, OfflineProcessor,
                                              OfflineSettings, OUTPUT_TOPICS)
+from mono_depth_ros.synth.writer import BAG_METADATA_VERSION
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 IMAGE_TYPE = 'sensor_msgs/msg/Image'
@@ -672,7 +673,7 @@ class OutputBag:
                 raise FileExistsError(f'{path} exists and is not a rosbag2: not replacing it')
             shutil.rmtree(path)
         plugin = StoragePlugin.MCAP if storage == 'mcap' else StoragePlugin.SQLITE3
-        writer = Writer(path, version=9, storage_plugin=plugin)
+        writer = Writer(path, version=BAG_METADATA_VERSION, storage_plugin=plugin)
         writer.open()
         return cls(writer, get_typestore(Stores.ROS2_JAZZY))
 
