@@ -151,10 +151,13 @@ def test_undistortion_keeps_its_criteria_on_opencv_without_the_keyword(
 
     from mono_depth_ros.core import camera_model
 
-    undistort_points, calls = cv2.undistortPoints, []
+    real_iter, undistort_points, calls = getattr(cv2, 'undistortPointsIter', None), \
+        cv2.undistortPoints, []
 
     def undistort_points_iter(points, camera, coefficients, r, p, criteria):
         calls.append(criteria)
+        if real_iter is not None:  # OpenCV 4.5/4.6
+            return real_iter(points, camera, coefficients, r, p, criteria)
         return undistort_points(points, camera, coefficients, criteria=criteria)
 
     monkeypatch.setattr(camera_model, '_takes_criteria', lambda fisheye: False)
