@@ -7,6 +7,8 @@ DEPS_KEY := $(shell cat requirements-torch.txt requirements.txt setup.py | sha25
 STAMP := $(VENV)/.installed-$(DEPS_KEY)
 # Every DDS participant started by make uses the package's large-data Fast DDS profile (see config/).
 export FASTDDS_DEFAULT_PROFILES_FILE ?= $(CURDIR)/config/fastdds_large_data.xml
+# Fast DDS 2 (Humble, Jazzy) reads only this name.
+export FASTRTPS_DEFAULT_PROFILES_FILE ?= $(FASTDDS_DEFAULT_PROFILES_FILE)
 export ROS_AUTOMATIC_DISCOVERY_RANGE ?= LOCALHOST
 PYTEST_ARGS ?=
 MODEL ?=

@@ -330,6 +330,7 @@ def node_process(name: str, parameters: dict, domain_id: int,
         arguments += ['-p', f'{key}:={text}']
     environment = {**os.environ, 'ROS_DOMAIN_ID': str(domain_id),
                    'FASTDDS_DEFAULT_PROFILES_FILE': profile,
+                   'FASTRTPS_DEFAULT_PROFILES_FILE': profile,  # Fast DDS 2 (Humble, Jazzy)
                    'ROS_AUTOMATIC_DISCOVERY_RANGE': 'LOCALHOST', 'PYTHONUNBUFFERED': '1'}
     with tempfile.TemporaryDirectory(prefix=f'bench_{name}_') as scratch:
         log_path = pathlib.Path(scratch) / f'{name}.log'

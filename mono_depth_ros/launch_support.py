@@ -42,12 +42,12 @@ import yaml
 from mono_depth_ros.core.errors import BadMessageError
 from mono_depth_ros.inference.base import ModelLoadError
 from mono_depth_ros.inference.model_loading import model_format
-from mono_depth_ros.resources import package_file
+from mono_depth_ros.resources import (
+    fastdds_profile_environment, FASTDDS_PROFILE_VARIABLES, LARGE_DATA_PROFILE, package_file)
 
 PIPELINES = ('auto', 'depth', 'triangulation', 'both')
 PARAMS_PROFILES = ('cpu', 'desktop_gpu', 'jetson_orin')
 DEFAULT_PARAMS_PROFILE = 'cpu'
-FASTDDS_PROFILE_VARIABLE = 'FASTDDS_DEFAULT_PROFILES_FILE'
 RVIZ_CONFIG = 'config/mono_depth.rviz'
 # The topics the RViz config shows, as written there (namespace 'camera', image 'image_raw').
 RVIZ_NAMESPACE = 'camera'
@@ -124,8 +124,8 @@ def fastdds_profile_actions() -> list:
     """
     from launch.actions import SetEnvironmentVariable
 
-    profile = large_data_fastdds_profile_unless_set()
-    return [SetEnvironmentVariable(FASTDDS_PROFILE_VARIABLE, profile)] if profile else []
+    return [SetEnvironmentVariable(name, value)
+            for name, value in fastdds_profile_environment().items()]
 
 
 def large_data_fastdds_profile_unless_set() -> str | None:
@@ -133,10 +133,11 @@ def large_data_fastdds_profile_unless_set() -> str | None:
 
     Fast DDS moves messages between processes on one machine through shared memory whose
     default segment is 512 KB, so most images, depth images and clouds are lost on the way.
+    A profile in either variable (Fast DDS 3's or 2's) counts as the user's.
     """
-    if os.environ.get(FASTDDS_PROFILE_VARIABLE):
+    if any(os.environ.get(name) for name in FASTDDS_PROFILE_VARIABLES):
         return None
-    return str(package_file('config/fastdds_large_data.xml'))
+    return str(package_file(LARGE_DATA_PROFILE))
 
 
 def resolve_params_file(value: str) -> str:

@@ -45,12 +45,31 @@ def package_file(relative: str) -> pathlib.Path:
     raise FileNotFoundError(f'{relative} not found in ' + ', '.join(map(str, candidates)))
 
 
+LARGE_DATA_PROFILE = 'config/fastdds_large_data.xml'
+# Fast DDS 3 (Kilted on) reads the first, Fast DDS 2 (Humble, Jazzy) only the second.
+FASTDDS_PROFILE_VARIABLES = ('FASTDDS_DEFAULT_PROFILES_FILE', 'FASTRTPS_DEFAULT_PROFILES_FILE')
+
+
+def fastdds_profile_environment(environ=None) -> dict[str, str]:
+    """Return the variables to set so that every Fast DDS version reads one profile.
+
+    The profile is the user's where either variable names one (the other gets the same
+    file), else the package's large-data profile. Empty when both are set already.
+    """
+    environ = os.environ if environ is None else environ
+    missing = [name for name in FASTDDS_PROFILE_VARIABLES if not environ.get(name)]
+    if not missing:
+        return {}
+    chosen = next((environ[name] for name in FASTDDS_PROFILE_VARIABLES if environ.get(name)),
+                  None) or str(package_file(LARGE_DATA_PROFILE))
+    return {name: chosen for name in missing}
+
+
 def use_large_data_fastdds_profile() -> str:
     """Point Fast DDS at the package's large-data profile unless the user chose one; return it.
 
-    Must run before the first DDS participant of the process is created.
+    Sets both Fast DDS 2 and 3 variables (:func:`fastdds_profile_environment`). Must run
+    before the first DDS participant of the process is created.
     """
-    if not os.environ.get('FASTDDS_DEFAULT_PROFILES_FILE'):
-        os.environ['FASTDDS_DEFAULT_PROFILES_FILE'] = str(
-            package_file('config/fastdds_large_data.xml'))
+    os.environ.update(fastdds_profile_environment())
     return os.environ['FASTDDS_DEFAULT_PROFILES_FILE']

@@ -29,7 +29,12 @@ FASTDDS_PROFILE = PACKAGE_ROOT / 'config' / 'fastdds_large_data.xml'
 
 def _configure_ros_environment() -> None:
     """Keep DDS traffic on this machine, in a domain of its own, with the large-data profile."""
-    os.environ.setdefault('FASTDDS_DEFAULT_PROFILES_FILE', str(FASTDDS_PROFILE))
+    # Fast DDS 3 (Kilted) reads the first variable, Fast DDS 2 (Humble, Jazzy) the second.
+    names = ('FASTDDS_DEFAULT_PROFILES_FILE', 'FASTRTPS_DEFAULT_PROFILES_FILE')
+    chosen = next((os.environ[name] for name in names if os.environ.get(name)),
+                  str(FASTDDS_PROFILE))
+    for name in names:
+        os.environ.setdefault(name, chosen)
     os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
     if 'ROS_DOMAIN_ID' not in os.environ:
         os.environ['ROS_DOMAIN_ID'] = str(random.Random(os.getpid()).randint(1, 100))

@@ -52,7 +52,8 @@ PUBLISHER_SCRIPT = textwrap.dedent('''
 
 
 def test_640x480_images_cross_processes_with_the_large_data_profile():
-    assert os.environ['FASTDDS_DEFAULT_PROFILES_FILE'].endswith('fastdds_large_data.xml')
+    for name in ('FASTDDS_DEFAULT_PROFILES_FILE', 'FASTRTPS_DEFAULT_PROFILES_FILE'):
+        assert os.environ[name].endswith('fastdds_large_data.xml'), name
     sent = 20
     with ros_context() as context:
         collector = TopicCollector({'large_image': Image}, context=context)

@@ -169,11 +169,26 @@ def test_rviz_fixed_frame_follows_the_camera(package_root):
 
 
 def test_the_large_data_profile_is_set_only_when_the_user_has_none(package_root, monkeypatch):
-    monkeypatch.setenv('FASTDDS_DEFAULT_PROFILES_FILE', '/etc/my_profile.xml')
+    packaged = str(package_root / 'config' / 'fastdds_large_data.xml')
+    for name in ('FASTDDS_DEFAULT_PROFILES_FILE', 'FASTRTPS_DEFAULT_PROFILES_FILE'):
+        monkeypatch.delenv(name, raising=False)
+    assert launch_support.large_data_fastdds_profile_unless_set() == packaged
+    monkeypatch.setenv('FASTRTPS_DEFAULT_PROFILES_FILE', '/etc/my_profile.xml')
     assert launch_support.large_data_fastdds_profile_unless_set() is None
-    monkeypatch.delenv('FASTDDS_DEFAULT_PROFILES_FILE')
-    assert launch_support.large_data_fastdds_profile_unless_set() == str(
-        package_root / 'config' / 'fastdds_large_data.xml')
+
+
+def test_both_fast_dds_versions_are_pointed_at_one_profile(package_root):
+    from mono_depth_ros.resources import fastdds_profile_environment
+
+    packaged = str(package_root / 'config' / 'fastdds_large_data.xml')
+    both = {'FASTDDS_DEFAULT_PROFILES_FILE': packaged, 'FASTRTPS_DEFAULT_PROFILES_FILE': packaged}
+    assert fastdds_profile_environment({}) == both  # Fast DDS 3 (Kilted) and 2 (Humble, Jazzy)
+    # A profile the user chose in either variable is kept and given to the other version too.
+    assert fastdds_profile_environment({'FASTDDS_DEFAULT_PROFILES_FILE': '/etc/mine.xml'}) == {
+        'FASTRTPS_DEFAULT_PROFILES_FILE': '/etc/mine.xml'}
+    assert fastdds_profile_environment({'FASTRTPS_DEFAULT_PROFILES_FILE': '/etc/mine.xml'}) == {
+        'FASTDDS_DEFAULT_PROFILES_FILE': '/etc/mine.xml'}
+    assert fastdds_profile_environment(dict.fromkeys(both, '/etc/mine.xml')) == {}
 
 
 def test_every_launch_file_sets_the_fastdds_profile_with_names_launch_support_has(package_root):
