@@ -253,12 +253,8 @@ class TensorRT:
 
     def calibrator_base(self) -> type:
         """Return the entropy calibrator base class (IInt8EntropyCalibrator2)."""
-        base = getattr(self.trt, 'IInt8EntropyCalibrator2', None)
-        if base is None:
-            raise BackendUnavailableError(
-                f'TensorRT {self.version} has no IInt8EntropyCalibrator2: implicit INT8 '
-                'calibration is gone; use fp16, or an ONNX model with explicit Q/DQ nodes')
-        return base
+        self.check_int8_support()
+        return self.trt.IInt8EntropyCalibrator2
 
     def set_int8_calibrator(self, config, calibrator, profile) -> str | None:
         """Attach ``calibrator`` (and its shape profile); return a warning to log, if any."""
