@@ -110,12 +110,11 @@ def builder_options(precision: str, workspace_mb: int | None,
             'strongly_typed': bool(strongly_typed)}
 
 
-def builds_strongly_typed(compat: TensorRT, precision: str) -> bool:
+def builds_strongly_typed(compat: TensorRT) -> bool:
     """Return True when networks compute in their ONNX's types (every build on TensorRT 11).
 
     An fp16 strongly typed build is made from an fp16 copy of the ONNX (:mod:`onnx_fp16`).
     """
-    del precision  # the same for every precision, today
     return not compat.has_precision_flags
 
 
@@ -199,7 +198,7 @@ def build_serialized_engine(compat: TensorRT, onnx_path: str, precision: str,
     trt = compat.trt
     if precision == 'int8':
         compat.check_int8_support()
-    strongly_typed = builds_strongly_typed(compat, precision)
+    strongly_typed = builds_strongly_typed(compat)
     builder = trt.Builder(compat.logger())
     network, _parser = _parse_onnx(compat, builder, onnx_path, strongly_typed, precision)
     if network.num_inputs != 1:
@@ -274,7 +273,7 @@ def ensure_engine(onnx_path: str, precision: str = 'fp16', input_size: int = 518
     key = EngineKey(onnx_sha256=sha256_file(contract.path), precision=precision,
                     profile=shapes.as_tuple(),
                     builder_options=builder_options(
-                        precision, workspace_mb, builds_strongly_typed(compat, precision)),
+                        precision, workspace_mb, builds_strongly_typed(compat)),
                     **runtime)
     directory = ensure_cache_dir(cache_dir)
     name = pathlib.Path(contract.path).stem
