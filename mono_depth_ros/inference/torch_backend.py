@@ -81,18 +81,19 @@ class TorchBackend(DepthBackend):
             from mono_depth_ros.inference.device_preprocessing import DevicePreprocessor
             self._preprocessor = DevicePreprocessor(self.device)
         with torch.inference_mode():
-            pixels = self._preprocessor.prepare(image, size).to(self._dtype)
-            depth = self._model(pixel_values=pixels).predicted_depth
-            return prediction_to_2d(depth.float().cpu().numpy())
+            return prediction_to_2d(self._predict(self._preprocessor.prepare(image, size)))
 
     def _infer(self, tensor: np.ndarray) -> np.ndarray:
         import torch
 
         with torch.inference_mode():
-            pixels = torch.from_numpy(tensor).to(self._torch_device, self._dtype,
-                                                 non_blocking=True)
-            depth = self._model(pixel_values=pixels).predicted_depth
-            return depth.float().cpu().numpy()
+            return self._predict(torch.from_numpy(tensor).to(self._torch_device, self._dtype,
+                                                             non_blocking=True))
+
+    def _predict(self, pixels) -> np.ndarray:
+        """Run the model on a (1, 3, h, w) tensor on its device (call in inference mode)."""
+        depth = self._model(pixel_values=pixels.to(self._dtype)).predicted_depth
+        return depth.float().cpu().numpy()
 
     def close(self) -> None:
         """Drop the model and return cached GPU memory."""
