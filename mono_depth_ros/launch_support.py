@@ -42,8 +42,7 @@ import yaml
 from mono_depth_ros.core.errors import BadMessageError
 from mono_depth_ros.inference.base import ModelLoadError
 from mono_depth_ros.inference.model_loading import model_format
-from mono_depth_ros.resources import (
-    fastdds_profile_environment, FASTDDS_PROFILE_VARIABLES, LARGE_DATA_PROFILE, package_file)
+from mono_depth_ros.resources import fastdds_profile_environment, package_file
 
 PIPELINES = ('auto', 'depth', 'triangulation', 'both')
 PARAMS_PROFILES = ('cpu', 'desktop_gpu', 'jetson_orin')
@@ -116,28 +115,17 @@ def declare_arguments(names, defaults: dict[str, str] | None = None) -> list:
 
 
 def fastdds_profile_actions() -> list:
-    """Return the action that points Fast DDS at the package's large-data profile, if needed.
+    """Return the actions that point Fast DDS 2 and 3 at one profile, where needed.
 
     Fast DDS moves messages between processes on one machine through shared memory with a
     512 KB segment by default: images, depth images and clouds bigger than that are mostly
-    lost on the way. The package's profile enlarges it; a profile the user set is kept.
+    lost on the way. The package's profile enlarges it; a profile the user set is kept
+    (:func:`~mono_depth_ros.resources.fastdds_profile_environment`).
     """
     from launch.actions import SetEnvironmentVariable
 
     return [SetEnvironmentVariable(name, value)
             for name, value in fastdds_profile_environment().items()]
-
-
-def large_data_fastdds_profile_unless_set() -> str | None:
-    """Return the package's large-data Fast DDS profile, or None when the user has set one.
-
-    Fast DDS moves messages between processes on one machine through shared memory whose
-    default segment is 512 KB, so most images, depth images and clouds are lost on the way.
-    A profile in either variable (Fast DDS 3's or 2's) counts as the user's.
-    """
-    if any(os.environ.get(name) for name in FASTDDS_PROFILE_VARIABLES):
-        return None
-    return str(package_file(LARGE_DATA_PROFILE))
 
 
 def resolve_params_file(value: str) -> str:

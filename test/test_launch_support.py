@@ -169,12 +169,14 @@ def test_rviz_fixed_frame_follows_the_camera(package_root):
 
 
 def test_the_large_data_profile_is_set_only_when_the_user_has_none(package_root, monkeypatch):
+    from mono_depth_ros.resources import fastdds_profile_environment
+
     packaged = str(package_root / 'config' / 'fastdds_large_data.xml')
     for name in ('FASTDDS_DEFAULT_PROFILES_FILE', 'FASTRTPS_DEFAULT_PROFILES_FILE'):
         monkeypatch.delenv(name, raising=False)
-    assert launch_support.large_data_fastdds_profile_unless_set() == packaged
+    assert set(fastdds_profile_environment().values()) == {packaged}
     monkeypatch.setenv('FASTRTPS_DEFAULT_PROFILES_FILE', '/etc/my_profile.xml')
-    assert launch_support.large_data_fastdds_profile_unless_set() is None
+    assert packaged not in fastdds_profile_environment().values()
 
 
 def test_both_fast_dds_versions_are_pointed_at_one_profile(package_root):
