@@ -98,7 +98,7 @@ def run(frames: int = 30, overload_s: float = 15.0, input_size: int = DEFAULT_IN
     alternate in runs of ``block`` frames. ``onnx_path`` replaces the V2-Small model (tests use
     a tiny one).
     """
-    profile = use_large_data_fastdds_profile()
+    use_large_data_fastdds_profile()
     os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
     load_before = os.getloadavg()[0]
     model_path, model_name = ((str(onnx_path), pathlib.Path(onnx_path).name) if onnx_path
@@ -108,7 +108,7 @@ def run(frames: int = 30, overload_s: float = 15.0, input_size: int = DEFAULT_IN
     domain_id = random.SystemRandom().randint(1, 101)
     parameters = {'model': model_path, 'input_size': input_size, **NODE_PARAMETERS}
     with _raw_backend(model_path, input_size) as (backend, tensor), \
-            node_process('depth_node', parameters, domain_id, profile) as node, \
+            node_process('depth_node', parameters, domain_id) as node, \
             _CameraLoop(domain_id, rgb) as camera:
         camera.wait_connected(node)
         for index in range(warmup):
@@ -321,16 +321,17 @@ class NodeProcess:
 
 
 @contextlib.contextmanager
-def node_process(name: str, parameters: dict, domain_id: int,
-                 profile: str) -> Iterator[NodeProcess]:
-    """Start ``mono_depth_ros.nodes.<name>`` in its own process; SIGINT (then SIGKILL) it after."""
+def node_process(name: str, parameters: dict, domain_id: int) -> Iterator[NodeProcess]:
+    """Start ``mono_depth_ros.nodes.<name>`` in its own process; SIGINT (then SIGKILL) it after.
+
+    The node gets this process's environment with the large-data Fast DDS profile in it.
+    """
+    use_large_data_fastdds_profile()
     arguments = [sys.executable, '-m', f'mono_depth_ros.nodes.{name}', '--ros-args']
     for key, value in parameters.items():
         text = str(value).lower() if isinstance(value, bool) else str(value)
         arguments += ['-p', f'{key}:={text}']
     environment = {**os.environ, 'ROS_DOMAIN_ID': str(domain_id),
-                   'FASTDDS_DEFAULT_PROFILES_FILE': profile,
-                   'FASTRTPS_DEFAULT_PROFILES_FILE': profile,  # Fast DDS 2 (Humble, Jazzy)
                    'ROS_AUTOMATIC_DISCOVERY_RANGE': 'LOCALHOST', 'PYTHONUNBUFFERED': '1'}
     with tempfile.TemporaryDirectory(prefix=f'bench_{name}_') as scratch:
         log_path = pathlib.Path(scratch) / f'{name}.log'

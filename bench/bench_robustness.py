@@ -188,7 +188,7 @@ def overload(model_path: str, duration_s: float, warmup_s: float, input_size: in
                   **depth_bench.NODE_PARAMETERS}
     domain_id = _domain_id()
     load_before = os.getloadavg()[0]
-    with _node_process(DEPTH_NODE, parameters, domain_id) as node, \
+    with _depth_bench().node_process(DEPTH_NODE, parameters, domain_id) as node, \
             _Stream(domain_id, [rgb], info, ('depth/image',)) as stream, \
             _ProcessMonitor({DEPTH_NODE: node.process.pid}) as monitor:
         stream.wait_connected([node], consumers=1)
@@ -321,8 +321,9 @@ def soak(model_path: str, duration_s: float, warmup_s: float, input_size: int, r
     topics = ('depth/image', 'points', 'triangulation/depth', 'triangulation/points')
     domain_id = _domain_id()
     load_before = os.getloadavg()[0]
-    with _node_process(DEPTH_NODE, parameters, domain_id) as depth_node, \
-            _node_process(TRIANGULATION_NODE, TRIANGULATION_PARAMETERS, domain_id) as tri_node, \
+    node_process = _depth_bench().node_process
+    with node_process(DEPTH_NODE, parameters, domain_id) as depth_node, \
+            node_process(TRIANGULATION_NODE, TRIANGULATION_PARAMETERS, domain_id) as tri_node, \
             _Stream(domain_id, [frame.rgb for frame in sequence.frames],
                     sequence.camera_info_fields(), topics, motion) as stream, \
             _ProcessMonitor({DEPTH_NODE: depth_node.process.pid,
@@ -528,12 +529,6 @@ def _diagnostics_report(before: dict, during: dict, after: dict) -> dict:
 
 
 # The nodes under test ----------------------------------------------------------------------
-
-def _node_process(name: str, parameters: dict, domain_id: int):
-    """Start a node in its own process, as bench_depth_node does (a context manager)."""
-    return _depth_bench().node_process(name, parameters, domain_id,
-                                       use_large_data_fastdds_profile())
-
 
 def _domain_id() -> int:
     return random.SystemRandom().randint(1, 101)
