@@ -375,6 +375,14 @@ FAKE_TORCH = types.SimpleNamespace(cuda=types.SimpleNamespace(
     get_device_name=lambda index: 'Stand-in GPU'))
 
 
+def use_stand_in_tensorrt(monkeypatch, version: str) -> types.ModuleType:
+    """Make ensure_engine see the stand-in of TensorRT ``version`` and a stand-in GPU."""
+    module = fake_tensorrt(version)
+    monkeypatch.setattr(engine_builder, 'import_tensorrt', lambda: module)
+    monkeypatch.setattr(engine_builder, 'import_cuda_torch', lambda: FAKE_TORCH)
+    return module
+
+
 def write_tiny_onnx(path: pathlib.Path, fixed: tuple | None = None) -> pathlib.Path:
     """Write a contract-conforming ONNX: [1, 3, H, W] -> channel mean [1, H, W]."""
     from onnx import helper, save, TensorProto
@@ -632,9 +640,7 @@ def test_plugins_are_registered_before_the_onnx_parser_runs(tmp_path):
 
 
 def test_int8_on_tensorrt_11_is_refused_before_building(tmp_path, monkeypatch):
-    module = fake_tensorrt('11.4.0')
-    monkeypatch.setattr(engine_builder, 'import_tensorrt', lambda: module)
-    monkeypatch.setattr(engine_builder, 'import_cuda_torch', lambda: FAKE_TORCH)
+    use_stand_in_tensorrt(monkeypatch, '11.4.0')
     onnx_path = write_tiny_onnx(tmp_path / 'tiny.onnx')
     built = len(FakeBuilder.made)
     with pytest.raises(BackendUnavailableError, match='11.4.0 has no implicit INT8'):
@@ -646,9 +652,7 @@ def test_strongly_typed_builds_have_their_own_cache_key(tmp_path, monkeypatch):
     onnx_path = write_tiny_onnx(tmp_path / 'tiny.onnx')
     options = {}
     for version in ('10.3.0', '11.4.0'):
-        module = fake_tensorrt(version)
-        monkeypatch.setattr(engine_builder, 'import_tensorrt', lambda module=module: module)
-        monkeypatch.setattr(engine_builder, 'import_cuda_torch', lambda: FAKE_TORCH)
+        use_stand_in_tensorrt(monkeypatch, version)
         cached = ensure_engine(str(onnx_path), 'fp16', 308, tmp_path / 'cache')
         options[version] = cached.sidecar['key_fields']['builder_options']['strongly_typed']
     assert options == {'10.3.0': False, '11.4.0': True}
@@ -665,10 +669,7 @@ def test_int8_build_without_calibration_frames_says_what_to_pass(tmp_path):
 @pytest.fixture
 def stand_in_tensorrt(monkeypatch):
     """Make ensure_engine see the TensorRT 10 stand-in and a stand-in GPU."""
-    module = fake_tensorrt('10.3.0')
-    monkeypatch.setattr(engine_builder, 'import_tensorrt', lambda: module)
-    monkeypatch.setattr(engine_builder, 'import_cuda_torch', lambda: FAKE_TORCH)
-    return module
+    return use_stand_in_tensorrt(monkeypatch, '10.3.0')
 
 
 def test_ensure_engine_builds_once_then_reuses_the_cache(tmp_path, stand_in_tensorrt):
