@@ -72,14 +72,6 @@ class BackgroundCamera:
         self._node = self._spinning.__enter__()
         return self
 
-    def _outputs_connected(self) -> bool:
-        """Return whether every subscription in ``self._subscriptions`` has a publisher.
-
-        ``Node.count_publishers``, not ``Subscription.get_publisher_count`` (not in Humble).
-        """
-        return all(self._node.count_publishers(subscription.topic_name)
-                   for subscription in self._subscriptions)
-
     def __exit__(self, *exc) -> None:
         self._spinning.__exit__(*exc)
 
@@ -94,6 +86,14 @@ class BackgroundCamera:
 
     def _add_endpoints(self, node: Node) -> None:
         """Create the subclass's other publishers and subscriptions (before spinning)."""
+
+    def _outputs_connected(self) -> bool:
+        """Return whether every subscription in ``self._subscriptions`` has a publisher.
+
+        ``Node.count_publishers``, not ``Subscription.get_publisher_count`` (not in Humble).
+        """
+        return all(self._node.count_publishers(subscription.topic_name)
+                   for subscription in self._subscriptions)
 
 
 class BackgroundExecutor:

@@ -39,7 +39,7 @@ class InputHealth:
         if self._throttle.allow(key or kind):
             self._logger.warning(text)
 
-    def status(self, publishing: bool, active: str) -> tuple[int, str]:
+    def status(self, publishing: bool, active: str) -> tuple[bytes, str]:
         """Return the node's diagnostic (level, message).
 
         ERROR once a frame has failed, WARN while the last problem keeps every output away,
