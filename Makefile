@@ -7,8 +7,9 @@ DEPS_KEY := $(shell cat requirements-torch.txt requirements.txt setup.py | sha25
 STAMP := $(VENV)/.installed-$(DEPS_KEY)
 # Every DDS participant started by make uses the package's large-data Fast DDS profile (see config/).
 export FASTDDS_DEFAULT_PROFILES_FILE ?= $(CURDIR)/config/fastdds_large_data.xml
-# Fast DDS 2 (Humble, Jazzy) reads only this name.
-export FASTRTPS_DEFAULT_PROFILES_FILE ?= $(FASTDDS_DEFAULT_PROFILES_FILE)
+# The venvs' ROS distribution, whatever ROS the shell has sourced: it decides which profile
+# variable Fast DDS reads (mono_depth_ros.resources.fastdds_profile_environment).
+export ROS_DISTRO := kilted
 export ROS_AUTOMATIC_DISCOVERY_RANGE ?= LOCALHOST
 PYTEST_ARGS ?=
 MODEL ?=
@@ -50,6 +51,9 @@ $(JAZZY_STAMP): requirements.txt requirements-torch.txt requirements-jazzy.txt s
 	$(JAZZY_VENV)/bin/python -m pip install -q --no-deps --no-build-isolation -e .
 	touch $@
 
+# Fast DDS 2 (Jazzy) reads the profile only from FASTRTPS_DEFAULT_PROFILES_FILE.
+test-jazzy: export ROS_DISTRO := jazzy
+test-jazzy: export FASTRTPS_DEFAULT_PROFILES_FILE ?= $(FASTDDS_DEFAULT_PROFILES_FILE)
 test-jazzy: $(JAZZY_STAMP)
 	$(JAZZY_VENV)/bin/python -m pytest -m "not gpu" $(PYTEST_ARGS)
 

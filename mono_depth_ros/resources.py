@@ -48,16 +48,31 @@ def package_file(relative: str) -> pathlib.Path:
 LARGE_DATA_PROFILE = 'config/fastdds_large_data.xml'
 # Fast DDS 3 (Kilted on) reads the first, Fast DDS 2 (Humble, Jazzy) only the second.
 FASTDDS_PROFILE_VARIABLES = ('FASTDDS_DEFAULT_PROFILES_FILE', 'FASTRTPS_DEFAULT_PROFILES_FILE')
+# ROS distributions whose Fast DDS is 2.x.
+FAST_DDS_2_DISTROS = ('humble', 'iron', 'jazzy')
+
+
+def _profile_variables(environ) -> tuple[str, ...]:
+    """Return the variable names this Fast DDS reads: by ROS_DISTRO where set, else both.
+
+    Fast DDS 3 warns at every start that the second name is deprecated, so a distribution
+    known to have it gets its own name only.
+    """
+    distro = environ.get('ROS_DISTRO', '').strip().lower()
+    if not distro:
+        return FASTDDS_PROFILE_VARIABLES
+    fast_dds_3, fast_dds_2 = FASTDDS_PROFILE_VARIABLES
+    return (fast_dds_2,) if distro in FAST_DDS_2_DISTROS else (fast_dds_3,)
 
 
 def fastdds_profile_environment(environ=None) -> dict[str, str]:
-    """Return the variables to set so that every Fast DDS version reads one profile.
+    """Return the variables to set so that the Fast DDS here (2 or 3) reads one profile.
 
-    The profile is the user's where either variable names one (the other gets the same
-    file), else the package's large-data profile. Empty when both are set already.
+    The profile is the user's where either variable names one, else the package's large-data
+    profile. The names are those of :func:`_profile_variables`; empty when they are all set.
     """
     environ = os.environ if environ is None else environ
-    missing = [name for name in FASTDDS_PROFILE_VARIABLES if not environ.get(name)]
+    missing = [name for name in _profile_variables(environ) if not environ.get(name)]
     if not missing:
         return {}
     chosen = next((environ[name] for name in FASTDDS_PROFILE_VARIABLES if environ.get(name)),
@@ -68,8 +83,8 @@ def fastdds_profile_environment(environ=None) -> dict[str, str]:
 def use_large_data_fastdds_profile() -> str:
     """Point Fast DDS at the package's large-data profile unless the user chose one; return it.
 
-    Sets both Fast DDS 2 and 3 variables (:func:`fastdds_profile_environment`). Must run
-    before the first DDS participant of the process is created.
+    Sets the variables of :func:`fastdds_profile_environment`. Must run before the first DDS
+    participant of the process is created.
     """
     os.environ.update(fastdds_profile_environment())
-    return os.environ['FASTDDS_DEFAULT_PROFILES_FILE']
+    return next(os.environ[name] for name in FASTDDS_PROFILE_VARIABLES if os.environ.get(name))

@@ -191,6 +191,15 @@ def test_both_fast_dds_versions_are_pointed_at_one_profile(package_root):
     assert fastdds_profile_environment({'FASTRTPS_DEFAULT_PROFILES_FILE': '/etc/mine.xml'}) == {
         'FASTDDS_DEFAULT_PROFILES_FILE': '/etc/mine.xml'}
     assert fastdds_profile_environment(dict.fromkeys(both, '/etc/mine.xml')) == {}
+    # Where ROS_DISTRO names the distribution, only the name its Fast DDS reads is set (Fast
+    # DDS 3 warns at every start that FASTRTPS_DEFAULT_PROFILES_FILE is deprecated).
+    assert fastdds_profile_environment({'ROS_DISTRO': 'kilted'}) == {
+        'FASTDDS_DEFAULT_PROFILES_FILE': packaged}
+    assert fastdds_profile_environment({'ROS_DISTRO': 'jazzy'}) == {
+        'FASTRTPS_DEFAULT_PROFILES_FILE': packaged}
+    assert fastdds_profile_environment({'ROS_DISTRO': 'humble',
+                                        'FASTDDS_DEFAULT_PROFILES_FILE': '/etc/mine.xml'}) == {
+        'FASTRTPS_DEFAULT_PROFILES_FILE': '/etc/mine.xml'}
 
 
 def test_every_launch_file_sets_the_fastdds_profile_with_names_launch_support_has(package_root):
