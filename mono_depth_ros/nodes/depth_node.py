@@ -26,7 +26,9 @@ from mono_depth_ros.core.image_codec import numpy_to_image
 from mono_depth_ros.inference.base import BackendUnavailableError, ModelLoadError
 from mono_depth_ros.inference.selection import load_backend
 from mono_depth_ros.nodes.runner import run_node
-from mono_depth_ros.pipeline.depth_pipeline import DepthPipeline, DepthSettings, SCALE_SOURCES
+from mono_depth_ros.parameter_tables import (DEPTH_PARAMETERS as PARAMETERS,
+                                             DEPTH_RELOAD_PARAMETERS as RELOAD_PARAMETERS)
+from mono_depth_ros.pipeline.depth_pipeline import DepthPipeline, DepthSettings
 from mono_depth_ros.ros.camera_input import CameraFrame, CameraInput
 from mono_depth_ros.ros.diagnostics import (
     DiagnosticsPublisher, frame_flow_values, LatencyStats, RateMeter)
@@ -35,58 +37,10 @@ from mono_depth_ros.ros.latest_frame import LatestFrameWorker
 from mono_depth_ros.ros.log_bridge import logger_for_node
 from mono_depth_ros.ros.messages import (camera_info_message, image_message,
                                          point_cloud_message)
-from mono_depth_ros.ros.parameters import (declare_parameters, parameter_validator,
-                                           ParameterSpec)
-from mono_depth_ros.ros.qos import QOS_CHOICES, qos_from_name
+from mono_depth_ros.ros.parameters import declare_parameters, parameter_validator
+from mono_depth_ros.ros.qos import qos_from_name
 from mono_depth_ros.ros.scale_from_points import TriangulationScale
 
-PARAMETERS = (
-    ParameterSpec('model', 'depth-anything/Depth-Anything-V2-Small-hf',
-                  'Model: a Hugging Face id or directory, or a .pth, .safetensors, .onnx or '
-                  '.engine file'),
-    ParameterSpec('backend', 'auto', 'Inference backend',
-                  choices=('auto', 'tensorrt', 'onnxruntime', 'torch')),
-    ParameterSpec('device', 'auto', 'Device for the backend', choices=('auto', 'cuda', 'cpu')),
-    ParameterSpec('precision', 'fp16', 'Precision on a GPU (the CPU runs fp32)',
-                  choices=('fp32', 'fp16', 'int8')),
-    ParameterSpec('input_size', 518, 'Network input: shorter side in pixels, a multiple of 14',
-                  integer_range=(140, 1554), integer_step=14),
-    ParameterSpec('depth_type', 'auto', 'relative or metric; auto reads the model config',
-                  choices=('auto', 'relative', 'metric')),
-    ParameterSpec('max_depth', 20.0, "Metric models' range, and the largest depth published (m)",
-                  float_range=(0.1, 1000.0)),
-    ParameterSpec('min_depth', 0.1, 'Smallest depth published (m)', float_range=(0.0, 100.0)),
-    ParameterSpec('image_transport', 'raw', 'Subscribe to image (raw) or image/compressed',
-                  choices=('raw', 'compressed'), read_only=True),
-    ParameterSpec('qos', 'sensor_data', 'QoS of the subscriptions and publishers',
-                  choices=QOS_CHOICES, read_only=True),
-    ParameterSpec('publish_points', True, 'Publish the point cloud on points'),
-    ParameterSpec('points_stride', 2, 'Take every Nth pixel in each direction for points',
-                  integer_range=(1, 16)),
-    ParameterSpec('points_color', True, 'Add the image colour (rgb field) to points'),
-    ParameterSpec('publish_colored', True, 'Publish the colorized depth on depth/colored'),
-    ParameterSpec('colormap', 'turbo', 'OpenCV colormap for depth/colored',
-                  choices=('turbo', 'jet', 'viridis', 'inferno', 'magma', 'plasma', 'gray')),
-    ParameterSpec('scale_source', 'none',
-                  'Metric scale for a relative model: none, fixed (fixed_scale, fixed_shift) '
-                  'or triangulation (triangulation/points)', choices=SCALE_SOURCES),
-    ParameterSpec('fixed_scale', 1.0, '1/depth = fixed_scale * relative + fixed_shift',
-                  float_range=(-1e6, 1e6)),
-    ParameterSpec('fixed_shift', 0.0, '1/depth = fixed_scale * relative + fixed_shift',
-                  float_range=(-1e6, 1e6)),
-    ParameterSpec('engine_cache_dir', '',
-                  'TensorRT engine cache (default ~/.cache/mono_depth_ros/engines)'),
-    ParameterSpec('force_engine_rebuild', False, 'Rebuild the TensorRT engine even if cached'),
-    ParameterSpec('allow_download', False, 'Let a Hugging Face id be downloaded if not cached'),
-    ParameterSpec('max_pixels', 3840 * 2160, 'Refuse images with more pixels than this',
-                  integer_range=(1, 100_000_000)),
-    ParameterSpec('threads', 0, 'CPU threads for inference (0: the backend chooses)',
-                  integer_range=(0, 256)),
-)
-# Changing one of these loads the model again; the others apply from the next frame.
-RELOAD_PARAMETERS = frozenset({'model', 'backend', 'device', 'precision', 'depth_type',
-                               'max_depth', 'engine_cache_dir', 'force_engine_rebuild',
-                               'allow_download', 'input_size', 'threads'})
 THROTTLE_S = 5.0
 
 

@@ -30,44 +30,22 @@ from mono_depth_ros.core.camera_model import CameraModelCache
 from mono_depth_ros.core.errors import BadMessageError
 from mono_depth_ros.core.image_codec import numpy_to_image
 from mono_depth_ros.core.pointcloud import pack_unorganized_cloud
-from mono_depth_ros.core.transforms import default_camera_to_base_values
 from mono_depth_ros.core.triangulation.pipeline import (draw_tracks, sparse_depth_image,
                                                         TriangulationParams,
                                                         TriangulationPipeline)
 from mono_depth_ros.nodes.runner import run_node
+from mono_depth_ros.parameter_tables import (
+    TRIANGULATION_PARAMETERS as PARAMETERS,
+    TRIANGULATION_PIPELINE_PARAMETERS as PIPELINE_PARAMETERS)
 from mono_depth_ros.ros.camera_input import CameraFrame, CameraInput
 from mono_depth_ros.ros.diagnostics import (
     DiagnosticsPublisher, frame_flow_values, LatencyStats, RateMeter)
 from mono_depth_ros.ros.input_health import InputHealth
 from mono_depth_ros.ros.latest_frame import LatestFrameWorker
 from mono_depth_ros.ros.messages import image_message, point_cloud_message, stamp_to_ns
-from mono_depth_ros.ros.parameters import (declare_parameters, parameter_validator,
-                                           ParameterSpec)
-from mono_depth_ros.ros.qos import QOS_CHOICES, qos_from_name
+from mono_depth_ros.ros.parameters import declare_parameters, parameter_validator
+from mono_depth_ros.ros.qos import qos_from_name
 
-PIPELINE_PARAMETERS = (
-    ParameterSpec('camera_to_base', default_camera_to_base_values(),
-                  'Pose of the camera optical frame in the odometry child (base) frame: '
-                  'x y z qx qy qz qw', array_length=7),
-    ParameterSpec('max_features', 500, 'Most feature tracks kept at once',
-                  integer_range=(10, 5000)),
-    ParameterSpec('min_parallax_deg', 1.0, 'Least ray angle before a track is triangulated',
-                  float_range=(0.05, 45.0)),
-    ParameterSpec('max_reprojection_error_px', 1.5, 'Largest reprojection error of a point',
-                  float_range=(0.1, 50.0)),
-    ParameterSpec('min_depth', 0.2, 'Smallest published depth (m)', float_range=(0.01, 100.0)),
-    ParameterSpec('max_depth', 30.0, 'Largest published depth (m)', float_range=(0.1, 1000.0)),
-    ParameterSpec('odom_max_gap', 0.2, 'Longest odometry gap pose interpolation bridges (s)',
-                  float_range=(0.001, 10.0)),
-)
-PARAMETERS = PIPELINE_PARAMETERS + (
-    ParameterSpec('image_transport', 'raw', 'Subscribe to image (raw) or image/compressed',
-                  choices=('raw', 'compressed'), read_only=True),
-    ParameterSpec('qos', 'sensor_data', 'QoS of the image subscriptions and the publishers',
-                  choices=QOS_CHOICES, read_only=True),
-    ParameterSpec('max_pixels', 3840 * 2160, 'Refuse images with more pixels than this',
-                  integer_range=(1, 100_000_000)),
-)
 THROTTLE_S = 5.0
 # Odometry usually comes reliable; a best-effort subscription matches either kind of publisher.
 ODOMETRY_QOS = QoSProfile(depth=200, reliability=ReliabilityPolicy.BEST_EFFORT)

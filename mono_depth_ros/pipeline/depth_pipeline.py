@@ -30,8 +30,6 @@ from mono_depth_ros.core.preprocessing import output_to_input_size, prepare_inpu
 from mono_depth_ros.core.relative_depth import relative_to_metric
 from mono_depth_ros.inference.base import DepthBackend, ModelInfo
 
-SCALE_SOURCES = ('none', 'fixed', 'triangulation')
-
 
 @dataclass
 class DepthSettings:

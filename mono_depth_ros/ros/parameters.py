@@ -14,8 +14,6 @@
 
 """Declare node parameters once, with descriptors and ranges, and validate every change."""
 
-from dataclasses import dataclass
-import math
 from typing import Any, Callable, Iterable
 
 from rcl_interfaces.msg import (FloatingPointRange, IntegerRange, ParameterDescriptor,
@@ -24,58 +22,26 @@ from rclpy.exceptions import ParameterException
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 
+from mono_depth_ros.parameter_tables import ParameterSpec
 
-@dataclass(frozen=True)
-class ParameterSpec:
-    """One parameter: its default, what it means, and the values it accepts."""
 
-    name: str
-    default: Any
-    description: str
-    choices: tuple[str, ...] | None = None
-    integer_range: tuple[int, int] | None = None
-    integer_step: int = 1
-    float_range: tuple[float, float] | None = None
-    array_length: int | None = None
-    read_only: bool = False
-
-    def descriptor(self) -> ParameterDescriptor:
-        """Return the ROS descriptor, with the range or choices spelled out."""
-        descriptor = ParameterDescriptor(name=self.name, description=self.description,
-                                         read_only=self.read_only)
-        if self.choices:
-            descriptor.additional_constraints = 'one of: ' + ', '.join(self.choices)
-        if self.array_length:
-            descriptor.additional_constraints = f'exactly {self.array_length} values'
-        if self.integer_range:
-            descriptor.integer_range = [IntegerRange(
-                from_value=self.integer_range[0], to_value=self.integer_range[1],
-                step=self.integer_step)]
-        if self.float_range:
-            descriptor.floating_point_range = [FloatingPointRange(
-                from_value=float(self.float_range[0]), to_value=float(self.float_range[1]),
-                step=0.0)]
-        return descriptor
-
-    def problem(self, value: Any) -> str | None:
-        """Return what is wrong with ``value`` for this parameter, or None when it is fine."""
-        if self.choices and value not in self.choices:
-            return f'{self.name} = {value!r} (expected one of {", ".join(self.choices)})'
-        if self.integer_range:
-            low, high = self.integer_range
-            if not (low <= value <= high and (value - low) % self.integer_step == 0):
-                step = f' in steps of {self.integer_step}' if self.integer_step > 1 else ''
-                return f'{self.name} = {value!r} (expected an integer in [{low}, {high}]{step})'
-        if self.float_range:
-            low, high = self.float_range
-            if not (math.isfinite(value) and low <= value <= high):
-                return f'{self.name} = {value!r} (expected a number in [{low}, {high}])'
-        if self.array_length is not None:
-            values = list(value)
-            if len(values) != self.array_length or not all(math.isfinite(v) for v in values):
-                return (f'{self.name} = {values!r} '
-                        f'(expected {self.array_length} finite numbers)')
-        return None
+def descriptor(spec: ParameterSpec) -> ParameterDescriptor:
+    """Return the ROS descriptor, with the range or choices spelled out."""
+    descriptor = ParameterDescriptor(name=spec.name, description=spec.description,
+                                     read_only=spec.read_only)
+    if spec.choices:
+        descriptor.additional_constraints = 'one of: ' + ', '.join(spec.choices)
+    if spec.array_length:
+        descriptor.additional_constraints = f'exactly {spec.array_length} values'
+    if spec.integer_range:
+        descriptor.integer_range = [IntegerRange(
+            from_value=spec.integer_range[0], to_value=spec.integer_range[1],
+            step=spec.integer_step)]
+    if spec.float_range:
+        descriptor.floating_point_range = [FloatingPointRange(
+            from_value=float(spec.float_range[0]), to_value=float(spec.float_range[1]),
+            step=0.0)]
+    return descriptor
 
 
 def declare_parameters(node: Node, specs: Iterable[ParameterSpec]) -> dict[str, Any]:
@@ -86,7 +52,7 @@ def declare_parameters(node: Node, specs: Iterable[ParameterSpec]) -> dict[str, 
     values = {}
     for spec in specs:
         try:
-            parameter = node.declare_parameter(spec.name, spec.default, spec.descriptor())
+            parameter = node.declare_parameter(spec.name, spec.default, descriptor(spec))
         except ParameterException as error:
             raise ValueError(f'parameter {spec.name}: {error}') from None
         value = parameter.value

@@ -16,7 +16,7 @@
 
 from rclpy.qos import qos_profile_sensor_data, QoSProfile, ReliabilityPolicy
 
-QOS_CHOICES = ('sensor_data', 'reliable')
+from mono_depth_ros.parameter_tables import QOS_CHOICES
 
 
 def qos_from_name(name: str, depth: int = 5) -> QoSProfile:
