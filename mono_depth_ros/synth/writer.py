@@ -17,14 +17,15 @@
 Layout of ``DIR`` (``write_sequence``):
 
 - ``sequence/``: the rosbag2 directory (``metadata.yaml`` and ``sequence.mcap``), written with
-  rosbags' Writer (MCAP storage, metadata version 8, the Jazzy message definitions, which are
-  Kilted's too). Topics (``BAG_TOPICS``): sensor_msgs/Image ``rgb8`` and sensor_msgs/CameraInfo
-  at the frame stamps (frame ``camera_optical_frame``), nav_msgs/Odometry (``odom`` ->
-  ``base_link``, pose and twist of the base) at twice the frame rate. Receive time = stamp.
+  :class:`mono_depth_ros.bags.BagWriter` (MCAP storage, metadata version 8, the Jazzy message
+  definitions, which are Kilted's too). Topics (``BAG_TOPICS``): sensor_msgs/Image ``rgb8``
+  and sensor_msgs/CameraInfo at the frame stamps (frame ``camera_optical_frame``),
+  nav_msgs/Odometry (``odom`` -> ``base_link``, pose and twist of the base) at twice the frame
+  rate. Receive time = stamp.
 - ``sequence.mcap``: a hard link to ``sequence/sequence.mcap`` (a copy where links fail), so
   that the single file ``DIR/sequence.mcap`` is the bag for ``ros2 bag play`` (Jazzy and later
-  open a bare .mcap) and for rosbags' ``Reader``, while ``DIR/sequence/`` is the classic
-  rosbag2 directory for older tools. The two names share one file on disk.
+  open a bare .mcap) and for :func:`mono_depth_ros.bags.open_reader`, while ``DIR/sequence/``
+  is the classic rosbag2 directory for older tools. The two names share one file on disk.
 - ``rgb/<stamp>.png`` (8-bit colour) and ``depth/<stamp>.png`` (16-bit, 5000 per metre, 0 for
   no depth or beyond 13.1 m), stamps in seconds with six decimals; ``rgb.txt`` and
   ``depth.txt`` list them as in the TUM RGB-D benchmark.
@@ -43,7 +44,9 @@ import cv2
 import numpy as np
 import yaml
 
+from mono_depth_ros.bags import BagWriter, messages, open_reader
 from mono_depth_ros.core.errors import BadMessageError
+from mono_depth_ros.core.image_codec import numpy_to_image
 from mono_depth_ros.core.transforms import (invert_pose, matrix_to_quaternion, pose_matrix,
                                             quaternion_to_matrix)
 from mono_depth_ros.core.tum import format_stamp as tum_stamp
@@ -54,9 +57,6 @@ from mono_depth_ros.synth.sequence import (BAG_TOPICS, FRAME_IDS, OdometrySample
 DEPTH_SCALE = 5000.0  # 16-bit depth PNG units per metre (TUM RGB-D)
 BAG_NAME = 'sequence'
 CAMERA_NAME = 'camera'
-# rosbag2 metadata version 8: version 9 writes offered_qos_profiles as a YAML list, which
-# Humble's ros2 bag cannot read; Jazzy and Kilted read both.
-BAG_METADATA_VERSION = 8
 
 
 def write_sequence(sequence: SyntheticSequence, out_dir) -> dict[str, pathlib.Path]:
@@ -287,58 +287,23 @@ def _link_or_copy(source: pathlib.Path, target: pathlib.Path) -> None:
         shutil.copyfile(source, target)
 
 
-def _stamp_message(typestore, stamp_ns: int):
-    time_type = typestore.types['builtin_interfaces/msg/Time']
-    seconds, nanoseconds = divmod(int(stamp_ns), 1_000_000_000)
-    return time_type(sec=seconds, nanosec=nanoseconds)
-
-
 def _write_bag(sequence: SyntheticSequence, bag_dir: pathlib.Path) -> None:
     """Write the image, camera_info and odometry topics to a rosbag2 (MCAP) directory."""
-    from rosbags.rosbag2 import StoragePlugin, Writer
-    from rosbags.typesys import get_typestore, Stores
-
-    typestore = get_typestore(Stores.ROS2_JAZZY)
-    types = typestore.types
-    header_type = types['std_msgs/msg/Header']
     info = sequence.camera_info_fields()
-    roi = types['sensor_msgs/msg/RegionOfInterest'](
-        x_offset=0, y_offset=0, height=0, width=0, do_rectify=False)
-
-    def header(stamp_ns: int, frame_id: str):
-        return header_type(stamp=_stamp_message(typestore, stamp_ns), frame_id=frame_id)
 
     def image_message(frame: SyntheticFrame):
         rgb = np.ascontiguousarray(frame.rgb, dtype=np.uint8)
-        return types['sensor_msgs/msg/Image'](
-            header=header(frame.stamp_ns, FRAME_IDS['camera']), height=rgb.shape[0],
-            width=rgb.shape[1], encoding='rgb8', is_bigendian=0, step=rgb.shape[1] * 3,
-            data=rgb.reshape(-1))
+        return messages.image(numpy_to_image(rgb, 'rgb8'),
+                              messages.header(frame.stamp_ns, FRAME_IDS['camera']))
 
     def camera_info_message(frame: SyntheticFrame):
-        return types['sensor_msgs/msg/CameraInfo'](
-            header=header(frame.stamp_ns, FRAME_IDS['camera']), height=info['height'],
-            width=info['width'], distortion_model=info['distortion_model'],
-            d=np.asarray(info['d'], dtype=np.float64), k=np.asarray(info['k'], dtype=np.float64),
-            r=np.asarray(info['r'], dtype=np.float64), p=np.asarray(info['p'], dtype=np.float64),
-            binning_x=0, binning_y=0, roi=roi)
+        return messages.camera_info(info, messages.header(frame.stamp_ns, FRAME_IDS['camera']))
 
     def odometry_message(sample: OdometrySample):
-        x, y, z, qx, qy, qz, qw = _pose_values(sample.base_pose)
+        values = _pose_values(sample.base_pose)
         linear, angular = sample.base_twist
-        pose = types['geometry_msgs/msg/Pose'](
-            position=types['geometry_msgs/msg/Point'](x=x, y=y, z=z),
-            orientation=types['geometry_msgs/msg/Quaternion'](x=qx, y=qy, z=qz, w=qw))
-        vector = types['geometry_msgs/msg/Vector3']
-        twist = types['geometry_msgs/msg/Twist'](
-            linear=vector(*(float(value) for value in linear)),
-            angular=vector(*(float(value) for value in angular)))
-        return types['nav_msgs/msg/Odometry'](
-            header=header(sample.stamp_ns, FRAME_IDS['odom']), child_frame_id=FRAME_IDS['base'],
-            pose=types['geometry_msgs/msg/PoseWithCovariance'](
-                pose=pose, covariance=np.zeros(36)),
-            twist=types['geometry_msgs/msg/TwistWithCovariance'](
-                twist=twist, covariance=np.zeros(36)))
+        return messages.odometry(messages.header(sample.stamp_ns, FRAME_IDS['odom']),
+                                 FRAME_IDS['base'], values[:3], values[3:], linear, angular)
 
     odometry = sequence.odometry or [
         OdometrySample(frame.stamp_ns, frame.base_pose, frame.base_twist)
@@ -348,18 +313,14 @@ def _write_bag(sequence: SyntheticSequence, bag_dir: pathlib.Path) -> None:
     events += [(frame.stamp_ns, 1, 'camera_info', frame) for frame in sequence.frames]
     events += [(frame.stamp_ns, 2, 'image', frame) for frame in sequence.frames]
     events.sort(key=lambda event: event[:2])
-    builders = {'odom': ('nav_msgs/msg/Odometry', odometry_message),
-                'camera_info': ('sensor_msgs/msg/CameraInfo', camera_info_message),
-                'image': ('sensor_msgs/msg/Image', image_message)}
-    with Writer(bag_dir, version=BAG_METADATA_VERSION,
-                storage_plugin=StoragePlugin.MCAP) as writer:
-        connections = {
-            key: writer.add_connection(BAG_TOPICS[key], msgtype, typestore=typestore)
-            for key, (msgtype, _) in builders.items()}
+    builders = {'odom': (messages.ODOMETRY_TYPE, odometry_message),
+                'camera_info': (messages.CAMERA_INFO_TYPE, camera_info_message),
+                'image': (messages.IMAGE_TYPE, image_message)}
+    with BagWriter(bag_dir, 'mcap') as writer:
+        topics = {key: writer.add_topic(BAG_TOPICS[key], msgtype)
+                  for key, (msgtype, _) in builders.items()}
         for stamp_ns, _, key, item in events:
-            msgtype, build = builders[key]
-            writer.write(connections[key], stamp_ns,
-                         typestore.serialize_cdr(build(item), msgtype))
+            writer.write_message(topics[key], stamp_ns, builders[key][1](item))
 
 
 def _read_odometry(out: pathlib.Path) -> list[OdometrySample]:
@@ -369,16 +330,10 @@ def _read_odometry(out: pathlib.Path) -> list[OdometrySample]:
         bag = out / BAG_NAME
     if not bag.exists():
         return []
-    from rosbags.rosbag2 import Reader
-    from rosbags.typesys import get_typestore, Stores
-
-    typestore = get_typestore(Stores.ROS2_JAZZY)
     samples = []
-    with Reader(bag) as reader:
-        connections = [c for c in reader.connections if c.topic == BAG_TOPICS['odom']]
-        for connection, _, raw in reader.messages(connections=connections):
-            message = typestore.deserialize_cdr(raw, connection.msgtype)
-            stamp = message.header.stamp.sec * 1_000_000_000 + message.header.stamp.nanosec
+    with open_reader(bag) as reader:
+        for record in reader.messages([BAG_TOPICS['odom']]):
+            message = reader.deserialize(record)
             position, orientation = message.pose.pose.position, message.pose.pose.orientation
             pose = np.eye(4)
             pose[:3, :3] = quaternion_to_matrix(
@@ -386,7 +341,7 @@ def _read_odometry(out: pathlib.Path) -> list[OdometrySample]:
             pose[:3, 3] = (position.x, position.y, position.z)
             twist = message.twist.twist
             samples.append(OdometrySample(
-                stamp_ns=stamp, base_pose=pose,
+                stamp_ns=messages.stamp_ns(message.header.stamp), base_pose=pose,
                 base_twist=(np.array([twist.linear.x, twist.linear.y, twist.linear.z]),
                             np.array([twist.angular.x, twist.angular.y, twist.angular.z]))))
     return samples
