@@ -57,7 +57,7 @@ class BagReader:
 
     @property
     def connections(self) -> list:
-        """Return the rosbags connections (one or more per topic)."""
+        """Return the rosbags connections: one or more per topic."""
         return list(self._reader.connections)
 
     @property
@@ -76,7 +76,7 @@ class BagReader:
         return {name: (types[name], counts[name]) for name in types}
 
     def messages(self, topics: Iterable[str] | None = None) -> Iterator[BagMessage]:
-        """Yield the messages (of ``topics`` only, when given) in log-time order."""
+        """Yield the recorded messages in log-time order, only those of ``topics`` if given."""
         wanted = None if topics is None else set(topics)
         connections = [c for c in self._reader.connections
                        if wanted is None or c.topic in wanted]
