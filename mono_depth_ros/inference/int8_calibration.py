@@ -101,13 +101,12 @@ def _bag_connections(reader, source: CalibrationSource) -> list:
 
 
 def _open_bag(path: str):
-    from rosbags.highlevel import AnyReader
-    from rosbags.typesys import get_typestore, Stores
+    from mono_depth_ros.bags import open_reader
 
     bag = pathlib.Path(os.path.expanduser(path))
     if not bag.exists():
         raise BadMessageError('calibration_bag', str(bag), 'an existing rosbag2 (file or folder)')
-    return AnyReader([bag], default_typestore=get_typestore(Stores.LATEST))
+    return open_reader(bag)
 
 
 def _decode(message, msgtype: str) -> np.ndarray:
@@ -160,9 +159,11 @@ def iter_rgb_frames(source: CalibrationSource) -> Iterator[np.ndarray]:
         connections = _bag_connections(reader, source)
         count = sum(conn.msgcount for conn in connections)
         step = max(1, math.ceil(count / int(source.max_frames)))
-        for number, (conn, _, raw) in enumerate(reader.messages(connections=connections)):
+        records = (record for record in reader.messages({conn.topic for conn in connections})
+                   if record.msgtype in IMAGE_TYPES)
+        for number, record in enumerate(records):
             if number % step == 0:
-                yield _decode(reader.deserialize(raw, conn.msgtype), conn.msgtype)
+                yield _decode(reader.deserialize(record), record.msgtype)
 
 
 def fingerprint_path(cache_path: str | os.PathLike) -> pathlib.Path:

@@ -12,10 +12,11 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Play a rosbag2 (mcap or sqlite3, read with rosbags) over DDS, like ``ros2 bag play``.
+"""Play a rosbag2 (mcap or sqlite3) over DDS, like ``ros2 bag play``.
 
-Messages are published as the serialized CDR bytes stored in the bag, so nothing is decoded on the
-way. Used by the demo and the tests; on a full ROS install ``ros2 bag play`` does the same job.
+The bag is read through :mod:`mono_depth_ros.bags`. Messages are published as the serialized
+CDR bytes stored in the bag, so nothing is decoded on the way. Used by the demo and the tests;
+on a full ROS install ``ros2 bag play`` does the same job.
 """
 
 import importlib
@@ -46,17 +47,17 @@ class BagPlayer:
     def __init__(self, node: Node, bag_path: str | pathlib.Path, *,
                  topics: Iterable[str] | None = None, remap: dict[str, str] | None = None,
                  rate: float = 1.0, publish_clock: bool = False) -> None:
-        from rosbags.rosbag2 import Reader
+        from mono_depth_ros.bags import open_reader
 
         self._node = node
-        self._reader = Reader(pathlib.Path(bag_path))
-        self._reader.open()
+        self._reader = open_reader(pathlib.Path(bag_path))
         wanted = set(topics) if topics is not None else None
-        self._connections = [c for c in self._reader.connections
-                             if wanted is None or c.topic in wanted]
+        connections = [c for c in self._reader.connections
+                       if wanted is None or c.topic in wanted]
+        self._topics = sorted({c.topic for c in connections})
         remap = remap or {}
         self._publishers = {}
-        for connection in self._connections:
+        for connection in connections:
             if connection.topic not in self._publishers:
                 self._publishers[connection.topic] = node.create_publisher(
                     message_class(connection.msgtype),
@@ -91,13 +92,14 @@ class BagPlayer:
         count = 0
         first_bag_ns = None
         start_wall = time.monotonic()
-        for connection, bag_ns, raw in self._reader.messages(connections=self._connections):
+        for record in self._reader.messages(self._topics):
             if stop is not None and stop.is_set():
                 break
+            bag_ns = record.log_time_ns
             if first_bag_ns is None:
                 first_bag_ns = bag_ns
             if gate is not None:
-                start_wall += gate(connection.topic)
+                start_wall += gate(record.topic)
             if self._rate > 0:
                 due = start_wall + (bag_ns - first_bag_ns) * 1e-9 / self._rate
                 delay = due - time.monotonic()
@@ -105,10 +107,10 @@ class BagPlayer:
                     time.sleep(delay)
             if self._clock is not None:
                 self._clock.publish(Clock(clock=ns_to_stamp(bag_ns)))
-            self._publishers[connection.topic].publish(bytes(raw))
+            self._publishers[record.topic].publish(bytes(record.data))
             count += 1
             if on_published is not None:
-                on_published(connection.topic, bag_ns)
+                on_published(record.topic, bag_ns)
         return count
 
     def close(self) -> None:

@@ -152,24 +152,22 @@ def tum_depth_source(path: pathlib.Path, depth_scale: float) -> DepthSource:
 
 def bag_source(path: pathlib.Path, topic: str | None) -> DepthSource:
     """Return the depth images of one topic of a rosbag2, keyed by their header stamps."""
-    from rosbags.highlevel import AnyReader, AnyReaderError
-    from rosbags.typesys import get_typestore, Stores
+    from mono_depth_ros import bags
 
     path = pathlib.Path(path)
     if not path.exists():
         raise EvalError(f'{path} does not exist')
-    typestore = get_typestore(Stores.ROS2_JAZZY)
     try:
-        with AnyReader([path], default_typestore=typestore) as reader:
+        with bags.open_reader(path) as reader:
             topic = _depth_topic(reader, topic, path)
-            stamps = [_stamp_ns(message.header.stamp)
+            stamps = [bags.messages.stamp_ns(message.header.stamp)
                       for message in _messages(reader, topic)]
-    except AnyReaderError as error:
-        raise EvalError(f'cannot read {path} as a rosbag2: {error}') from None
+    except bags.BagReadError as error:
+        raise EvalError(str(error)) from None
 
     def load(indices: list[int]) -> Iterator[tuple[int, np.ndarray]]:
         wanted = set(indices)
-        with AnyReader([path], default_typestore=typestore) as reader:
+        with bags.open_reader(path) as reader:
             for index, message in enumerate(_messages(reader, topic)):
                 if index in wanted:
                     array = image_to_numpy(message)
@@ -178,14 +176,13 @@ def bag_source(path: pathlib.Path, topic: str | None) -> DepthSource:
 
 
 def _messages(reader, topic: str) -> Iterator:
-    connections = [c for c in reader.connections if c.topic == topic]
-    for connection, _, raw in reader.messages(connections=connections):
-        yield reader.deserialize(raw, connection.msgtype)
+    for record in reader.messages([topic]):
+        yield reader.deserialize(record)
 
 
 def _depth_topic(reader, topic: str | None, path: pathlib.Path) -> str:
-    images = sorted({c.topic for c in reader.connections
-                     if c.msgtype == 'sensor_msgs/msg/Image'})
+    images = sorted(name for name, (msgtype, _) in reader.topics.items()
+                    if msgtype == 'sensor_msgs/msg/Image')
     listing = '\n'.join(f'  {name}' for name in images) or '  (none)'
     if topic:
         if topic not in images:
@@ -223,10 +220,6 @@ def _stem_stamp(stem: str) -> int | None:
         return tum.parse_stamp(stem)
     except BadMessageError:
         return None
-
-
-def _stamp_ns(stamp) -> int:
-    return int(stamp.sec) * 1_000_000_000 + int(stamp.nanosec)
 
 
 def open_sources(args: argparse.Namespace) -> tuple[DepthSource, DepthSource]:

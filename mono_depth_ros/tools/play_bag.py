@@ -46,9 +46,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _image_topics(bag: str) -> list[str]:
-    from rosbags.rosbag2 import Reader
+    from mono_depth_ros.bags import open_reader
 
-    with Reader(bag) as reader:
+    with open_reader(bag) as reader:
         return sorted({c.topic for c in reader.connections if c.msgtype in IMAGE_TYPES})
 
 
@@ -56,8 +56,8 @@ def run(args: argparse.Namespace) -> int:
     """Play the bag; return 0 when it was played to the end or stopped with Ctrl-C/SIGTERM."""
     use_large_data_fastdds_profile()
     from rclpy.node import Node
-    from rosbags.rosbag2 import ReaderError
 
+    from mono_depth_ros.bags import BagReadError
     from mono_depth_ros.ros.bag_player import BagPlayer
     from mono_depth_ros.ros.graph import ros_context
 
@@ -71,7 +71,10 @@ def run(args: argparse.Namespace) -> int:
             node = Node('play_bag', context=context)
             try:
                 player = BagPlayer(node, args.bag, rate=args.rate, publish_clock=args.clock)
-            except (ReaderError, OSError) as error:
+            except BagReadError as error:  # says 'cannot read BAG as a rosbag2: why'
+                print(f'play_bag: {error}', file=sys.stderr)
+                return 1
+            except OSError as error:
                 print(f'play_bag: cannot read {args.bag}: {error}', file=sys.stderr)
                 return 1
             try:
