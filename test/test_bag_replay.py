@@ -70,13 +70,13 @@ def test_every_frame_arrives_bit_exact_with_its_calibration_and_pose(written_seq
 
 
 def test_the_bag_directory_and_the_single_mcap_file_hold_the_same_messages(written_sequence):
-    from rosbags.rosbag2 import Reader
+    from mono_depth_ros.bags import open_reader
 
     _, paths = written_sequence
     counts = []
     for path in (paths['bag'], paths['bag_dir']):
-        with Reader(path) as reader:
-            counts.append({c.topic: c.msgcount for c in reader.connections})
+        with open_reader(path) as reader:
+            counts.append({topic: count for topic, (_, count) in reader.topics.items()})
     assert counts[0] == counts[1]
     assert set(counts[0]) == set(BAG_TOPICS.values())
 

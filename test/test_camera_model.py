@@ -257,8 +257,10 @@ def test_from_camera_info_reads_an_rclpy_message():
 
 
 def test_from_camera_info_reads_a_deserialized_rosbags_message():
-    typesys = pytest.importorskip('rosbags.typesys')
-    typestore = typesys.get_typestore(typesys.Stores.ROS2_JAZZY)
+    pytest.importorskip('rosbags')
+    from mono_depth_ros import bags
+
+    typestore = bags.typestore()
     types = typestore.types
     fields = camera_info_fields(distortion_model='equidistant', d=DISTORTIONS['equidistant'])
     msg = types['sensor_msgs/msg/CameraInfo'](

@@ -185,27 +185,19 @@ def test_a_pickled_npy_is_refused_not_loaded(tmp_path, capsys):
 
 def write_depth_bag(path, frames):
     """Write (topic, stamp_ns, array, encoding) depth images to an MCAP rosbag2."""
-    from rosbags.rosbag2 import StoragePlugin, Writer
-    from rosbags.typesys import get_typestore, Stores
+    from mono_depth_ros import bags
+    from mono_depth_ros.core.image_codec import ImageFields
 
-    store = get_typestore(Stores.ROS2_JAZZY)
-    types = store.types
-    with Writer(path, version=9, storage_plugin=StoragePlugin.MCAP) as writer:
+    with bags.BagWriter(path, 'mcap', version=9) as writer:
         connections = {}
         for topic, stamp, array, encoding in frames:
             if topic not in connections:
-                connections[topic] = writer.add_connection(topic, 'sensor_msgs/msg/Image',
-                                                           typestore=store)
-            seconds, nanoseconds = divmod(stamp, 1_000_000_000)
-            header = types['std_msgs/msg/Header'](
-                stamp=types['builtin_interfaces/msg/Time'](sec=seconds, nanosec=nanoseconds),
-                frame_id='camera')
+                connections[topic] = writer.add_topic(topic, 'sensor_msgs/msg/Image')
             data = np.ascontiguousarray(array).view(np.uint8).reshape(-1)
-            message = types['sensor_msgs/msg/Image'](
-                header=header, height=array.shape[0], width=array.shape[1], encoding=encoding,
-                is_bigendian=0, step=array.shape[1] * array.itemsize, data=data)
-            writer.write(connections[topic], stamp,
-                         store.serialize_cdr(message, 'sensor_msgs/msg/Image'))
+            fields = ImageFields(array.shape[0], array.shape[1], encoding, 0,
+                                 array.shape[1] * array.itemsize, data)
+            writer.write_message(connections[topic], stamp, bags.messages.image(
+                fields, bags.messages.header(stamp, 'camera')))
     return path
 
 

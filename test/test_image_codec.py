@@ -257,9 +257,10 @@ def test_yuv422_converts_back_to_the_colours_it_was_made_from(encoding, forward)
 
 def rosbags_image(fields: ImageFields, big_endian: bool = False):
     """Return a rosbags sensor_msgs/msg/Image with the same fields."""
-    typesys = pytest.importorskip('rosbags.typesys')
-    typestore = typesys.get_typestore(typesys.Stores.ROS2_JAZZY)
-    types = typestore.types
+    pytest.importorskip('rosbags')
+    from mono_depth_ros import bags
+
+    types = bags.typestore().types
     header = types['std_msgs/msg/Header'](
         stamp=types['builtin_interfaces/msg/Time'](sec=1, nanosec=2), frame_id='camera')
     return types['sensor_msgs/msg/Image'](
@@ -311,8 +312,9 @@ def test_big_endian_mono16_matches_rosbags_image():
 @pytest.mark.parametrize('fmt, encoding', [('jpeg', 'bgr8'), ('png', 'rgb8'), ('jpeg', 'mono8')])
 def test_compressed_decoding_matches_rosbags_image(fmt, encoding):
     rosbags_image_module = pytest.importorskip('rosbags.image')
-    typesys = pytest.importorskip('rosbags.typesys')
-    types = typesys.get_typestore(typesys.Stores.ROS2_JAZZY).types
+    from mono_depth_ros import bags
+
+    types = bags.typestore().types
     image = smooth_bgr() if encoding != 'mono8' else smooth_bgr()[..., 1].copy()
     format_string, data = encode_compressed(image, fmt, encoding)
     msg = types['sensor_msgs/msg/CompressedImage'](

@@ -12,20 +12,20 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Tests of ``mono-depth-ros process-bag``: real bags in, real bags out, read back with rosbags."""
+"""Tests of ``mono-depth-ros process-bag``: real bags in, real bags out, read back."""
 
 from collections import defaultdict
 import json
 import math
-import pathlib
 import shutil
 
 import cv2
 import numpy as np
 import pytest
 
+from mono_depth_ros import bags
 from mono_depth_ros.core.camera_model import CameraModel
-from mono_depth_ros.core.image_codec import image_to_numpy
+from mono_depth_ros.core.image_codec import image_to_numpy, numpy_to_image
 from mono_depth_ros.core.pointcloud import read_cloud
 from mono_depth_ros.core.transforms import matrix_to_quaternion
 from mono_depth_ros.core.triangulation.pipeline import (sparse_depth_image, TriangulationParams,
@@ -60,17 +60,14 @@ def triangulated(synthetic, tmp_path_factory):
 
 def read_bag(path):
     """Return {topic: [(log time, message)]}, {topic: connection} and whether log times rise."""
-    from rosbags.highlevel import AnyReader
-
     messages = defaultdict(list)
-    with AnyReader([pathlib.Path(path)]) as reader:
+    with bags.open_reader(path) as reader:
         connections = {c.topic: c for c in reader.connections}
         last, ordered = -1, True
-        for connection, log_time, raw in reader.messages():
-            ordered &= log_time >= last
-            last = log_time
-            messages[connection.topic].append(
-                (log_time, reader.deserialize(raw, connection.msgtype)))
+        for record in reader.messages():
+            ordered &= record.log_time_ns >= last
+            last = record.log_time_ns
+            messages[record.topic].append((record.log_time_ns, reader.deserialize(record)))
     return messages, connections, ordered
 
 
@@ -85,70 +82,39 @@ def depth_by_stamp(messages, topic: str) -> dict[int, np.ndarray]:
 def write_input_bag(path, sequence, *, image_topic=None, info_topic=None, odom_topic=None,
                     compressed=False, frames=None, odom_delay_ns=0):
     """Write chosen topics of a sequence to a bag (receive time = stamp, + delay for odom)."""
-    from rosbags.rosbag2 import StoragePlugin, Writer
-    from rosbags.typesys import get_typestore, Stores
-
-    store = get_typestore(Stores.ROS2_JAZZY)
-    types = store.types
+    build = bags.messages
     info = sequence.camera_info_fields()
-
-    def header(stamp, frame_id):
-        seconds, nanoseconds = divmod(stamp, 1_000_000_000)
-        return types['std_msgs/msg/Header'](
-            stamp=types['builtin_interfaces/msg/Time'](sec=seconds, nanosec=nanoseconds),
-            frame_id=frame_id)
-
     events = []
     chosen = sequence.frames[:frames] if frames else sequence.frames
     for frame in chosen:
-        camera = header(frame.stamp_ns, FRAME_IDS['camera'])
+        camera = build.header(frame.stamp_ns, FRAME_IDS['camera'])
         if info_topic:
             events.append((frame.stamp_ns, 1, info_topic, 'sensor_msgs/msg/CameraInfo',
-                           types['sensor_msgs/msg/CameraInfo'](
-                               header=camera, height=HEIGHT, width=WIDTH,
-                               distortion_model='plumb_bob', d=np.zeros(5),
-                               k=np.array(info['k']), r=np.array(info['r']),
-                               p=np.array(info['p']), binning_x=0, binning_y=0,
-                               roi=types['sensor_msgs/msg/RegionOfInterest'](
-                                   x_offset=0, y_offset=0, height=0, width=0,
-                                   do_rectify=False))))
+                           build.camera_info(info, camera)))
         if image_topic and compressed:
             ok, png = cv2.imencode('.png', cv2.cvtColor(frame.rgb, cv2.COLOR_RGB2BGR))
             assert ok
             events.append((frame.stamp_ns, 2, image_topic, 'sensor_msgs/msg/CompressedImage',
-                           types['sensor_msgs/msg/CompressedImage'](
-                               header=camera, format='rgb8; png compressed bgr8',
-                               data=png.reshape(-1))))
+                           build.compressed_image('rgb8; png compressed bgr8', png.reshape(-1),
+                                                  camera)))
         elif image_topic:
             events.append((frame.stamp_ns, 2, image_topic, 'sensor_msgs/msg/Image',
-                           types['sensor_msgs/msg/Image'](
-                               header=camera, height=HEIGHT, width=WIDTH, encoding='rgb8',
-                               is_bigendian=0, step=WIDTH * 3, data=frame.rgb.reshape(-1))))
+                           build.image(numpy_to_image(frame.rgb, 'rgb8'), camera)))
     if odom_topic:
-        vector = types['geometry_msgs/msg/Vector3']
         for sample in sequence.odometry:
             q = matrix_to_quaternion(sample.base_pose[:3, :3])
-            pose = types['geometry_msgs/msg/Pose'](
-                position=types['geometry_msgs/msg/Point'](*sample.base_pose[:3, 3]),
-                orientation=types['geometry_msgs/msg/Quaternion'](*q))
             events.append((sample.stamp_ns + odom_delay_ns, 0, odom_topic,
                            'nav_msgs/msg/Odometry',
-                           types['nav_msgs/msg/Odometry'](
-                               header=header(sample.stamp_ns, 'odom'), child_frame_id='base',
-                               pose=types['geometry_msgs/msg/PoseWithCovariance'](
-                                   pose=pose, covariance=np.zeros(36)),
-                               twist=types['geometry_msgs/msg/TwistWithCovariance'](
-                                   twist=types['geometry_msgs/msg/Twist'](
-                                       linear=vector(0.0, 0.0, 0.0),
-                                       angular=vector(0.0, 0.0, 0.0)),
-                                   covariance=np.zeros(36)))))
+                           build.odometry(build.header(sample.stamp_ns, 'odom'), 'base',
+                                          sample.base_pose[:3, 3], q)))
     events.sort(key=lambda event: event[:2])
-    with Writer(path, version=9, storage_plugin=StoragePlugin.MCAP) as writer:
+    # Version 9, as Jazzy and Kilted record: process-bag reads what they write.
+    with bags.BagWriter(path, 'mcap', version=9) as writer:
         connections = {}
         for stamp, _, topic, msgtype, message in events:
             if topic not in connections:
-                connections[topic] = writer.add_connection(topic, msgtype, typestore=store)
-            writer.write(connections[topic], stamp, store.serialize_cdr(message, msgtype))
+                connections[topic] = writer.add_topic(topic, msgtype)
+            writer.write_message(connections[topic], stamp, message)
     return path
 
 

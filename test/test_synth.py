@@ -231,8 +231,7 @@ def test_bad_arguments_raise_bad_message_error():
 
 
 def test_written_bag_reads_back_with_rosbags(sequence, written):
-    from rosbags.rosbag2 import Reader
-    from rosbags.typesys import get_typestore, Stores
+    from mono_depth_ros import bags
 
     out, paths = written
     assert paths['bag'] == out / 'sequence.mcap' and paths['bag'].is_file()
@@ -242,25 +241,25 @@ def test_written_bag_reads_back_with_rosbags(sequence, written):
     assert info['version'] == 8
     assert all(isinstance(topic['topic_metadata']['offered_qos_profiles'], str)
                for topic in info['topics_with_message_count'])
-    typestore = get_typestore(Stores.ROS2_JAZZY)
     frames = {frame.stamp_ns: frame for frame in sequence.frames}
     for bag in (paths['bag'], paths['bag_dir']):
-        with Reader(bag) as reader:
-            counts = {topic: info.msgcount for topic, info in reader.topics.items()}
+        with bags.open_reader(bag) as reader:
+            counts = {topic: count for topic, (_, count) in reader.topics.items()}
             assert counts == {BAG_TOPICS['image']: 12, BAG_TOPICS['camera_info']: 12,
                               BAG_TOPICS['odom']: 25}
             log_times = []
-            for connection, log_time, raw in reader.messages():
-                message = typestore.deserialize_cdr(raw, connection.msgtype)
+            for record in reader.messages():
+                log_time = record.log_time_ns
+                message = bags.deserialize(record.data, record.msgtype)
                 stamp = message.header.stamp.sec * 10**9 + message.header.stamp.nanosec
                 assert stamp == log_time
                 log_times.append(log_time)
-                if connection.topic == BAG_TOPICS['image']:
+                if record.topic == BAG_TOPICS['image']:
                     assert message.encoding == 'rgb8' and message.step == 3 * WIDTH
                     assert message.header.frame_id == FRAME_IDS['camera']
                     image = message.data.reshape(message.height, message.width, 3)
                     assert np.array_equal(image, frames[stamp].rgb)
-                elif connection.topic == BAG_TOPICS['camera_info']:
+                elif record.topic == BAG_TOPICS['camera_info']:
                     assert message.k.tolist() == sequence.k.ravel().tolist()
                     assert message.header.frame_id == FRAME_IDS['camera']
                 else:

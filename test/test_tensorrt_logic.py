@@ -821,24 +821,15 @@ def test_corrupt_engine_without_sidecar_names_the_file_and_tensorrts_reason(tmp_
 
 # INT8 calibration frames -------------------------------------------------------------------
 def _write_bag(path: pathlib.Path, count: int) -> None:
-    from rosbags.rosbag2 import Writer
-    from rosbags.typesys import get_typestore, Stores
+    from mono_depth_ros import bags
+    from mono_depth_ros.core.image_codec import numpy_to_image
 
-    typestore = get_typestore(Stores.LATEST)
-    types_ = typestore.types
-    with Writer(path, version=9) as writer:
-        connection = writer.add_connection('/camera/image_raw', 'sensor_msgs/msg/Image',
-                                           typestore=typestore)
+    with bags.BagWriter(path, 'sqlite3', version=9) as writer:
+        connection = writer.add_topic('/camera/image_raw', 'sensor_msgs/msg/Image')
         for index in range(count):
             pixels = np.full((6, 8, 3), index * 10, np.uint8)
-            header = types_['std_msgs/msg/Header'](
-                stamp=types_['builtin_interfaces/msg/Time'](sec=index, nanosec=0),
-                frame_id='camera')
-            message = types_['sensor_msgs/msg/Image'](
-                header=header, height=6, width=8, encoding='rgb8', is_bigendian=0, step=24,
-                data=pixels.reshape(-1))
-            writer.write(connection, index * 10**9,
-                         typestore.serialize_cdr(message, 'sensor_msgs/msg/Image'))
+            writer.write_message(connection, index * 10**9, bags.messages.image(
+                numpy_to_image(pixels, 'rgb8'), bags.messages.header(index * 10**9, 'camera')))
 
 
 def test_calibration_frames_come_evenly_from_a_rosbag_image_topic(tmp_path):
