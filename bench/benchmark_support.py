@@ -138,6 +138,7 @@ class WindowLatency:
 
     @property
     def taken_after_input_stopped(self) -> int:
+        """Outputs left out: taken up after the input stopped."""
         return len(self.outputs) - len(self.kept)
 
     @property
@@ -156,11 +157,13 @@ class WindowLatency:
         return self.slope_ms_per_s * float(self.at_s[-1] - self.at_s[0])
 
     def percentiles(self) -> dict:
+        """Return the latency's median, p95 and max (ms, 2 decimals) under their JSON keys."""
         return {'latency_median_ms': round(float(np.median(self.latency_ms)), 2),
                 'latency_p95_ms': round(float(np.percentile(self.latency_ms, 95)), 2),
                 'latency_max_ms': round(float(self.latency_ms.max()), 2)}
 
     def trend(self) -> dict:
+        """Return the latency's slope, growth over the run and the output interval (JSON keys)."""
         return {'latency_slope_ms_per_s': round(self.slope_ms_per_s, 3),
                 'latency_growth_over_run_ms': round(self.growth_ms, 2),
                 'output_interval_median_ms': round(self.interval_ms, 2)}
