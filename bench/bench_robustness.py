@@ -19,7 +19,8 @@ Run ``python bench/bench_robustness.py`` (about 12 minutes) or
 (10^6 bytes) of resident set size (``VmRSS`` of ``/proc/<pid>/status``, sampled every second).
 The nodes run as processes of their own (``python -m mono_depth_ros.nodes.<node>``) with ONNX
 Runtime on the CPU, the large-data Fast DDS profile, loopback discovery and a random domain, as
-in ``bench_depth_node.py`` (whose model, raw-inference timing and CPU meter this reuses).
+in ``bench_depth_node.py`` (``benchmark_support`` has their model, raw-inference timing,
+node processes and meters).
 
 - ``overload``: 640x480 rgb8 images at 60 Hz for 60 s (after a 10 s warm-up at the same rate)
   into depth_node running a slow model: Depth-Anything-V2-Small's architecture with random
@@ -49,8 +50,6 @@ import json
 import math
 import os
 import pathlib
-import random
-import threading
 import time
 from typing import Callable
 
@@ -61,10 +60,16 @@ from rclpy.qos import qos_profile_sensor_data, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image, PointCloud2
 from std_msgs.msg import Header
 
+from benchmark_support import (bench_model_path, CpuMeter, DEPTH_NODE_PARAMETERS,
+                               diagnostic_values, latency_against_inference,
+                               latency_bound_ms, latency_bound_report, node_logs,
+                               node_process, OutputLog, ProcessMonitor, random_domain_id,
+                               raw_backend, summary_ms, textured_rgb, timed,
+                               use_loopback_large_data_dds, V2_SMALL_DESCRIPTION,
+                               wait_until_connected, WindowLatency)
 from mono_depth_ros.core.camera_model import CameraModel
 from mono_depth_ros.core.image_codec import numpy_to_image
 from mono_depth_ros.core.transforms import matrix_to_quaternion
-from mono_depth_ros.resources import use_large_data_fastdds_profile
 from mono_depth_ros.ros.graph import BackgroundCamera
 from mono_depth_ros.ros.messages import camera_info_message, image_message, ns_to_stamp
 from mono_depth_ros.synth import FRAME_IDS, render_sequence
@@ -79,7 +84,7 @@ ODOMETRY_RATE_HZ = 30.0
 OVERLOAD_INPUT_SIZE = 308
 SOAK_INPUT_SIZE = 140
 SOAK_MODELS = ('v2-vit-tiny', 'v2-small')
-# Depth Anything V2's layout with a ViT-Tiny-sized encoder: bench_tensorrt's V2-Small maker
+# Depth Anything V2's layout with a ViT-Tiny-sized encoder: benchmark_support's V2-Small maker
 # with these sizes in place of V2-Small's.
 VIT_TINY_SIZES = {'hidden_size': 192, 'num_hidden_layers': 12, 'num_attention_heads': 3,
                   'neck_hidden_sizes': [24, 48, 96, 192], 'fusion_hidden_size': 32,
@@ -132,8 +137,7 @@ def run(overload_s: float = OVERLOAD_S, soak_s: float = SOAK_S, warmup_s: float 
         raise ValueError(f'unknown phases {sorted(unknown)}: expected overload and/or soak')
     if soak_model not in SOAK_MODELS:
         raise ValueError(f'soak_model {soak_model!r}: expected one of {SOAK_MODELS}')
-    use_large_data_fastdds_profile()
-    os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
+    use_loopback_large_data_dds()
     result = {'cpu_count': os.cpu_count(), 'warmup_s': warmup_s}
     if 'overload' in phases:
         model = _model(onnx_path, 'v2-small')
@@ -153,8 +157,7 @@ def _model(onnx_path: str | None, name: str) -> dict:
     if onnx_path:
         return {'model': pathlib.Path(onnx_path).name, 'model_path': str(onnx_path)}
     if name == 'v2-small':
-        return {'model': 'Depth-Anything-V2-Small architecture, random weights',
-                'model_path': str(_depth_bench().bench_model_path())}
+        return {'model': V2_SMALL_DESCRIPTION, 'model_path': str(bench_model_path())}
     return {'model': 'Depth Anything V2 architecture with a ViT-Tiny-sized encoder (192 wide, '
                      '12 layers, 3 heads), random weights',
             'model_path': str(vit_tiny_model_path())}
@@ -162,16 +165,9 @@ def _model(onnx_path: str | None, name: str) -> dict:
 
 def vit_tiny_model_path(cache_dir: str | os.PathLike | None = None) -> pathlib.Path:
     """Return the cached ONNX export of the ViT-Tiny-sized V2 model, exporting it on first use."""
-    return _depth_bench().bench_model_path(
+    return bench_model_path(
         cache_dir, name=VIT_TINY_MODEL, sizes=VIT_TINY_SIZES,
         source='Depth Anything V2, ViT-Tiny-sized (random weights)')
-
-
-@functools.lru_cache(maxsize=None)
-def _depth_bench():
-    """Return bench_depth_node.py as a module (bench/ is not a package)."""
-    from mono_depth_ros.tools.bench import load_benchmark
-    return load_benchmark(pathlib.Path(__file__).with_name('bench_depth_node.py'))
 
 
 # Overload ----------------------------------------------------------------------------------
@@ -179,23 +175,21 @@ def _depth_bench():
 def overload(model_path: str, duration_s: float, warmup_s: float, input_size: int,
              rate_hz: float, raw_frames: int, report_every_s: float) -> dict:
     """Feed depth_node faster than it can run; return latency, drops and its memory."""
-    depth_bench = _depth_bench()
     raw_ms = _raw_inference_ms(model_path, input_size, raw_frames)
-    rgb = depth_bench._textured_rgb()
+    rgb = textured_rgb()
     info = CameraModel.from_intrinsics(fx=525.0, fy=525.0, cx=319.5, cy=239.5, width=WIDTH,
                                        height=HEIGHT).to_camera_info_fields()
-    parameters = {'model': model_path, 'input_size': input_size,
-                  **depth_bench.NODE_PARAMETERS}
-    domain_id = _domain_id()
+    parameters = {'model': model_path, 'input_size': input_size, **DEPTH_NODE_PARAMETERS}
+    domain_id = random_domain_id()
     load_before = os.getloadavg()[0]
-    with _depth_bench().node_process(DEPTH_NODE, parameters, domain_id) as node, \
+    with node_process(DEPTH_NODE, parameters, domain_id) as node, \
             _Stream(domain_id, [rgb], info, ('depth/image',)) as stream, \
-            _ProcessMonitor({DEPTH_NODE: node.process.pid}) as monitor:
+            ProcessMonitor({DEPTH_NODE: node.process.pid}, RSS_EVERY_S) as monitor:
         stream.wait_connected([node], consumers=1)
         stream.first_output('depth/image', [node])
         stream.publish_for(warmup_s, rate_hz)
         before = stream.fresh_diagnostics(DEPTH_NODE)
-        cpu = depth_bench._CpuMeter(node.process.pid)
+        cpu = CpuMeter(node.process.pid)
         cpu_start = cpu.start()
         window = stream.publish_for(duration_s, rate_hz, on_tick=cpu.track)
         cpu_usage = cpu.usage(cpu_start)
@@ -236,14 +230,13 @@ def overload(model_path: str, duration_s: float, warmup_s: float, input_size: in
 
 def _raw_inference_ms(model_path: str, input_size: int, frames: int) -> dict:
     """Time ``backend.infer`` in this process (before the node starts, on a quiet machine)."""
-    depth_bench = _depth_bench()
-    with depth_bench._raw_backend(model_path, input_size) as (backend, tensor):
+    with raw_backend(model_path, input_size) as (backend, tensor):
         backend.infer(tensor)  # warm-up
-        seconds = [depth_bench._timed(backend.infer, tensor) for _ in range(max(1, frames))]
+        seconds = [timed(backend.infer, tensor) for _ in range(max(1, frames))]
         return {'what': 'backend.infer on the preprocessed frame, in this process, before the '
                         'node starts', 'backend': backend.describe(),
                 'network_input_hw': list(tensor.shape[2:]), 'frames': len(seconds),
-                **depth_bench._summary_ms(seconds)}
+                **summary_ms(seconds)}
 
 
 def _latency_report(window: '_Window', arrivals: dict[int, float], raw: dict,
@@ -254,46 +247,33 @@ def _latency_report(window: '_Window', arrivals: dict[int, float], raw: dict,
     waited for nothing newer, so it is left out, as in bench_depth_node.
     """
     raw_ms = raw['median_ms']
-    stamps = sorted(stamp for stamp in window.published if stamp in arrivals)
-    kept = stamps[:1] + [current for previous, current in zip(stamps, stamps[1:])
-                         if arrivals[previous] <= window.end]
+    latency = WindowLatency.measure(window.published, arrivals, window.start, window.end)
     result = {
         'duration_s': round(window.end - window.start, 2),
         'frame_period_ms': round(period_ms, 2),
         'inputs_published': window.images,
         'input_rate_hz': round(window.images / max(window.end - window.start, 1e-9), 2),
-        'outputs_received': len(stamps),
-        'outputs_taken_after_input_stopped': len(stamps) - len(kept),
+        'outputs_received': len(latency.outputs),
+        'outputs_taken_after_input_stopped': latency.taken_after_input_stopped,
         'model_slower_than_frame_period': bool(raw_ms > period_ms),
     }
-    if len(kept) < 2:
+    if len(latency.kept) < 2:
         return {**result, 'latency_max_within_bound': False,
                 'latency_within_inference_bounds': False, 'why_not': 'fewer than 2 outputs'}
-    latency_ms = np.array([1e3 * (arrivals[s] - window.published[s]) for s in kept])
-    at_s = np.array([arrivals[s] - window.start for s in kept])
-    ratio_goal = _depth_bench().RATIO_GOAL
-    bound_ms = ratio_goal * raw_ms + period_ms
+    latency_ms, at_s = latency.latency_ms, latency.at_s
     node_inference_ms = after.get('inference_mean_ms')
-    interval_ms = 1e3 * float(np.median(np.diff(at_s)))
-    slope = float(np.polyfit(at_s, latency_ms, 1)[0])
     result.update({
-        'output_rate_hz': round((len(kept) - 1) / max(at_s[-1] - at_s[0], 1e-9), 2),
-        'latency_median_ms': round(float(np.median(latency_ms)), 2),
-        'latency_p95_ms': round(float(np.percentile(latency_ms, 95)), 2),
-        'latency_max_ms': round(float(latency_ms.max()), 2),
-        'latency_slope_ms_per_s': round(slope, 3),
-        'latency_growth_over_run_ms': round(slope * float(at_s[-1] - at_s[0]), 2),
-        'output_interval_median_ms': round(interval_ms, 2),
+        'output_rate_hz': round((len(latency.kept) - 1) / max(at_s[-1] - at_s[0], 1e-9), 2),
+        **latency.percentiles(),
+        **latency.trend(),
         # A queue would add a processing time per queued frame: latency would climb.
-        'no_queue_growth': bool(slope * float(at_s[-1] - at_s[0]) < interval_ms),
+        'no_queue_growth': bool(latency.growth_ms < latency.interval_ms),
         'no_queue_growth_rule': 'latency growth over the run (slope x span) < one output '
                                 'interval',
-        'latency_bound_ms': round(bound_ms, 2),
-        'latency_bound_rule': f'{ratio_goal:g} x raw inference median + frame period',
-        'latency_max_within_bound': bool(latency_ms.max() <= bound_ms),
-        'latency_max_over_bound_ms': round(float(latency_ms.max()) - bound_ms, 2),
-        'latency_p95_within_bound': bool(np.percentile(latency_ms, 95) <= bound_ms),
-        **_depth_bench().latency_against_inference(latency_ms, raw, period_ms),
+        **latency_bound_report(latency_ms, raw_ms, period_ms),
+        'latency_max_over_bound_ms': round(
+            float(latency_ms.max()) - latency_bound_ms(raw_ms, period_ms), 2),
+        **latency_against_inference(latency_ms, raw, period_ms),
     })
     if isinstance(node_inference_ms, (int, float)):
         # Under overload the node shares the cores with this process's publishing: its own
@@ -316,18 +296,16 @@ def soak(model_path: str, duration_s: float, warmup_s: float, input_size: int, r
     sequence = render_sequence(frames=sequence_frames, width=WIDTH, height=HEIGHT, seed=0,
                                fps=rate_hz)
     motion = _PingPong(sequence_frames, rate_hz)
-    parameters = {'model': model_path, 'input_size': input_size,
-                  **_depth_bench().NODE_PARAMETERS}
+    parameters = {'model': model_path, 'input_size': input_size, **DEPTH_NODE_PARAMETERS}
     topics = ('depth/image', 'points', 'triangulation/depth', 'triangulation/points')
-    domain_id = _domain_id()
+    domain_id = random_domain_id()
     load_before = os.getloadavg()[0]
-    node_process = _depth_bench().node_process
     with node_process(DEPTH_NODE, parameters, domain_id) as depth_node, \
             node_process(TRIANGULATION_NODE, TRIANGULATION_PARAMETERS, domain_id) as tri_node, \
             _Stream(domain_id, [frame.rgb for frame in sequence.frames],
                     sequence.camera_info_fields(), topics, motion) as stream, \
-            _ProcessMonitor({DEPTH_NODE: depth_node.process.pid,
-                             TRIANGULATION_NODE: tri_node.process.pid}) as monitor:
+            ProcessMonitor({DEPTH_NODE: depth_node.process.pid,
+                            TRIANGULATION_NODE: tri_node.process.pid}, RSS_EVERY_S) as monitor:
         nodes = [depth_node, tri_node]
         stream.wait_connected(nodes, consumers=2)
         stream.first_output('depth/image', nodes)
@@ -416,68 +394,6 @@ class _PingPong:
         return message
 
 
-# Memory and CPU of the node processes ------------------------------------------------------
-
-class _ProcessMonitor:
-    """Samples each process's RSS and CPU time from /proc once a second, in a thread."""
-
-    def __init__(self, pids: dict[str, int], every_s: float = RSS_EVERY_S) -> None:
-        self._pids = pids
-        self._every_s = every_s
-        self._ticks = os.sysconf('SC_CLK_TCK') if hasattr(os, 'sysconf') else 100
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name='rss-monitor', daemon=True)
-        self.samples: dict[str, list[tuple[float, float]]] = {name: [] for name in pids}
-        self._cpu: dict[str, list[tuple[float, float]]] = {name: [] for name in pids}
-
-    def __enter__(self) -> '_ProcessMonitor':
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5.0)
-
-    def _run(self) -> None:
-        next_at = time.perf_counter()
-        while not self._stop.is_set():
-            for name, pid in self._pids.items():
-                now = time.perf_counter()
-                rss_bytes, cpu_s = _read_proc(pid, self._ticks)
-                if rss_bytes is not None:
-                    self.samples[name].append((now, rss_bytes / 1e6))
-                if cpu_s is not None:
-                    self._cpu[name].append((now, cpu_s))
-            next_at += self._every_s
-            self._stop.wait(max(0.0, next_at - time.perf_counter()))
-
-    def cpu_cores(self, name: str, start: float, end: float) -> dict:
-        """Return the cores a process used on average between two perf_counter times."""
-        inside = [sample for sample in self._cpu[name] if start <= sample[0] <= end + 1.0]
-        if len(inside) < 2:
-            return {}
-        (first_at, first_s), (last_at, last_s) = inside[0], inside[-1]
-        return {f'cpu_cores_used_by_{name}': round((last_s - first_s)
-                                                   / max(last_at - first_at, 1e-9), 2)}
-
-
-def _read_proc(pid: int, ticks: int) -> tuple[int | None, float | None]:
-    """Return (VmRSS in bytes, user + system CPU seconds) of a process, None where unknown."""
-    rss = cpu = None
-    try:
-        with open(f'/proc/{pid}/status') as status:
-            for line in status:
-                if line.startswith('VmRSS:'):
-                    rss = int(line.split()[1]) * 1024  # the kernel's kB are KiB
-                    break
-        with open(f'/proc/{pid}/stat') as stat:
-            fields = stat.read().rsplit(')', 1)[1].split()
-        cpu = (int(fields[11]) + int(fields[12])) / ticks
-    except (OSError, ValueError, IndexError):
-        pass
-    return rss, cpu
-
-
 def _memory_report(samples: list[tuple[float, float]], start: float, end: float,
                    report_every_s: float) -> dict:
     """Summarise RSS samples (perf_counter s, MB) taken between start and end."""
@@ -528,12 +444,6 @@ def _diagnostics_report(before: dict, during: dict, after: dict) -> dict:
     return result
 
 
-# The nodes under test ----------------------------------------------------------------------
-
-def _domain_id() -> int:
-    return random.SystemRandom().randint(1, 101)
-
-
 # The camera, the odometry and the receiver -------------------------------------------------
 
 class _Window:
@@ -558,9 +468,7 @@ class _Stream(BackgroundCamera):
         self._info_fields = camera_info_fields
         self._topics = topics
         self._motion = motion
-        self._condition = threading.Condition()
-        self._arrivals: dict[str, dict[int, float]] = {topic: {} for topic in topics}
-        self._diagnostics: dict[str, list[tuple[float, dict]]] = {}
+        self._log = OutputLog(topics)
         self._stream_s = 0.0  # stream time already published: stamps continue across runs
 
     def _add_endpoints(self, node) -> None:
@@ -569,51 +477,30 @@ class _Stream(BackgroundCamera):
         self._subscriptions = [
             node.create_subscription(
                 PointCloud2 if topic.endswith('points') else Image, topic,
-                functools.partial(self._on_output, topic), qos_profile_sensor_data)
+                functools.partial(self._log.record, topic), qos_profile_sensor_data)
             for topic in self._topics]
-        node.create_subscription(DiagnosticArray, '/diagnostics', self._on_diagnostics, 10)
+        node.create_subscription(DiagnosticArray, '/diagnostics', self._log.record_diagnostics,
+                                 10)
         header = Header(frame_id=FRAME_IDS['camera'])
         self._images = [image_message(numpy_to_image(rgb, 'rgb8'), header)
                         for rgb in self._frames]
         self._info = camera_info_message(self._info_fields, header)
 
-    def _on_output(self, topic: str, message) -> None:
-        now = time.perf_counter()
-        stamp_ns = message.header.stamp.sec * 1_000_000_000 + message.header.stamp.nanosec
-        with self._condition:
-            self._arrivals[topic].setdefault(stamp_ns, now)
-            self._condition.notify_all()
-
-    def _on_diagnostics(self, message) -> None:
-        now = time.perf_counter()
-        for status in message.status:
-            with self._condition:
-                self._diagnostics.setdefault(status.name, []).append(
-                    (now, {item.key: item.value for item in status.values}))
-                self._condition.notify_all()
-
     def arrivals(self, topic: str) -> dict[int, float]:
         """Return {stamp ns: first arrival time} of an output topic so far."""
-        with self._condition:
-            return dict(self._arrivals[topic])
+        with self._log.condition:
+            return dict(self._log.arrivals[topic])
 
     def wait_connected(self, nodes: list, consumers: int,
                        timeout_s: float = START_TIMEOUT_S) -> None:
         """Wait until the nodes subscribe to the inputs and publish every subscribed output."""
-        deadline = time.monotonic() + timeout_s
         publishers = [self._image_publisher, self._info_publisher]
-        while time.monotonic() < deadline:
-            for node in nodes:
-                node.check_alive()
-            if (all(p.get_subscription_count() >= consumers for p in publishers)
-                    and (self._odometry_publisher is None
-                         or self._odometry_publisher.get_subscription_count())
-                    and self._outputs_connected()):
-                time.sleep(0.3)
-                return
-            time.sleep(0.05)
-        logs = '\n'.join(f'--- {node.name}\n{node.log_tail()}' for node in nodes)
-        raise RuntimeError(f'the nodes did not connect within {timeout_s:.0f} s\n{logs}')
+        wait_until_connected(
+            lambda: bool(all(p.get_subscription_count() >= consumers for p in publishers)
+                         and (self._odometry_publisher is None
+                              or self._odometry_publisher.get_subscription_count())
+                         and self._outputs_connected()),
+            nodes, timeout_s, who='the nodes')
 
     def first_output(self, topic: str, nodes: list,
                      timeout_s: float = START_TIMEOUT_S) -> None:
@@ -623,11 +510,10 @@ class _Stream(BackgroundCamera):
             for node in nodes:
                 node.check_alive()
             self.publish_for(0.5, 2.0, 10.0 if self._motion is not None else None)
-            with self._condition:
-                if self._condition.wait_for(lambda: self._arrivals[topic], 1.0):
+            with self._log.condition:
+                if self._log.condition.wait_for(lambda: self._log.arrivals[topic], 1.0):
                     return
-        logs = '\n'.join(f'--- {node.name}\n{node.log_tail()}' for node in nodes)
-        raise RuntimeError(f'no {topic} within {timeout_s:.0f} s\n{logs}')
+        raise RuntimeError(f'no {topic} within {timeout_s:.0f} s\n{node_logs(nodes)}')
 
     def publish_for(self, duration_s: float, rate_hz: float,
                     odometry_rate_hz: float | None = None,
@@ -677,24 +563,14 @@ class _Stream(BackgroundCamera):
 
     def fresh_diagnostics(self, node_name: str, timeout_s: float = 5.0) -> dict:
         """Return a node's next /diagnostics values (published once a second)."""
-        history = self._diagnostics.setdefault(STATUS_NAMES[node_name], [])
-        asked = time.perf_counter()
-        with self._condition:
-            self._condition.wait_for(lambda: history and history[-1][0] > asked, timeout_s)
-            return _diagnostic_values(node_name, history[-1][1] if history else {})
+        return diagnostic_values(
+            self._log.fresh_diagnostics(STATUS_NAMES[node_name], timeout_s),
+            DIAGNOSTIC_KEYS[node_name])
 
     def diagnostics_at(self, node_name: str, at: float) -> dict:
         """Return a node's last /diagnostics values received by ``at`` (perf_counter s)."""
-        with self._condition:
-            history = self._diagnostics.get(STATUS_NAMES[node_name], [])
-            values = [values for received, values in history if received <= at]
-        return _diagnostic_values(node_name, values[-1] if values else {})
-
-
-def _diagnostic_values(node_name: str, values: dict[str, str]) -> dict:
-    """Return the reported keys of a node's status values, as numbers where they are."""
-    number = _depth_bench()._number
-    return {key: number(values[key]) for key in DIAGNOSTIC_KEYS[node_name] if key in values}
+        return diagnostic_values(self._log.diagnostics_at(STATUS_NAMES[node_name], at),
+                                 DIAGNOSTIC_KEYS[node_name])
 
 
 def main(argv: list[str] | None = None) -> int:

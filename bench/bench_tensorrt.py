@@ -18,11 +18,12 @@ GPU only: without a CUDA GPU and TensorRT, ``run()`` returns ``{'skipped': reaso
 ``python bench/bench_tensorrt.py`` or ``mono-depth-ros bench --only tensorrt``; prints JSON.
 
 The network has the real V2-Small architecture (DINOv2 ViT-S/14: 384 wide, 12 layers, 6 heads;
-neck 48/96/192/384, fusion 64, head 32) with random weights, so no download is needed; speed
-does not depend on the weights. A 640x480 frame is preprocessed at ``input_size`` 518 and 308
-(518x686 and 308x406 network inputs). Times are per ``backend.infer`` call (host tensor in,
-host depth out, so the copies are included), in milliseconds, after warm-up. ``abs_rel`` is
-each backend's mean relative difference from torch fp32 on the same GPU.
+neck 48/96/192/384, fusion 64, head 32) with random weights (``benchmark_support``), so no
+download is needed; speed does not depend on the weights. A 640x480 frame is preprocessed at
+``input_size`` 518 and 308 (518x686 and 308x406 network inputs). Times are per
+``backend.infer`` call (host tensor in, host depth out, so the copies are included), in
+milliseconds, after warm-up. ``abs_rel`` is each backend's mean relative difference from torch
+fp32 on the same GPU.
 """
 
 import copy
@@ -33,61 +34,11 @@ import time
 
 import numpy as np
 
+from benchmark_support import abs_rel, random_depth_anything_v2_small
 from mono_depth_ros.core.preprocessing import prepare_input
 
 INPUT_SIZES = (518, 308)
 FRAME = (480, 640)
-V2_SMALL = {'hidden_size': 384, 'num_hidden_layers': 12, 'num_attention_heads': 6,
-            'neck_hidden_sizes': [48, 96, 192, 384], 'fusion_hidden_size': 64,
-            'head_hidden_size': 32}
-
-
-def random_depth_anything_v2_small(seed: int = 0, sizes: dict | None = None):
-    """Return (Depth-Anything-V2-Small with random weights, its ModelInfo), eval, on the CPU.
-
-    The last head convolution is rescaled so the output is about 1 +- 0.3 over an image (with
-    the default initialisation it is ~1e-4, too close to fp16's floor for a parity check).
-    ``sizes`` replaces the V2-Small widths and depths (keys as ``V2_SMALL``).
-    """
-    import torch
-    from transformers import DepthAnythingConfig, DepthAnythingForDepthEstimation, Dinov2Config
-
-    from mono_depth_ros.inference.base import ModelInfo
-
-    sizes = sizes or V2_SMALL
-
-    torch.manual_seed(seed)
-    backbone = Dinov2Config(
-        hidden_size=sizes['hidden_size'], num_hidden_layers=sizes['num_hidden_layers'],
-        num_attention_heads=sizes['num_attention_heads'], mlp_ratio=4, image_size=518,
-        patch_size=14, layerscale_value=1.0, out_indices=[3, 6, 9, 12], apply_layernorm=True,
-        reshape_hidden_states=False)
-    config = DepthAnythingConfig(
-        backbone_config=backbone, patch_size=14, reassemble_hidden_size=sizes['hidden_size'],
-        reassemble_factors=[4, 2, 1, 0.5], neck_hidden_sizes=sizes['neck_hidden_sizes'],
-        fusion_hidden_size=sizes['fusion_hidden_size'],
-        head_hidden_size=sizes['head_hidden_size'], depth_estimation_type='relative')
-    model = DepthAnythingForDepthEstimation(config).eval()
-    captured = {}
-    hook = model.head.conv3.register_forward_hook(
-        lambda module, inputs, output: captured.update(pre=output.detach()))
-    generator = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        model(pixel_values=torch.randn((1, 3, 154, 210), generator=generator))
-        hook.remove()
-        mean, std = captured['pre'].mean(), captured['pre'].std()
-        model.head.conv3.weight.mul_(0.3 / std)
-        model.head.conv3.bias.sub_(mean).mul_(0.3 / std).add_(1.0)
-    info = ModelInfo(depth_type='relative', max_depth=None,
-                     source='Depth-Anything-V2-Small (random weights)', encoder='vits',
-                     version='v2', model_format='hf')
-    return model, info
-
-
-def abs_rel(prediction: np.ndarray, reference: np.ndarray) -> float:
-    """Return mean(|prediction - reference| / reference) over pixels where reference > 0.05."""
-    valid = reference > 0.05
-    return float(np.mean(np.abs(prediction[valid] - reference[valid]) / reference[valid]))
 
 
 def _skip_reason() -> str | None:

@@ -19,7 +19,6 @@ bench/bench_tensorrt.py), exported with the package's exporter. Parity is AbsRel
 PyTorch fp32 on the CPU: at most 1e-3 for fp32 engines (TF32 off) and 1e-2 for fp16.
 """
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -47,11 +46,9 @@ FRAMES = {'4:3': (480, 640), '16:9': (720, 1280)}
 
 
 def _bench_module(package_root):
-    spec = importlib.util.spec_from_file_location(
-        'bench_tensorrt', package_root / 'bench' / 'bench_tensorrt.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    from mono_depth_ros.tools.bench import load_benchmark
+
+    return load_benchmark(package_root / 'bench' / 'bench_tensorrt.py')
 
 
 @pytest.fixture(scope='module')

@@ -15,7 +15,8 @@
 """The ``bench`` subcommand: run the benchmarks in bench/ and print their results as JSON.
 
 A benchmark is a file ``bench_<name>.py`` with ``run() -> dict``. The folder is the checkout's
-``bench/`` (next to the package source) or, once installed, ``share/mono_depth_ros/bench``.
+``bench/`` (next to the package source) or, once installed, ``share/mono_depth_ros/bench``; its
+other modules (``benchmark_support.py``) are what the benchmarks share and import by name.
 """
 
 import argparse
@@ -113,7 +114,14 @@ def find_benchmarks(directory: pathlib.Path) -> dict[str, pathlib.Path]:
 
 
 def load_benchmark(path: pathlib.Path):
-    """Import a benchmark file as a module (the bench folder is not a package)."""
+    """Import a benchmark file as a module (the bench folder is not a package).
+
+    The folder goes on ``sys.path`` first, as ``python bench/bench_<name>.py`` puts it, so that
+    the benchmark can import the modules beside it.
+    """
+    folder = str(pathlib.Path(path).resolve().parent)
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
     spec = importlib.util.spec_from_file_location(f'{PACKAGE_NAME}_bench.{path.stem}', path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
