@@ -19,14 +19,20 @@ import subprocess
 import sys
 import time
 
+from diagnostic_msgs.msg import DiagnosticArray
 import numpy as np
 import pytest
+from rcl_interfaces.srv import SetParameters
 from rclpy.parameter import Parameter
 from sensor_msgs.msg import CameraInfo, Image, PointCloud2
 
 from mono_depth_ros.core.image_codec import image_to_numpy, numpy_to_image
-from mono_depth_ros.core.pointcloud import read_cloud
+from mono_depth_ros.core.pointcloud import CloudFields, read_cloud
+from mono_depth_ros.inference.selection import load_backend
+import mono_depth_ros.nodes.depth_node as depth_node_module
 from mono_depth_ros.nodes.depth_node import DepthNode
+from mono_depth_ros.pipeline.depth_pipeline import DepthPipeline, DepthSettings
+from mono_depth_ros.pipeline.offline import InputFrame, OfflineProcessor, OfflineSettings
 from mono_depth_ros.ros.messages import image_message, stamp_to_ns
 from ros_harness import FRAME_ID, header, node_under_test, off_centre_camera, textured_rgb
 
@@ -194,6 +200,162 @@ def test_a_model_change_at_runtime_reloads_and_a_bad_one_is_refused(metric_model
         assert node.set_parameters([Parameter('model', value=str(relative_model))])[0].successful
         publisher.publish_frame(textured_rgb(), camera, STAMP_NS + 1)
         assert collector.wait_for('depth/relative', 1, timeout=30.0), 'the new model runs'
+
+
+def _depth_statuses(collector) -> list[tuple[float, dict]]:
+    """Return (arrival, key values) of each depth_node status received on /diagnostics."""
+    return [(arrived, {value.key: value.value for value in status.values})
+            for arrived, array in collector.arrivals('/diagnostics')
+            for status in array.status if status.name.endswith(': depth')]
+
+
+def _set_over_the_service(node, collector, name: str, value) -> tuple[bool, float]:
+    """Set a parameter through the node's service, as `ros2 param set` does (the executor runs
+    the callback); return whether it was accepted and how long the reply took."""
+    client = collector.create_client(SetParameters, f'{node.get_fully_qualified_name()}'
+                                                    '/set_parameters')
+    assert client.wait_for_service(timeout_sec=10.0)
+    asked = time.monotonic()
+    future = client.call_async(SetParameters.Request(
+        parameters=[Parameter(name, value=value).to_parameter_msg()]))
+    while not future.done() and time.monotonic() - asked < 30.0:
+        time.sleep(0.01)
+    assert future.done(), 'no reply from the set_parameters service'
+    return future.result().results[0].successful, time.monotonic() - asked
+
+
+def test_a_slow_model_reload_keeps_diagnostics_flowing_and_frames_wait_for_the_new_model(
+        metric_model, relative_model, monkeypatch):
+    load_seconds = 3.0
+
+    def slow_load_backend(model, *args, **kwargs):
+        if str(model) == str(relative_model):
+            time.sleep(load_seconds)   # a big model, or an engine build
+        return load_backend(model, *args, **kwargs)
+
+    monkeypatch.setattr(depth_node_module, 'load_backend', slow_load_backend)
+    camera = off_centre_camera()
+    outputs = {**OUTPUTS, '/diagnostics': DiagnosticArray}
+    with node_under_test(make_depth_node, outputs, args=depth_node_args(metric_model)) as (
+            node, publisher, collector):
+        publisher.publish_frame(textured_rgb(), camera, STAMP_NS)
+        assert collector.wait_for('depth/image', 1, timeout=30.0)
+        asked = time.monotonic()
+        accepted, reply_s = _set_over_the_service(node, collector, 'model', str(relative_model))
+        assert accepted
+        assert reply_s < load_seconds / 2, 'the on-set callback must not load the model'
+        publisher.publish_frame(textured_rgb(), camera, STAMP_NS + 1)  # waits for the new model
+        assert collector.wait_for('depth/relative', 1, timeout=30.0), 'the new model runs'
+        loaded = time.monotonic()
+        time.sleep(1.5)
+        statuses = _depth_statuses(collector)
+        metric_frames = collector.count('depth/image')
+    assert loaded - asked >= load_seconds
+    assert metric_frames == 1, 'the frame sent during the reload went to the new model'
+    arrivals = [arrived for arrived, _ in statuses]
+    around_load = [t for t in arrivals if asked - 1.5 <= t <= loaded + 1.5]
+    assert max(np.diff(around_load)) < 2.0, f'/diagnostics stalled: {np.diff(around_load)}'
+    assert any(values['model_loading'] == 'True' for arrived, values in statuses
+               if asked < arrived < loaded)
+    last = statuses[-1][1]
+    assert 'relative' in last['model'] and last['model_loading'] == 'False'
+
+
+def test_a_model_that_fails_to_load_later_keeps_the_old_one_running(metric_model, tmp_path,
+                                                                    capfd):
+    broken = tmp_path / 'broken.onnx'
+    broken.write_bytes(b'not an onnx file')   # resolves as a model, fails to load
+    camera = off_centre_camera()
+    outputs = {**OUTPUTS, '/diagnostics': DiagnosticArray}
+    with node_under_test(make_depth_node, outputs, args=depth_node_args(metric_model)) as (
+            node, publisher, collector):
+        running = None
+        assert node.set_parameters([Parameter('model', value=str(broken))])[0].successful
+        publisher.publish_frame(textured_rgb(), camera, STAMP_NS)
+        assert collector.wait_for('depth/image', 1, timeout=30.0), 'the old model still runs'
+        deadline = time.monotonic() + 10.0
+        while time.monotonic() < deadline and running is None:
+            statuses = [values for _, values in _depth_statuses(collector)
+                        if values.get('model_reload_failures') == '1']
+            running = statuses[-1] if statuses else None
+            time.sleep(0.1)
+        level = [status.level for array in collector.messages('/diagnostics')
+                 for status in array.status][-1]
+    assert running is not None, 'the failed reload is counted on /diagnostics'
+    assert 'broken.onnx' in running['model_not_applied']
+    assert 'broken.onnx' not in running['model'], 'model names the running one'
+    assert level == b'\x01'  # WARN: the parameters do not match the running model
+    log = capfd.readouterr().err
+    assert log.count('reload failed') == 1 and 'broken.onnx' in log
+
+
+PARITY_CAMERA, PARITY_RGB = off_centre_camera(), textured_rgb()
+
+
+def _as_fields(message) -> object:
+    """Return a received message in the form of the output fields, for comparison."""
+    if isinstance(message, CameraInfo):
+        return {'k': list(message.k), 'p': list(message.p), 'd': list(message.d),
+                'size': (message.width, message.height)}
+    if isinstance(message, PointCloud2):
+        return ((message.height, message.width, message.point_step, message.row_step,
+                 message.is_dense), [(f.name, f.offset, f.datatype, f.count)
+                                     for f in message.fields], bytes(message.data))
+    return (message.height, message.width, message.encoding, message.step, bytes(message.data))
+
+
+def _offline_as_fields(fields) -> object:
+    if isinstance(fields, dict):
+        return {'k': [float(v) for v in np.ravel(fields['k'])],
+                'p': [float(v) for v in np.ravel(fields['p'])],
+                'd': [float(v) for v in fields['d']], 'size': (fields['width'], fields['height'])}
+    if isinstance(fields, CloudFields):
+        return ((fields.height, fields.width, fields.point_step, fields.row_step,
+                 bool(fields.is_dense)), [(f.name, f.offset, f.datatype, f.count)
+                                          for f in fields.fields], bytes(fields.data))
+    return (fields.height, fields.width, fields.encoding, fields.step, bytes(fields.data))
+
+
+def _offline_outputs(model, overrides: dict) -> dict:
+    values = {'min_depth': 0.05, 'max_depth': 20.0, 'points_stride': 3, **overrides}
+    backend, info = load_backend(str(model), backend='onnxruntime', device='cpu',
+                                 input_size=140, max_depth=values['max_depth'], threads=1)
+    settings = DepthSettings(input_size=140, min_depth=values['min_depth'],
+                             max_depth=values['max_depth'], points_stride=values['points_stride'],
+                             scale_source=values.get('scale_source', 'none'),
+                             fixed_scale=values.get('fixed_scale', 1.0),
+                             fixed_shift=values.get('fixed_shift', 0.0))
+    processor = OfflineProcessor(OfflineSettings(mode='depth'),
+                                 depth=DepthPipeline(backend, info, settings))
+    try:
+        frame = InputFrame(stamp_ns=1, frame_id='camera', image=PARITY_RGB,
+                           camera_info=PARITY_CAMERA, log_time_ns=1)
+        (output,) = processor.add_frame(frame)
+    finally:
+        processor.close()
+    return output.messages
+
+
+@pytest.mark.parametrize('depth_type, overrides', [
+    ('metric', {'max_depth': 8.0}),
+    ('relative', {}),
+    ('relative', {'scale_source': 'fixed', 'fixed_scale': 0.5, 'fixed_shift': 0.1})])
+def test_the_node_publishes_what_process_bag_writes(depth_type, overrides, metric_model,
+                                                    relative_model):
+    """The node and OfflineProcessor (process-bag) give the same fields for the same frame."""
+    model = metric_model if depth_type == 'metric' else relative_model
+    expected = _offline_outputs(model, overrides)
+    args = depth_node_args(model, threads=1, **overrides)
+    with node_under_test(make_depth_node, OUTPUTS, args=args) as (
+            node, publisher, collector):
+        publisher.publish_frame(PARITY_RGB, PARITY_CAMERA, 1)
+        for topic in expected:
+            assert collector.wait_for(topic, 1, timeout=30.0), f'nothing on {topic}'
+        time.sleep(0.3)
+        received = {topic: collector.messages(topic) for topic in OUTPUTS}
+    assert {topic for topic, messages in received.items() if messages} == set(expected)
+    for topic, fields in expected.items():
+        assert _as_fields(received[topic][0]) == _offline_as_fields(fields), topic
 
 
 def test_the_node_as_its_own_process_publishes_depth(metric_model):

@@ -15,6 +15,9 @@
 """Metric scale for relative depth from triangulated points: core fits and the fused output."""
 
 import hashlib
+import sys
+import threading
+import time
 
 import cv2
 import numpy as np
@@ -102,6 +105,59 @@ def test_a_jump_is_smoothed_once_and_adopted_when_it_persists():
     fusion.add_points(5, doubled)
     assert fusion.update(5, relative, CAMERA)[0] == pytest.approx(before / 2, rel=1e-2)
     assert fusion.resets == 1
+
+
+def test_points_and_maps_from_two_threads_keep_the_fusion_consistent():
+    """The points callback and the inference worker share one fusion; its lock keeps it whole."""
+    depth, relative = _scene()
+    relative = relative[::4, ::4].copy()   # small maps: many calls per second
+    camera = CameraModel.from_intrinsics(125.0, 125.0, 75.0, 50.0, 160, 120)
+    points = _points(depth, count=60)
+    points = camera.unproject(CAMERA.project(points) / 4.0, points[:, 2])
+    settings = ScaleFusionSettings(min_points=20, min_inliers=15, keep_frames=8)
+    fusion = ScaleFusion(settings)
+    stamps = 5   # a few stamps over and over: both threads keep meeting on the same pairs
+    errors: list[BaseException] = []
+    start = threading.Barrier(2)
+    calls = {'points': 0, 'maps': 0}
+
+    def hammer(kind: str, step) -> None:
+        start.wait()
+        deadline = time.monotonic() + 1.0
+        try:
+            while time.monotonic() < deadline:
+                step(calls[kind] % stamps)
+                calls[kind] += 1
+        except BaseException as error:  # noqa: B902 - reported by the test thread
+            errors.append(error)
+
+    threads = [
+        threading.Thread(target=hammer, args=(
+            'points', lambda stamp: fusion.add_points(stamp, points))),
+        threading.Thread(target=hammer, args=(
+            'maps', lambda stamp: fusion.update(stamp, relative, camera)))]
+    switch_interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)   # switch threads as often as possible
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+    finally:
+        sys.setswitchinterval(switch_interval)
+    assert not errors, errors
+    assert not any(thread.is_alive() for thread in threads)
+    assert min(calls.values()) > 100, calls
+    with fusion._lock:
+        assert len(fusion._points) <= settings.keep_frames
+        assert len(fusion._relative) <= settings.keep_frames
+        # Every pair that could be matched was fitted: no map waits beside its points.
+        assert not set(fusion._points) & set(fusion._relative)
+    fit, fits = fusion.fit_summary()
+    assert fits > 0 and fit is not None
+    scale, shift = fusion.current(0)
+    assert scale == pytest.approx(1.0 / SCALE, rel=0.02)
+    assert shift == pytest.approx(-SHIFT / SCALE, rel=0.1)
 
 
 class AffineInverseDepthModel(DepthBackend):

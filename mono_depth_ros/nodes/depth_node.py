@@ -15,37 +15,42 @@
 """depth_node: a camera stream in, Depth Anything depth images, colorized depth and clouds out."""
 
 import threading
-import time
 
+import numpy as np
 from rclpy.node import Node
+from rclpy.parameter import Parameter
 from sensor_msgs.msg import CameraInfo, Image, PointCloud2
 
-from mono_depth_ros.core.camera_model import CameraModelCache
-from mono_depth_ros.core.colorize import colorize_depth, RangeTracker
-from mono_depth_ros.core.image_codec import numpy_to_image
+from mono_depth_ros.core.camera_model import CameraModel
 from mono_depth_ros.inference.base import BackendUnavailableError, ModelLoadError
+from mono_depth_ros.inference.model_loading import model_format
 from mono_depth_ros.inference.selection import load_backend
 from mono_depth_ros.nodes.runner import run_node
 from mono_depth_ros.parameter_tables import (DEPTH_PARAMETERS as PARAMETERS,
                                              DEPTH_RELOAD_PARAMETERS as RELOAD_PARAMETERS)
 from mono_depth_ros.pipeline.depth_pipeline import DepthPipeline, DepthSettings
-from mono_depth_ros.ros.camera_input import CameraFrame, CameraInput
-from mono_depth_ros.ros.diagnostics import (
-    DiagnosticsPublisher, frame_flow_values, LatencyStats, RateMeter)
-from mono_depth_ros.ros.input_health import InputHealth
-from mono_depth_ros.ros.latest_frame import LatestFrameWorker
+from mono_depth_ros.pipeline.outputs import DepthOutputs, DepthOutputSettings
+from mono_depth_ros.ros.background_load import BackgroundLoader
+from mono_depth_ros.ros.camera_input import CameraFrame
+from mono_depth_ros.ros.diagnostics import LatencyStats, OK, WARN
+from mono_depth_ros.ros.frame_loop import FrameLoop, OutputPublishers
 from mono_depth_ros.ros.log_bridge import logger_for_node
-from mono_depth_ros.ros.messages import (camera_info_message, image_message,
-                                         point_cloud_message)
 from mono_depth_ros.ros.parameters import declare_parameters, parameter_validator
 from mono_depth_ros.ros.qos import qos_from_name
 from mono_depth_ros.ros.scale_from_points import TriangulationScale
 
-THROTTLE_S = 5.0
+# The published topics (relative to the node's namespace) and their message types.
+OUTPUT_TYPES = {'depth/image': Image, 'depth/camera_info': CameraInfo, 'depth/relative': Image,
+                'depth/colored': Image, 'points': PointCloud2}
 
 
 class DepthNode(Node):
-    """Wires the depth pipeline to topics, parameters, a worker thread and diagnostics."""
+    """Wires the depth pipeline to topics, parameters, a worker thread and diagnostics.
+
+    A parameter change that needs a new model is checked at once (ranges, and that the model
+    resolves) and loaded on a loader thread; the next frame waits for it, and a failed load
+    leaves the running model in place.
+    """
 
     NODE_NAME = 'depth_node'
 
@@ -57,34 +62,31 @@ class DepthNode(Node):
             raise ValueError(f'parameter {problem}')
         self._lock = threading.Lock()
         self._retired: list[DepthPipeline] = []
+        self._closing = False
         self._pipeline = self._load_pipeline(self._values)
-        self.add_on_set_parameters_callback(parameter_validator(PARAMETERS, self._apply_changes))
+        # The parameter values the running model was loaded with, and why newer ones are not.
+        self._loaded = self._values
+        self._not_applied = ''
+        self._reload_failures = 0
+        self._loader = BackgroundLoader(self._reload, name='depth-model-loader')
+        self.add_on_set_parameters_callback(parameter_validator(PARAMETERS, self._check_changes))
+        self.add_post_set_parameters_callback(self._apply_changes)
 
         qos = qos_from_name(self._values['qos'])
-        self._depth_publisher = self.create_publisher(Image, 'depth/image', qos)
-        self._info_publisher = self.create_publisher(CameraInfo, 'depth/camera_info', qos)
-        self._relative_publisher = self.create_publisher(Image, 'depth/relative', qos)
-        self._colored_publisher = self.create_publisher(Image, 'depth/colored', qos)
-        self._points_publisher = self.create_publisher(PointCloud2, 'points', qos)
-
-        self._cameras = CameraModelCache()
-        self._relative_range = RangeTracker()
+        self._output_publishers = OutputPublishers(self, OUTPUT_TYPES, qos)
+        self._outputs = DepthOutputs()
         self._scale = TriangulationScale(self)
-        self._rate_in, self._rate_out = RateMeter(), RateMeter()
-        self._latency = LatencyStats()
         self._inference = LatencyStats()
-        self._health = InputHealth(self.get_logger(), (), THROTTLE_S)
-        self._worker = LatestFrameWorker(self._process, name='depth-inference',
-                                         on_error=self._health.failed)
-        self._worker.start()
-        self._camera = CameraInput(self, self._on_frame, transport=self._values['image_transport'],
-                                   qos=qos)
-        self._diagnostics = DiagnosticsPublisher(
-            self, f'{self.get_name()}: depth', self._pipeline.backend.describe(), self._report)
+        self._loop = FrameLoop(self, self._estimate, purpose='depth',
+                               worker_name='depth-inference',
+                               transport=self._values['image_transport'], qos=qos,
+                               max_pixels=lambda: self._values['max_pixels'])
+        self._loop.publish_diagnostics(self, f'{self.get_name()}: depth',
+                                       self._pipeline.backend.describe(), self._report)
         self.get_logger().info(
             f'depth from {self._pipeline.model_info.describe()} on '
             f'{self._pipeline.backend.describe()}; listening on '
-            f'{self._camera.image_subscription.topic_name}')
+            f'{self._loop.camera.image_subscription.topic_name}')
 
     # Model and parameters ---------------------------------------------------------------
     def _load_pipeline(self, values: dict) -> DepthPipeline:
@@ -116,44 +118,71 @@ class DepthNode(Node):
                     f"max_depth = {values['max_depth']})")
         return None
 
-    def _apply_changes(self, changes: dict) -> str | None:
-        """Validate and apply a parameter change; return why it was refused, or None."""
+    def _reload_names(self, changes: dict) -> list[str]:
+        return [name for name in RELOAD_PARAMETERS & changes.keys()
+                if changes[name] != self._values[name]]
+
+    def _in_force(self, values: dict) -> dict:
+        """Return ``values`` with the model parameters of the running model."""
+        return {**values, **{name: self._loaded[name] for name in RELOAD_PARAMETERS}}
+
+    def _check_changes(self, changes: dict) -> str | None:
+        """Say why a parameter change is refused, or None; cheap, nothing is loaded here."""
         values = {**self._values, **changes}
         problem = self._range_problem(values)
         if problem:
             return problem
-        reload = [name for name in RELOAD_PARAMETERS & changes.keys()
-                  if changes[name] != self._values[name]]
-        if reload:
+        if self._reload_names(changes):
             try:
-                pipeline = self._load_pipeline(values)
-            except (ModelLoadError, RuntimeError, ValueError) as error:
+                model_format(values['model'])  # the file exists and has a known type
+            except ModelLoadError as error:
                 return str(error)
-            with self._lock:
-                # The frame in flight may still use the old model: the worker closes it later.
-                self._retired.append(self._pipeline)
-                self._pipeline = pipeline
-            self.get_logger().info(f'reloaded: {pipeline.model_info.describe()} on '
-                                   f'{pipeline.backend.describe()}')
-        else:
-            with self._lock:
-                self._pipeline.settings = self._settings(values)
-        self._values = values
         return None
 
-    # Frames -------------------------------------------------------------------------------
-    def _on_frame(self, frame: CameraFrame) -> None:
-        self._rate_in.tick()
-        self._worker.put(frame)
-
-    def _process(self, frame: CameraFrame) -> None:
-        usable = self._health.usable_frame(
-            frame, self._cameras, self._values['max_pixels'],
-            self._camera.camera_info_subscription.topic_name, 'depth')
-        if usable is None:
+    def _apply_changes(self, parameters: list[Parameter]) -> None:
+        """Apply an accepted change: settings from the next frame, a new model on the loader."""
+        changes = {p.name: p.value for p in parameters if p.name in self._values}
+        reload = self._reload_names(changes)
+        values = {**self._values, **changes}
+        self._values = values
+        if reload:
+            self._loader.request(values)
             return
-        rgb, camera = usable
         with self._lock:
+            self._pipeline.settings = self._settings(self._in_force(values))
+
+    def _reload(self, values: dict) -> None:
+        """Load the model for ``values`` (loader thread); on failure keep the running one."""
+        try:
+            pipeline = self._load_pipeline(values)
+        except Exception as error:  # noqa: B902 - any failure keeps the running model
+            with self._lock:
+                running = self._pipeline.model_info.describe()
+                self._reload_failures += 1
+                self._not_applied = (f"model = {values['model']!r} did not load, still running "
+                                     f'{running}: {error}')
+            self.get_logger().error(f'reload failed: {self._not_applied}')
+            return
+        with self._lock:
+            if self._closing:
+                pipeline.backend.close()
+                return
+            # The frame in flight may still use the old model: the worker closes it later.
+            self._retired.append(self._pipeline)
+            self._pipeline = pipeline
+            self._loaded = values
+            self._not_applied = ''
+            pipeline.settings = self._settings(self._in_force(self._values))
+        self.get_logger().info(f'reloaded: {pipeline.model_info.describe()} on '
+                               f'{pipeline.backend.describe()}')
+
+    # Frames -------------------------------------------------------------------------------
+    def _estimate(self, frame: CameraFrame, rgb: np.ndarray, camera: CameraModel) -> bool:
+        """Estimate and publish one frame's depth (worker thread), after any model reload."""
+        self._loader.wait_idle()
+        with self._lock:
+            if self._closing:
+                return False
             pipeline, retired, self._retired = self._pipeline, self._retired, []
         for old in retired:
             old.backend.close()
@@ -162,57 +191,41 @@ class DepthNode(Node):
             pipeline.apply_scale(result, self._scale.update(frame.stamp_ns, result.prediction,
                                                             camera))
         self._inference.add(result.timings_ms['inference'] / 1e3)
-        self._publish(frame, result, pipeline, camera, rgb)
-        self._rate_out.tick()
-        self._latency.add(time.monotonic() - frame.received_monotonic)
-
-    def _publish(self, frame, result, pipeline, camera, rgb) -> None:
-        header = frame.header
-        values = self._values
-        if result.relative is not None and self._relative_publisher.get_subscription_count():
-            self._relative_publisher.publish(
-                image_message(numpy_to_image(result.relative, '32FC1'), header))
-        if result.depth is not None:
-            if self._depth_publisher.get_subscription_count():
-                self._depth_publisher.publish(
-                    image_message(numpy_to_image(result.depth, '32FC1'), header))
-            if self._info_publisher.get_subscription_count():
-                self._info_publisher.publish(
-                    camera_info_message(camera.to_camera_info_fields(), header))
-            if values['publish_points'] and self._points_publisher.get_subscription_count():
-                bgr = rgb[:, :, ::-1] if values['points_color'] else None
-                self._points_publisher.publish(point_cloud_message(
-                    pipeline.point_cloud(result.depth, camera, bgr), header))
-        if values['publish_colored'] and self._colored_publisher.get_subscription_count():
-            if result.depth is not None:
-                colored = colorize_depth(result.depth, values['min_depth'], values['max_depth'],
-                                         values['colormap'])
-            else:
-                low, high = self._relative_range.update(result.prediction) or (0.0, 1.0)
-                colored = colorize_depth(result.prediction, low, high, values['colormap'],
-                                         inverse=True)
-            self._colored_publisher.publish(image_message(numpy_to_image(colored, 'bgr8'), header))
+        settings = DepthOutputSettings.from_values(self._in_force(self._values))
+        wanted = self._output_publishers.wanted()
+        self._output_publishers.publish(
+            self._outputs.fields(result, camera, rgb, settings, wanted), frame.header)
+        return True
 
     # Diagnostics --------------------------------------------------------------------------
     def _report(self):
         with self._lock:
-            pipeline = self._pipeline
+            pipeline, not_applied = self._pipeline, self._not_applied
         values = {
             'backend': pipeline.backend.describe(),
             'model': pipeline.model_info.describe(),
-            **frame_flow_values(self._rate_in, self._rate_out, self._worker, self._latency,
-                                self._health.counts),
+            **self._loop.flow_values(),
             'inference_mean_ms': self._inference.summary_ms()['mean'],
             **self._scale.diagnostics(),
+            'model_loading': self._loader.busy,
+            'model_reload_failures': self._reload_failures,
         }
-        level, message = self._health.status(self._rate_out.rate() > 0.0, 'publishing depth')
+        level, message = self._loop.status('publishing depth')
+        if not_applied:
+            values['model_not_applied'] = not_applied
+            if level == OK:
+                level, message = WARN, not_applied
         return level, message, values
 
     def destroy_node(self) -> None:
-        """Stop the worker and release the model (also after a failed start)."""
-        worker = getattr(self, '_worker', None)
-        if worker is not None:
-            worker.stop()
+        """Stop the loader and the worker and release the models (also after a failed start)."""
+        lock = getattr(self, '_lock', None)
+        if lock is not None:
+            with lock:
+                self._closing = True
+        for thread in (getattr(self, '_loader', None), getattr(self, '_loop', None)):
+            if thread is not None:
+                thread.stop()
         pipeline = getattr(self, '_pipeline', None)
         for old in [pipeline, *getattr(self, '_retired', [])]:
             if old is not None:

@@ -21,32 +21,29 @@ import time
 
 import cv2
 from nav_msgs.msg import Odometry
+import numpy as np
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image, PointCloud2
 
-from mono_depth_ros.core.camera_model import CameraModelCache
+from mono_depth_ros.core.camera_model import CameraModel
 from mono_depth_ros.core.errors import BadMessageError
-from mono_depth_ros.core.image_codec import numpy_to_image
-from mono_depth_ros.core.pointcloud import pack_unorganized_cloud
-from mono_depth_ros.core.triangulation.pipeline import (draw_tracks, sparse_depth_image,
-                                                        TriangulationParams,
-                                                        TriangulationPipeline)
+from mono_depth_ros.core.triangulation.pipeline import TriangulationParams, TriangulationPipeline
 from mono_depth_ros.nodes.runner import run_node
 from mono_depth_ros.parameter_tables import (
     TRIANGULATION_PARAMETERS as PARAMETERS,
     TRIANGULATION_PIPELINE_PARAMETERS as PIPELINE_PARAMETERS)
-from mono_depth_ros.ros.camera_input import CameraFrame, CameraInput
-from mono_depth_ros.ros.diagnostics import (
-    DiagnosticsPublisher, frame_flow_values, LatencyStats, RateMeter)
-from mono_depth_ros.ros.input_health import InputHealth
-from mono_depth_ros.ros.latest_frame import LatestFrameWorker
-from mono_depth_ros.ros.messages import image_message, point_cloud_message, stamp_to_ns
+from mono_depth_ros.pipeline.outputs import triangulation_fields
+from mono_depth_ros.ros.camera_input import CameraFrame
+from mono_depth_ros.ros.frame_loop import FrameLoop, OutputPublishers
+from mono_depth_ros.ros.messages import stamp_to_ns
 from mono_depth_ros.ros.parameters import declare_parameters, parameter_validator
 from mono_depth_ros.ros.qos import qos_from_name
 
-THROTTLE_S = 5.0
+# The published topics (relative to the node's namespace) and their message types.
+OUTPUT_TYPES = {'triangulation/depth': Image, 'triangulation/points': PointCloud2,
+                'triangulation/tracks': Image}
 # Odometry usually comes reliable; a best-effort subscription matches either kind of publisher.
 ODOMETRY_QOS = QoSProfile(depth=200, reliability=ReliabilityPolicy.BEST_EFFORT)
 
@@ -72,30 +69,23 @@ class TriangulationNode(Node):
         self.add_on_set_parameters_callback(parameter_validator(PARAMETERS, self._apply_changes))
 
         qos = qos_from_name(self._values['qos'])
-        self._depth_publisher = self.create_publisher(Image, 'triangulation/depth', qos)
-        self._points_publisher = self.create_publisher(PointCloud2, 'triangulation/points', qos)
-        self._tracks_publisher = self.create_publisher(Image, 'triangulation/tracks', qos)
+        self._output_publishers = OutputPublishers(self, OUTPUT_TYPES, qos)
         # Odometry waits in an inbox (bounded) for the worker; its callback never blocks.
         self._odometry_inbox: collections.deque = collections.deque(maxlen=10_000)
         self._newest_odometry_ns: int | None = None
         self._odometry = self.create_subscription(
             Odometry, 'odom', self._on_odometry, ODOMETRY_QOS,
             callback_group=MutuallyExclusiveCallbackGroup())
-        self._cameras = CameraModelCache()
-        self._rate_in, self._rate_out = RateMeter(), RateMeter()
-        self._latency = LatencyStats()
-        self._health = InputHealth(self.get_logger(), ('bad_odometry', 'no_pose', 'resets'),
-                                   THROTTLE_S)
         self._last_stats: dict = {}
-        self._worker = LatestFrameWorker(self._process, name='triangulation',
-                                         on_error=self._health.failed)
-        self._worker.start()
-        self._camera = CameraInput(self, self._on_frame, transport=self._values['image_transport'],
-                                   qos=qos)
-        self._diagnostics = DiagnosticsPublisher(self, f'{self.get_name()}: triangulation',
-                                                 'monocular triangulation', self._report)
+        self._loop = FrameLoop(self, self._triangulate, purpose='triangulation',
+                               worker_name='triangulation',
+                               transport=self._values['image_transport'], qos=qos,
+                               max_pixels=lambda: self._values['max_pixels'],
+                               problem_kinds=('bad_odometry', 'no_pose', 'resets'))
+        self._loop.publish_diagnostics(self, f'{self.get_name()}: triangulation',
+                                       'monocular triangulation', self._report)
         self.get_logger().info(
-            f'triangulating {self._camera.image_subscription.topic_name} with poses from '
+            f'triangulating {self._loop.camera.image_subscription.topic_name} with poses from '
             f'{self._odometry.topic_name}; camera_to_base {list(self._values["camera_to_base"])}')
 
     def _apply_changes(self, changes: dict) -> str | None:
@@ -130,12 +120,8 @@ class TriangulationNode(Node):
             try:
                 self._pipeline.add_odometry(stamp_ns, position, orientation)
             except BadMessageError as error:
-                self._health.warn('bad_odometry', f'ignoring odometry: {error}',
-                                  f'odometry {error.field}')
-
-    def _on_frame(self, frame: CameraFrame) -> None:
-        self._rate_in.tick()
-        self._worker.put(frame)
+                self._loop.health.warn('bad_odometry', f'ignoring odometry: {error}',
+                                       f'odometry {error.field}')
 
     def _wait_for_odometry(self, stamp_ns: int) -> None:
         """Give odometry up to odom_max_gap to catch up with the image stamp."""
@@ -146,14 +132,8 @@ class TriangulationNode(Node):
                 return
             time.sleep(0.002)
 
-    def _process(self, frame: CameraFrame) -> None:
-        usable = self._health.usable_frame(
-            frame, self._cameras, self._values['max_pixels'],
-            self._camera.camera_info_subscription.topic_name, 'triangulation')
-        if usable is None:
-            return
-        rgb, camera = usable
-        height, width = rgb.shape[:2]
+    def _triangulate(self, frame: CameraFrame, rgb: np.ndarray, camera: CameraModel) -> bool:
+        """Triangulate and publish one frame (worker thread); False when it had no pose."""
         gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
         self._wait_for_odometry(frame.stamp_ns)
         with self._lock:
@@ -161,43 +141,31 @@ class TriangulationNode(Node):
             result = self._pipeline.process_frame(frame.stamp_ns, gray, camera)
         self._last_stats = result.stats
         if result.status.startswith('reset'):
-            self._health.counts['resets'] += 1
+            self._loop.health.counts['resets'] += 1
             self.get_logger().warning(f'{result.status}: tracks start over')
         elif not result.ok:
-            self._health.warn('no_pose', f'no pose for image {frame.stamp_ns}: {result.status}')
-            return
-        self._publish(frame, result, rgb, width, height)
-        self._rate_out.tick()
-        self._latency.add(time.monotonic() - frame.received_monotonic)
-
-    def _publish(self, frame, result, rgb, width: int, height: int) -> None:
-        header = frame.header
-        if self._depth_publisher.get_subscription_count():
-            depth = sparse_depth_image(result, width, height)
-            self._depth_publisher.publish(image_message(numpy_to_image(depth, '32FC1'), header))
-        if self._points_publisher.get_subscription_count():
-            cloud = pack_unorganized_cloud(result.points_camera)
-            self._points_publisher.publish(point_cloud_message(cloud, header))
-        if self._tracks_publisher.get_subscription_count():
-            view = draw_tracks(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), result)
-            self._tracks_publisher.publish(image_message(numpy_to_image(view, 'bgr8'), header))
+            self._loop.health.warn('no_pose',
+                                   f'no pose for image {frame.stamp_ns}: {result.status}')
+            return False
+        wanted = self._output_publishers.wanted()
+        self._output_publishers.publish(triangulation_fields(result, rgb, wanted), frame.header)
+        return True
 
     def _report(self):
         stats = self._last_stats
         values = {
-            **frame_flow_values(self._rate_in, self._rate_out, self._worker, self._latency,
-                                self._health.counts),
+            **self._loop.flow_values(),
             'tracks': stats.get('tracks', 0), 'points': stats.get('published', 0),
             'frame_ms': stats.get('total_ms', 0.0),
         }
-        level, message = self._health.status(self._rate_out.rate() > 0.0, 'triangulating')
+        level, message = self._loop.status('triangulating')
         return level, message, values
 
     def destroy_node(self) -> None:
         """Stop the worker before the node goes (also after a failed start)."""
-        worker = getattr(self, '_worker', None)
-        if worker is not None:
-            worker.stop()
+        loop = getattr(self, '_loop', None)
+        if loop is not None:
+            loop.stop()
         super().destroy_node()
 
 

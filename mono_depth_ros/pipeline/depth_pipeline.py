@@ -15,7 +15,8 @@
 """Frame to depth: preprocessing, the backend, postprocessing, metric scale and range gating.
 
 The depth node and ``process-bag`` both run frames through :class:`DepthPipeline`; the node
-only adds topics, threads and diagnostics around it.
+only adds topics, threads and diagnostics around it. Clouds and images for the outputs are made
+from its result in :mod:`mono_depth_ros.pipeline.outputs`.
 """
 
 from dataclasses import dataclass, field
@@ -23,9 +24,7 @@ import time
 
 import numpy as np
 
-from mono_depth_ros.core.camera_model import CameraModel
 from mono_depth_ros.core.depth_encoding import mask_depth_range
-from mono_depth_ros.core.pointcloud import CloudFields, depth_to_points, pack_organized_cloud
 from mono_depth_ros.core.preprocessing import output_to_input_size, prepare_input
 from mono_depth_ros.core.relative_depth import relative_to_metric
 from mono_depth_ros.inference.base import DepthBackend, ModelInfo
@@ -67,7 +66,7 @@ class DepthResult:
 
 
 class DepthPipeline:
-    """Runs one backend over RGB frames and turns its output into depth and point clouds."""
+    """Runs one backend over RGB frames and turns its output into gated, metric depth."""
 
     def __init__(self, backend: DepthBackend, model_info: ModelInfo,
                  settings: DepthSettings) -> None:
@@ -132,13 +131,3 @@ class DepthPipeline:
     def gate(self, depth: np.ndarray) -> np.ndarray:
         """Return depth with NaN outside [min_depth, max_depth]."""
         return mask_depth_range(depth, self.settings.min_depth, self.settings.max_depth)
-
-    def point_cloud(self, depth: np.ndarray, camera: CameraModel,
-                    bgr: np.ndarray | None = None) -> CloudFields:
-        """Return the organized cloud of a depth image in the camera's optical frame."""
-        stride = int(self.settings.points_stride)
-        points = depth_to_points(depth, camera.pixel_rays(stride), stride)
-        colors = None
-        if self.settings.points_color and bgr is not None:
-            colors = np.ascontiguousarray(bgr[::stride, ::stride])
-        return pack_organized_cloud(points, colors)

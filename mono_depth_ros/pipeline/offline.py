@@ -30,14 +30,13 @@ import cv2
 import numpy as np
 
 from mono_depth_ros.core.camera_model import CameraModel, CameraModelCache
-from mono_depth_ros.core.colorize import colorize_depth, RangeTracker
 from mono_depth_ros.core.errors import BadMessageError
-from mono_depth_ros.core.image_codec import (decode_compressed, image_to_rgb8, ImageFields,
-                                             numpy_to_image)
-from mono_depth_ros.core.pointcloud import CloudFields, pack_unorganized_cloud
-from mono_depth_ros.core.triangulation.pipeline import (draw_tracks, sparse_depth_image,
-                                                        TriangulationPipeline)
+from mono_depth_ros.core.image_codec import decode_compressed, image_to_rgb8
+from mono_depth_ros.core.triangulation.pipeline import TriangulationPipeline
 from mono_depth_ros.pipeline.depth_pipeline import DepthPipeline
+from mono_depth_ros.pipeline.outputs import (DEPTH_TOPICS, DepthOutputs, DepthOutputSettings,
+                                             OutputFields, triangulation_fields,
+                                             TRIANGULATION_TOPICS)
 from mono_depth_ros.pipeline.scale_fusion import ScaleFusion
 
 MODES = ('depth', 'triangulation', 'both')
@@ -52,8 +51,6 @@ OUTPUT_TOPICS = {
     'triangulation/points': 'sensor_msgs/msg/PointCloud2',
     'triangulation/tracks': 'sensor_msgs/msg/Image',
 }
-DEPTH_TOPICS = ('depth/image', 'depth/camera_info', 'depth/relative', 'depth/colored', 'points')
-TRIANGULATION_TOPICS = ('triangulation/depth', 'triangulation/points', 'triangulation/tracks')
 
 
 def topics_for_mode(mode: str) -> tuple[str, ...]:
@@ -103,7 +100,7 @@ class FrameOutput:
     """
 
     frame: InputFrame
-    messages: dict[str, ImageFields | CloudFields | dict] = field(default_factory=dict)
+    messages: dict[str, OutputFields] = field(default_factory=dict)
     status: str = 'ok'
     scale_shift: tuple[float, float] | None = None
     triangulated_points: int = 0
@@ -163,7 +160,7 @@ class OfflineProcessor:
             self.fusion = fusion or ScaleFusion()
         self.counts = OfflineCounts()
         self._cameras = CameraModelCache()
-        self._relative_range = RangeTracker()
+        self._depth_outputs = DepthOutputs()
         self._pending: deque[InputFrame] = deque()
 
     def close(self) -> None:
@@ -251,12 +248,7 @@ class OfflineProcessor:
             self.counts.last_problem = f'no pose for image {frame.stamp_ns}: {result.status}'
             output.status = result.status
             return None
-        height, width = rgb.shape[:2]
-        output.messages['triangulation/depth'] = numpy_to_image(
-            sparse_depth_image(result, width, height), '32FC1')
-        output.messages['triangulation/points'] = pack_unorganized_cloud(result.points_camera)
-        output.messages['triangulation/tracks'] = numpy_to_image(
-            draw_tracks(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), result), 'bgr8')
+        output.messages.update(triangulation_fields(result, rgb, TRIANGULATION_TOPICS))
         output.triangulated_points = len(result)
         return result.points_camera
 
@@ -270,25 +262,17 @@ class OfflineProcessor:
             pipeline.apply_scale(result, self.fusion.update(frame.stamp_ns, result.prediction,
                                                             camera))
         output.scale_shift = result.scale_shift
-        messages = output.messages
-        if result.relative is not None:
-            messages['depth/relative'] = numpy_to_image(result.relative, '32FC1')
-        settings = pipeline.settings
         if result.depth is not None:
             self.counts.metric_depth += 1
-            messages['depth/image'] = numpy_to_image(result.depth, '32FC1')
-            messages['depth/camera_info'] = camera.to_camera_info_fields()
-            if self.settings.publish_points:
-                bgr = rgb[:, :, ::-1] if settings.points_color else None
-                messages['points'] = pipeline.point_cloud(result.depth, camera, bgr)
         else:
             self.counts.relative_only += 1
-        if self.settings.publish_colored:
-            if result.depth is not None:
-                colored = colorize_depth(result.depth, settings.min_depth, settings.max_depth,
-                                         self.settings.colormap)
-            else:
-                low, high = self._relative_range.update(result.prediction) or (0.0, 1.0)
-                colored = colorize_depth(result.prediction, low, high, self.settings.colormap,
-                                         inverse=True)
-            messages['depth/colored'] = numpy_to_image(colored, 'bgr8')
+        output.messages.update(self._depth_outputs.fields(
+            result, camera, rgb, self._output_settings(), DEPTH_TOPICS))
+
+    def _output_settings(self) -> DepthOutputSettings:
+        depth = self.depth.settings
+        return DepthOutputSettings(
+            min_depth=depth.min_depth, max_depth=depth.max_depth,
+            publish_points=self.settings.publish_points, points_stride=depth.points_stride,
+            points_color=depth.points_color, publish_colored=self.settings.publish_colored,
+            colormap=self.settings.colormap)

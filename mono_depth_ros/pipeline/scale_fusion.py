@@ -24,6 +24,7 @@ inlier count, so a frame with few points moves the estimate little.
 from collections import OrderedDict
 from dataclasses import dataclass
 import math
+import threading
 
 import cv2
 import numpy as np
@@ -103,10 +104,15 @@ def fit_frame(stamp_ns: int, relative: np.ndarray, camera: CameraModel, points: 
 
 
 class ScaleFusion:
-    """Pairs relative maps with points by stamp and keeps a filtered (scale, shift)."""
+    """Pairs relative maps with points by stamp and keeps a filtered (scale, shift).
+
+    Points and relative maps may come from different threads (a subscription callback and the
+    inference worker): one lock guards the buffers and the estimate.
+    """
 
     def __init__(self, settings: ScaleFusionSettings | None = None) -> None:
         self.settings = settings or ScaleFusionSettings()
+        self._lock = threading.RLock()
         self._points: OrderedDict[int, np.ndarray] = OrderedDict()
         self._relative: OrderedDict[int, tuple[np.ndarray, CameraModel]] = OrderedDict()
         self._log_scale: float | None = None
@@ -120,12 +126,13 @@ class ScaleFusion:
 
     def reset(self) -> None:
         """Forget every estimate and buffered frame (time went backwards, new scene)."""
-        self._points.clear()
-        self._relative.clear()
-        self._log_scale = None
-        self._estimate_stamp_ns = 0
-        self._jumps = 0
-        self.last_fit = None
+        with self._lock:
+            self._points.clear()
+            self._relative.clear()
+            self._log_scale = None
+            self._estimate_stamp_ns = 0
+            self._jumps = 0
+            self.last_fit = None
 
     @property
     def has_estimate(self) -> bool:
@@ -134,28 +141,38 @@ class ScaleFusion:
 
     def add_points(self, stamp_ns: int, points_camera: np.ndarray) -> None:
         """Add the triangulated points (optical frame) of the image stamped ``stamp_ns``."""
-        self._remember(self._points, stamp_ns, np.asarray(points_camera, dtype=np.float32))
-        self._fit_pending()
+        points = np.asarray(points_camera, dtype=np.float32)
+        with self._lock:
+            self._remember(self._points, stamp_ns, points)
+            self._fit_pending()
 
     def update(self, stamp_ns: int, relative: np.ndarray,
                camera: CameraModel) -> tuple[float, float] | None:
         """Add a frame's relative map and return the (scale, shift) to use for it, or None."""
-        went_back = self._estimate_stamp_ns - self.settings.max_age_ns
-        if self._estimate_stamp_ns and stamp_ns < went_back:
-            self.reset()
-        self._remember(self._relative, stamp_ns, (relative, camera))
-        self._fit_pending()
-        return self.current(stamp_ns)
+        with self._lock:
+            went_back = self._estimate_stamp_ns - self.settings.max_age_ns
+            if self._estimate_stamp_ns and stamp_ns < went_back:
+                self.reset()
+            self._remember(self._relative, stamp_ns, (relative, camera))
+            self._fit_pending()
+            return self.current(stamp_ns)
 
     def current(self, stamp_ns: int) -> tuple[float, float] | None:
         """Return the filtered (scale, shift), or None before the first fit or when stale."""
-        if self._log_scale is None:
-            return None
-        if abs(stamp_ns - self._estimate_stamp_ns) > self.settings.max_age_ns:
-            return None
-        scale = math.exp(self._log_scale)
-        return scale, scale * self._shift_ratio
+        with self._lock:
+            if self._log_scale is None:
+                return None
+            if abs(stamp_ns - self._estimate_stamp_ns) > self.settings.max_age_ns:
+                return None
+            scale = math.exp(self._log_scale)
+            return scale, scale * self._shift_ratio
 
+    def fit_summary(self) -> tuple[FrameFit | None, int]:
+        """Return the last fit and the number of fits, read together."""
+        with self._lock:
+            return self.last_fit, self.fits
+
+    # The helpers below run with the lock held.
     def _remember(self, store: OrderedDict, stamp_ns: int, value) -> None:
         store[stamp_ns] = value
         while len(store) > self.settings.keep_frames:

@@ -102,3 +102,13 @@ def camera_info_message(fields: dict, header: Header) -> CameraInfo:
     message.roi.width = int(roi.get('width', 0))
     message.roi.do_rectify = bool(roi.get('do_rectify', False))
     return message
+
+
+def output_message(fields: ImageFields | CloudFields | dict,
+                   header: Header) -> Image | PointCloud2 | CameraInfo:
+    """Return the message for one output's fields (``pipeline.outputs``), with ``header``."""
+    if isinstance(fields, ImageFields):
+        return image_message(fields, header)
+    if isinstance(fields, CloudFields):
+        return point_cloud_message(fields, header)
+    return camera_info_message(fields, header)

@@ -26,7 +26,11 @@ from mono_depth_ros.ros.messages import stamp_to_ns
 
 
 class TriangulationScale:
-    """Subscribes to ``triangulation/points`` and fits the relative model's scale to them."""
+    """Subscribes to ``triangulation/points`` and fits the relative model's scale to them.
+
+    The points arrive on the executor thread and the relative maps on the inference worker;
+    :class:`ScaleFusion` locks its own state.
+    """
 
     def __init__(self, node: Node) -> None:
         self._node = node
@@ -53,14 +57,14 @@ class TriangulationScale:
         elif scale_shift is not None and self._announced_waiting:
             self._node.get_logger().info(
                 f'metric scale from triangulation: {scale_shift[0]:.4g} '
-                f'({self._fusion.last_fit.inliers} inliers)')
+                f'({self._fusion.fit_summary()[0].inliers} inliers)')
             self._announced_waiting = False
         return scale_shift
 
     def diagnostics(self) -> dict[str, object]:
         """Return the scale, inlier count and residual for /diagnostics."""
-        fit = self._fusion.last_fit
+        fit, fits = self._fusion.fit_summary()
         if fit is None:
-            return {'scale_fits': self._fusion.fits}
-        return {'scale_fits': self._fusion.fits, 'scale': fit.scale, 'scale_shift': fit.shift,
+            return {'scale_fits': fits}
+        return {'scale_fits': fits, 'scale': fit.scale, 'scale_shift': fit.shift,
                 'scale_inliers': fit.inliers, 'scale_residual': fit.residual}

@@ -1,0 +1,113 @@
+# Copyright 2026 The mono_depth_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""The frame loop both nodes share: camera in, one worker thread, input health and diagnostics.
+
+A node gives it the per-frame work and its diagnostics report; the loop owns the subscriptions
+(:class:`CameraInput`), the latest-frame-wins worker, the input-health counters, the rate and
+latency meters, the /diagnostics publisher, and stopping the worker when the node goes.
+:class:`OutputPublishers` publishes a frame's output fields (``pipeline.outputs``).
+"""
+
+import time
+from typing import Callable
+
+import numpy as np
+from rclpy.node import Node
+from rclpy.qos import QoSProfile
+from std_msgs.msg import Header
+
+from mono_depth_ros.core.camera_model import CameraModel, CameraModelCache
+from mono_depth_ros.pipeline.outputs import OutputFields
+from mono_depth_ros.ros.camera_input import CameraFrame, CameraInput
+from mono_depth_ros.ros.diagnostics import (DiagnosticsPublisher, frame_flow_values,
+                                            LatencyStats, RateMeter, StatusReport)
+from mono_depth_ros.ros.input_health import InputHealth
+from mono_depth_ros.ros.latest_frame import LatestFrameWorker
+from mono_depth_ros.ros.messages import output_message
+
+THROTTLE_S = 5.0
+# The node's work on one usable frame: its RGB image and camera model; True when it published.
+FrameWork = Callable[[CameraFrame, np.ndarray, CameraModel], bool]
+
+
+class FrameLoop:
+    """Runs a node's work on the newest usable camera frame and reports how the frames flow."""
+
+    def __init__(self, node: Node, work: FrameWork, *, purpose: str, worker_name: str,
+                 transport: str, qos: QoSProfile, max_pixels: Callable[[], int],
+                 problem_kinds: tuple[str, ...] = ()) -> None:
+        self._work = work
+        self._purpose = purpose
+        self._max_pixels = max_pixels
+        self._cameras = CameraModelCache()
+        self._diagnostics: DiagnosticsPublisher | None = None
+        self.rate_in, self.rate_out = RateMeter(), RateMeter()
+        self.latency = LatencyStats()
+        self.health = InputHealth(node.get_logger(), problem_kinds, THROTTLE_S)
+        self.worker = LatestFrameWorker(self._process, name=worker_name,
+                                        on_error=self.health.failed)
+        self.worker.start()
+        self.camera = CameraInput(node, self._on_frame, transport=transport, qos=qos)
+
+    def publish_diagnostics(self, node: Node, status_name: str, hardware_id: str,
+                            report: Callable[[], StatusReport]) -> None:
+        """Start publishing ``report`` on /diagnostics once per second."""
+        self._diagnostics = DiagnosticsPublisher(node, status_name, hardware_id, report)
+
+    def flow_values(self) -> dict[str, object]:
+        """Return the key values every node reports: rates, frames, latency, input problems."""
+        return frame_flow_values(self.rate_in, self.rate_out, self.worker, self.latency,
+                                 self.health.counts)
+
+    def status(self, active: str) -> tuple[bytes, str]:
+        """Return the diagnostic (level, message); ``active`` says what publishing means."""
+        return self.health.status(self.rate_out.rate() > 0.0, active)
+
+    def _on_frame(self, frame: CameraFrame) -> None:
+        self.rate_in.tick()
+        self.worker.put(frame)
+
+    def _process(self, frame: CameraFrame) -> None:
+        usable = self.health.usable_frame(
+            frame, self._cameras, self._max_pixels(),
+            self.camera.camera_info_subscription.topic_name, self._purpose)
+        if usable is None:
+            return
+        rgb, camera = usable
+        if self._work(frame, rgb, camera):
+            self.rate_out.tick()
+            self.latency.add(time.monotonic() - frame.received_monotonic)
+
+    def stop(self) -> None:
+        """Stop the worker after the frame in progress (waiting frames are dropped)."""
+        self.worker.stop()
+
+
+class OutputPublishers:
+    """A node's output publishers by relative topic: which are wanted, and publishing fields."""
+
+    def __init__(self, node: Node, types: dict[str, type], qos: QoSProfile) -> None:
+        self._publishers = {topic: node.create_publisher(kind, topic, qos)
+                            for topic, kind in types.items()}
+
+    def wanted(self) -> set[str]:
+        """Return the topics that have subscribers (the only ones worth computing)."""
+        return {topic for topic, publisher in self._publishers.items()
+                if publisher.get_subscription_count()}
+
+    def publish(self, messages: dict[str, OutputFields], header: Header) -> None:
+        """Publish each topic's fields, stamped with ``header`` (the input image's)."""
+        for topic, fields in messages.items():
+            self._publishers[topic].publish(output_message(fields, header))

@@ -1,0 +1,129 @@
+# Copyright 2026 The mono_depth_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Output fields, one owner for both pipelines: what is produced for which settings and topics.
+
+That depth_node publishes exactly what process-bag writes is checked in test_depth_node.py.
+"""
+
+import numpy as np
+import pytest
+
+from mono_depth_ros.core.image_codec import ImageFields
+from mono_depth_ros.core.pointcloud import CloudFields, read_cloud
+from mono_depth_ros.core.triangulation.pipeline import TriangulationResult
+from mono_depth_ros.pipeline.depth_pipeline import DepthResult
+from mono_depth_ros.pipeline.outputs import (DEPTH_TOPICS, DepthOutputs, DepthOutputSettings,
+                                             triangulation_fields, TRIANGULATION_TOPICS)
+from ros_harness import off_centre_camera, textured_rgb
+
+CAMERA = off_centre_camera()
+RGB = textured_rgb()
+HEIGHT, WIDTH = RGB.shape[:2]
+
+
+def _metric_result() -> DepthResult:
+    depth = np.linspace(0.5, 8.0, HEIGHT * WIDTH, dtype=np.float32).reshape(HEIGHT, WIDTH)
+    return DepthResult(prediction=depth, is_metric_model=True, depth=depth)
+
+
+def _relative_result(scaled: bool = False) -> DepthResult:
+    relative = np.linspace(0.1, 1.0, HEIGHT * WIDTH, dtype=np.float32).reshape(HEIGHT, WIDTH)
+    return DepthResult(prediction=relative, is_metric_model=False,
+                       depth=1.0 / relative if scaled else None,
+                       scale_shift=(1.0, 0.0) if scaled else None)
+
+
+def test_a_metric_result_gives_depth_camera_info_points_and_colour_but_no_relative():
+    fields = DepthOutputs().fields(_metric_result(), CAMERA, RGB, DepthOutputSettings(),
+                                   DEPTH_TOPICS)
+    assert list(fields) == ['depth/image', 'depth/camera_info', 'points', 'depth/colored']
+    assert isinstance(fields['depth/image'], ImageFields)
+    assert fields['depth/image'].encoding == '32FC1'
+    assert fields['depth/colored'].encoding == 'bgr8'
+    assert isinstance(fields['points'], CloudFields)
+    np.testing.assert_allclose(fields['depth/camera_info']['k'], CAMERA.intrinsic_matrix.ravel())
+
+
+def test_a_relative_result_gives_metric_outputs_only_once_it_has_a_scale():
+    outputs = DepthOutputs()
+    unscaled = outputs.fields(_relative_result(), CAMERA, RGB, DepthOutputSettings(),
+                              DEPTH_TOPICS)
+    assert list(unscaled) == ['depth/relative', 'depth/colored']
+    scaled = outputs.fields(_relative_result(scaled=True), CAMERA, RGB, DepthOutputSettings(),
+                            DEPTH_TOPICS)
+    assert list(scaled) == ['depth/relative', 'depth/image', 'depth/camera_info', 'points',
+                            'depth/colored']
+
+
+def test_only_wanted_and_enabled_topics_are_computed():
+    outputs = DepthOutputs()
+    only_depth = outputs.fields(_relative_result(scaled=True), CAMERA, RGB,
+                                DepthOutputSettings(), {'depth/image'})
+    assert list(only_depth) == ['depth/image']
+    assert outputs._relative_range.value_range is None, 'depth/colored was not computed'
+    switched_off = DepthOutputSettings(publish_points=False, publish_colored=False)
+    assert list(outputs.fields(_metric_result(), CAMERA, RGB, switched_off, DEPTH_TOPICS)) == [
+        'depth/image', 'depth/camera_info']
+    assert outputs.fields(_metric_result(), CAMERA, RGB, DepthOutputSettings(), ()) == {}
+
+
+def test_points_follow_the_stride_and_the_colour_switch():
+    result = _metric_result()
+    coloured = DepthOutputs().fields(result, CAMERA, RGB, DepthOutputSettings(points_stride=4),
+                                     {'points'})['points']
+    plain = DepthOutputs().fields(result, CAMERA, RGB,
+                                  DepthOutputSettings(points_stride=4, points_color=False),
+                                  {'points'})['points']
+    assert (coloured.height, coloured.width) == (HEIGHT // 4, WIDTH // 4)
+    assert 'rgb' in {field.name for field in coloured.fields}
+    assert 'rgb' not in {field.name for field in plain.fields}
+    np.testing.assert_array_equal(read_cloud(coloured)['rgb'], RGB[::4, ::4])
+    np.testing.assert_allclose(read_cloud(plain)['z'], result.depth[::4, ::4])
+
+
+def test_relative_colour_follows_a_steady_range_kept_per_stream():
+    outputs = DepthOutputs()
+    first = outputs.fields(_relative_result(), CAMERA, RGB, DepthOutputSettings(),
+                           {'depth/colored'})['depth/colored']
+    assert outputs._relative_range.value_range is not None
+    fresh = DepthOutputs().fields(_relative_result(), CAMERA, RGB, DepthOutputSettings(),
+                                  {'depth/colored'})['depth/colored']
+    assert bytes(first.data) == bytes(fresh.data)
+
+
+def _triangulation_result(status: str = 'ok') -> TriangulationResult:
+    return TriangulationResult(
+        stamp_ns=0, pixels=np.float32([[10.2, 20.7], [100.0, 50.0]]),
+        depths=np.float32([2.0, 3.0]),
+        points_camera=np.float32([[0.1, 0.2, 2.0], [0.3, 0.1, 3.0]]),
+        track_ids=np.arange(2), status=status)
+
+
+@pytest.mark.parametrize('status, published', [
+    ('ok', True), ('reset: time went backwards', True), ('no pose: odometry too old', False)])
+def test_triangulation_outputs_need_a_pose_or_a_restart(status, published):
+    fields = triangulation_fields(_triangulation_result(status), RGB, TRIANGULATION_TOPICS)
+    assert list(fields) == (list(TRIANGULATION_TOPICS) if published else [])
+
+
+def test_triangulation_outputs_hold_the_sparse_depth_points_and_tracks():
+    fields = triangulation_fields(_triangulation_result(), RGB, TRIANGULATION_TOPICS)
+    depth = np.frombuffer(bytes(fields['triangulation/depth'].data), np.float32)
+    depth = depth.reshape(HEIGHT, WIDTH)
+    assert depth[21, 10] == 2.0 and depth[50, 100] == 3.0 and np.isfinite(depth).sum() == 2
+    assert fields['triangulation/points'].width == 2
+    assert fields['triangulation/tracks'].encoding == 'bgr8'
+    assert list(triangulation_fields(_triangulation_result(), RGB,
+                                     {'triangulation/points'})) == ['triangulation/points']
