@@ -185,7 +185,7 @@ def bench_model_path(cache_dir: str | os.PathLike | None = None, *, name: str = 
     """
     import dataclasses
 
-    from mono_depth_ros.inference.model_loading import read_onnx_contract
+    from mono_depth_ros.inference.onnx_contract import read_onnx_contract
 
     directory = pathlib.Path(cache_dir or pathlib.Path(default_cache_dir()) / 'bench')
     path = directory / name

@@ -136,9 +136,9 @@ def test_encoder_is_read_from_official_key_shapes():
     import torch
     from transformers import DepthAnythingConfig, DepthAnythingForDepthEstimation, Dinov2Config
 
-    from mono_depth_ros.inference.model_loading import (config_from_state_dict, encoder_name,
-                                                        hf_to_official_state_dict,
-                                                        official_to_hf_state_dict)
+    from mono_depth_ros.inference.checkpoint_keys import (hf_to_official_state_dict,
+                                                          official_to_hf_state_dict)
+    from mono_depth_ros.inference.model_architecture import config_from_state_dict, encoder_name
 
     for name, (hidden, layers, heads, indices) in {
             'vits': (384, 12, 6, [3, 6, 9, 12]), 'vitb': (768, 12, 12, [3, 6, 9, 12]),
@@ -174,8 +174,8 @@ def test_real_vits_sized_official_checkpoint_reports_its_encoder(tmp_path, cache
 def test_official_key_mapping_round_trips_exactly():
     import torch
 
-    from mono_depth_ros.inference.model_loading import (hf_to_official_state_dict,
-                                                        official_to_hf_state_dict)
+    from mono_depth_ros.inference.checkpoint_keys import (hf_to_official_state_dict,
+                                                          official_to_hf_state_dict)
 
     weights = model_fixtures.tiny_model().state_dict()
     back = official_to_hf_state_dict(hf_to_official_state_dict(weights))
