@@ -42,7 +42,7 @@ import yaml
 from mono_depth_ros.core.errors import BadMessageError
 from mono_depth_ros.inference.errors import ModelLoadError
 from mono_depth_ros.inference.model_files import model_format
-from mono_depth_ros.parameter_tables import DEPTH_PARAMETERS
+from mono_depth_ros.parameter_tables import depth_parameter
 from mono_depth_ros.resources import fastdds_profile_environment, package_file
 
 PIPELINES = ('auto', 'depth', 'triangulation', 'both')
@@ -201,7 +201,7 @@ def parse_camera_to_base(text: str) -> list[float] | None:
 
 def default_model() -> str:
     """Return depth_node's default ``model`` parameter."""
-    return next(spec.default for spec in DEPTH_PARAMETERS if spec.name == 'model')
+    return depth_parameter('model').default
 
 
 def effective_model(model_argument: str, depth_parameters: dict) -> str:
