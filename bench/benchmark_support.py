@@ -535,7 +535,7 @@ def bench_model_path(cache_dir: str | os.PathLike | None = None, *, name: str = 
     The default is V2-Small, in ``~/.cache/mono_depth_ros/bench``; ``sizes`` (keys as
     ``V2_SMALL``) and ``name`` make another size, described as ``source``.
     """
-    from mono_depth_ros.inference.model_loading import read_onnx_contract
+    from mono_depth_ros.inference.onnx_contract import read_onnx_contract
     from mono_depth_ros.inference.selection import default_cache_dir
 
     directory = pathlib.Path(cache_dir or pathlib.Path(default_cache_dir()) / 'bench')

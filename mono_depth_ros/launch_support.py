@@ -22,7 +22,7 @@ launch when called.
 
 ``pipeline:=auto`` runs the depth network when a model *can be found*, without loading it
 (that takes seconds to minutes and belongs to depth_node): the model resolves with
-:func:`~mono_depth_ros.inference.model_loading.model_format` (a file of a known type, a Hugging
+:func:`~mono_depth_ros.inference.model_files.model_format` (a file of a known type, a Hugging
 Face directory, or a Hugging Face id), a Hugging Face id is in the local Hugging Face cache (or
 ``allow_download`` is true), and the Python packages that its format and the chosen backend need
 are installed. Anything else means "no model": triangulation runs alone.
@@ -40,9 +40,9 @@ import tempfile
 import yaml
 
 from mono_depth_ros.core.errors import BadMessageError
-from mono_depth_ros.inference.base import ModelLoadError
-from mono_depth_ros.inference.model_loading import model_format
-from mono_depth_ros.parameter_tables import DEPTH_PARAMETERS
+from mono_depth_ros.inference.errors import ModelLoadError
+from mono_depth_ros.inference.model_files import model_format
+from mono_depth_ros.parameter_tables import depth_parameter
 from mono_depth_ros.resources import fastdds_profile_environment, package_file
 
 PIPELINES = ('auto', 'depth', 'triangulation', 'both')
@@ -201,7 +201,7 @@ def parse_camera_to_base(text: str) -> list[float] | None:
 
 def default_model() -> str:
     """Return depth_node's default ``model`` parameter."""
-    return next(spec.default for spec in DEPTH_PARAMETERS if spec.name == 'model')
+    return depth_parameter('model').default
 
 
 def effective_model(model_argument: str, depth_parameters: dict) -> str:

@@ -134,3 +134,13 @@ TRIANGULATION_PARAMETERS = TRIANGULATION_PIPELINE_PARAMETERS + (
     ParameterSpec('max_pixels', 3840 * 2160, 'Refuse images with more pixels than this',
                   integer_range=(1, 100_000_000)),
 )
+
+
+def depth_parameter(name: str) -> ParameterSpec:
+    """Return depth_node's parameter ``name``, for tools whose options repeat it."""
+    return next(spec for spec in DEPTH_PARAMETERS if spec.name == name)
+
+
+def triangulation_parameter(name: str) -> ParameterSpec:
+    """Return triangulation_node's parameter ``name``, for tools whose options repeat it."""
+    return next(spec for spec in TRIANGULATION_PARAMETERS if spec.name == name)

@@ -65,7 +65,7 @@ def tiny_depth_anything_config(version: str = 'v2', depth_type: str = 'relative'
     """
     from transformers import DepthAnythingConfig, Dinov2Config
 
-    from mono_depth_ros.inference.model_loading import feature_layers
+    from mono_depth_ros.inference.model_architecture import feature_layers
 
     hidden, layers, image = ((384, 12, 518) if encoder == 'vits'
                              else (TINY_HIDDEN, TINY_LAYERS, TINY_IMAGE))
@@ -176,7 +176,7 @@ def make_hf_dir(directory=None, depth_type: str = 'relative', version: str = 'v2
 def official_state_dict(version: str = 'v2', depth_type: str = 'relative',
                         encoder: str = 'tiny') -> dict:
     """Return the tiny model's weights under the official Depth-Anything key names."""
-    from mono_depth_ros.inference.model_loading import hf_to_official_state_dict
+    from mono_depth_ros.inference.checkpoint_keys import hf_to_official_state_dict
 
     return hf_to_official_state_dict(_tiny_state(version, depth_type, encoder, 0))
 

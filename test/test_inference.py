@@ -14,8 +14,12 @@
 
 """Backends and model loading: each format gives its torch model's output; errors name the file."""
 
+import json
 import logging
+import os
 import pathlib
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -136,9 +140,9 @@ def test_encoder_is_read_from_official_key_shapes():
     import torch
     from transformers import DepthAnythingConfig, DepthAnythingForDepthEstimation, Dinov2Config
 
-    from mono_depth_ros.inference.model_loading import (config_from_state_dict, encoder_name,
-                                                        hf_to_official_state_dict,
-                                                        official_to_hf_state_dict)
+    from mono_depth_ros.inference.checkpoint_keys import (hf_to_official_state_dict,
+                                                          official_to_hf_state_dict)
+    from mono_depth_ros.inference.model_architecture import config_from_state_dict, encoder_name
 
     for name, (hidden, layers, heads, indices) in {
             'vits': (384, 12, 6, [3, 6, 9, 12]), 'vitb': (768, 12, 12, [3, 6, 9, 12]),
@@ -174,8 +178,8 @@ def test_real_vits_sized_official_checkpoint_reports_its_encoder(tmp_path, cache
 def test_official_key_mapping_round_trips_exactly():
     import torch
 
-    from mono_depth_ros.inference.model_loading import (hf_to_official_state_dict,
-                                                        official_to_hf_state_dict)
+    from mono_depth_ros.inference.checkpoint_keys import (hf_to_official_state_dict,
+                                                          official_to_hf_state_dict)
 
     weights = model_fixtures.tiny_model().state_dict()
     back = official_to_hf_state_dict(hf_to_official_state_dict(weights))
@@ -356,3 +360,24 @@ def test_onnxruntime_runs_fp16_where_the_provider_computes_it():
     # TensorRT's provider makes fp16 itself (trt_fp16_enable); CUDA runs an fp16 copy.
     assert [runs_fp16_copy(provider, 'fp16') for provider in
             (TENSORRT_PROVIDER, CUDA_PROVIDER, CPU_PROVIDER)] == [False, True, False]
+
+
+_LOADING_MODULES = ('checkpoint_keys', 'depth_type_resolution', 'errors', 'model_architecture',
+                    'model_files', 'model_loading', 'onnx_contract')
+_IMPORT_CHECK = '''
+import importlib, json, sys
+for name in sys.argv[1:]:
+    importlib.import_module(f'mono_depth_ros.inference.{name}')
+heavy = ('rclpy', 'torch', 'transformers', 'onnx', 'onnxruntime', 'tensorrt', 'safetensors')
+print(json.dumps(sorted(name for name in sys.modules if name.split('.')[0] in heavy)))
+'''
+
+
+def test_model_loading_modules_import_torch_and_onnx_only_when_used():
+    root = pathlib.Path(__file__).resolve().parents[1]
+    environment = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        [str(root), *filter(None, [os.environ.get('PYTHONPATH')])]))
+    result = subprocess.run([sys.executable, '-c', _IMPORT_CHECK, *_LOADING_MODULES],
+                            env=environment, capture_output=True, text=True, timeout=120,
+                            check=True)
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == []

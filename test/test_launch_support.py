@@ -16,7 +16,11 @@
 
 import ast
 import importlib.util
+import json
+import os
 import pathlib
+import subprocess
+import sys
 
 import pytest
 import yaml
@@ -224,3 +228,30 @@ def test_every_launch_file_sets_the_fastdds_profile_with_names_launch_support_ha
 def test_launch_flags_read_true_and_1_as_yes():
     assert all(launch_support.is_true(text) for text in ('true', 'True', '1', ' TRUE '))
     assert not any(launch_support.is_true(text) for text in ('false', '0', '', 'yes'))
+
+
+_IMPORT_CHECK = '''
+import json, sys
+from mono_depth_ros import launch_support
+check = launch_support.check_model(sys.argv[1], 'onnxruntime')
+heavy = ('rclpy', 'torch', 'onnxruntime', 'tensorrt', 'transformers', 'cv2')
+print(json.dumps({
+    'available': check.available,
+    'loaded': sorted(name for name in sys.modules if name.split('.')[0] in heavy),
+    'inference': sorted(name for name in sys.modules
+                        if name.startswith('mono_depth_ros.inference.'))}))
+'''
+
+
+def test_checking_a_model_imports_neither_ros_nor_an_inference_library(package_root, tmp_path):
+    model = tmp_path / 'model.onnx'
+    model.write_bytes(b'not read')
+    environment = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        [str(package_root), *filter(None, [os.environ.get('PYTHONPATH')])]))
+    result = subprocess.run([sys.executable, '-c', _IMPORT_CHECK, str(model)], env=environment,
+                            capture_output=True, text=True, timeout=120, check=True)
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report['loaded'] == []
+    assert set(report['inference']) <= {'mono_depth_ros.inference.errors',
+                                        'mono_depth_ros.inference.model_files'}
+    assert report['available'] == (importlib.util.find_spec('onnxruntime') is not None)

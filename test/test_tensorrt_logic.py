@@ -14,15 +14,10 @@
 
 """The TensorRT backend's logic without a GPU: cache keys, profiles, API choice, cache safety.
 
-TensorRT itself is replaced by stand-in module objects that have only the methods of each
-API surface: the TensorRT 10 tensor API, TensorRT 8.6 (tensor and binding APIs side by side),
-the binding API alone (TensorRT 8.0-8.4), and TensorRT 11's builder (no FP16/INT8 flags, no
-implicit INT8 calibration, strongly typed networks). Their "engine" doubles the first input
-channel, reading and writing the runner's buffers through their raw addresses, as TensorRT
-would.
+TensorRT itself is replaced by the stand-in module objects of ``tensorrt_stand_in``, which
+have only the methods of each API surface (TensorRT 10, 8.6, 8.0-8.4 and 11).
 """
 
-import ctypes
 import dataclasses
 import hashlib
 import importlib.util
@@ -40,7 +35,6 @@ import pytest
 
 from mono_depth_ros.core.errors import BadMessageError
 from mono_depth_ros.core.preprocessing import network_input_size, prepare_input
-from mono_depth_ros.inference import engine_builder
 from mono_depth_ros.inference.base import BackendUnavailableError, ModelLoadError
 from mono_depth_ros.inference.engine_builder import (
     build_serialized_engine, ensure_engine, profile_shapes, ProfileShapes)
@@ -50,337 +44,14 @@ from mono_depth_ros.inference.int8_calibration import (
     CalibrationSource, check_source, fingerprint_path, iter_rgb_frames, make_entropy_calibrator)
 from mono_depth_ros.inference.tensorrt_backend import _read_engine, EngineRunner
 from mono_depth_ros.inference.trt_compat import TensorRT, TENSORRT_MISSING
+from tensorrt_stand_in import (BindingApiEngine, DATA_TYPE, Fake86Builder, fake_enum,
+                               fake_tensorrt, FakeBuilder, FakeConfig, FakeParser, FakeRuntime,
+                               floats_at, OldConfig, PROFILE, TensorApiEngine, Trt86Engine,
+                               use_stand_in_tensorrt)
 
 PACKAGE_ROOT = pathlib.Path(__file__).resolve().parents[1]
-PROFILE = ((1, 3, 14, 14), (1, 3, 28, 42), (1, 3, 56, 56))
 RUNTIME = {'tensorrt_version': '10.3.0', 'gpu_name': 'Stand-in GPU', 'compute_capability': '8.7'}
 HAVE_TENSORRT = importlib.util.find_spec('tensorrt') is not None
-
-
-# Stand-ins for the tensorrt module ---------------------------------------------------------
-class FakeEnum:
-    """A pybind11-like enum member: a name and an int value."""
-
-    def __init__(self, name: str, value: int):
-        self.name, self.value = name, value
-
-    def __int__(self) -> int:
-        return self.value
-
-
-def fake_enum(*names: str) -> types.SimpleNamespace:
-    return types.SimpleNamespace(**{name: FakeEnum(name, i) for i, name in enumerate(names)})
-
-
-IO_MODE = fake_enum('NONE', 'INPUT', 'OUTPUT')
-DATA_TYPE = fake_enum('FLOAT', 'HALF', 'INT8', 'INT32', 'BOOL')
-SEVERITY = fake_enum('INTERNAL_ERROR', 'ERROR', 'WARNING', 'INFO', 'VERBOSE')
-
-
-def _floats(address: int, count: int) -> np.ndarray:
-    return np.ctypeslib.as_array((ctypes.c_float * count).from_address(address))
-
-
-def fake_forward(input_address: int, output_address: int, shape: tuple) -> None:
-    """The stand-in network: output (1, h, w) = 2 x input channel 0, through raw pointers."""
-    height, width = shape[2], shape[3]
-    source = _floats(input_address, int(np.prod(shape))).reshape(shape)
-    _floats(output_address, height * width).reshape(1, height, width)[...] = 2 * source[0, 0]
-
-
-def _within_profile(shape) -> bool:
-    return all(lo <= size <= hi for size, lo, hi in zip(shape, PROFILE[0], PROFILE[2]))
-
-
-class TensorApiContext:
-    """IExecutionContext, tensor API (TensorRT >= 8.5)."""
-
-    def __init__(self, engine):
-        self.engine, self.calls, self.shapes, self.addresses = engine, [], {}, {}
-
-    def set_input_shape(self, name, shape):
-        self.calls.append('set_input_shape')
-        self.shapes[name] = tuple(shape)
-        return _within_profile(shape)
-
-    def get_tensor_shape(self, name):
-        height, width = self.shapes['image'][2:]
-        return (1, 3, height, width) if name == 'image' else (1, height, width)
-
-    def set_tensor_address(self, name, address):
-        self.calls.append('set_tensor_address')
-        self.addresses[name] = address
-        return True
-
-    def execute_async_v3(self, stream_handle):
-        self.calls.append('execute_async_v3')
-        fake_forward(self.addresses['image'], self.addresses['depth'], self.shapes['image'])
-        return True
-
-
-class BindingApiContext:
-    """IExecutionContext, binding API (TensorRT 8.x)."""
-
-    def __init__(self, engine):
-        self.engine, self.calls, self.shapes, self.addresses = engine, [], {}, {}
-
-    def set_binding_shape(self, index, shape):
-        self.calls.append('set_binding_shape')
-        self.shapes['image'] = tuple(shape)
-        return _within_profile(shape)
-
-    def get_binding_shape(self, index):
-        height, width = self.shapes['image'][2:]
-        return (1, 3, height, width) if index == 0 else (1, height, width)
-
-    def execute_async_v2(self, bindings, stream_handle):
-        self.calls.append('execute_async_v2')
-        fake_forward(bindings[0], bindings[1], self.shapes['image'])
-        return True
-
-
-class Trt86Context(TensorApiContext, BindingApiContext):
-    """TensorRT 8.6 has both APIs on one context."""
-
-
-class TensorApiEngine:
-    """ICudaEngine of TensorRT 10: the tensor API only."""
-
-    context_class = TensorApiContext
-    num_io_tensors = 2
-    names = ('image', 'depth')
-
-    def get_tensor_name(self, index):
-        return self.names[index]
-
-    def get_tensor_mode(self, name):
-        return IO_MODE.INPUT if name == 'image' else IO_MODE.OUTPUT
-
-    def get_tensor_dtype(self, name):
-        return DATA_TYPE.FLOAT
-
-    def get_tensor_shape(self, name):
-        return (1, 3, -1, -1) if name == 'image' else (1, -1, -1)
-
-    def get_tensor_profile_shape(self, name, profile_index):
-        return list(PROFILE)
-
-    def create_execution_context(self):
-        self.context = self.context_class(self)
-        return self.context
-
-
-class BindingApiEngine:
-    """ICudaEngine of TensorRT before 8.5: binding indices only."""
-
-    context_class = BindingApiContext
-    num_bindings = 2
-
-    def get_binding_name(self, index):
-        return ('image', 'depth')[index]
-
-    def binding_is_input(self, index):
-        return index == 0
-
-    def get_binding_dtype(self, index):
-        return DATA_TYPE.FLOAT
-
-    def get_binding_shape(self, index):
-        return (1, 3, -1, -1) if index == 0 else (1, -1, -1)
-
-    def get_profile_shape(self, profile_index, binding):
-        return list(PROFILE)
-
-    def create_execution_context(self):
-        self.context = self.context_class(self)
-        return self.context
-
-
-class Trt86Engine(TensorApiEngine, BindingApiEngine):
-    """TensorRT 8.6: both APIs."""
-
-    context_class = Trt86Context
-
-
-class FakeILogger:
-    Severity = SEVERITY
-
-    def __init__(self):
-        pass
-
-
-class FakeRuntime:
-    """trt.Runtime whose engines are all refused, saying why through the logger."""
-
-    deserialised = []
-
-    def __init__(self, logger):
-        self.logger = logger
-
-    def deserialize_cuda_engine(self, data):
-        FakeRuntime.deserialised.append(bytes(data))
-        self.logger.log(SEVERITY.ERROR, 'Serialization assertion failed: magic tag mismatch')
-        return None
-
-
-class FakeNetwork:
-    num_inputs = 1
-
-    def get_input(self, index):
-        return types.SimpleNamespace(name='image', shape=(1, 3, -1, -1))
-
-
-class FakeParser:
-    """trt.OnnxParser that records, for each file parsed, its name and its graph's I/O types."""
-
-    num_errors = 0
-    parsed = []
-
-    def __init__(self, network, logger):
-        self.network = network
-
-    def parse_from_file(self, path):
-        import onnx
-
-        model = onnx.load(str(path))
-        FakeParser.parsed.append({
-            'name': pathlib.Path(path).name,
-            'inputs': [value.type.tensor_type.elem_type for value in model.graph.input],
-            'outputs': [value.type.tensor_type.elem_type for value in model.graph.output]})
-        return True
-
-
-class FakeProfile:
-    def set_shape(self, name, minimum, optimum, maximum):
-        self.name, self.shapes = name, (tuple(minimum), tuple(optimum), tuple(maximum))
-
-
-class FakeTimingCache:
-    """ITimingCache as a set of entries (serialised: sorted, comma-separated)."""
-
-    def __init__(self, data: bytes):
-        self.data = bytes(data)
-        self.entries = set(filter(None, self.data.split(b',')))
-
-    def combine(self, other, ignore_mismatch):
-        self.entries |= other.entries
-        return True
-
-    def serialize(self):
-        return b','.join(sorted(self.entries))
-
-
-class FakeConfig:
-    """IBuilderConfig of TensorRT >= 8.4 (memory pools)."""
-
-    def __init__(self):
-        self.flags, self.cleared, self.pools, self.profiles = set(), set(), {}, []
-        self.int8_calibrator = self.calibration_profile = self.timing_cache = None
-
-    def set_memory_pool_limit(self, pool, size):
-        self.pools[pool.name] = size
-
-    def set_flag(self, flag):
-        self.flags.add(flag.name)
-
-    def clear_flag(self, flag):
-        self.cleared.add(flag.name)
-
-    def add_optimization_profile(self, profile):
-        self.profiles.append(profile)
-        return 0
-
-    def set_calibration_profile(self, profile):
-        self.calibration_profile = profile
-
-    def create_timing_cache(self, data):
-        return FakeTimingCache(bytes(data))
-
-    def set_timing_cache(self, cache, ignore_mismatch):
-        self.timing_cache = cache
-        return True
-
-    def get_timing_cache(self):
-        return self.timing_cache
-
-
-class OldConfig:
-    """IBuilderConfig before memory pools: only max_workspace_size."""
-
-    max_workspace_size = 0
-
-
-class FakeBuilder:
-    """trt.Builder of TensorRT 10 (no max_batch_size: always explicit batch)."""
-
-    made = []
-
-    def __init__(self, logger):
-        FakeBuilder.made.append(self)
-        self.network_flags = None
-
-    def create_network(self, flags):
-        self.network_flags = flags
-        return FakeNetwork()
-
-    def create_builder_config(self):
-        self.config = FakeConfig()
-        return self.config
-
-    def create_optimization_profile(self):
-        return FakeProfile()
-
-    def build_serialized_network(self, network, config):
-        calibrator = config.int8_calibrator
-        if calibrator is not None and calibrator.read_calibration_cache() is None:
-            calibrator.write_calibration_cache(b'calibration-table')  # "calibrated"
-        if config.timing_cache is not None:
-            config.timing_cache.entries.add(f'tactics {len(FakeBuilder.made)}'.encode())
-        return ('ENGINE ' + ','.join(sorted(config.flags))).encode()
-
-
-class Fake86Builder(FakeBuilder):
-    """trt.Builder of TensorRT 8.6: implicit batch still exists, so the flag is needed."""
-
-    max_batch_size = 1
-
-
-def fake_tensorrt(version: str = '10.3.0', builder: type = FakeBuilder) -> types.ModuleType:
-    """Return a stand-in ``tensorrt`` module with the given version's builder.
-
-    From version 11 on it has what TensorRT 11 has: no FP16/INT8 builder flags, no implicit
-    INT8 calibration, no EXPLICIT_BATCH flag; STRONGLY_TYPED networks.
-    """
-    module = types.ModuleType('tensorrt')
-    module.__version__ = version
-    module.TensorIOMode = IO_MODE
-    module.DataType = DATA_TYPE
-    module.ILogger = FakeILogger
-    module.Runtime = FakeRuntime
-    module.Builder = builder
-    module.OnnxParser = FakeParser
-    module.BuilderFlag = fake_enum('FP16', 'INT8', 'TF32')
-    module.MemoryPoolType = fake_enum('WORKSPACE')
-    module.NetworkDefinitionCreationFlag = fake_enum('EXPLICIT_BATCH')
-    module.IInt8EntropyCalibrator2 = type('IInt8EntropyCalibrator2', (), {})
-    if int(version.split('.')[0]) >= 11:
-        module.BuilderFlag = fake_enum('TF32', 'BF16')
-        module.NetworkDefinitionCreationFlag = fake_enum('STRONGLY_TYPED')
-        del module.IInt8EntropyCalibrator2
-    return module
-
-
-FAKE_TORCH = types.SimpleNamespace(cuda=types.SimpleNamespace(
-    current_device=lambda: 0, get_device_capability=lambda index: (8, 7),
-    get_device_name=lambda index: 'Stand-in GPU'))
-
-
-def use_stand_in_tensorrt(monkeypatch, version: str) -> types.ModuleType:
-    """Make ensure_engine see the stand-in of TensorRT ``version`` and a stand-in GPU."""
-    module = fake_tensorrt(version)
-    monkeypatch.setattr(engine_builder, 'import_tensorrt', lambda: module)
-    monkeypatch.setattr(engine_builder, 'import_cuda_torch', lambda: FAKE_TORCH)
-    return module
 
 
 def write_tiny_onnx(path: pathlib.Path, fixed: tuple | None = None) -> pathlib.Path:
@@ -854,7 +525,7 @@ def test_calibrator_feeds_preprocessed_frames_and_keeps_its_cache(tmp_path):
     addresses = [calibrator.get_batch(['image']) for _ in range(4)]
     assert [a is None for a in addresses] == [False, False, False, True]
     assert calibrator.batches == 3 and calibrator.error is None
-    batch = _floats(addresses[0][0], 3 * 28 * 42).reshape(1, 3, 28, 42)
+    batch = floats_at(addresses[0][0], 3 * 28 * 42).reshape(1, 3, 28, 42)
     assert batch.shape == (1, 3, 28, 42)
     assert calibrator.read_calibration_cache() is None
     calibrator.write_calibration_cache(b'table')

@@ -12,11 +12,30 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Inference backends behind one interface; TensorRT, ONNX Runtime, PyTorch load lazily."""
+"""Inference backends behind one interface; TensorRT, ONNX Runtime, PyTorch load lazily.
 
-from mono_depth_ros.inference.base import (BackendUnavailableError, DepthBackend, InputSpec,
-                                           ModelInfo, ModelLoadError)
-from mono_depth_ros.inference.selection import load_backend, select_backend
+The names below import their module on first use, so the light modules of this package
+(:mod:`.errors`, :mod:`.model_files`) import without the backend interface and its selection.
+"""
 
-__all__ = ['BackendUnavailableError', 'DepthBackend', 'InputSpec', 'ModelInfo', 'ModelLoadError',
-           'load_backend', 'select_backend']
+import importlib
+
+# Public name -> the module of this package that defines it.
+_HOMES = {
+    'BackendUnavailableError': 'errors',
+    'DepthBackend': 'base',
+    'InputSpec': 'base',
+    'ModelInfo': 'base',
+    'ModelLoadError': 'errors',
+    'load_backend': 'selection',
+    'select_backend': 'selection',
+}
+__all__ = list(_HOMES)
+
+
+def __getattr__(name: str):
+    """Return a public name of the package, importing the module that defines it."""
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
+    return getattr(importlib.import_module(f'{__name__}.{home}'), name)

@@ -27,23 +27,17 @@ import numpy as np
 
 from mono_depth_ros.core.errors import BadMessageError
 from mono_depth_ros.core.preprocessing import check_rgb, network_input_size, prepare_input
+from mono_depth_ros.inference.errors import BackendUnavailableError, ModelLoadError
+
+# ModelLoadError and BackendUnavailableError live in inference.errors (light to import) and
+# belong to this interface too.
+__all__ = ['BackendUnavailableError', 'check_input_tensor', 'DEPTH_TYPES', 'DepthBackend',
+           'DEVICES', 'InputSpec', 'ModelInfo', 'ModelLoadError', 'prediction_to_2d',
+           'PRECISIONS']
 
 DEPTH_TYPES = ('relative', 'metric')
 PRECISIONS = ('fp32', 'fp16', 'int8')
 DEVICES = ('auto', 'cuda', 'cpu')
-
-
-class ModelLoadError(RuntimeError):
-    """A model that cannot be loaded; the text names the model and the reason."""
-
-    def __init__(self, model: str, reason: str):
-        self.model = str(model)
-        self.reason = reason
-        super().__init__(f"cannot load model '{self.model}': {reason}")
-
-
-class BackendUnavailableError(RuntimeError):
-    """The requested backend or device cannot run on this machine; the text says why."""
 
 
 @dataclass(frozen=True)

@@ -259,7 +259,7 @@ def ensure_engine(onnx_path: str, precision: str = 'fp16', input_size: int = 518
     Raises BackendUnavailableError without TensorRT or a CUDA GPU, ModelLoadError when the
     ONNX breaks the contract or TensorRT cannot build it, BadMessageError for bad settings.
     """
-    from mono_depth_ros.inference.model_loading import read_onnx_contract
+    from mono_depth_ros.inference.onnx_contract import read_onnx_contract
 
     logger = logger or _LOGGER
     if precision not in PRECISIONS:

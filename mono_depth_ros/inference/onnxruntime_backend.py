@@ -97,7 +97,7 @@ class OnnxRuntimeBackend(DepthBackend):
                  logger: logging.Logger | None = None, contract=None):
         import onnxruntime
 
-        from mono_depth_ros.inference.model_loading import read_onnx_contract
+        from mono_depth_ros.inference.onnx_contract import read_onnx_contract
 
         if precision not in PRECISIONS:
             raise ValueError(f'precision {precision!r}: expected one of {", ".join(PRECISIONS)}')

@@ -177,7 +177,8 @@ def exported_onnx(module, info: ModelInfo, model: str, cache_dir: str, input_siz
     import torch
     import transformers
 
-    from mono_depth_ros.inference.model_loading import read_onnx_contract, source_fingerprint
+    from mono_depth_ros.inference.model_files import source_fingerprint
+    from mono_depth_ros.inference.onnx_contract import read_onnx_contract
     from mono_depth_ros.inference.onnx_export import export_onnx
 
     logger = logger or _LOGGER
@@ -231,8 +232,9 @@ def load_backend(model: str, backend: str = 'auto', device: str = 'auto',
     Raises ModelLoadError (naming the model and the reason), BackendUnavailableError or
     BadMessageError (a bad argument).
     """
-    from mono_depth_ros.inference.model_loading import (load_torch_model, model_format,
-                                                        onnx_model_info, read_onnx_contract)
+    from mono_depth_ros.inference.model_files import model_format
+    from mono_depth_ros.inference.model_loading import load_torch_model
+    from mono_depth_ros.inference.onnx_contract import onnx_model_info, read_onnx_contract
 
     logger = logger or _LOGGER
     _check_arguments(precision, input_size)

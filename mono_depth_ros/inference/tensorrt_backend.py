@@ -34,9 +34,9 @@ from mono_depth_ros.inference.base import (
 from mono_depth_ros.inference.engine_builder import ensure_engine, runtime_identity
 from mono_depth_ros.inference.engine_cache import check_engine_sidecar, engine_data_problem
 from mono_depth_ros.inference.int8_calibration import CalibrationSource
+from mono_depth_ros.inference.model_files import ENGINE_SUFFIXES
 from mono_depth_ros.inference.trt_compat import import_cuda_torch, import_tensorrt, TensorRT
 
-ENGINE_SUFFIXES = ('.engine', '.plan', '.trt')
 # TensorRT DataType name -> torch dtype name.
 TORCH_DTYPES = {'FLOAT': 'float32', 'HALF': 'float16', 'BF16': 'bfloat16', 'INT8': 'int8',
                 'UINT8': 'uint8', 'INT32': 'int32', 'INT64': 'int64', 'BOOL': 'bool'}
@@ -277,7 +277,7 @@ class TensorRTBackend(DepthBackend):
 
     def model_info(self, depth_type: str = 'auto', max_depth: float | None = None) -> ModelInfo:
         """Return the ModelInfo from the ONNX metadata recorded at build time (and the name)."""
-        from mono_depth_ros.inference.model_loading import OnnxContract, onnx_model_info
+        from mono_depth_ros.inference.onnx_contract import OnnxContract, onnx_model_info
 
         height, width = self.input_spec.fixed_size or (None, None)
         contract = OnnxContract(

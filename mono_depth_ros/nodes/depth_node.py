@@ -23,7 +23,7 @@ from sensor_msgs.msg import CameraInfo, Image, PointCloud2
 
 from mono_depth_ros.core.camera_model import CameraModel
 from mono_depth_ros.inference.base import BackendUnavailableError, ModelLoadError
-from mono_depth_ros.inference.model_loading import model_format
+from mono_depth_ros.inference.model_files import model_format
 from mono_depth_ros.inference.selection import load_backend
 from mono_depth_ros.nodes.runner import run_node
 from mono_depth_ros.parameter_tables import (DEPTH_PARAMETERS as PARAMETERS,

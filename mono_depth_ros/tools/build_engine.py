@@ -23,21 +23,22 @@ import logging
 import sys
 
 from mono_depth_ros.core.errors import BadMessageError
-from mono_depth_ros.core.preprocessing import DEFAULT_INPUT_SIZE
-from mono_depth_ros.inference.base import BackendUnavailableError, ModelLoadError, PRECISIONS
+from mono_depth_ros.inference.base import BackendUnavailableError, ModelLoadError
 from mono_depth_ros.inference.int8_calibration import CalibrationSource, DEFAULT_MAX_FRAMES
+from mono_depth_ros.parameter_tables import depth_parameter
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the build-engine options to ``parser``."""
     parser.add_argument('--onnx', required=True, help='the ONNX depth model')
-    parser.add_argument('--precision', choices=PRECISIONS, default='fp16',
-                        help='engine precision (default fp16)')
+    precision, input_size = depth_parameter('precision'), depth_parameter('input_size')
+    parser.add_argument('--precision', choices=precision.choices, default=precision.default,
+                        help=f'engine precision (default {precision.default})')
     parser.add_argument('--cache-dir', default=None,
                         help='engine cache (default ~/.cache/mono_depth_ros/engines)')
-    parser.add_argument('--input-size', type=int, default=DEFAULT_INPUT_SIZE,
+    parser.add_argument('--input-size', type=int, default=input_size.default,
                         help='network input size the shape profile is made for (multiple of '
-                             '14, default 518)')
+                             f'14, default {input_size.default})')
     source = parser.add_mutually_exclusive_group()
     source.add_argument('--calibration-dir', default=None,
                         help='int8: a directory of images to calibrate with')

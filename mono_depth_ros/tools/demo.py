@@ -26,12 +26,11 @@ import pathlib
 import random
 import time
 
-import cv2
-import numpy as np
+from mono_depth_ros.parameter_tables import depth_parameter
+from mono_depth_ros.tools import demo_stages
+from mono_depth_ros.tools.demo_stages import WARMUP_FRAMES
 
-DEFAULT_MODEL_ID = 'depth-anything/Depth-Anything-V2-Small-hf'
-CAMERA_NAMESPACE = '/camera'
-WARMUP_FRAMES = 15  # frames the triangulation needs before its depth is scored
+DEFAULT_MODEL_ID = depth_parameter('model').default
 MIN_FRAMES = WARMUP_FRAMES + 5
 
 
@@ -51,7 +50,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help='replay speed (1.0 is the recorded 15 fps); default 1.0 with '
                              '--realtime, else 0.5, which leaves room for the nodes (they '
                              'share this process)')
-    parser.add_argument('--backend', default='auto', help='inference backend for the model')
+    parser.add_argument('--backend', default=depth_parameter('backend').default,
+                        help='inference backend for the model')
     parser.add_argument('--realtime', action='store_true',
                         help='play the bag on its recorded schedule, as ros2 bag play does '
                              '(the nodes drop frames they cannot keep up with); by default '
@@ -97,7 +97,6 @@ def run(args: argparse.Namespace) -> int:
     from mono_depth_ros.inference.base import BackendUnavailableError, ModelLoadError
     from mono_depth_ros.resources import use_large_data_fastdds_profile
     from mono_depth_ros.synth import render_sequence, write_sequence
-    from mono_depth_ros.tools import demo_stages
 
     out = pathlib.Path(args.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
@@ -140,10 +139,3 @@ def run(args: argparse.Namespace) -> int:
           f'{report_paths["markdown"]}', flush=True)
     print(f'report: {report_paths["html"]}', flush=True)
     return 0 if findings.ok else 1
-
-
-def save_png(path: pathlib.Path, bgr: np.ndarray) -> pathlib.Path:
-    """Write a BGR image as PNG and return its path."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    cv2.imwrite(str(path), bgr)
-    return path

@@ -30,12 +30,12 @@ from mono_depth_ros.core.pointcloud import read_cloud
 from mono_depth_ros.core.transforms import pose_matrix
 from mono_depth_ros.ros.messages import stamp_to_ns
 from mono_depth_ros.synth import BAG_TOPICS
-from mono_depth_ros.tools.demo import WARMUP_FRAMES
 from mono_depth_ros.tools.replay import replay_bag, ReplayResult
 from mono_depth_ros.tools.report import (depth_panel, error_panel, grid, label_panel,
                                          markdown_table, render_points, Report)
 
 NAMESPACE = '/camera'
+WARMUP_FRAMES = 15  # frames the triangulation needs before its depth is scored
 # The nodes run in /camera: image and camera_info map onto the bag's camera topics.
 NODE_REMAPS = ['--ros-args', '-r', 'image:=/camera/image_raw', '-r', 'odom:=/odom']
 OUTPUT_TOPICS = {

@@ -21,6 +21,7 @@ import sys
 
 from mono_depth_ros.inference.onnx_export import (DEFAULT_OPSET, export_onnx, ExportError,
                                                   ExportResult, PARITY_TOLERANCE)
+from mono_depth_ros.parameter_tables import depth_parameter
 
 __all__ = ['add_arguments', 'export_onnx', 'ExportResult', 'run']
 
@@ -30,12 +31,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--model', required=True,
                         help='Hugging Face id or directory, official .pth, or .safetensors')
     parser.add_argument('--out', required=True, help='the ONNX file to write')
-    parser.add_argument('--input-size', type=int, default=518,
+    parser.add_argument('--input-size', type=int, default=depth_parameter('input_size').default,
                         help='traced size (multiple of 14); the fixed size with --static')
     parser.add_argument('--opset', type=int, default=DEFAULT_OPSET, help='ONNX opset (>= 17)')
     parser.add_argument('--static', action='store_true',
                         help='fix H and W at --input-size instead of dynamic axes')
-    parser.add_argument('--depth-type', choices=('auto', 'relative', 'metric'), default='auto',
+    depth_type = depth_parameter('depth_type')
+    parser.add_argument('--depth-type', choices=depth_type.choices, default=depth_type.default,
                         help='override when the checkpoint does not record it')
     parser.add_argument('--max-depth', type=float, default=None,
                         help='metric range in metres, for checkpoints that do not record it')

@@ -32,18 +32,15 @@ import pathlib
 import sys
 
 from mono_depth_ros.bags import STORAGES
-from mono_depth_ros.core.colorize import colormap_names
 from mono_depth_ros.core.errors import BadMessageError
 from mono_depth_ros.offline import InputError, LOGGER as _LOGGER
 from mono_depth_ros.offline.output_bag import OutputBag
 from mono_depth_ros.offline.run import build_processor, process, summary_text
 from mono_depth_ros.offline.sources import open_source
-from mono_depth_ros.parameter_tables import DEPTH_PARAMETERS, TRIANGULATION_PARAMETERS
+from mono_depth_ros.parameter_tables import depth_parameter, triangulation_parameter
 from mono_depth_ros.pipeline.offline import MODES, OfflineProcessor
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
-_DEPTH = {spec.name: spec for spec in DEPTH_PARAMETERS}
-_TRIANGULATION = {spec.name: spec for spec in TRIANGULATION_PARAMETERS}
 
 
 # Command line ---------------------------------------------------------------------------------
@@ -81,32 +78,32 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     output.add_argument('--quiet', action='store_true', help='no progress bar or log')
     depth = parser.add_argument_group('depth (depth_node parameters)')
     for name in ('backend', 'device', 'precision'):
-        depth.add_argument(f'--{name}', default=_DEPTH[name].default,
-                           choices=_DEPTH[name].choices)
-    depth.add_argument('--input-size', type=int, default=_DEPTH['input_size'].default,
+        depth.add_argument(f'--{name}', default=depth_parameter(name).default,
+                           choices=depth_parameter(name).choices)
+    depth.add_argument('--input-size', type=int, default=depth_parameter('input_size').default,
                        help='network input, shorter side, a multiple of 14')
-    depth.add_argument('--depth-type', default=_DEPTH['depth_type'].default,
-                       choices=_DEPTH['depth_type'].choices)
+    depth.add_argument('--depth-type', default=depth_parameter('depth_type').default,
+                       choices=depth_parameter('depth_type').choices)
     # No default: each pipeline then keeps its own node's default.
     depth.add_argument('--min-depth', type=float,
                        help='smallest depth written (m; default '
-                            f'{_DEPTH["min_depth"].default:g} depth, '
-                            f'{_TRIANGULATION["min_depth"].default:g} triangulation)')
+                            f'{depth_parameter("min_depth").default:g} depth, '
+                            f'{triangulation_parameter("min_depth").default:g} triangulation)')
     depth.add_argument('--max-depth', type=float,
                        help='largest depth written (m; default '
-                            f'{_DEPTH["max_depth"].default:g} depth, '
-                            f'{_TRIANGULATION["max_depth"].default:g} triangulation)')
+                            f'{depth_parameter("max_depth").default:g} depth, '
+                            f'{triangulation_parameter("max_depth").default:g} triangulation)')
     depth.add_argument('--fixed-scale', type=float,
                        help='depth mode, relative model: 1/depth = scale * relative + shift')
-    depth.add_argument('--fixed-shift', type=float, default=_DEPTH['fixed_shift'].default)
-    depth.add_argument('--points-stride', type=int, default=_DEPTH['points_stride'].default)
+    depth.add_argument('--fixed-shift', type=float, default=depth_parameter('fixed_shift').default)
+    depth.add_argument('--points-stride', type=int,
+                       default=depth_parameter('points_stride').default)
     depth.add_argument('--no-points', action='store_true', help='leave out the points cloud')
     depth.add_argument('--no-points-color', action='store_true', help='points without rgb')
     depth.add_argument('--no-colored', action='store_true', help='leave out depth/colored')
-    # Every OpenCV colormap, a wider choice than the node's colormap parameter offers.
-    depth.add_argument('--colormap', default=_DEPTH['colormap'].default,
-                       choices=colormap_names())
-    depth.add_argument('--engine-cache-dir', default=_DEPTH['engine_cache_dir'].default)
+    depth.add_argument('--colormap', default=depth_parameter('colormap').default,
+                       choices=depth_parameter('colormap').choices)
+    depth.add_argument('--engine-cache-dir', default=depth_parameter('engine_cache_dir').default)
     depth.add_argument('--allow-download', action='store_true',
                        help='let a Hugging Face id be downloaded')
     triangulation = parser.add_argument_group('triangulation (triangulation_node parameters)')
