@@ -74,9 +74,3 @@ def tiny_metric_onnx() -> pathlib.Path:
 def tiny_hf_dir() -> pathlib.Path:
     """Return a tiny random-initialised Depth Anything saved as a Hugging Face directory."""
     return _tiny_model(lambda fixtures: fixtures.make_hf_dir())
-
-
-@pytest.fixture(scope='session')
-def tiny_official_pth() -> pathlib.Path:
-    """Return a tiny random-initialised Depth Anything V2 checkpoint with the official keys."""
-    return _tiny_model(lambda fixtures: fixtures.make_official_pth())

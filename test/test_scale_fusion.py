@@ -128,7 +128,7 @@ def test_points_and_maps_from_two_threads_keep_the_fusion_consistent():
             while time.monotonic() < deadline:
                 step(calls[kind] % stamps)
                 calls[kind] += 1
-        except BaseException as error:  # noqa: B902 - reported by the test thread
+        except BaseException as error:  # reported by the test thread
             errors.append(error)
 
     threads = [

@@ -155,7 +155,7 @@ class DepthNode(Node):
         """Load the model for ``values`` (loader thread); on failure keep the running one."""
         try:
             pipeline = self._load_pipeline(values)
-        except Exception as error:  # noqa: B902 - any failure keeps the running model
+        except Exception as error:  # any failure keeps the running model
             with self._lock:
                 running = self._pipeline.model_info.describe()
                 self._reload_failures += 1

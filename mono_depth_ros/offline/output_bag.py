@@ -69,7 +69,7 @@ class OutputBag:
             return key
         try:
             self._connections[key] = self._writer.add_copy(connection, typestore)
-        except Exception as error:  # noqa: B902 - rosbags raises several types here
+        except Exception as error:  # rosbags raises several types here
             LOGGER.warning('not copying %s (%s): %s', connection.topic, connection.msgtype,
                            error)
             return None

@@ -53,13 +53,6 @@ OUTPUT_TOPICS = {
 }
 
 
-def topics_for_mode(mode: str) -> tuple[str, ...]:
-    """Return the relative output topics a mode can write."""
-    check_mode(mode)
-    return ((DEPTH_TOPICS if mode != 'triangulation' else ())
-            + (TRIANGULATION_TOPICS if mode != 'depth' else ()))
-
-
 def check_mode(mode: str) -> None:
     """Raise BadMessageError unless ``mode`` is one of MODES."""
     if mode not in MODES:

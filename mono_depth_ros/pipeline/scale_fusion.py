@@ -134,11 +134,6 @@ class ScaleFusion:
             self._jumps = 0
             self.last_fit = None
 
-    @property
-    def has_estimate(self) -> bool:
-        """Return True once a scale has been fitted."""
-        return self._log_scale is not None
-
     def add_points(self, stamp_ns: int, points_camera: np.ndarray) -> None:
         """Add the triangulated points (optical frame) of the image stamped ``stamp_ns``."""
         points = np.asarray(points_camera, dtype=np.float32)

@@ -112,7 +112,7 @@ class BackgroundExecutor:
         while self._context.ok() and not self._stopped.is_set():
             try:
                 self._executor.spin_once(timeout_sec=0.05)
-            except Exception:  # noqa: B902 - a shutdown race inside rclpy; stop spinning
+            except Exception:  # a shutdown race inside rclpy; stop spinning
                 if not self._context.ok():
                     return
                 raise

@@ -68,7 +68,7 @@ class LatestFrameWorker(Generic[Item]):
                 self._busy = True
             try:
                 self._process(item)
-            except Exception as error:  # noqa: B902 - reported, and the worker keeps going
+            except Exception as error:  # reported, and the worker keeps going
                 if self._on_error is None:
                     raise
                 self._on_error(error)
