@@ -74,7 +74,7 @@ bench: $(STAMP)
 	$(BIN)/mono-depth-ros bench --json
 
 colcon-check: $(STAMP)
-	$(BIN)/python -m pytest -q test/test_colcon_build.py
+	$(BIN)/python -m pytest -q test/lint/test_colcon_build.py
 
 clean:
 	rm -rf $(VENV) $(JAZZY_VENV) build install log demo_out *.egg-info

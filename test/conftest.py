@@ -12,18 +12,34 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Test set-up: an isolated DDS domain on loopback and the large-data Fast DDS profile."""
+"""Test set-up: the test groups, an isolated DDS domain on loopback, the Fast DDS profile.
+
+The tests are grouped by what they need, one folder each, and each folder is also a marker
+(``pytest -m unit`` runs the ROS-free tests alone):
+
+- ``unit/``: ROS-free (numpy, OpenCV, rosbags, ONNX Runtime, PyTorch on the CPU).
+- ``ros/``: need ROS 2 (rclpy, message packages); most run real nodes over DDS on loopback.
+- ``launch_tests/``: launch_testing tests of the launch files (need ros2 launch).
+- ``gpu/``: CUDA, TensorRT (``make test-gpu``); they skip without a GPU.
+- ``lint/``: the ament lint rules and the colcon build.
+- ``support/``: helper modules the tests import (harness, model builders, stand-ins).
+"""
 
 import os
 import pathlib
 import random
+import sys
 
 import pytest
+
+TEST_ROOT = pathlib.Path(__file__).resolve().parent
+PACKAGE_ROOT = TEST_ROOT.parent
+TEST_GROUPS = ('unit', 'ros', 'launch_tests', 'gpu', 'lint')
+sys.path.insert(0, str(TEST_ROOT / 'support'))
 
 # launch_testing's pytest plugin predates pytest 9: collect the launch tests through this adapter.
 pytest_plugins = ['launch_testing_adapter']
 
-PACKAGE_ROOT = pathlib.Path(__file__).resolve().parents[1]
 FASTDDS_PROFILE = PACKAGE_ROOT / 'config' / 'fastdds_large_data.xml'
 
 
@@ -42,6 +58,14 @@ def _configure_ros_environment() -> None:
 
 
 _configure_ros_environment()
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """Mark each test with its group, the folder it lives in."""
+    for item in items:
+        folder = pathlib.Path(str(item.fspath)).parent.name
+        if folder in TEST_GROUPS:
+            item.add_marker(folder)
 
 
 @pytest.fixture(scope='session')

@@ -49,7 +49,7 @@ from tensorrt_stand_in import (BindingApiEngine, DATA_TYPE, Fake86Builder, fake_
                                floats_at, OldConfig, PROFILE, TensorApiEngine, Trt86Engine,
                                use_stand_in_tensorrt)
 
-PACKAGE_ROOT = pathlib.Path(__file__).resolve().parents[1]
+PACKAGE_ROOT = pathlib.Path(__file__).resolve().parents[2]
 RUNTIME = {'tensorrt_version': '10.3.0', 'gpu_name': 'Stand-in GPU', 'compute_capability': '8.7'}
 HAVE_TENSORRT = importlib.util.find_spec('tensorrt') is not None
 

@@ -20,7 +20,7 @@ import sys
 
 import pytest
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 LINTED = ['mono_depth_ros', 'test', 'bench', 'launch', 'setup.py']
 LICENSE_MARKER = 'Licensed under the Apache License, Version 2.0'
 

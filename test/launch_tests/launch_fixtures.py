@@ -36,7 +36,7 @@ from mono_depth_ros.ros.collector import TopicCollector
 from mono_depth_ros.ros.graph import BackgroundExecutor, ros_context
 from mono_depth_ros.synth import BAG_TOPICS, render_sequence, write_sequence
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 BAG_FRAMES = 45
 BAG_SIZE = (320, 240)
 LAUNCH_MODULES = ('launch_testing', 'launch_testing.actions', 'launch_ros', 'launch',

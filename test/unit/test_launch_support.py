@@ -27,7 +27,7 @@ import yaml
 
 from mono_depth_ros import launch_support
 from mono_depth_ros.core.errors import BadMessageError
-from mono_depth_ros.nodes.depth_node import PARAMETERS
+from mono_depth_ros.parameter_tables import DEPTH_PARAMETERS as PARAMETERS
 
 CACHED_ID = 'cached-org/depth-model'
 

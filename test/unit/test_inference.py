@@ -374,7 +374,7 @@ print(json.dumps(sorted(name for name in sys.modules if name.split('.')[0] in he
 
 
 def test_model_loading_modules_import_torch_and_onnx_only_when_used():
-    root = pathlib.Path(__file__).resolve().parents[1]
+    root = pathlib.Path(__file__).resolve().parents[2]
     environment = dict(os.environ, PYTHONPATH=os.pathsep.join(
         [str(root), *filter(None, [os.environ.get('PYTHONPATH')])]))
     result = subprocess.run([sys.executable, '-c', _IMPORT_CHECK, *_LOADING_MODULES],

@@ -30,7 +30,8 @@ from mono_depth_ros.core.image_codec import numpy_to_image
 from mono_depth_ros.nodes.depth_node import DepthNode
 from mono_depth_ros.nodes.triangulation_node import TriangulationNode
 from mono_depth_ros.ros.messages import camera_info_message, image_message, ns_to_stamp
-from ros_harness import header, node_under_test, off_centre_camera, textured_rgb
+from ros_harness import header, node_under_test
+from synthetic_frames import off_centre_camera, textured_rgb
 
 CAMERA = off_centre_camera()
 START_NS = 100_000_000_000   # 100 s

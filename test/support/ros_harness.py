@@ -18,7 +18,6 @@ import contextlib
 import time
 from typing import Iterator
 
-import cv2
 import numpy as np
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
@@ -34,19 +33,6 @@ from mono_depth_ros.ros.messages import (camera_info_message, compressed_image_m
 
 RELIABLE = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 FRAME_ID = 'test_camera_optical_frame'
-
-
-def off_centre_camera(width: int = 320, height: int = 240) -> CameraModel:
-    """Return a camera whose principal point is far from the image centre."""
-    return CameraModel.from_intrinsics(fx=0.9 * width, fy=0.9 * width, cx=0.2 * width,
-                                       cy=0.8 * height, width=width, height=height)
-
-
-def textured_rgb(width: int = 320, height: int = 240, seed: int = 0) -> np.ndarray:
-    """Return a smooth, textured RGB test image."""
-    rng = np.random.default_rng(seed)
-    coarse = rng.integers(0, 256, size=(height // 8 + 1, width // 8 + 1, 3), dtype=np.uint8)
-    return cv2.resize(coarse, (width, height), interpolation=cv2.INTER_CUBIC)
 
 
 def header(stamp_ns: int, frame_id: str = FRAME_ID) -> Header:

@@ -25,7 +25,8 @@ from mono_depth_ros.inference.selection import load_backend
 import mono_depth_ros.nodes.depth_node as depth_node_module
 from mono_depth_ros.nodes.depth_node import DepthNode
 from mono_depth_ros.ros.messages import stamp_to_ns
-from ros_harness import node_under_test, off_centre_camera, textured_rgb
+from ros_harness import node_under_test
+from synthetic_frames import off_centre_camera, textured_rgb
 
 MODEL_SECONDS = 0.1     # the model takes 100 ms ...
 FRAME_PERIOD = 1 / 60   # ... and frames come at 60 Hz

@@ -34,7 +34,8 @@ from mono_depth_ros.nodes.depth_node import DepthNode
 from mono_depth_ros.pipeline.depth_pipeline import DepthPipeline, DepthSettings
 from mono_depth_ros.pipeline.offline import InputFrame, OfflineProcessor, OfflineSettings
 from mono_depth_ros.ros.messages import image_message, stamp_to_ns
-from ros_harness import FRAME_ID, header, node_under_test, off_centre_camera, textured_rgb
+from ros_harness import FRAME_ID, header, node_under_test
+from synthetic_frames import off_centre_camera, textured_rgb
 
 OUTPUTS = {'depth/image': Image, 'depth/camera_info': CameraInfo, 'depth/relative': Image,
            'depth/colored': Image, 'points': PointCloud2}

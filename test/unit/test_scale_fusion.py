@@ -14,7 +14,6 @@
 
 """Metric scale for relative depth from triangulated points: core fits and the fused output."""
 
-import hashlib
 import sys
 import threading
 import time
@@ -22,26 +21,19 @@ import time
 import cv2
 import numpy as np
 import pytest
-from sensor_msgs.msg import Image
 
+from fusion_oracle import (AffineInverseDepthModel, fused_and_oracle, SCALE, sequence_truth,
+                           SHIFT)
 from mono_depth_ros.core.camera_model import CameraModel
 from mono_depth_ros.core.image_codec import image_to_numpy
-from mono_depth_ros.core.metrics import aggregate_metrics, align_scale_shift, compute_metrics
-from mono_depth_ros.core.preprocessing import prepare_input
 from mono_depth_ros.core.transforms import matrix_to_quaternion
 from mono_depth_ros.core.triangulation.pipeline import TriangulationPipeline
-from mono_depth_ros.inference.base import DepthBackend, InputSpec, ModelInfo
-import mono_depth_ros.nodes.depth_node as depth_node_module
-from mono_depth_ros.nodes.depth_node import DepthNode
-from mono_depth_ros.nodes.triangulation_node import TriangulationNode
+from mono_depth_ros.inference.base import ModelInfo
 from mono_depth_ros.pipeline.depth_pipeline import DepthPipeline, DepthSettings
 from mono_depth_ros.pipeline.offline import InputFrame, OfflineProcessor, OfflineSettings
 from mono_depth_ros.pipeline.scale_fusion import ScaleFusion, ScaleFusionSettings
-from mono_depth_ros.ros.messages import stamp_to_ns
-from mono_depth_ros.synth import render_sequence, write_sequence
-from mono_depth_ros.tools.replay import replay_bag
+from mono_depth_ros.synth import render_sequence
 
-SCALE, SHIFT = 3.7, 0.25   # relative = SCALE / depth + SHIFT
 CAMERA = CameraModel.from_intrinsics(500.0, 500.0, 300.0, 200.0, 640, 480)
 
 
@@ -160,53 +152,9 @@ def test_points_and_maps_from_two_threads_keep_the_fusion_consistent():
     assert shift == pytest.approx(-SHIFT / SCALE, rel=0.1)
 
 
-class AffineInverseDepthModel(DepthBackend):
-    """A relative 'network' whose output is exactly SCALE / depth + SHIFT at its resolution.
-
-    It recognises each synthetic frame by its input tensor and answers from the ground truth,
-    like a perfect relative model: what remains is the metric scale, which the node must find.
-    """
-
-    name = 'affine-oracle'
-
-    def __init__(self, sequence, input_size: int):
-        super().__init__('cpu', 'fp32', InputSpec('pixel_values'))
-        self._depth_by_key = {}
-        for frame in sequence.frames:
-            tensor = prepare_input(frame.rgb, input_size)
-            self._depth_by_key[hashlib.sha1(tensor.tobytes()).hexdigest()] = frame.depth
-
-    def _infer(self, tensor: np.ndarray) -> np.ndarray:
-        depth = self._depth_by_key[hashlib.sha1(tensor.tobytes()).hexdigest()]
-        height, width = tensor.shape[2:]
-        inverse = cv2.resize(1.0 / depth, (width, height), interpolation=cv2.INTER_AREA)
-        return (SCALE * inverse + SHIFT)[None].astype(np.float32)
-
-
-def _fused_and_oracle(fused_by_stamp: dict, relative_by_stamp: dict, truth: dict,
-                      warm: set) -> tuple[float, float, int]:
-    """Return (fused AbsRel, oracle AbsRel, frames) over the warm frames with both outputs."""
-    fused, oracle = [], []
-    for stamp, depth in fused_by_stamp.items():
-        if stamp in warm and stamp in relative_by_stamp:
-            fused.append(compute_metrics(depth, truth[stamp]))
-            aligned, _, _ = align_scale_shift(relative_by_stamp[stamp], truth[stamp],
-                                              space='inverse')
-            oracle.append(compute_metrics(aligned, truth[stamp]))
-    if not fused:
-        return float('nan'), float('nan'), 0
-    return (aggregate_metrics(fused)['abs_rel'], aggregate_metrics(oracle)['abs_rel'],
-            len(fused))
-
-
 @pytest.fixture(scope='module')
 def oracle_sequence():
     return render_sequence(frames=45, width=640, height=480, seed=0)
-
-
-def _sequence_truth(sequence) -> tuple[dict, set]:
-    truth = {frame.stamp_ns: frame.depth for frame in sequence.frames}
-    return truth, set(sorted(truth)[20:])
 
 
 def test_fused_depth_is_within_1_1x_of_the_oracle_alignment(oracle_sequence):
@@ -237,43 +185,7 @@ def test_fused_depth_is_within_1_1x_of_the_oracle_alignment(oracle_sequence):
              for o in outputs if 'depth/image' in o.messages}
     relative = {o.frame.stamp_ns: image_to_numpy(o.messages['depth/relative'])
                 for o in outputs if 'depth/relative' in o.messages}
-    truth, warm = _sequence_truth(oracle_sequence)
-    fused_absrel, oracle_absrel, frames = _fused_and_oracle(fused, relative, truth, warm)
+    truth, warm = sequence_truth(oracle_sequence)
+    fused_absrel, oracle_absrel, frames = fused_and_oracle(fused, relative, truth, warm)
     assert frames == len(warm)
     assert fused_absrel <= 1.1 * oracle_absrel, (fused_absrel, oracle_absrel)
-
-
-@pytest.mark.slow
-def test_the_nodes_over_dds_publish_fused_metric_depth(oracle_sequence, tmp_path, monkeypatch):
-    """The same method live: two nodes over DDS, fed frame by frame from a rosbag2.
-
-    Over DDS a frame's points reach the depth node after its own depth, so each fit serves
-    from the next frame on; the bound allows for that one-frame lag.
-    """
-    input_size = 140
-    sequence = oracle_sequence
-    paths = write_sequence(sequence, tmp_path / 'sequence')
-    model = AffineInverseDepthModel(sequence, input_size)
-    info = ModelInfo('relative', None, 'affine inverse-depth oracle')
-    monkeypatch.setattr(depth_node_module, 'load_backend', lambda *a, **k: (model, info))
-    remaps = ['--ros-args', '-r', 'image:=/camera/image_raw', '-r', 'odom:=/odom',
-              '-p', f'input_size:={input_size}', '-p', 'scale_source:=triangulation',
-              '-p', 'min_depth:=0.2', '-p', 'max_depth:=30.0']
-
-    def make_nodes(context):
-        return [TriangulationNode(context=context, namespace='/camera', cli_args=remaps[:5]),
-                DepthNode(context=context, namespace='/camera', cli_args=remaps)]
-
-    answers = ['/camera/depth/relative', '/camera/triangulation/depth']
-    result = replay_bag(paths['bag'], {'/camera/depth/image': Image,
-                                       '/camera/depth/relative': Image,
-                                       '/camera/triangulation/depth': Image},
-                        make_nodes=make_nodes, rate=0.5, lockstep=('/camera/image_raw', answers))
-    fused = {stamp_to_ns(m.header.stamp): image_to_numpy(m)
-             for m in result.messages['/camera/depth/image']}
-    relative = {stamp_to_ns(m.header.stamp): image_to_numpy(m)
-                for m in result.messages['/camera/depth/relative']}
-    truth, warm = _sequence_truth(sequence)
-    fused_absrel, oracle_absrel, frames = _fused_and_oracle(fused, relative, truth, warm)
-    assert frames >= 0.8 * len(warm), f'{frames} fused, {len(relative)} relative frames'
-    assert fused_absrel <= 1.25 * oracle_absrel, (fused_absrel, oracle_absrel)

@@ -26,7 +26,7 @@ from mono_depth_ros.core.triangulation.pipeline import TriangulationResult
 from mono_depth_ros.pipeline.depth_pipeline import DepthResult
 from mono_depth_ros.pipeline.outputs import (DEPTH_TOPICS, DepthOutputs, DepthOutputSettings,
                                              triangulation_fields, TRIANGULATION_TOPICS)
-from ros_harness import off_centre_camera, textured_rgb
+from synthetic_frames import off_centre_camera, textured_rgb
 
 CAMERA = off_centre_camera()
 RGB = textured_rgb()
