@@ -34,7 +34,7 @@ def module(package_root):
 
 @pytest.fixture(scope='module')
 def stream_module(module):
-    """Return robustness_stream, as bench_robustness imports it (load_benchmark put bench/ first)."""
+    """Return robustness_stream, imported as bench_robustness imports it."""
     return importlib.import_module('robustness_stream')
 
 
