@@ -29,7 +29,7 @@ import types
 import cv2
 import numpy as np
 
-from benchmark_support import goal_met
+from benchmark_latency import goal_met
 from mono_depth_ros.core.camera_model import CameraModel
 from mono_depth_ros.core.pointcloud import depth_to_points, pack_organized_cloud
 

@@ -54,13 +54,14 @@ from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import Image, PointCloud2
 from std_msgs.msg import Header
 
-from benchmark_support import (bench_model_path, CpuMeter, DEPTH_NODE_PARAMETERS,
-                               diagnostic_values, FRAME_HEIGHT as HEIGHT,
-                               FRAME_WIDTH as WIDTH, goal_met, latency_against_inference,
-                               latency_bound_report, node_process, NodeProcess, OutputLog,
-                               random_domain_id, RATIO_GOAL, raw_backend, summary_ms,
-                               textured_rgb, timed, use_loopback_large_data_dds,
-                               V2_SMALL_DESCRIPTION, wait_until_connected, WindowLatency)
+from benchmark_latency import (goal_met, latency_against_inference, latency_bound_report,
+                               RATIO_GOAL, summary_ms, timed, WindowLatency)
+from benchmark_meters import CpuMeter
+from benchmark_model import (bench_model_path, FRAME_HEIGHT as HEIGHT, FRAME_WIDTH as WIDTH,
+                             raw_backend, textured_rgb, V2_SMALL_DESCRIPTION)
+from benchmark_support import (DEPTH_NODE_PARAMETERS, diagnostic_values, node_process,
+                               NodeProcess, OutputLog, random_domain_id,
+                               use_loopback_large_data_dds, wait_until_connected)
 from mono_depth_ros.core.camera_model import CameraModel
 from mono_depth_ros.core.image_codec import numpy_to_image
 from mono_depth_ros.ros.graph import BackgroundCamera

@@ -29,7 +29,7 @@ hold TensorRT's engines to the same bound. Run ``python bench/bench_fp16.py`` or
 import json
 import time
 
-from benchmark_support import abs_rel, bench_model_path, textured_rgb, V2_SMALL_DESCRIPTION
+from benchmark_model import abs_rel, bench_model_path, textured_rgb, V2_SMALL_DESCRIPTION
 from mono_depth_ros.core.preprocessing import prepare_input
 
 ABS_REL_GOAL = 0.01

@@ -19,8 +19,9 @@ Run ``python bench/bench_robustness.py`` (about 12 minutes) or
 (10^6 bytes) of resident set size (``VmRSS`` of ``/proc/<pid>/status``, sampled every second).
 The nodes run as processes of their own (``python -m mono_depth_ros.nodes.<node>``) with ONNX
 Runtime on the CPU, the large-data Fast DDS profile, loopback discovery and a random domain, as
-in ``bench_depth_node.py`` (``benchmark_support`` has their model, raw-inference timing,
-node processes and meters).
+in ``bench_depth_node.py`` (``benchmark_model`` has their model and raw-inference backend,
+``benchmark_support`` the node processes, ``benchmark_meters`` the meters; ``robustness_stream``
+is the camera and receiver and ``robustness_reports`` summarises memory and /diagnostics).
 
 - ``overload``: 640x480 rgb8 images at 60 Hz for 60 s (after a 10 s warm-up at the same rate)
   into depth_node running a slow model: Depth-Anything-V2-Small's architecture with random
@@ -45,35 +46,25 @@ node processes and meters).
 """
 
 import argparse
-import functools
 import json
-import math
 import os
 import pathlib
 import time
-from typing import Callable
 
-from diagnostic_msgs.msg import DiagnosticArray
-from nav_msgs.msg import Odometry
 import numpy as np
-from rclpy.qos import qos_profile_sensor_data, QoSProfile, ReliabilityPolicy
-from sensor_msgs.msg import Image, PointCloud2
-from std_msgs.msg import Header
 
-from benchmark_support import (bench_model_path, CpuMeter, DEPTH_NODE_PARAMETERS,
-                               diagnostic_values, latency_against_inference,
-                               latency_bound_ms, latency_bound_report, node_logs,
-                               node_process, OutputLog, ProcessMonitor, random_domain_id,
-                               raw_backend, summary_ms, textured_rgb, timed,
-                               use_loopback_large_data_dds, V2_SMALL_DESCRIPTION,
-                               wait_until_connected, WindowLatency)
+from benchmark_latency import (latency_against_inference, latency_bound_ms,
+                               latency_bound_report, summary_ms, timed, WindowLatency)
+from benchmark_meters import CpuMeter, ProcessMonitor
+from benchmark_model import bench_model_path, raw_backend, textured_rgb, V2_SMALL_DESCRIPTION
+from benchmark_support import (DEPTH_NODE_PARAMETERS, node_process, random_domain_id,
+                               use_loopback_large_data_dds)
 from mono_depth_ros.core.camera_model import CameraModel
-from mono_depth_ros.core.image_codec import numpy_to_image
-from mono_depth_ros.core.transforms import matrix_to_quaternion
-from mono_depth_ros.ros.graph import BackgroundCamera
-from mono_depth_ros.ros.messages import camera_info_message, image_message, ns_to_stamp
-from mono_depth_ros.synth import FRAME_IDS, render_sequence
-from mono_depth_ros.synth.scene import base_pose_at, base_twist_at
+from mono_depth_ros.synth import render_sequence
+from robustness_reports import (diagnostics_report, memory_report, RSS_EVERY_S,
+                                RSS_GROWTH_GOAL_PERCENT)
+from robustness_stream import (CameraStream, DEPTH_NODE, PingPong, PublishWindow, STATUS_NAMES,
+                               TRIANGULATION_NODE)
 
 OVERLOAD_S = 60.0
 SOAK_S = 600.0
@@ -84,7 +75,7 @@ ODOMETRY_RATE_HZ = 30.0
 OVERLOAD_INPUT_SIZE = 308
 SOAK_INPUT_SIZE = 140
 SOAK_MODELS = ('v2-vit-tiny', 'v2-small')
-# Depth Anything V2's layout with a ViT-Tiny-sized encoder: benchmark_support's V2-Small maker
+# Depth Anything V2's layout with a ViT-Tiny-sized encoder: benchmark_model's V2-Small maker
 # with these sizes in place of V2-Small's.
 VIT_TINY_SIZES = {'hidden_size': 192, 'num_hidden_layers': 12, 'num_attention_heads': 3,
                   'neck_hidden_sizes': [24, 48, 96, 192], 'fusion_hidden_size': 32,
@@ -92,30 +83,10 @@ VIT_TINY_SIZES = {'hidden_size': 192, 'num_hidden_layers': 12, 'num_attention_he
 VIT_TINY_MODEL = 'depth_anything_v2_vit_tiny_random_seed0.onnx'
 SEQUENCE_FRAMES = 90  # 6 s of motion at 15 Hz, played forwards then backwards
 RAW_FRAMES = 5
-RSS_EVERY_S = 1.0
 REPORT_EVERY_S = 10.0
-RSS_GROWTH_GOAL_PERCENT = 5.0
 WIDTH, HEIGHT = 640, 480
-STAMP_ORIGIN_NS = 1_700_000_000_000_000_000
-START_TIMEOUT_S = 120.0
 DRAIN_S = 1.5
-DEPTH_NODE = 'depth_node'
-TRIANGULATION_NODE = 'triangulation_node'
-STATUS_NAMES = {DEPTH_NODE: 'depth_node: depth',
-                TRIANGULATION_NODE: 'triangulation_node: triangulation'}
-DIAGNOSTIC_KEYS = {
-    DEPTH_NODE: ('frames_received', 'frames_dropped', 'rate_in_hz', 'rate_out_hz',
-                 'latency_mean_ms', 'latency_p95_ms', 'inference_mean_ms', 'frames_failed',
-                 'backend'),
-    TRIANGULATION_NODE: ('frames_received', 'frames_dropped', 'rate_in_hz', 'rate_out_hz',
-                         'latency_mean_ms', 'latency_p95_ms', 'frame_ms', 'tracks', 'points',
-                         'frames_resets', 'frames_no_pose', 'frames_failed'),
-}
-COUNTERS = ('frames_received', 'frames_dropped', 'frames_resets', 'frames_no_pose',
-            'frames_failed')
 TRIANGULATION_PARAMETERS = {'qos': 'sensor_data'}
-# Odometry usually comes reliable; triangulation_node's best-effort subscription takes either.
-ODOMETRY_QOS = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
 
 
 def run(overload_s: float = OVERLOAD_S, soak_s: float = SOAK_S, warmup_s: float = WARMUP_S,
@@ -183,7 +154,7 @@ def overload(model_path: str, duration_s: float, warmup_s: float, input_size: in
     domain_id = random_domain_id()
     load_before = os.getloadavg()[0]
     with node_process(DEPTH_NODE, parameters, domain_id) as node, \
-            _Stream(domain_id, [rgb], info, ('depth/image',)) as stream, \
+            CameraStream(domain_id, [rgb], info, ('depth/image',)) as stream, \
             ProcessMonitor({DEPTH_NODE: node.process.pid}, RSS_EVERY_S) as monitor:
         stream.wait_connected([node], consumers=1)
         stream.first_output('depth/image', [node])
@@ -208,10 +179,10 @@ def overload(model_path: str, duration_s: float, warmup_s: float, input_size: in
         'warmup_s': warmup_s,
         'raw_inference': raw_ms,
         **_latency_report(window, arrivals, raw_ms, period_ms, after),
-        'node_diagnostics': _diagnostics_report(
+        'node_diagnostics': diagnostics_report(
             before, stream.diagnostics_at(DEPTH_NODE, window.end), after),
-        'memory': {DEPTH_NODE: _memory_report(monitor.samples[DEPTH_NODE], window.start,
-                                              window.end, report_every_s)},
+        'memory': {DEPTH_NODE: memory_report(monitor.samples[DEPTH_NODE], window.start,
+                                             window.end, report_every_s)},
         'cpu': {**cpu_usage, **monitor.cpu_cores(DEPTH_NODE, window.start, window.end)},
     }
     diagnostics = result['node_diagnostics']
@@ -239,7 +210,7 @@ def _raw_inference_ms(model_path: str, input_size: int, frames: int) -> dict:
                 **summary_ms(seconds)}
 
 
-def _latency_report(window: '_Window', arrivals: dict[int, float], raw: dict,
+def _latency_report(window: 'PublishWindow', arrivals: dict[int, float], raw: dict,
                     period_ms: float, after: dict) -> dict:
     """Summarise publish -> receipt latency of the frames published in the window.
 
@@ -295,15 +266,15 @@ def soak(model_path: str, duration_s: float, warmup_s: float, input_size: int, r
     """Run depth_node and triangulation_node on one stream for a long time; return their RSS."""
     sequence = render_sequence(frames=sequence_frames, width=WIDTH, height=HEIGHT, seed=0,
                                fps=rate_hz)
-    motion = _PingPong(sequence_frames, rate_hz)
+    motion = PingPong(sequence_frames, rate_hz)
     parameters = {'model': model_path, 'input_size': input_size, **DEPTH_NODE_PARAMETERS}
     topics = ('depth/image', 'points', 'triangulation/depth', 'triangulation/points')
     domain_id = random_domain_id()
     load_before = os.getloadavg()[0]
     with node_process(DEPTH_NODE, parameters, domain_id) as depth_node, \
             node_process(TRIANGULATION_NODE, TRIANGULATION_PARAMETERS, domain_id) as tri_node, \
-            _Stream(domain_id, [frame.rgb for frame in sequence.frames],
-                    sequence.camera_info_fields(), topics, motion) as stream, \
+            CameraStream(domain_id, [frame.rgb for frame in sequence.frames],
+                         sequence.camera_info_fields(), topics, motion) as stream, \
             ProcessMonitor({DEPTH_NODE: depth_node.process.pid,
                             TRIANGULATION_NODE: tri_node.process.pid}, RSS_EVERY_S) as monitor:
         nodes = [depth_node, tri_node]
@@ -320,9 +291,9 @@ def soak(model_path: str, duration_s: float, warmup_s: float, input_size: int, r
         arrivals = {topic: stream.arrivals(topic) for topic in topics}
     received = {topic: sum(stamp in arrivals[topic] for stamp in window.published)
                 for topic in topics}
-    memory = {name: _memory_report(monitor.samples[name], window.start, window.end,
-                                   report_every_s) for name in STATUS_NAMES}
-    diagnostics = {name: _diagnostics_report(before[name], during[name], after[name])
+    memory = {name: memory_report(monitor.samples[name], window.start, window.end,
+                                  report_every_s) for name in STATUS_NAMES}
+    diagnostics = {name: diagnostics_report(before[name], during[name], after[name])
                    for name in STATUS_NAMES}
     depth_diagnostics = diagnostics[DEPTH_NODE]
     dropped = depth_diagnostics.get('frames_dropped_in_window')
@@ -354,223 +325,6 @@ def soak(model_path: str, duration_s: float, warmup_s: float, input_size: int, r
         result['depth_node_keeps_up'] = bool(dropped <= 0.05 * window.images)
     result['goal_met'] = all(report.get('goal_met', False) for report in memory.values())
     return result
-
-
-class _PingPong:
-    """Plays a rendered sequence forwards then backwards, so poses and images stay continuous."""
-
-    def __init__(self, frames: int, fps: float) -> None:
-        self.frames = frames
-        self.fps = fps
-        self.span_s = (frames - 1) / fps
-
-    def sequence_time(self, stream_s: float) -> tuple[float, float]:
-        """Return (time in the rendered sequence, +1 forwards or -1 backwards)."""
-        if self.span_s <= 0:
-            return 0.0, 1.0
-        phase = math.fmod(stream_s, 2.0 * self.span_s)
-        return (phase, 1.0) if phase <= self.span_s else (2.0 * self.span_s - phase, -1.0)
-
-    def frame_index(self, stream_s: float) -> int:
-        """Return the rendered frame shown at a stream time."""
-        return min(self.frames - 1, round(self.sequence_time(stream_s)[0] * self.fps))
-
-    def odometry(self, stream_s: float, stamp_ns: int) -> Odometry:
-        """Return the base's odometry at a stream time (the twist flips when playing back)."""
-        seconds, direction = self.sequence_time(stream_s)
-        pose = base_pose_at(seconds)
-        linear, angular = (direction * np.asarray(part) for part in base_twist_at(seconds))
-        message = Odometry()
-        message.header.stamp = ns_to_stamp(stamp_ns)
-        message.header.frame_id = FRAME_IDS['odom']
-        message.child_frame_id = FRAME_IDS['base']
-        position, orientation = message.pose.pose.position, message.pose.pose.orientation
-        position.x, position.y, position.z = (float(value) for value in pose[:3, 3])
-        (orientation.x, orientation.y, orientation.z,
-         orientation.w) = (float(value) for value in matrix_to_quaternion(pose[:3, :3]))
-        twist = message.twist.twist
-        twist.linear.x, twist.linear.y, twist.linear.z = (float(value) for value in linear)
-        twist.angular.x, twist.angular.y, twist.angular.z = (float(value) for value in angular)
-        return message
-
-
-def _memory_report(samples: list[tuple[float, float]], start: float, end: float,
-                   report_every_s: float) -> dict:
-    """Summarise RSS samples (perf_counter s, MB) taken between start and end."""
-    slack = 0.5 * RSS_EVERY_S  # the samples nearest the window's ends
-    inside = [(at, mb) for at, mb in samples if start - slack <= at <= end + slack]
-    if len(inside) < 2:
-        return {'samples': len(inside), 'goal_met': False, 'why_not': 'fewer than 2 samples'}
-    at_s = np.array([at - start for at, _ in inside])
-    rss_mb = np.array([mb for _, mb in inside])
-    growth = 100.0 * (rss_mb[-1] - rss_mb[0]) / rss_mb[0]
-    slope = float(np.polyfit(at_s / 60.0, rss_mb, 1)[0])
-    reported, next_at = [], 0.0
-    for seconds, mb in zip(at_s, rss_mb):
-        if seconds >= next_at - 0.5 * RSS_EVERY_S:
-            reported.append([round(float(seconds), 1), round(float(mb), 2)])
-            next_at += report_every_s
-    return {
-        'samples': len(inside),
-        'rss_start_mb': round(float(rss_mb[0]), 2),
-        'rss_end_mb': round(float(rss_mb[-1]), 2),
-        'rss_min_mb': round(float(rss_mb.min()), 2),
-        'rss_max_mb': round(float(rss_mb.max()), 2),
-        'rss_growth_percent': round(float(growth), 3),
-        'rss_slope_mb_per_min': round(slope, 4),
-        'rss_fit_growth_percent': round(100.0 * slope * float(at_s[-1]) / 60.0
-                                        / float(rss_mb[0]), 3),
-        # A leak keeps growing; an allocator settling in grows early and then stays flat.
-        'rss_growth_second_half_percent': round(
-            100.0 * float(rss_mb[-1] - rss_mb[len(rss_mb) // 2]) / float(rss_mb[0]), 3),
-        f'rss_every_{report_every_s:g}_s_mb': reported,
-        'goal_percent': RSS_GROWTH_GOAL_PERCENT,
-        'goal_met': bool(growth < RSS_GROWTH_GOAL_PERCENT),
-    }
-
-
-def _diagnostics_report(before: dict, during: dict, after: dict) -> dict:
-    """Return a node's /diagnostics over a window.
-
-    Rates and latencies come from its last message in the window (``during``; the rates decay
-    once the input stops), counters from the first message after the window, with each
-    counter's change since ``before``.
-    """
-    result = {key: value for key, value in (during or after).items() if key not in COUNTERS}
-    result.update({key: after[key] for key in COUNTERS if key in after})
-    for key in COUNTERS:
-        if isinstance(after.get(key), int) and isinstance(before.get(key), int):
-            result[f'{key}_in_window'] = after[key] - before[key]
-    return result
-
-
-# The camera, the odometry and the receiver -------------------------------------------------
-
-class _Window:
-    """What one publishing run sent: its wall span, image stamps and publish times."""
-
-    def __init__(self) -> None:
-        self.start = self.end = 0.0
-        self.published: dict[int, float] = {}
-        self.images = 0
-        self.odometry = 0
-
-
-class _Stream(BackgroundCamera):
-    """Publishes the camera (and odometry) and records when each stamp's outputs arrive."""
-
-    node_name = 'bench_robustness_camera'
-
-    def __init__(self, domain_id: int, frames: list[np.ndarray], camera_info_fields: dict,
-                 topics: tuple[str, ...], motion: _PingPong | None = None) -> None:
-        super().__init__(domain_id)
-        self._frames = frames
-        self._info_fields = camera_info_fields
-        self._topics = topics
-        self._motion = motion
-        self._log = OutputLog(topics)
-        self._stream_s = 0.0  # stream time already published: stamps continue across runs
-
-    def _add_endpoints(self, node) -> None:
-        self._odometry_publisher = (node.create_publisher(Odometry, 'odom', ODOMETRY_QOS)
-                                    if self._motion is not None else None)
-        self._subscriptions = [
-            node.create_subscription(
-                PointCloud2 if topic.endswith('points') else Image, topic,
-                functools.partial(self._log.record, topic), qos_profile_sensor_data)
-            for topic in self._topics]
-        node.create_subscription(DiagnosticArray, '/diagnostics', self._log.record_diagnostics,
-                                 10)
-        header = Header(frame_id=FRAME_IDS['camera'])
-        self._images = [image_message(numpy_to_image(rgb, 'rgb8'), header)
-                        for rgb in self._frames]
-        self._info = camera_info_message(self._info_fields, header)
-
-    def arrivals(self, topic: str) -> dict[int, float]:
-        """Return {stamp ns: first arrival time} of an output topic so far."""
-        with self._log.condition:
-            return dict(self._log.arrivals[topic])
-
-    def wait_connected(self, nodes: list, consumers: int,
-                       timeout_s: float = START_TIMEOUT_S) -> None:
-        """Wait until the nodes subscribe to the inputs and publish every subscribed output."""
-        publishers = [self._image_publisher, self._info_publisher]
-        wait_until_connected(
-            lambda: bool(all(p.get_subscription_count() >= consumers for p in publishers)
-                         and (self._odometry_publisher is None
-                              or self._odometry_publisher.get_subscription_count())
-                         and self._outputs_connected()),
-            nodes, timeout_s, who='the nodes')
-
-    def first_output(self, topic: str, nodes: list,
-                     timeout_s: float = START_TIMEOUT_S) -> None:
-        """Publish a frame every half second until ``topic`` answers (the model is loaded)."""
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            for node in nodes:
-                node.check_alive()
-            self.publish_for(0.5, 2.0, 10.0 if self._motion is not None else None)
-            with self._log.condition:
-                if self._log.condition.wait_for(lambda: self._log.arrivals[topic], 1.0):
-                    return
-        raise RuntimeError(f'no {topic} within {timeout_s:.0f} s\n{node_logs(nodes)}')
-
-    def publish_for(self, duration_s: float, rate_hz: float,
-                    odometry_rate_hz: float | None = None,
-                    on_tick: Callable[[], None] = lambda: None) -> _Window:
-        """Publish images at ``rate_hz`` (and odometry) for ``duration_s``; return the window.
-
-        Stamps are stream time (image i at i / rate_hz); odometry for a stamp goes out just
-        before the image with the same stamp, so the pose is there when the image is.
-        """
-        window = _Window()
-        images = max(1, round(duration_s * rate_hz))
-        span_s = images / rate_hz
-        events = [(index / rate_hz, 1, index) for index in range(images)]
-        if odometry_rate_hz and self._odometry_publisher is not None:
-            events += [(index / odometry_rate_hz, 0, index)
-                       for index in range(math.ceil(span_s * odometry_rate_hz))]
-        events.sort()
-        window.start = time.perf_counter()
-        for at_s, is_image, _ in events:
-            delay = window.start + at_s - time.perf_counter()
-            if delay > 0:
-                time.sleep(delay)
-            stream_s = self._stream_s + at_s
-            stamp_ns = STAMP_ORIGIN_NS + round(stream_s * 1e9)
-            if is_image:
-                window.published[stamp_ns] = self._publish_image(stream_s, stamp_ns)
-                window.images += 1
-            else:
-                self._odometry_publisher.publish(self._motion.odometry(stream_s, stamp_ns))
-                window.odometry += 1
-            on_tick()
-        window.end = time.perf_counter()
-        self._stream_s += span_s
-        return window
-
-    def _publish_image(self, stream_s: float, stamp_ns: int) -> float:
-        """Publish CameraInfo and the frame for a stream time; return the publish time."""
-        index = self._motion.frame_index(stream_s) if self._motion is not None else 0
-        image = self._images[index % len(self._images)]
-        stamp = ns_to_stamp(stamp_ns)
-        self._info.header.stamp = stamp
-        image.header.stamp = stamp
-        self._info_publisher.publish(self._info)
-        published = time.perf_counter()
-        self._image_publisher.publish(image)
-        return published
-
-    def fresh_diagnostics(self, node_name: str, timeout_s: float = 5.0) -> dict:
-        """Return a node's next /diagnostics values (published once a second)."""
-        return diagnostic_values(
-            self._log.fresh_diagnostics(STATUS_NAMES[node_name], timeout_s),
-            DIAGNOSTIC_KEYS[node_name])
-
-    def diagnostics_at(self, node_name: str, at: float) -> dict:
-        """Return a node's last /diagnostics values received by ``at`` (perf_counter s)."""
-        return diagnostic_values(self._log.diagnostics_at(STATUS_NAMES[node_name], at),
-                                 DIAGNOSTIC_KEYS[node_name])
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -18,7 +18,7 @@ GPU only: without a CUDA GPU and TensorRT, ``run()`` returns ``{'skipped': reaso
 ``python bench/bench_tensorrt.py`` or ``mono-depth-ros bench --only tensorrt``; prints JSON.
 
 The network has the real V2-Small architecture (DINOv2 ViT-S/14: 384 wide, 12 layers, 6 heads;
-neck 48/96/192/384, fusion 64, head 32) with random weights (``benchmark_support``), so no
+neck 48/96/192/384, fusion 64, head 32) with random weights (``benchmark_model``), so no
 download is needed; speed does not depend on the weights. A 640x480 frame is preprocessed at
 ``input_size`` 518 and 308 (518x686 and 308x406 network inputs). Times are per
 ``backend.infer`` call (host tensor in, host depth out, so the copies are included), in
@@ -34,7 +34,7 @@ import time
 
 import numpy as np
 
-from benchmark_support import abs_rel, random_depth_anything_v2_small
+from benchmark_model import abs_rel, random_depth_anything_v2_small
 from mono_depth_ros.core.preprocessing import prepare_input
 
 INPUT_SIZES = (518, 308)

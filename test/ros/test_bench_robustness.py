@@ -14,6 +14,7 @@
 
 """bench_robustness in a reduced run: real node processes, a tiny model, seconds not minutes."""
 
+import importlib
 import json
 import math
 
@@ -29,6 +30,12 @@ WARMUP_S = 1.0
 @pytest.fixture(scope='module')
 def module(package_root):
     return bench.load_benchmark(package_root / 'bench' / 'bench_robustness.py')
+
+
+@pytest.fixture(scope='module')
+def stream_module(module):
+    """Return robustness_stream, imported as bench_robustness imports it."""
+    return importlib.import_module('robustness_stream')
 
 
 @pytest.fixture(scope='module')
@@ -91,8 +98,8 @@ def test_soak_runs_both_nodes_on_one_stream_and_reports_their_memory(result):
     assert isinstance(soak['goal_met'], bool)
 
 
-def test_odometry_plays_the_sequence_forwards_then_backwards_without_a_jump(module):
-    motion = module._PingPong(frames=4, fps=10.0)  # 0.3 s forwards, then back
+def test_odometry_plays_the_sequence_forwards_then_backwards_without_a_jump(stream_module):
+    motion = stream_module.PingPong(frames=4, fps=10.0)  # 0.3 s forwards, then back
     assert [motion.frame_index(t) for t in (0.0, 0.1, 0.3, 0.4, 0.6, 0.7)] == [0, 1, 3, 2, 0, 1]
     forwards, backwards = motion.odometry(0.2, 1), motion.odometry(0.4, 2)
     for axis in 'xyz':
