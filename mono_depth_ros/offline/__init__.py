@@ -16,9 +16,9 @@
 """Offline processing of a recording (``mono-depth-ros process-bag``), one module per job.
 
 ``topics`` chooses the input topics of a bag; ``sources`` reads a rosbag2 or a TUM RGB-D
-directory as one stream of events; ``output_bag`` writes the outputs in log-time order;
-``run`` builds the processor with the nodes' settings and drives the loop. The frames go
-through :class:`mono_depth_ros.pipeline.offline.OfflineProcessor`.
+directory as one stream of events; ``processor`` runs the frames through the nodes' own
+pipelines in recorded order; ``output_bag`` writes the outputs in log-time order; ``run``
+builds the processor with the nodes' settings and drives the loop.
 """
 
 import logging

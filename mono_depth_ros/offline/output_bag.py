@@ -25,7 +25,7 @@ from typing import Callable
 from mono_depth_ros import bags
 from mono_depth_ros.bags import messages
 from mono_depth_ros.offline import LOGGER
-from mono_depth_ros.pipeline.offline import FrameOutput, OUTPUT_TOPICS
+from mono_depth_ros.offline.processor import FrameOutput, OUTPUT_TOPICS
 
 
 class OutputBag:

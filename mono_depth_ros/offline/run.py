@@ -25,8 +25,8 @@ import numpy as np
 
 from mono_depth_ros.offline import InputError, LOGGER
 from mono_depth_ros.offline.output_bag import OutputBag
-from mono_depth_ros.pipeline.offline import (FrameOutput, OfflineProcessor, OfflineSettings,
-                                             OUTPUT_TOPICS)
+from mono_depth_ros.offline.processor import (FrameOutput, OfflineProcessor, OfflineSettings,
+                                              OUTPUT_TOPICS)
 
 
 def build_processor(args: argparse.Namespace, mode: str,

@@ -31,8 +31,8 @@ from mono_depth_ros.core.errors import BadMessageError
 from mono_depth_ros.core.image_codec import numpy_to_image
 from mono_depth_ros.core.transforms import default_camera_to_base, pose_from_xyz_quaternion
 from mono_depth_ros.offline import InputError, LOGGER
+from mono_depth_ros.offline.processor import InputFrame
 from mono_depth_ros.offline.topics import select_topics, SelectedTopics
-from mono_depth_ros.pipeline.offline import InputFrame
 
 if TYPE_CHECKING:
     from mono_depth_ros.offline.output_bag import OutputBag

@@ -21,7 +21,7 @@ depth_node and triangulation_node publish, in the image topic's namespace (``/ca
 -> ``/camera/depth/image`` ...), stamped like the input images and recorded at their receive
 times, plus the input topics unless ``--no-copy``. The bag is read and written through
 :mod:`mono_depth_ros.bags`; frames run through
-:class:`mono_depth_ros.pipeline.offline.OfflineProcessor`, which uses the nodes' own pipelines.
+:class:`mono_depth_ros.offline.processor.OfflineProcessor`, which uses the nodes' own pipelines.
 This module is the command line: the parser and a thin ``run``; the jobs live in
 :mod:`mono_depth_ros.offline` (topic choice, sources, the output bag, the run loop).
 """
@@ -35,10 +35,10 @@ from mono_depth_ros.bags import STORAGES
 from mono_depth_ros.core.errors import BadMessageError
 from mono_depth_ros.offline import InputError, LOGGER as _LOGGER
 from mono_depth_ros.offline.output_bag import OutputBag
+from mono_depth_ros.offline.processor import MODES, OfflineProcessor
 from mono_depth_ros.offline.run import build_processor, process, summary_text
 from mono_depth_ros.offline.sources import open_source
 from mono_depth_ros.parameter_tables import depth_parameter, triangulation_parameter
-from mono_depth_ros.pipeline.offline import MODES, OfflineProcessor
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 

@@ -31,8 +31,8 @@ from mono_depth_ros.core.pointcloud import CloudFields, read_cloud
 from mono_depth_ros.inference.selection import load_backend
 import mono_depth_ros.nodes.depth_node as depth_node_module
 from mono_depth_ros.nodes.depth_node import DepthNode
+from mono_depth_ros.offline.processor import InputFrame, OfflineProcessor, OfflineSettings
 from mono_depth_ros.pipeline.depth_pipeline import DepthPipeline, DepthSettings
-from mono_depth_ros.pipeline.offline import InputFrame, OfflineProcessor, OfflineSettings
 from mono_depth_ros.ros.messages import image_message, stamp_to_ns
 from ros_harness import FRAME_ID, header, node_under_test
 from synthetic_frames import off_centre_camera, textured_rgb

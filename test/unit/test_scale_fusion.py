@@ -29,8 +29,8 @@ from mono_depth_ros.core.image_codec import image_to_numpy
 from mono_depth_ros.core.transforms import matrix_to_quaternion
 from mono_depth_ros.core.triangulation.pipeline import TriangulationPipeline
 from mono_depth_ros.inference.base import ModelInfo
+from mono_depth_ros.offline.processor import InputFrame, OfflineProcessor, OfflineSettings
 from mono_depth_ros.pipeline.depth_pipeline import DepthPipeline, DepthSettings
-from mono_depth_ros.pipeline.offline import InputFrame, OfflineProcessor, OfflineSettings
 from mono_depth_ros.pipeline.scale_fusion import ScaleFusion, ScaleFusionSettings
 from mono_depth_ros.synth import render_sequence
 
