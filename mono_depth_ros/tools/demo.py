@@ -26,11 +26,10 @@ import pathlib
 import random
 import time
 
+from mono_depth_ros.demo import stages
+from mono_depth_ros.demo.stages import DEFAULT_MODEL_ID, find_model, WARMUP_FRAMES
 from mono_depth_ros.parameter_tables import depth_parameter
-from mono_depth_ros.tools import demo_stages
-from mono_depth_ros.tools.demo_stages import WARMUP_FRAMES
 
-DEFAULT_MODEL_ID = depth_parameter('model').default
 MIN_FRAMES = WARMUP_FRAMES + 5
 
 
@@ -75,23 +74,6 @@ def replay_rate(rate: float | None, realtime: bool) -> float:
     return 1.0 if realtime else 0.5
 
 
-def find_model(requested: str | None) -> tuple[str | None, str]:
-    """Return (model, how it was found) or (None, what was looked for)."""
-    if requested:
-        return requested, f'{requested}, given on the command line'
-    try:
-        from huggingface_hub import constants
-        cache = pathlib.Path(constants.HF_HUB_CACHE)
-    except ImportError:
-        cache = pathlib.Path(os.path.expanduser('~/.cache/huggingface/hub'))
-    folder = cache / ('models--' + DEFAULT_MODEL_ID.replace('/', '--'))
-    if (folder / 'snapshots').is_dir() and any((folder / 'snapshots').iterdir()):
-        return DEFAULT_MODEL_ID, f'{DEFAULT_MODEL_ID}, found in the local Hugging Face cache'
-    return None, (f'no depth model: looked for {DEFAULT_MODEL_ID} in {cache}; pass one with '
-                  'make demo MODEL=path/to/model.onnx or mono-depth-ros demo --model '
-                  'path/to/model.onnx (or a .pth, .safetensors, HF directory)')
-
-
 def run(args: argparse.Namespace) -> int:
     """Run the demo and print where its report is."""
     from mono_depth_ros.inference.base import BackendUnavailableError, ModelLoadError
@@ -118,23 +100,23 @@ def run(args: argparse.Namespace) -> int:
     model, model_note = find_model(args.model)
     print(f'[2/4] replaying the bag over DDS into the nodes ({model_note})', flush=True)
     try:
-        replay = demo_stages.run_nodes_on_bag(paths['bag'], model=model, backend=args.backend,
-                                              rate=args.rate, lockstep=not args.realtime)
+        replay = stages.run_nodes_on_bag(paths['bag'], model=model, backend=args.backend,
+                                         rate=args.rate, lockstep=not args.realtime)
     except (ModelLoadError, BackendUnavailableError) as error:
         print(f'      the depth model could not be used: {error}; going on without it',
               flush=True)
         model, model_note = None, f'not run ({error})'
-        replay = demo_stages.run_nodes_on_bag(paths['bag'], model=None, rate=args.rate,
-                                              lockstep=not args.realtime)
+        replay = stages.run_nodes_on_bag(paths['bag'], model=None, rate=args.rate,
+                                         lockstep=not args.realtime)
     print(f'      published {replay.published} messages in {replay.wall_s:.1f} s', flush=True)
 
     print('[3/4] checking the outputs against the ground truth', flush=True)
-    findings = demo_stages.evaluate(sequence, replay, model=model, model_note=model_note)
+    findings = stages.evaluate(sequence, replay, model=model, model_note=model_note)
     for line in findings.lines:
         print(f'      {line}', flush=True)
 
     print('[4/4] writing the report', flush=True)
-    report_paths = demo_stages.write_report(out, sequence, findings)
+    report_paths = stages.write_report(out, sequence, findings)
     print(f'done in {time.monotonic() - started:.0f} s. Pictures and metrics: '
           f'{report_paths["markdown"]}', flush=True)
     print(f'report: {report_paths["html"]}', flush=True)

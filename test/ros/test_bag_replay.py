@@ -25,8 +25,8 @@ from mono_depth_ros.core.camera_model import CameraModel
 from mono_depth_ros.core.image_codec import image_to_rgb8
 from mono_depth_ros.core.transforms import pose_matrix
 from mono_depth_ros.ros.messages import stamp_to_ns
+from mono_depth_ros.ros.replay import Lockstep, replay_bag
 from mono_depth_ros.synth import BAG_TOPICS, FRAME_IDS, render_sequence, write_sequence
-from mono_depth_ros.tools.replay import Lockstep, replay_bag
 
 
 @pytest.fixture(scope='module')

@@ -24,8 +24,8 @@ import mono_depth_ros.nodes.depth_node as depth_node_module
 from mono_depth_ros.nodes.depth_node import DepthNode
 from mono_depth_ros.nodes.triangulation_node import TriangulationNode
 from mono_depth_ros.ros.messages import stamp_to_ns
+from mono_depth_ros.ros.replay import replay_bag
 from mono_depth_ros.synth import render_sequence, write_sequence
-from mono_depth_ros.tools.replay import replay_bag
 
 
 @pytest.fixture(scope='module')

@@ -27,8 +27,8 @@ from mono_depth_ros.core.metrics import compute_metrics
 from mono_depth_ros.core.pointcloud import read_cloud
 from mono_depth_ros.nodes.triangulation_node import TriangulationNode
 from mono_depth_ros.ros.messages import ns_to_stamp, stamp_to_ns
+from mono_depth_ros.ros.replay import replay_bag
 from mono_depth_ros.synth import FRAME_IDS, render_sequence, write_sequence
-from mono_depth_ros.tools.replay import replay_bag
 from ros_harness import node_under_test
 from synthetic_frames import off_centre_camera, textured_rgb
 

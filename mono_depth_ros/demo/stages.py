@@ -12,9 +12,10 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""The demo's stages: run the nodes on the synthetic bag, score what they publish, report it."""
+"""The demo's stages: find a model, run the nodes on the synthetic bag, score, report."""
 
 from dataclasses import dataclass, field
+import os
 import pathlib
 
 import cv2
@@ -28,11 +29,12 @@ from mono_depth_ros.core.image_codec import image_to_numpy, image_to_rgb8
 from mono_depth_ros.core.metrics import aggregate_metrics, align_scale_shift, compute_metrics
 from mono_depth_ros.core.pointcloud import read_cloud
 from mono_depth_ros.core.transforms import pose_matrix
+from mono_depth_ros.demo.report import (depth_panel, error_panel, grid, label_panel,
+                                        markdown_table, render_points, Report)
+from mono_depth_ros.parameter_tables import depth_parameter
 from mono_depth_ros.ros.messages import stamp_to_ns
+from mono_depth_ros.ros.replay import replay_bag, ReplayResult
 from mono_depth_ros.synth import BAG_TOPICS
-from mono_depth_ros.tools.replay import replay_bag, ReplayResult
-from mono_depth_ros.tools.report import (depth_panel, error_panel, grid, label_panel,
-                                         markdown_table, render_points, Report)
 
 NAMESPACE = '/camera'
 WARMUP_FRAMES = 15  # frames the triangulation needs before its depth is scored
@@ -44,6 +46,24 @@ OUTPUT_TOPICS = {
     'depth/colored': Image, 'points': PointCloud2,
 }
 DEPTH_RANGE = (0.5, 12.0)
+DEFAULT_MODEL_ID = depth_parameter('model').default
+
+
+def find_model(requested: str | None) -> tuple[str | None, str]:
+    """Return (model, how it was found) or (None, what was looked for)."""
+    if requested:
+        return requested, f'{requested}, given on the command line'
+    try:
+        from huggingface_hub import constants
+        cache = pathlib.Path(constants.HF_HUB_CACHE)
+    except ImportError:
+        cache = pathlib.Path(os.path.expanduser('~/.cache/huggingface/hub'))
+    folder = cache / ('models--' + DEFAULT_MODEL_ID.replace('/', '--'))
+    if (folder / 'snapshots').is_dir() and any((folder / 'snapshots').iterdir()):
+        return DEFAULT_MODEL_ID, f'{DEFAULT_MODEL_ID}, found in the local Hugging Face cache'
+    return None, (f'no depth model: looked for {DEFAULT_MODEL_ID} in {cache}; pass one with '
+                  'make demo MODEL=path/to/model.onnx or mono-depth-ros demo --model '
+                  'path/to/model.onnx (or a .pth, .safetensors, HF directory)')
 
 
 def run_nodes_on_bag(bag: pathlib.Path, *, model: str | None, backend: str = 'auto',
