@@ -49,6 +49,9 @@ class BagReader:
         from rosbags.highlevel import AnyReader, AnyReaderError
 
         self.path = pathlib.Path(path)
+        if not self.path.exists():
+            raise FileNotFoundError(2, 'no such rosbag2 (a directory with metadata.yaml, or an '
+                                       '.mcap or .db3 file)', str(self.path))
         try:
             self._reader = AnyReader([self.path], default_typestore=typestore())
             self._reader.open()

@@ -24,6 +24,15 @@ class ModelLoadError(RuntimeError):
         super().__init__(f"cannot load model '{self.model}': {reason}")
 
 
+class DownloadDisabledError(ModelLoadError):
+    """A Hugging Face id that is not cached, with downloads off (each caller names its switch)."""
+
+    def __init__(self, model: str):
+        super().__init__(model, 'not a local path and not in the Hugging Face cache, and '
+                                'downloads are off (allow_download false): download it once '
+                                'or pass a local path')
+
+
 class BackendUnavailableError(RuntimeError):
     """The requested backend or device cannot run on this machine; the text says why."""
 

@@ -38,7 +38,7 @@ from mono_depth_ros.inference.checkpoint_keys import normalise_hf_keys, official
 from mono_depth_ros.inference.depth_type_resolution import (Evidence, name_hints,
                                                             recorded_from_metadata,
                                                             resolve_depth_type)
-from mono_depth_ros.inference.errors import error_summary, ModelLoadError
+from mono_depth_ros.inference.errors import DownloadDisabledError, error_summary, ModelLoadError
 from mono_depth_ros.inference.model_architecture import (config_from_state_dict,
                                                          config_max_depth, encoder_name,
                                                          version_from_feature_layers)
@@ -160,13 +160,11 @@ def _load_hf_model(model: str, depth_type: str, max_depth: float | None, allow_d
     try:
         config = AutoConfig.from_pretrained(source, **options)
     except (OSError, ValueError) as error:
-        if is_local:
-            reason = f'config.json is not a readable model config: {error_summary(error)}'
-        elif allow_download:
-            reason = f'could not download it from the Hugging Face Hub: {error_summary(error)}'
-        else:
-            reason = ('not a local path and not in the Hugging Face cache, and downloads are '
-                      'off (allow_download false): download it once or pass a local path')
+        if not is_local and not allow_download:
+            raise DownloadDisabledError(model) from error
+        reason = (f'config.json is not a readable model config: {error_summary(error)}'
+                  if is_local else
+                  f'could not download it from the Hugging Face Hub: {error_summary(error)}')
         raise ModelLoadError(model, reason) from error
     if getattr(config, 'model_type', None) != 'depth_anything':
         raise ModelLoadError(model, f'model_type is {getattr(config, "model_type", None)!r}, '

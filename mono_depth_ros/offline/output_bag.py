@@ -45,13 +45,21 @@ class OutputBag:
 
     @classmethod
     def create(cls, path: pathlib.Path, storage: str, overwrite: bool) -> 'OutputBag':
-        """Open a new rosbag2 for writing (``overwrite`` replaces an existing rosbag2 there)."""
+        """Open a new rosbag2 for writing (``overwrite`` replaces an existing rosbag2 there).
+
+        An empty directory counts as absent; anything else there is refused unless
+        ``overwrite``, and even then only a rosbag2 (a directory with metadata.yaml) is replaced.
+        """
         path = pathlib.Path(path)
+        if path.is_dir() and not any(path.iterdir()):
+            path.rmdir()
         if path.exists():
             if not overwrite:
-                raise FileExistsError(f'{path} exists (use --overwrite to replace it)')
+                raise FileExistsError(f'{path} exists and is not empty (a new or empty '
+                                      'directory, or --overwrite to replace it)')
             if not (path / 'metadata.yaml').exists():
-                raise FileExistsError(f'{path} exists and is not a rosbag2: not replacing it')
+                raise FileExistsError(f'{path} exists and is not a rosbag2: not replacing it '
+                                      '(a rosbag2 directory, or a new or empty one)')
             shutil.rmtree(path)
         return cls(bags.BagWriter(path, storage))
 

@@ -56,7 +56,7 @@ def build_processor(args: argparse.Namespace, mode: str,
 
 
 def _depth_pipeline(args: argparse.Namespace, mode: str):
-    from mono_depth_ros.inference.base import BackendUnavailableError, ModelLoadError
+    """Return the depth pipeline; raises InputError, ModelLoadError or BackendUnavailableError."""
     from mono_depth_ros.inference.selection import load_backend
     from mono_depth_ros.pipeline.depth_pipeline import DepthPipeline, DepthSettings
 
@@ -75,14 +75,11 @@ def _depth_pipeline(args: argparse.Namespace, mode: str):
                          f'{settings.max_depth}')
     if not 1 <= settings.points_stride <= 16:
         raise InputError(f'--points-stride {settings.points_stride} (expected 1 to 16)')
-    try:
-        backend, info = load_backend(
-            args.model, backend=args.backend, device=args.device, precision=args.precision,
-            input_size=args.input_size, depth_type=args.depth_type,
-            max_depth=settings.max_depth, allow_download=args.allow_download,
-            cache_dir=args.engine_cache_dir or None, logger=LOGGER)
-    except (ModelLoadError, BackendUnavailableError) as error:
-        raise InputError(str(error)) from None
+    backend, info = load_backend(
+        args.model, backend=args.backend, device=args.device, precision=args.precision,
+        input_size=args.input_size, depth_type=args.depth_type,
+        max_depth=settings.max_depth, allow_download=args.allow_download,
+        cache_dir=args.engine_cache_dir or None, logger=LOGGER)
     return DepthPipeline(backend, info, settings)
 
 

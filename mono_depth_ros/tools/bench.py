@@ -26,6 +26,8 @@ import pathlib
 import sys
 import traceback
 
+from mono_depth_ros.tools.errors import RunFailure, UsageError
+
 PACKAGE_NAME = 'mono_depth_ros'
 PREFIX = 'bench_'
 
@@ -42,14 +44,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the selected benchmarks; 0 when all ran, 1 when one failed, 2 on bad arguments."""
+    """Run the selected benchmarks; return 0 when all ran, 1 when one of them failed."""
     directory = args.dir if args.dir is not None else find_bench_directory()
     benchmarks = find_benchmarks(directory) if directory is not None else {}
     if not benchmarks:
-        searched = [str(args.dir)] if args.dir is not None else [
-            str(path) for path in candidate_directories()]
-        print(f'no {PREFIX}*.py benchmarks found in: {", ".join(searched)}', file=sys.stderr)
-        return 1
+        if args.dir is not None:
+            raise UsageError(f'--dir {args.dir} holds no {PREFIX}*.py benchmarks',
+                             'a folder of bench_NAME.py files')
+        searched = ', '.join(str(path) for path in candidate_directories())
+        raise RunFailure(f'no {PREFIX}*.py benchmarks found in: {searched}',
+                         'a source checkout or an installed share/mono_depth_ros/bench')
     if args.list:
         for name, path in benchmarks.items():
             print(f'{name}\t{path}')
@@ -59,9 +63,8 @@ def run(args: argparse.Namespace) -> int:
         wanted = [name.removeprefix(PREFIX).removesuffix('.py') for name in args.only]
         unknown = [name for name in wanted if name not in benchmarks]
         if unknown:
-            print(f'unknown benchmark(s) {unknown}; available: {sorted(benchmarks)}',
-                  file=sys.stderr)
-            return 2
+            raise UsageError(f'--only {", ".join(unknown)}: no such benchmark',
+                             f'one of {", ".join(benchmarks)}')
         selected = {name: benchmarks[name] for name in wanted}
     results, failed = {}, False
     for name, path in selected.items():

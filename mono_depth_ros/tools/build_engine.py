@@ -14,18 +14,18 @@
 
 """``mono-depth-ros build-engine``: build (or find) the cached TensorRT engine of an ONNX model.
 
-Prints the engine path on stdout. Exit codes: 0 done, 1 the model or settings are wrong,
-2 this machine cannot build engines (no TensorRT, no CUDA GPU), with one line saying why.
+Prints the engine path on stdout. Exit codes (:mod:`mono_depth_ros.tools.errors`): 0 done,
+2 the model or settings are wrong, 1 this machine cannot build engines (no TensorRT, no CUDA
+GPU) or the build failed, with one line saying why.
 """
 
 import argparse
-import logging
+import os
 import sys
 
-from mono_depth_ros.core.errors import BadMessageError
-from mono_depth_ros.inference.base import BackendUnavailableError, ModelLoadError
 from mono_depth_ros.inference.int8_calibration import CalibrationSource, DEFAULT_MAX_FRAMES
 from mono_depth_ros.parameter_tables import depth_parameter
+from mono_depth_ros.tools.errors import log_to_stderr, PROG, UsageError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -61,21 +61,16 @@ def _calibration(args: argparse.Namespace) -> CalibrationSource | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Build or find the engine and print its path; return the exit code."""
-    logging.basicConfig(level=logging.INFO, format='%(message)s', stream=sys.stderr)
-    try:
-        from mono_depth_ros.inference.engine_builder import ensure_engine
+    """Build or find the engine and print its path; return 0."""
+    from mono_depth_ros.inference.engine_builder import ensure_engine
 
-        cached = ensure_engine(args.onnx, precision=args.precision, input_size=args.input_size,
-                               cache_dir=args.cache_dir, force_rebuild=args.force,
-                               workspace_mb=args.workspace_mb, calibration=_calibration(args))
-    except BackendUnavailableError as error:
-        print(f'build-engine: {error}', file=sys.stderr)
-        return 2
-    except (ModelLoadError, BadMessageError) as error:
-        print(f'build-engine: {error}', file=sys.stderr)
-        return 1
+    log_to_stderr()
+    if not os.path.isfile(os.path.expanduser(args.onnx)):
+        raise UsageError(f'--onnx {args.onnx} is not a file', 'an ONNX depth model')
+    cached = ensure_engine(args.onnx, precision=args.precision, input_size=args.input_size,
+                           cache_dir=args.cache_dir, force_rebuild=args.force,
+                           workspace_mb=args.workspace_mb, calibration=_calibration(args))
     state = 'built' if cached.built else 'cached'
-    print(f'build-engine: {state} {cached.path.name}', file=sys.stderr)
+    print(f'{PROG} build-engine: {state} {cached.path.name}', file=sys.stderr)
     print(cached.path)
     return 0

@@ -18,8 +18,11 @@ import argparse
 import importlib
 import sys
 
+from mono_depth_ros.tools.errors import EXIT_USAGE, PROG, run_tool, ToolArgumentParser
+
 # Subcommand name -> (module, one-line help). Each module defines
-# ``add_arguments(parser: argparse.ArgumentParser) -> None`` and ``run(args) -> int``.
+# ``add_arguments(parser: argparse.ArgumentParser) -> None`` and ``run(args) -> int``; errors
+# are reported by :func:`mono_depth_ros.tools.errors.run_tool` as ``mono-depth-ros SUB: ...``.
 SUBCOMMANDS = {
     'synth': ('mono_depth_ros.tools.synth_cli', 'write a synthetic sequence with ground truth'),
     'export': ('mono_depth_ros.tools.export', 'export a Depth Anything model to ONNX'),
@@ -35,12 +38,11 @@ SUBCOMMANDS = {
 
 def build_parser() -> argparse.ArgumentParser:
     """Return the top-level parser; subcommand arguments are added by their own modules."""
-    parser = argparse.ArgumentParser(
-        prog='mono-depth-ros', description='Monocular depth for ROS 2: tools.')
+    parser = ToolArgumentParser(prog=PROG, description='Monocular depth for ROS 2: tools.')
     subparsers = parser.add_subparsers(dest='command', metavar='SUBCOMMAND')
     for name, (module_name, help_text) in SUBCOMMANDS.items():
         sub = subparsers.add_parser(name, help=help_text, description=help_text)
-        sub.set_defaults(_module=module_name)
+        sub.set_defaults(_module=module_name, _prog=sub.prog)
         if name in _requested_commands():
             importlib.import_module(module_name).add_arguments(sub)
     return parser
@@ -58,12 +60,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not args.command:
         parser.print_help()
-        return 2
+        return EXIT_USAGE
     module = importlib.import_module(args._module)
-    try:
-        return int(module.run(args) or 0)
-    except KeyboardInterrupt:
-        return 130
+    return run_tool(args._prog, module.run, args)
 
 
 if __name__ == '__main__':

@@ -22,13 +22,13 @@ a report with pictures and metrics to the output directory.
 
 import argparse
 import os
-import pathlib
 import random
 import time
 
 from mono_depth_ros.demo import stages
 from mono_depth_ros.demo.stages import DEFAULT_MODEL_ID, find_model, WARMUP_FRAMES
 from mono_depth_ros.parameter_tables import depth_parameter
+from mono_depth_ros.tools.errors import prepare_output_dir
 
 MIN_FRAMES = WARMUP_FRAMES + 5
 
@@ -80,8 +80,7 @@ def run(args: argparse.Namespace) -> int:
     from mono_depth_ros.resources import use_large_data_fastdds_profile
     from mono_depth_ros.synth import render_sequence, write_sequence
 
-    out = pathlib.Path(args.out).resolve()
-    out.mkdir(parents=True, exist_ok=True)
+    out = prepare_output_dir(args.out, overwrite=True).resolve()  # the demo rewrites its own
     use_large_data_fastdds_profile()
     if not os.environ.get('ROS_DOMAIN_ID'):
         # A domain of its own, so the demo's /camera topics never mix with a live robot graph.

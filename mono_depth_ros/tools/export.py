@@ -16,12 +16,11 @@
 
 import argparse
 import json
-import logging
-import sys
 
 from mono_depth_ros.inference.onnx_export import (DEFAULT_OPSET, export_onnx, ExportError,
                                                   ExportResult, PARITY_TOLERANCE)
 from mono_depth_ros.parameter_tables import depth_parameter
+from mono_depth_ros.tools.errors import log_to_stderr, RunFailure, UsageError
 
 __all__ = ['add_arguments', 'export_onnx', 'ExportResult', 'run']
 
@@ -49,22 +48,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Export, print the parity figure, and return 0 (1 on a model or export error)."""
-    from mono_depth_ros.inference.base import ModelLoadError
+    """Export, print the parity figure and return 0.
 
-    logging.basicConfig(level=logging.INFO, format='%(message)s')
+    A bad model, size or opset is a usage error (exit code 2), a failed export or parity check
+    a runtime failure (1); :func:`mono_depth_ros.tools.errors.run_tool` reports them.
+    """
+    log_to_stderr()
     if args.input_size < 14 or args.input_size % 14:
-        print(f'error: --input-size {args.input_size} is not a positive multiple of 14',
-              file=sys.stderr)
-        return 2
+        raise UsageError(f'--input-size {args.input_size}', 'a positive multiple of 14')
+    if args.opset < 17:
+        raise UsageError(f'--opset {args.opset}', '17 or newer')
     try:
         result = export_onnx(args.model, args.out, input_size=args.input_size, opset=args.opset,
                              dynamic=not args.static, depth_type=args.depth_type,
                              max_depth=args.max_depth, allow_download=args.allow_download,
                              parity_tolerance=args.parity_tolerance)
-    except (ModelLoadError, ExportError, ValueError) as error:
-        print(f'error: {error}', file=sys.stderr)
-        return 1
+    except ExportError as error:
+        raise RunFailure(str(error)) from None
+    except ValueError as error:  # a bad --depth-type / --max-depth combination
+        raise UsageError(str(error)) from None
     if args.json:
         print(json.dumps({
             'path': result.path, 'opset': result.opset, 'dynamic': result.dynamic,

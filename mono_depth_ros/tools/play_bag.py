@@ -17,6 +17,9 @@
     python -m mono_depth_ros.tools.play_bag BAG [--clock] [--rate R] [--delay S]
         [--wait-for-subscribers S]
 
+The same player is ``mono-depth-ros play-bag`` and the ``play_bag`` console script; all three
+report errors as ``mono-depth-ros play-bag: ...`` (exit code 2 for a bad option or bag).
+
 Publishes every message at its recorded pace (``--rate`` scales it), with ``/clock`` for nodes
 on use_sim_time when ``--clock`` is given. bag_replay.launch.py player:=python runs this.
 """
@@ -27,7 +30,11 @@ import sys
 import threading
 
 from mono_depth_ros.resources import use_large_data_fastdds_profile
+from mono_depth_ros.tools.errors import (PROG as TOOLS_PROG, run_tool, ToolArgumentParser,
+                                         UsageError)
 
+# One name for the player however it is started (mono-depth-ros play-bag, play_bag, python -m).
+PROG = f'{TOOLS_PROG} play-bag'
 IMAGE_TYPES = ('sensor_msgs/msg/Image', 'sensor_msgs/msg/CompressedImage')
 
 
@@ -54,36 +61,31 @@ def _image_topics(bag: str) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     """Play the bag; return 0 when it was played to the end or stopped with Ctrl-C/SIGTERM."""
+    if args.rate < 0:
+        raise UsageError(f'--rate {args.rate}', '0 or more')
+    from mono_depth_ros.bags import open_reader
+
+    with open_reader(args.bag):  # a missing or unreadable bag is refused before DDS starts
+        pass
     use_large_data_fastdds_profile()
     from rclpy.node import Node
 
-    from mono_depth_ros.bags import BagReadError
     from mono_depth_ros.ros.bag_player import BagPlayer
     from mono_depth_ros.ros.graph import ros_context
 
-    if args.rate < 0:
-        print(f'play_bag: --rate {args.rate} (expected 0 or more)', file=sys.stderr)
-        return 2
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
         with ros_context() as context:
             node = Node('play_bag', context=context)
-            try:
-                player = BagPlayer(node, args.bag, rate=args.rate, publish_clock=args.clock)
-            except BagReadError as error:  # says 'cannot read BAG as a rosbag2: why'
-                print(f'play_bag: {error}', file=sys.stderr)
-                return 1
-            except OSError as error:
-                print(f'play_bag: cannot read {args.bag}: {error}', file=sys.stderr)
-                return 1
+            player = BagPlayer(node, args.bag, rate=args.rate, publish_clock=args.clock)
             try:
                 if args.wait_for_subscribers > 0:
                     player.wait_for_subscribers(_image_topics(args.bag),
                                                 timeout=args.wait_for_subscribers)
                 if not stop.wait(args.delay):
                     count = player.play(stop=stop)
-                    print(f'play_bag: published {count} messages from {args.bag}', flush=True)
+                    print(f'{PROG}: published {count} messages from {args.bag}', flush=True)
             finally:
                 player.close()
                 node.destroy_node()
@@ -93,10 +95,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Parse the command line and play the bag."""
-    parser = argparse.ArgumentParser(prog='play_bag', description=__doc__.splitlines()[0])
+    """Parse the command line and play the bag; errors read as ``mono-depth-ros play-bag``'s."""
+    parser = ToolArgumentParser(prog=PROG, description=__doc__.splitlines()[0])
     add_arguments(parser)
-    return run(parser.parse_args(argv))
+    return run_tool(PROG, run, parser.parse_args(argv))
 
 
 if __name__ == '__main__':

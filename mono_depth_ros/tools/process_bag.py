@@ -29,18 +29,16 @@ This module is the command line: the parser and a thin ``run``; the jobs live in
 import argparse
 import logging
 import pathlib
-import sys
 
 from mono_depth_ros.bags import STORAGES
-from mono_depth_ros.core.errors import BadMessageError
 from mono_depth_ros.offline import InputError, LOGGER as _LOGGER
 from mono_depth_ros.offline.output_bag import OutputBag
 from mono_depth_ros.offline.processor import MODES, OfflineProcessor
 from mono_depth_ros.offline.run import build_processor, process, summary_text
 from mono_depth_ros.offline.sources import open_source
 from mono_depth_ros.parameter_tables import depth_parameter, triangulation_parameter
-
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+from mono_depth_ros.tools.errors import (check_output_dir, EXIT_OK, Interrupted, log_to_stderr,
+                                         RunFailure, UsageError)
 
 
 # Command line ---------------------------------------------------------------------------------
@@ -49,7 +47,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('input', metavar='IN', type=pathlib.Path,
                         help='rosbag2 directory, .mcap or .db3 file, or TUM RGB-D directory')
     parser.add_argument('--out', required=True, type=pathlib.Path,
-                        help='output rosbag2 directory (must not exist unless --overwrite)')
+                        help='output rosbag2 directory (new or empty unless --overwrite)')
     parser.add_argument('--model', default='',
                         help='depth model (ONNX, engine, Hugging Face id or directory, .pth, '
                              '.safetensors); needed by --mode depth and both')
@@ -117,60 +115,39 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Process the input; return 0, 1 (nothing could be processed) or 2 (bad input)."""
-    _configure_log(args.quiet)
-    try:
-        mode = resolve_mode(args.mode, args.model)
-        source = open_source(args, mode)
-    except (InputError, BadMessageError) as error:
-        print(f'process-bag: {error}', file=sys.stderr)
-        return EXIT_USAGE
-    processor = None
+    """Process the input; return 0, 1 (nothing could be processed) or raise a usage error."""
+    log_to_stderr(logging.ERROR if args.quiet else logging.INFO)
+    if not args.input.exists():
+        raise UsageError(f'{args.input} does not exist',
+                         'a rosbag2 directory, .mcap or .db3 file, or TUM RGB-D directory')
+    check_output_dir(args.out, args.overwrite)
+    mode = resolve_mode(args.mode, args.model)
+    source = open_source(args, mode)
+    processor = out = None
     try:
         processor = build_processor(args, mode, source.camera_to_base)
         out = OutputBag.create(args.out, args.storage, args.overwrite)
-    except (InputError, BadMessageError, RuntimeError, FileExistsError) as error:
-        source.close()
-        if processor is not None:
-            processor.close()
-        print(f'process-bag: {error}', file=sys.stderr)
-        return EXIT_USAGE
-    _LOGGER.info('process-bag: %s', source.describe())
-    try:
+        _LOGGER.info('process-bag: %s', source.describe())
         summary = process(source, processor, out, args)
     except KeyboardInterrupt:
+        if out is None:
+            raise
         out.close()
-        print(f'process-bag: interrupted; {args.out} holds the frames done so far',
-              file=sys.stderr)
-        return EXIT_INTERRUPTED
+        raise Interrupted(f'interrupted; {args.out} holds the frames done so far') from None
     except BaseException:
-        out.abort()
+        if out is not None:
+            out.abort()
         raise
     finally:
         source.close()
-        processor.close()
+        if processor is not None:
+            processor.close()
     out.close()
     print(summary_text(summary, processor, out, args.out))
     if processor.counts.frames_out == 0:
         problem = processor.counts.last_problem or _no_output_reason(processor)
-        print(f'process-bag: no frame produced output: {problem}', file=sys.stderr)
-        return EXIT_FAILED
+        raise RunFailure(f'no frame produced output: {problem}')
     return EXIT_OK
-
-
-def _configure_log(quiet: bool) -> None:
-    """Send this tool's log (and the model loader's) to stderr, unless quiet."""
-    _LOGGER.setLevel(logging.ERROR if quiet else logging.INFO)
-    if not _LOGGER.handlers:
-        _LOGGER.addHandler(_StderrHandler())
-        _LOGGER.propagate = False
-
-
-class _StderrHandler(logging.Handler):
-    """Prints records to whatever sys.stderr is at the time."""
-
-    def emit(self, record: logging.LogRecord) -> None:
-        print(self.format(record), file=sys.stderr)
 
 
 def resolve_mode(mode: str | None, model: str) -> str:

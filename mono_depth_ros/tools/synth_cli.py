@@ -17,12 +17,15 @@
 import argparse
 import time
 
-from mono_depth_ros.core.errors import BadMessageError
+from mono_depth_ros.tools.errors import prepare_output_dir
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the synth options to a parser."""
-    parser.add_argument('--out', required=True, help='output directory')
+    parser.add_argument('--out', required=True,
+                        help='output directory (new or empty unless --overwrite)')
+    parser.add_argument('--overwrite', action='store_true',
+                        help='replace a previous synth output in --out')
     parser.add_argument('--frames', type=int, default=100, help='number of frames (100)')
     parser.add_argument('--width', type=int, default=640, help='image width in pixels (640)')
     parser.add_argument('--height', type=int, default=480, help='image height in pixels (480)')
@@ -35,13 +38,10 @@ def run(args: argparse.Namespace) -> int:
     """Render the sequence, write it under args.out and print what was written."""
     from mono_depth_ros.synth import render_sequence, write_sequence
 
+    prepare_output_dir(args.out, args.overwrite)
     started = time.perf_counter()
-    try:
-        sequence = render_sequence(frames=args.frames, width=args.width, height=args.height,
-                                   seed=args.seed, fps=args.fps)
-    except BadMessageError as error:
-        print(f'synth: {error}')
-        return 2
+    sequence = render_sequence(frames=args.frames, width=args.width, height=args.height,
+                               seed=args.seed, fps=args.fps)
     rendered = time.perf_counter()
     paths = write_sequence(sequence, args.out)
     written = time.perf_counter()

@@ -347,7 +347,10 @@ def test_synth_command_writes_the_sequence(tmp_path, capsys):
     assert 'sequence.mcap' in printed and 'rendered 3 frames' in printed
     assert len(list((out / 'rgb').glob('*.png'))) == 3
     assert len(list((out / 'depth').glob('*.png'))) == 3
-    # Writing again replaces the earlier output.
-    assert cli.main(['synth', '--out', str(out), '--frames', '2', '--width', '64',
-                     '--height', '48']) == 0
+    # Writing again is refused, as process-bag refuses, and --overwrite replaces the output.
+    again = ['synth', '--out', str(out), '--frames', '2', '--width', '64', '--height', '48']
+    assert cli.main(again) == 2
+    assert 'exists and is not empty' in capsys.readouterr().err
+    assert len(list((out / 'rgb').glob('*.png'))) == 3
+    assert cli.main([*again, '--overwrite']) == 0
     assert len(list((out / 'rgb').glob('*.png'))) == 2
