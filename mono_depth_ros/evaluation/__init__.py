@@ -23,3 +23,7 @@ table, CSV rows and JSON.
 
 class EvalError(Exception):
     """A problem with the inputs that the user must fix (exit code 2)."""
+
+
+class NothingScoredError(Exception):
+    """Inputs that were read but gave no frame to score; the text says why (exit code 1)."""

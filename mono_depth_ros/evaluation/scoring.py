@@ -29,7 +29,7 @@ from mono_depth_ros.core import tum
 from mono_depth_ros.core.errors import BadMessageError
 from mono_depth_ros.core.metrics import (aggregate_metrics, align_median, align_scale_shift,
                                          compute_metrics, METRIC_NAMES)
-from mono_depth_ros.evaluation import EvalError
+from mono_depth_ros.evaluation import EvalError, NothingScoredError
 from mono_depth_ros.evaluation.sources import DepthSource, open_sources
 
 ALIGNMENTS = ('none', 'median', 'scale-shift')
@@ -78,9 +78,11 @@ def evaluate(args: argparse.Namespace) -> dict:
     pairs, matched_by = match_frames(pred, gt, round(args.tolerance * 1e9),
                                      by_stamp=args.pred_bag is not None)
     if not pairs:
-        raise EvalError(f'no prediction matched the ground truth within {args.tolerance} s '
-                        f'({len(pred.keys)} predictions from {pred.description}, '
-                        f'{len(gt.keys)} ground-truth frames from {gt.description})')
+        raise NothingScoredError(
+            f'no prediction matched the ground truth within --tolerance {args.tolerance:g} s '
+            f'({len(pred.keys)} predictions from {pred.description}, '
+            f'{_span(pred.keys)}; {len(gt.keys)} ground-truth frames from {gt.description}, '
+            f'{_span(gt.keys)})')
     gt_for = dict(pairs)
     rows, resized, unaligned = [], 0, 0
     for index, prediction in pred.load(sorted(gt_for)):
@@ -99,6 +101,8 @@ def evaluate(args: argparse.Namespace) -> dict:
         rows.append({'pred': pred.keys[index], 'gt': gt.keys[gt_for[index]],
                      'stamp': _stamp_text(pred.stamps_ns[index]), **metrics})
     summary = aggregate_metrics(rows, weighting=args.weighting)
+    if summary['frames'] == 0:
+        raise NothingScoredError(_nothing_scored_reason(len(pairs), unaligned, args))
     return {
         'metrics': {name: summary[name] for name in METRIC_NAMES},
         'pixels': summary['count'],
@@ -115,9 +119,26 @@ def evaluate(args: argparse.Namespace) -> dict:
         'min_depth': args.min_depth,
         'max_depth': args.max_depth,
         'pred': pred.description,
+        'pred_note': pred.note,
         'gt': gt.description,
         'per_frame': rows,
     }
+
+
+def _nothing_scored_reason(matched: int, unaligned: int, args: argparse.Namespace) -> str:
+    if unaligned == matched:
+        return (f'none of the {matched} matched frames had enough valid pixels to align '
+                f'(--align {args.align}: finite predictions where the ground truth is scored)')
+    limit = f'{args.max_depth:g}' if args.max_depth is not None else 'inf'
+    return (f'none of the {matched} matched frames has a valid pixel (a finite, positive '
+            f'prediction where the ground truth is finite and within ({args.min_depth:g}, '
+            f'{limit}] m)')
+
+
+def _span(keys: list[str]) -> str:
+    if not keys:
+        return 'none'
+    return keys[0] if len(keys) == 1 else f'{keys[0]} to {keys[-1]}'
 
 
 def _stamp_text(stamp_ns: int | None) -> str:

@@ -32,17 +32,22 @@ from mono_depth_ros.core.image_codec import image_to_numpy
 from mono_depth_ros.evaluation import EvalError
 
 FILE_SUFFIXES = ('.npy', '.png')
-_DEPTH_TOPIC_SUFFIX = 'depth/image'
+# Metric depth topics the nodes (and process-bag) write, the one scored by default first.
+DEPTH_TOPIC_SUFFIXES = ('depth/image', 'triangulation/dense/depth', 'triangulation/depth')
 
 
 @dataclasses.dataclass
 class DepthSource:
-    """Depth frames by name and stamp; ``load(indices)`` yields (index, metres) in order."""
+    """Depth frames by name and stamp; ``load(indices)`` yields (index, metres) in order.
+
+    ``note`` says how the source was chosen when the user did not name it (a bag's topic).
+    """
 
     description: str
     keys: list[str]
     stamps_ns: list[int | None]
     load: Callable[[list[int]], Iterator[tuple[int, np.ndarray]]]
+    note: str = ''
 
 
 def directory_source(path: pathlib.Path, depth_scale: float) -> DepthSource:
@@ -88,7 +93,7 @@ def bag_source(path: pathlib.Path, topic: str | None) -> DepthSource:
         raise EvalError(f'{path} does not exist')
     try:
         with bags.open_reader(path) as reader:
-            topic = _depth_topic(reader, topic, path)
+            topic, note = choose_depth_topic(reader.topics, topic, path)
             stamps = [bags.messages.stamp_ns(message.header.stamp)
                       for message in _messages(reader, topic)]
     except bags.BagReadError as error:
@@ -101,7 +106,8 @@ def bag_source(path: pathlib.Path, topic: str | None) -> DepthSource:
                 if index in wanted:
                     array = image_to_numpy(message)
                     yield index, metres_from_depth_image(array, message.encoding)
-    return DepthSource(f'{path} {topic}', [tum.format_stamp(s) for s in stamps], stamps, load)
+    return DepthSource(f'{path} {topic}', [tum.format_stamp(s) for s in stamps], stamps, load,
+                       note)
 
 
 def _messages(reader, topic: str) -> Iterator:
@@ -109,21 +115,35 @@ def _messages(reader, topic: str) -> Iterator:
         yield reader.deserialize(record)
 
 
-def _depth_topic(reader, topic: str | None, path: pathlib.Path) -> str:
-    images = sorted(name for name, (msgtype, _) in reader.topics.items()
+def choose_depth_topic(topics: dict, topic: str | None, path: pathlib.Path) -> tuple[str, str]:
+    """Return the depth topic to score and, when it was picked here, a line saying which.
+
+    ``topics`` maps names to (msgtype, count). Without ``topic`` the first kind of
+    :data:`DEPTH_TOPIC_SUFFIXES` the bag holds is scored (depth_node's metric depth, else the
+    dense, else the sparse triangulation); two namespaces with that kind need ``--topic``.
+    """
+    images = sorted(name for name, (msgtype, _) in topics.items()
                     if msgtype == 'sensor_msgs/msg/Image')
-    listing = '\n'.join(f'  {name}' for name in images) or '  (none)'
+    listing = ', '.join(images) or 'none'
     if topic:
         if topic not in images:
-            raise EvalError(f'{path} has no sensor_msgs/msg/Image topic {topic}; its image '
-                            f'topics:\n{listing}')
-        return topic
-    candidates = [name for name in images if name.endswith(_DEPTH_TOPIC_SUFFIX)]
-    if len(candidates) != 1:
-        found = 'several' if candidates else 'no'
-        raise EvalError(f'{path} has {found} */{_DEPTH_TOPIC_SUFFIX} topics: choose one with '
-                        f'--topic; its image topics:\n{listing}')
-    return candidates[0]
+            raise EvalError(f'{path} has no sensor_msgs/msg/Image topic {topic} (one of its '
+                            f'image topics: {listing})')
+        return topic, ''
+    depth_topics = [name for suffix in DEPTH_TOPIC_SUFFIXES for name in images
+                    if name.endswith(f'/{suffix}') or name == suffix]
+    for suffix in DEPTH_TOPIC_SUFFIXES:
+        candidates = [name for name in images if name.endswith(f'/{suffix}') or name == suffix]
+        if len(candidates) > 1:
+            raise EvalError(f'{path} has several */{suffix} topics: {", ".join(candidates)} '
+                            '(choose one with --topic)')
+        if candidates:
+            others = [name for name in depth_topics if name != candidates[0]]
+            also = f'; also there: {", ".join(others)} (--topic to score one)' if others else ''
+            return candidates[0], f'scoring {candidates[0]}{also}'
+    kinds = ', '.join(f'*/{suffix}' for suffix in DEPTH_TOPIC_SUFFIXES)
+    raise EvalError(f'{path} has no depth topic ({kinds}; its image topics: {listing}; '
+                    'choose one with --topic)')
 
 
 def read_depth_file(path: pathlib.Path, depth_scale: float) -> np.ndarray:

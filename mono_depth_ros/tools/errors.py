@@ -79,7 +79,7 @@ def exit_code_of(error: BaseException) -> int | None:
     """Return the exit code of an error the user should see as one line, None for a bug."""
     from mono_depth_ros.bags import BagReadError
     from mono_depth_ros.core.errors import BadMessageError
-    from mono_depth_ros.evaluation import EvalError
+    from mono_depth_ros.evaluation import EvalError, NothingScoredError
     from mono_depth_ros.inference.errors import BackendUnavailableError, ModelLoadError
     from mono_depth_ros.offline import InputError
 
@@ -88,7 +88,7 @@ def exit_code_of(error: BaseException) -> int | None:
     if isinstance(error, (InputError, EvalError, BadMessageError, BagReadError, ModelLoadError,
                           FileExistsError, FileNotFoundError, NotADirectoryError)):
         return EXIT_USAGE
-    if isinstance(error, (BackendUnavailableError, OSError)):
+    if isinstance(error, (NothingScoredError, BackendUnavailableError, OSError)):
         return EXIT_FAILED
     return None
 

@@ -31,12 +31,9 @@ import pathlib
 import sys
 
 from mono_depth_ros.core.depth_encoding import TUM_DEPTH_SCALE
-from mono_depth_ros.core.errors import BadMessageError
-from mono_depth_ros.evaluation import EvalError
 from mono_depth_ros.evaluation.report import format_table, json_safe, write_csv
 from mono_depth_ros.evaluation.scoring import ALIGNMENTS, evaluate
-
-EXIT_OK, EXIT_USAGE = 0, 2
+from mono_depth_ros.tools.errors import EXIT_OK, PROG
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -47,7 +44,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     pred.add_argument('--pred-bag', type=pathlib.Path,
                       help='rosbag2 (directory, .mcap or .db3) with the predicted depth')
     parser.add_argument('--topic',
-                        help='depth topic in --pred-bag (default: the one */depth/image)')
+                        help='depth topic in --pred-bag (default: */depth/image, else '
+                             '*/triangulation/dense/depth, else */triangulation/depth)')
     parser.add_argument('--gt', required=True, type=pathlib.Path,
                         help='directory of ground truth, or a TUM RGB-D directory (depth.txt)')
     parser.add_argument('--align', choices=ALIGNMENTS, default='none',
@@ -67,20 +65,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--weighting', choices=('frame', 'pixel'), default='frame',
                         help='average over frames, or weight frames by their valid pixels')
     parser.add_argument('--json', metavar='FILE',
-                        help="also write the JSON results to FILE ('-': stdout only)")
+                        help="also write the JSON summary to FILE ('-': stdout only)")
     parser.add_argument('--csv', metavar='FILE', help='write one row per frame')
+    parser.add_argument('--per-frame', action='store_true',
+                        help="add the per-frame rows ('per_frame') to the JSON")
 
 
 def run(args: argparse.Namespace) -> int:
-    """Score the predictions; return 0, or 2 when the inputs are unusable."""
-    try:
-        result = evaluate(args)
-    except (EvalError, BadMessageError, FileNotFoundError) as error:
-        print(f'eval: {error}', file=sys.stderr)
-        return EXIT_USAGE
-    # The results as JSON on stdout (for scripts), the table for people on stderr.
+    """Score the predictions: the table on stderr, the metrics as one JSON object on stdout.
+
+    The per-frame rows go to ``--csv FILE``, and into the JSON only with ``--per-frame``. When
+    no frame could be scored the error says why (exit code 1, nothing on stdout).
+    """
+    result = evaluate(args)
+    if result['pred_note']:
+        print(f'{PROG} eval: {result["pred_note"]}', file=sys.stderr)
     print(format_table(result), file=sys.stderr)
-    text = json.dumps(json_safe(result), indent=2)
+    summary = {key: value for key, value in result.items()
+               if key != 'per_frame' or args.per_frame}
+    text = json.dumps(json_safe(summary), indent=2)
     print(text)
     if args.json and args.json != '-':
         pathlib.Path(args.json).write_text(text + '\n')

@@ -129,7 +129,7 @@ def test_median_alignment_removes_a_global_scale(tmp_path, capsys):
     code, out, _ = run_eval(capsys, '--pred', pred, '--gt', gt, '--json', '-')
     assert json.loads(out)['metrics']['abs_rel'] == pytest.approx(2.0)
     code, out, _ = run_eval(capsys, '--pred', pred, '--gt', gt, '--json', '-',
-                            '--align', 'median')
+                            '--align', 'median', '--per-frame')
     result = json.loads(out)
     assert code == 0
     assert result['metrics']['abs_rel'] == pytest.approx(0.0, abs=1e-6)
@@ -142,7 +142,8 @@ def test_scale_shift_alignment_in_inverse_space_fits_a_relative_output(tmp_path,
     np.save(gt / 'f.npy', truth)
     np.save(pred / 'f.npy', 4.0 / truth + 0.3)  # 1/gt = 0.25 * pred - 0.075
     code, out, _ = run_eval(capsys, '--pred', pred, '--gt', gt, '--json', '-',
-                            '--align', 'scale-shift', '--align-space', 'inverse')
+                            '--align', 'scale-shift', '--align-space', 'inverse',
+                            '--per-frame')
     result = json.loads(out)
     assert code == 0
     assert result['metrics']['abs_rel'] == pytest.approx(0.0, abs=1e-5)
@@ -157,14 +158,15 @@ def test_timestamp_stems_match_within_the_tolerance_one_to_one(tmp_path, capsys)
         np.save(pred / f'{stem}.npy', GT_B)
     for stem in ('1.005000', '2.000000', '3.000000'):
         write_png(gt / f'{stem}.png', GT_B)
-    code, out, _ = run_eval(capsys, '--pred', pred, '--gt', gt, '--json', '-')
+    code, out, _ = run_eval(capsys, '--pred', pred, '--gt', gt, '--json', '-', '--per-frame')
     result = json.loads(out)
     assert code == 0 and result['matched_by'] == 'stamp'
     assert [(row['pred'], row['gt']) for row in result['per_frame']] == [
         ('1.000000', '1.005000'), ('2.010000', '2.000000')]
     assert result['gt_unmatched'] == 1
     code, _, err = run_eval(capsys, '--pred', pred, '--gt', gt, '--tolerance', '0.001')
-    assert code == 2 and 'no prediction matched' in err
+    assert code == 1 and 'no prediction matched' in err and '--tolerance 0.001 s' in err
+    assert len(err.splitlines()) == 1
 
 
 def test_names_that_are_neither_shared_nor_stamps_exit_2(tmp_path, capsys):
@@ -214,7 +216,8 @@ def test_a_bag_topic_is_scored_against_ground_truth_by_stamp(tmp_path, capsys):
         ('/cam/depth/image', 10_098_000_000, millimetres, '16UC1'),
         ('/cam/depth/image', 11_000_000_000, PRED_B, '32FC1'),
     ])
-    code, out, err = run_eval(capsys, '--pred-bag', bag, '--gt', gt, '--json', '-')
+    code, out, err = run_eval(capsys, '--pred-bag', bag, '--gt', gt, '--json', '-',
+                              '--per-frame')
     assert code == 0, err
     result = json.loads(out)
     assert '/cam/depth/image' in result['pred']
@@ -237,9 +240,62 @@ def test_frames_without_valid_pixels_are_null_in_json(tmp_path, capsys):
     np.save(gt / 'a.npy', GT_A)
     np.save(pred / 'empty.npy', np.full((2, 2), NAN, np.float32))
     np.save(gt / 'empty.npy', GT_B)
-    code, out, _ = run_eval(capsys, '--pred', pred, '--gt', gt, '--json', '-')
+    code, out, _ = run_eval(capsys, '--pred', pred, '--gt', gt, '--json', '-', '--per-frame')
     result = json.loads(out)
     assert code == 0 and result['frames_scored'] == 1 and result['frames_matched'] == 2
     empty = next(row for row in result['per_frame'] if row['pred'] == 'empty')
     assert empty['count'] == 0 and empty['abs_rel'] is None
     assert result['metrics']['abs_rel'] == pytest.approx(hand_metrics_a()['abs_rel'])
+
+
+def test_stdout_is_one_summary_object_and_per_frame_rows_need_the_flag(frames, capsys):
+    pred, gt = frames
+    code, out, _ = run_eval(capsys, '--pred', pred, '--gt', gt)
+    summary = json.loads(out)  # the whole of stdout is one JSON object
+    assert code == 0 and 'per_frame' not in summary and summary['frames_scored'] == 2
+    code, out, _ = run_eval(capsys, '--pred', pred, '--gt', gt, '--per-frame')
+    assert [row['pred'] for row in json.loads(out)['per_frame']] == ['a', 'b']
+
+
+def test_no_frame_with_a_valid_pixel_exits_1_with_the_reason(tmp_path, capsys):
+    pred, gt = new_pred_and_gt(tmp_path)
+    np.save(pred / 'a.npy', np.full((2, 2), NAN, np.float32))
+    np.save(gt / 'a.npy', GT_B)
+    code, out, err = run_eval(capsys, '--pred', pred, '--gt', gt)
+    assert code == 1 and out == ''
+    assert err.splitlines() == [
+        'mono-depth-ros eval: none of the 1 matched frames has a valid pixel (a finite, positive '
+        'prediction where the ground truth is finite and within (0.001, inf] m)']
+    code, out, err = run_eval(capsys, '--pred', pred, '--gt', gt, '--align', 'median')
+    assert code == 1 and out == '' and 'enough valid pixels to align' in err
+    assert 'nan' not in err.lower()
+
+
+def test_a_bag_without_depth_image_scores_the_triangulation_and_says_so(tmp_path, capsys):
+    pytest.importorskip('rosbags')
+    gt = tmp_path / 'gt'
+    gt.mkdir()
+    write_png(gt / '10.000000.png', GT_B)
+    bag = write_depth_bag(tmp_path / 'pred', [
+        ('/cam/triangulation/depth', 10_000_000_000, PRED_B, '32FC1'),
+        ('/cam/triangulation/tracks', 10_000_000_000, PRED_B, '32FC1'),
+    ])
+    code, out, err = run_eval(capsys, '--pred-bag', bag, '--gt', gt)
+    assert code == 0, err
+    assert 'mono-depth-ros eval: scoring /cam/triangulation/depth' in err.splitlines()
+    assert json.loads(out)['metrics']['abs_rel'] == pytest.approx(0.0625)
+
+
+def test_a_bag_with_depth_in_two_namespaces_asks_for_topic(tmp_path, capsys):
+    pytest.importorskip('rosbags')
+    gt = tmp_path / 'gt'
+    gt.mkdir()
+    write_png(gt / '10.000000.png', GT_B)
+    bag = write_depth_bag(tmp_path / 'pred', [
+        ('/left/depth/image', 10_000_000_000, PRED_B, '32FC1'),
+        ('/right/depth/image', 10_000_000_000, PRED_B, '32FC1'),
+    ])
+    code, out, err = run_eval(capsys, '--pred-bag', bag, '--gt', gt)
+    assert code == 2 and out == ''
+    line, = err.splitlines()
+    assert '/left/depth/image, /right/depth/image' in line and '--topic' in line
