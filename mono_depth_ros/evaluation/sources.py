@@ -54,7 +54,8 @@ def directory_source(path: pathlib.Path, depth_scale: float) -> DepthSource:
     """Return the .npy and .png files of a directory (.npy wins when a stem has both)."""
     path = pathlib.Path(path)
     if not path.is_dir():
-        raise EvalError(f'{path} is not a directory')
+        raise EvalError(f'{path} is not a directory (a directory of NAME.npy or NAME.png '
+                        'depth files)')
     files: dict[str, pathlib.Path] = {}
     for suffix in reversed(FILE_SUFFIXES):
         files.update({file.stem: file for file in path.glob(f'*{suffix}') if file.is_file()})

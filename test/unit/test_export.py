@@ -111,5 +111,47 @@ def test_export_subcommand_reports_the_parity_figure(tmp_path, capsys):
 def test_export_subcommand_fails_cleanly_on_a_missing_model(tmp_path, capsys):
     missing = tmp_path / 'missing.pth'
     code = cli.main(['export', '--model', str(missing), '--out', str(tmp_path / 'x.onnx')])
-    assert code == 1
-    assert str(missing) in capsys.readouterr().err
+    assert code == 2  # an input error
+    line, = capsys.readouterr().err.splitlines()
+    assert line.startswith('mono-depth-ros export: ') and str(missing) in line
+
+
+def test_an_uncached_hub_id_names_the_allow_download_flag(tmp_path, capsys):
+    code = cli.main(['export', '--model', 'nobody/not-a-cached-model', '--out',
+                     str(tmp_path / 'x.onnx')])
+    assert code == 2
+    line, = capsys.readouterr().err.splitlines()
+    assert line.startswith("mono-depth-ros export: cannot load model 'nobody/not-a-cached-model'")
+    assert '--allow-download' in line and 'allow_download' not in line
+
+
+# A download that retries: huggingface_hub logs each retry through its own stderr handler, and
+# the tool's log must not add a second one (root) that prints every line again.
+RETRYING_EXPORT = '''
+import sys
+from huggingface_hub.utils import logging as hf_logging
+from mono_depth_ros.inference.errors import ModelLoadError
+from mono_depth_ros.tools import cli, export
+
+def export_that_retries(model, *args, **kwargs):
+    hf_logging.get_logger('huggingface_hub.utils._http').warning('Retrying in 1s [Retry 1/5].')
+    export.log_to_stderr().getChild('inference.onnx_export').info('loading the model')
+    raise ModelLoadError(model, 'could not download it from the Hugging Face Hub')
+
+export.export_onnx = export_that_retries
+sys.exit(cli.main(['export', '--model', 'org/model', '--out', 'x.onnx', '--allow-download']))
+'''
+
+
+def test_each_download_retry_line_is_printed_once(tmp_path):
+    import subprocess
+    import sys
+
+    pytest.importorskip('huggingface_hub')
+    result = subprocess.run([sys.executable, '-c', RETRYING_EXPORT], capture_output=True,
+                            text=True, timeout=120, cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.splitlines()
+    assert lines.count('Retrying in 1s [Retry 1/5].') == 1, result.stderr
+    assert lines.count('loading the model') == 1, result.stderr
+    assert lines[-1].startswith("mono-depth-ros export: cannot load model 'org/model'")
