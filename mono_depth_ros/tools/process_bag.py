@@ -155,7 +155,8 @@ def resolve_mode(mode: str | None, model: str) -> str:
     if mode is None:
         return 'both' if model else 'triangulation'
     if mode != 'triangulation' and not model:
-        raise InputError(f'--mode {mode} runs the depth network: give it with --model')
+        raise InputError(f'--mode {mode} runs the depth network but no --model was given '
+                         '(--model M, or --mode triangulation)')
     return mode
 
 

@@ -18,12 +18,13 @@ import argparse
 import json
 
 from mono_depth_ros.tools import bench
+from mono_depth_ros.tools.errors import run_tool
 
 
 def _run(capsys, *argv: str) -> tuple[int, str]:
     parser = argparse.ArgumentParser()
     bench.add_arguments(parser)
-    code = bench.run(parser.parse_args(list(argv)))
+    code = run_tool('mono-depth-ros bench', bench.run, parser.parse_args(list(argv)))
     return code, capsys.readouterr().out
 
 
