@@ -152,7 +152,8 @@ def _tracks_figure(figures_dir: pathlib.Path, sequence, findings: Findings) -> l
     tracks = findings.outputs.get('tracks', {})
     if not tracks:
         return []
-    stamps = sorted(tracks)
+    warm = {frame.stamp_ns for frame in sequence.frames[WARMUP_FRAMES:]}
+    stamps = sorted(stamp for stamp in tracks if stamp in warm) or sorted(tracks)
     stamp = stamps[len(stamps) // 2]
     index = next((i for i, frame in enumerate(sequence.frames) if frame.stamp_ns == stamp), None)
     panel = image_figure(image_to_numpy(tracks[stamp]), 'feature tracks, coloured by depth (m)',

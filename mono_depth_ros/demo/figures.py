@@ -69,12 +69,14 @@ class ColourScale:
 
     def describe(self) -> str:
         """Return the scale in words, for captions."""
-        unit = f' {self.unit}' if self.unit else ' (unitless)'
+        unit = f' {self.unit}' if self.unit else ''
         near, far = (self.high, self.low) if self.inverse else (self.low, self.high)
-        ends = (f'{near:g} (red) to {far:g}' if self.colormap == 'turbo'
-                else f'{self.low:g} to {self.high:g}')
+        if self.colormap == 'turbo':
+            ends = f'{near:.3g}{unit} (red) to {far:.3g}{unit} (blue)'
+        else:
+            ends = f'{self.low:.3g}{unit} to {self.high:.3g}{unit}'
         kind = 'logarithmic' if self.log else 'linear'
-        return f'{kind} {self.colormap} scale, {ends}{unit}'
+        return f'{kind} {self.colormap} scale, {ends}' + ('' if self.unit else ', unitless')
 
 
 def titled(image: np.ndarray, title: str) -> np.ndarray:
