@@ -37,21 +37,27 @@ def colormap_names() -> list[str]:
 
 def colorize_depth(depth: np.ndarray, min_value: float, max_value: float,
                    colormap: str = 'turbo', invalid_color: tuple[int, int, int] = (0, 0, 0),
-                   inverse: bool = False) -> np.ndarray:
+                   inverse: bool = False, log_scale: bool = False) -> np.ndarray:
     """Return an (H, W, 3) uint8 BGR image of ``depth`` over the fixed range [min, max].
 
     Near is warm: ``min_value`` gets the top of the colormap (red for turbo) and
     ``max_value`` the bottom. With ``inverse`` the input grows towards the camera (inverse
     depth, relative model output) and ``max_value`` is near instead. Values outside the range
     take the end colours; NaN and infinite values take ``invalid_color`` (B, G, R). A fixed
-    range keeps colours steady from frame to frame.
+    range keeps colours steady from frame to frame. With ``log_scale`` the colours are spread
+    over the logarithm of the values (equal ratios, equal colour steps; ``min_value`` > 0), as
+    the triangulation node colours its tracks.
     """
     depth = np.asarray(depth)
     if depth.ndim != 2:
         raise BadMessageError('depth.shape', depth.shape, '(H, W)')
     code = _colormap_code(colormap)
-    low, high = _checked_range(min_value, max_value)
+    low, high = _checked_range(min_value, max_value, log_scale)
     invalid_bgr = _checked_color(invalid_color)
+    if log_scale:
+        # Zero and negative values are below the range: they take the near (or far) end colour.
+        depth = np.log(np.maximum(depth.astype(np.float64), low * 1e-3))
+        low, high = math.log(low), math.log(high)
     # index = 255 at the near end of the range, 0 at the far end.
     if inverse:
         gain, offset = 255.0 / (high - low), -255.0 * low / (high - low)
@@ -126,27 +132,35 @@ class RangeTracker:
 
 def colorbar(height: int, min_value: float, max_value: float, colormap: str = 'turbo',
              label: str = 'm', inverse: bool = False, bar_width: int = 20,
-             font_scale: float = 0.4) -> np.ndarray:
+             font_scale: float = 0.4, log_scale: bool = False) -> np.ndarray:
     """Return a (height, W, 3) uint8 BGR colour bar with tick labels, for reports.
 
     The bar is coloured by ``colorize_depth`` with the same arguments, ``max_value`` at the top
     and ``min_value`` at the bottom; ticks fall on round values labelled ``'<value> <label>'``
-    (metres by default) in black on white.
+    (metres by default) in black on white. With ``log_scale`` the bar is logarithmic and its
+    ticks fall on 1, 2 and 5 times powers of ten.
     """
     if isinstance(height, bool) or not isinstance(height, (int, np.integer)) or height < 16:
         raise BadMessageError('height', height, 'an integer >= 16 pixels')
-    low, high = _checked_range(min_value, max_value)
-    rows = np.linspace(high, low, int(height), dtype=np.float64)[:, None]
+    low, high = _checked_range(min_value, max_value, log_scale)
+    if log_scale:
+        rows = np.geomspace(high, low, int(height), dtype=np.float64)[:, None]
+        ticks, decimals = _log_ticks(low, high)
+    else:
+        rows = np.linspace(high, low, int(height), dtype=np.float64)[:, None]
+        ticks, decimals = round_ticks(low, high)
     bar = colorize_depth(np.repeat(rows, bar_width, axis=1), low, high, colormap,
-                         inverse=inverse)
-    ticks, decimals = _round_ticks(low, high)
-    texts = [f'{value:.{decimals}f} {label}'.rstrip() for value in ticks]
+                         inverse=inverse, log_scale=log_scale)
+    if log_scale:  # 0.5, 1, 2, 5, 10: each with the digits it needs
+        texts = [f'{value:g} {label}'.rstrip() for value in ticks]
+    else:
+        texts = [f'{value:.{decimals}f} {label}'.rstrip() for value in ticks]
     (text_width, text_height), baseline = _text_extent(texts, font_scale)
     tick_length = 4
     image = np.full((height, bar_width + tick_length + 3 + text_width + 2, 3), 255, np.uint8)
     image[:, :bar_width] = bar
     for value, text in zip(ticks, texts):
-        row = int(round((high - value) / (high - low) * (height - 1)))
+        row = int(round(_fraction_from_top(value, low, high, log_scale) * (height - 1)))
         cv2.line(image, (bar_width, row), (bar_width + tick_length - 1, row), (0, 0, 0), 1)
         text_row = min(max(row + text_height // 2, text_height), height - baseline)
         cv2.putText(image, text, (bar_width + tick_length + 3, text_row), _FONT, font_scale,
@@ -154,8 +168,11 @@ def colorbar(height: int, min_value: float, max_value: float, colormap: str = 't
     return image
 
 
-def _round_ticks(low: float, high: float, target: int = 5) -> tuple[list[float], int]:
-    """Return round tick values in [low, high] (about ``target`` of them) and their decimals."""
+def round_ticks(low: float, high: float, target: int = 5) -> tuple[list[float], int]:
+    """Return round tick values in [low, high] (about ``target`` of them) and their decimals.
+
+    The step is 1, 2 or 5 times a power of ten, for colour bars and figure axes alike.
+    """
     raw_step = (high - low) / target
     magnitude = 10.0 ** math.floor(math.log10(raw_step))
     step = next(m * magnitude for m in (1, 2, 5, 10) if m * magnitude >= raw_step)
@@ -164,6 +181,24 @@ def _round_ticks(low: float, high: float, target: int = 5) -> tuple[list[float],
     ticks = [k * step for k in range(first, last + 1)]
     decimals = max(0, -math.floor(math.log10(step) + 1e-9))
     return ticks, decimals
+
+
+def _log_ticks(low: float, high: float) -> tuple[list[float], int]:
+    """Return the values 1, 2 and 5 times a power of ten in [low, high] and their decimals."""
+    ticks = [m * 10.0 ** e for e in range(math.floor(math.log10(low)),
+                                          math.ceil(math.log10(high)) + 1) for m in (1, 2, 5)
+             if low * (1 - 1e-9) <= m * 10.0 ** e <= high * (1 + 1e-9)]
+    if len(ticks) < 2:  # a narrow range: fall back to evenly spaced ticks
+        return round_ticks(low, high)
+    decimals = max(0, -math.floor(math.log10(min(ticks)) + 1e-9))
+    return ticks, decimals
+
+
+def _fraction_from_top(value: float, low: float, high: float, log_scale: bool) -> float:
+    """Return where ``value`` sits on a bar with ``high`` at the top (0) and ``low`` at 1."""
+    if log_scale:
+        return math.log(high / value) / math.log(high / low)
+    return (high - value) / (high - low)
 
 
 def _text_extent(texts: list[str], font_scale: float) -> tuple[tuple[int, int], int]:
@@ -181,10 +216,13 @@ def _colormap_code(colormap: str) -> int | None:
     return _COLORMAPS[colormap]
 
 
-def _checked_range(min_value: float, max_value: float) -> tuple[float, float]:
+def _checked_range(min_value: float, max_value: float,
+                   log_scale: bool = False) -> tuple[float, float]:
     low, high = float(min_value), float(max_value)
     if not (math.isfinite(low) and math.isfinite(high) and high > low):
         raise BadMessageError('range', (min_value, max_value), 'finite min_value < max_value')
+    if log_scale and not low > 0:
+        raise BadMessageError('range', (min_value, max_value), '0 < min_value on a log scale')
     return low, high
 
 

@@ -14,7 +14,9 @@
 
 """The end-to-end demo (``mono-depth-ros demo``, ``make demo``), one module per job.
 
-``stages`` finds a model, replays the synthetic bag over DDS into the nodes, scores what they
-publish against the ground truth and writes the report; ``report`` draws the figures and
-renders the report as Markdown, HTML and JSON.
+``stages`` finds a model, replays the synthetic bag over DDS into the nodes, records what they
+publish as a rosbag2 and scores it against the ground truth; ``figures`` draws pictures that
+read on their own (title, axes, colour bar); ``contents`` composes the report's sections,
+figures and captions and the commands to view the bag; ``report`` renders it as Markdown, HTML
+and JSON.
 """

@@ -12,13 +12,13 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""The demo's stages: find a model, run the nodes on the synthetic bag, score, report."""
+"""The demo's stages: find a model, run the nodes on the synthetic bag, record, score."""
 
 from dataclasses import dataclass, field
 import os
 import pathlib
+import shutil
 
-import cv2
 from nav_msgs.msg import Odometry
 import numpy as np
 from rclpy.parameter import Parameter
@@ -27,10 +27,8 @@ from sensor_msgs.msg import CameraInfo, Image, PointCloud2
 from mono_depth_ros.core.camera_model import CameraModel
 from mono_depth_ros.core.image_codec import image_to_numpy, image_to_rgb8
 from mono_depth_ros.core.metrics import aggregate_metrics, align_scale_shift, compute_metrics
-from mono_depth_ros.core.pointcloud import read_cloud
 from mono_depth_ros.core.transforms import pose_matrix
-from mono_depth_ros.demo.report import (depth_panel, error_panel, grid, label_panel,
-                                        markdown_table, render_points, Report)
+from mono_depth_ros.demo.report import markdown_table
 from mono_depth_ros.parameter_tables import depth_parameter
 from mono_depth_ros.ros.messages import stamp_to_ns
 from mono_depth_ros.ros.replay import replay_bag, ReplayResult
@@ -77,7 +75,11 @@ def run_nodes_on_bag(bag: pathlib.Path, *, model: str | None, backend: str = 'au
     from mono_depth_ros.nodes.triangulation_node import TriangulationNode
 
     def make_nodes(context):
-        nodes = [TriangulationNode(context=context, namespace=NAMESPACE, cli_args=NODE_REMAPS)]
+        # The depth range sets the colours of the track picture too: the report's depth scale.
+        nodes = [TriangulationNode(
+            context=context, namespace=NAMESPACE, cli_args=NODE_REMAPS,
+            parameter_overrides=[Parameter('min_depth', value=DEPTH_RANGE[0]),
+                                 Parameter('max_depth', value=DEPTH_RANGE[1])])]
         if model:
             from mono_depth_ros.nodes.depth_node import DepthNode
             nodes.append(DepthNode(
@@ -98,6 +100,40 @@ def run_nodes_on_bag(bag: pathlib.Path, *, model: str | None, backend: str = 'au
     return replay_bag(bag, collect, make_nodes=make_nodes, rate=rate,
                       lockstep=(BAG_TOPICS['image'], answers) if lockstep else None,
                       lockstep_timeout_s=30.0 if model else 5.0)
+
+
+def write_output_bag(replay: ReplayResult, path: pathlib.Path) -> dict[str, int]:
+    """Write the nodes' outputs and the inputs they answered as a rosbag2; return the counts.
+
+    Every message is logged at its header stamp, so ``ros2 bag play`` replays the run on the
+    recorded clock. A bag from an earlier demo at ``path`` is replaced.
+    """
+    from rclpy.serialization import serialize_message
+
+    from mono_depth_ros.bags import BagWriter
+
+    path = pathlib.Path(path)
+    if path.exists():
+        if not (path / 'metadata.yaml').exists():
+            raise FileExistsError(f'{path} exists and is not a rosbag2: not replacing it')
+        shutil.rmtree(path)
+    stamped = sorted(((stamp_to_ns(message.header.stamp), topic, message)
+                      for topic, messages in replay.messages.items() for message in messages),
+                     key=lambda entry: (entry[0], entry[1]))
+    counts: dict[str, int] = {}
+    with BagWriter(path) as writer:
+        handles = {}
+        for stamp, topic, message in stamped:
+            if topic not in handles:
+                handles[topic] = writer.add_topic(topic, _type_name(message))
+            writer.write(handles[topic], stamp, serialize_message(message))
+            counts[topic] = counts.get(topic, 0) + 1
+    return counts
+
+
+def _type_name(message) -> str:
+    """Return a ROS message's type as rosbag2 names it, e.g. sensor_msgs/msg/Image."""
+    return f'{type(message).__module__.split(".")[0]}/msg/{type(message).__name__}'
 
 
 @dataclass
@@ -152,6 +188,7 @@ def evaluate(sequence, replay: ReplayResult, *, model: str | None, model_note: s
         depth_messages = by_stamp(replay.messages[f'{NAMESPACE}/depth/image'])
         relative_messages = by_stamp(replay.messages[f'{NAMESPACE}/depth/relative'])
         findings.outputs['depth'] = depth_messages
+        findings.outputs['relative'] = relative_messages
         fused = [compute_metrics(image_to_numpy(m), frames[s].depth)
                  for s, m in depth_messages.items() if s in warm]
         oracle = []
@@ -211,108 +248,3 @@ def _check_round_trip(sequence, replay: ReplayResult, findings: Findings) -> Non
         f'{len(odometry)} odometry (max pose error {pose_error:.1e})')
     if exact < frames or not k_ok:
         findings.ok = False
-
-
-def write_report(out: pathlib.Path, sequence, findings: Findings) -> dict[str, pathlib.Path]:
-    """Write the contact sheet, figures, report.md, index.html and summary.json."""
-    figures = out / 'figures'
-    figures.mkdir(parents=True, exist_ok=True)
-    report = Report('mono_depth_ros demo: synthetic camera over DDS', summary=findings.summary)
-    report.add('What ran', '\n'.join([
-        f'- a {len(sequence.frames)}-frame {sequence.width}x{sequence.height} synthetic sequence '
-        'with exact poses and depth (sequence/), played from a rosbag2 over Fast DDS',
-        '- triangulation_node (camera + odometry -> sparse metric depth)',
-        f'- depth_node: {findings.model_note}',
-    ]))
-    report.add('Checks', '\n'.join(f'- {line}' for line in findings.lines))
-    report.add('Metrics against ground truth (after warm-up)', findings.tables['metrics'])
-
-    low, high = DEPTH_RANGE
-    picks = np.linspace(WARMUP_FRAMES, len(sequence.frames) - 1, 3).astype(int)
-    rows = []
-    for index in picks:
-        frame = sequence.frames[index]
-        panels = [label_panel(frame.rgb[:, :, ::-1], f'frame {index}: camera image'),
-                  depth_panel(frame.depth, low, high, 'ground-truth depth (m)')]
-        sparse = findings.outputs.get('triangulation', {}).get(frame.stamp_ns)
-        if sparse is not None:
-            depth = image_to_numpy(sparse)
-            panels.append(depth_panel(depth, low, high, 'triangulated depth (m, enlarged)',
-                                      dilate=7))
-        dense = findings.outputs.get('depth', {}).get(frame.stamp_ns)
-        if dense is not None:
-            depth = image_to_numpy(dense)
-            panels.append(depth_panel(depth, low, high, 'network depth, metric (m)'))
-            panels.append(error_panel(depth, frame.depth, 'network |error| / depth'))
-        rows.append(panels)
-    sheet = grid(rows)
-    cv2.imwrite(str(figures / 'contact_sheet.png'), sheet)
-    images = ['figures/contact_sheet.png']
-    tracks = findings.outputs.get('tracks', {})
-    if tracks:
-        stamp = sorted(tracks)[len(tracks) // 2]
-        view = label_panel(image_to_numpy(tracks[stamp]), 'tracks: red near, blue far (log, '
-                           'min_depth..max_depth); grey: not converged')
-        cv2.imwrite(str(figures / 'tracks.png'), view)
-        images.append('figures/tracks.png')
-    report.add('Pictures', 'Depth panels share one colour range, '
-               f'{low:g} m (red) to {high:g} m (blue); black is unknown.', images)
-    views = _cloud_views(sequence, findings)
-    if views is not None:
-        cv2.imwrite(str(figures / 'point_clouds.png'), views)
-        report.add('Point clouds in the odometry frame, from two viewpoints',
-                   "Each frame's points placed with its ground-truth camera pose: the "
-                   'triangulated points of every frame after warm-up, coloured by height, and '
-                   "the depth network's cloud of one frame in its image colours (when a model "
-                   'ran). The camera path is black.', ['figures/point_clouds.png'])
-    return report.write(out)
-
-
-def _world_points(message, camera_pose: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-    cloud = read_cloud(message)
-    xyz = np.stack([cloud['x'], cloud['y'], cloud['z']], axis=-1).reshape(-1, 3)
-    colors = cloud['rgb'].reshape(-1, 3)[:, ::-1] if 'rgb' in cloud else None
-    keep = np.all(np.isfinite(xyz), axis=1)
-    world = xyz[keep] @ camera_pose[:3, :3].T + camera_pose[:3, 3]
-    return world, (colors[keep] if colors is not None else None)
-
-
-def _cloud_views(sequence, findings: Findings) -> np.ndarray | None:
-    frames = {frame.stamp_ns: frame for frame in sequence.frames}
-    warm = sorted(frames)[WARMUP_FRAMES:]
-    clouds = [_world_points(message, frames[stamp].camera_pose)[0]
-              for stamp, message in findings.outputs.get('triangulation_points', {}).items()
-              if stamp in warm]
-    sparse = np.concatenate(clouds) if clouds else np.empty((0, 3))
-    if len(sparse) == 0:
-        return None
-    heights = sparse[:, 2]
-    level = np.clip(255 * (heights - heights.min()) / max(np.ptp(heights), 1e-6), 0, 255)
-    sparse_colors = cv2.applyColorMap(level.astype(np.uint8)[None], cv2.COLORMAP_TURBO)[0]
-    path = np.array([frame.camera_pose[:3, 3] for frame in sequence.frames])
-    centre = np.median(sparse, axis=0)
-    start, heading = path[0], path[-1] - path[0]
-    heading = heading / max(np.linalg.norm(heading), 1e-6)
-    views = [('top view', {'eye': centre + (0.0, 0.0, 11.0), 'target': centre,
-                           'up': (1.0, 0.0, 0.0)}),
-             ('oblique view', {'eye': start - 4.0 * heading + (0.0, 0.0, 3.0),
-                               'target': centre})]
-    layers = [('triangulated points', sparse, sparse_colors)]
-    dense = findings.outputs.get('points', {})
-    dense_warm = [stamp for stamp in sorted(dense) if stamp in warm]
-    if dense_warm:
-        stamp = dense_warm[len(dense_warm) // 2]
-        world, colors = _world_points(dense[stamp], frames[stamp].camera_pose)
-        if colors is None:
-            colors = np.full((len(world), 3), 90, np.uint8)
-        layers.append(('depth network cloud (one frame)', world, colors))
-    path_colors = np.zeros((len(path), 3), np.uint8)
-    rows = []
-    for name, points, colors in layers:
-        panels = []
-        for view_name, view in views:
-            image = render_points(np.concatenate([points, path]),
-                                  np.concatenate([colors, path_colors]), point_px=3, **view)
-            panels.append(label_panel(image, f'{name}: {view_name}'))
-        rows.append(panels)
-    return grid(rows)

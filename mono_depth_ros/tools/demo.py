@@ -16,8 +16,9 @@
 
 It renders a textured scene with exact poses and depth, writes it as a rosbag2, plays that bag
 over real DDS into the package's nodes (the triangulation node always; the depth node when a
-model is given or cached locally), checks what comes back against the ground truth, and writes
-a report with pictures and metrics to the output directory.
+model is given or cached locally), checks what comes back against the ground truth, records
+what the nodes published as a rosbag2 (``output_bag/``) and writes a report with pictures and
+metrics to the output directory, with the commands to view the bag.
 """
 
 import argparse
@@ -25,12 +26,13 @@ import os
 import random
 import time
 
-from mono_depth_ros.demo import stages
+from mono_depth_ros.demo import contents, stages
 from mono_depth_ros.demo.stages import DEFAULT_MODEL_ID, find_model, WARMUP_FRAMES
 from mono_depth_ros.parameter_tables import depth_parameter
 from mono_depth_ros.tools.errors import prepare_output_dir
 
 MIN_FRAMES = WARMUP_FRAMES + 5
+OUTPUT_BAG = 'output_bag'  # in --out: what the nodes published, with their inputs
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -114,9 +116,14 @@ def run(args: argparse.Namespace) -> int:
     for line in findings.lines:
         print(f'      {line}', flush=True)
 
-    print('[4/4] writing the report', flush=True)
-    report_paths = stages.write_report(out, sequence, findings)
-    print(f'done in {time.monotonic() - started:.0f} s. Pictures and metrics: '
-          f'{report_paths["markdown"]}', flush=True)
-    print(f'report: {report_paths["html"]}', flush=True)
+    print('[4/4] writing the output bag and the report', flush=True)
+    output_bag = out / OUTPUT_BAG
+    bag_counts = stages.write_output_bag(replay, output_bag)
+    report_paths = contents.write_report(out, sequence, findings, output_bag=output_bag,
+                                         input_bag=paths['bag_dir'], bag_counts=bag_counts)
+    print(f'done in {time.monotonic() - started:.0f} s. To view the output bag:', flush=True)
+    for line in contents.view_commands(output_bag, paths['bag_dir']):
+        print(f'      {line}', flush=True)
+    print(f'output bag: {output_bag}', flush=True)
+    print(f'report: {report_paths["markdown"]} and {report_paths["html"]}', flush=True)
     return 0 if findings.ok else 1

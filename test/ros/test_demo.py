@@ -17,6 +17,7 @@
 import json
 import os
 import pathlib
+import re
 import subprocess
 import sys
 
@@ -41,14 +42,52 @@ def test_demo_without_a_model_says_what_it_looked_for_and_still_reports(tmp_path
     assert 'no depth model: looked for depth-anything/Depth-Anything-V2-Small-hf' in result.stdout
     last_line = result.stdout.strip().splitlines()[-1]
     assert last_line.endswith(str(tmp_path / 'out' / 'index.html'))
+    assert_the_bag_and_its_view_commands_are_named(result.stdout, tmp_path / 'out')
     summary = json.loads((tmp_path / 'out' / 'summary.json').read_text())
     assert summary['round_trip']['images_exact'] == 24
     assert summary['round_trip']['camera_info_matches']
     assert summary['triangulation']['frames'] >= 5   # the node may drop frames while busy
-    for name in ('report.md', 'index.html', 'figures/contact_sheet.png', 'sequence.mcap'):
+    for name in ('report.md', 'index.html', 'figures/tracks.png', 'sequence.mcap'):
         found = list((tmp_path / 'out').rglob(pathlib.Path(name).name))
         assert found, f'{name} missing'
     assert 'data:image/png;base64,' in (tmp_path / 'out' / 'index.html').read_text()
+    assert_every_figure_has_a_caption(tmp_path / 'out')
+    assert_the_bag_and_its_view_commands_are_named(
+        (tmp_path / 'out' / 'report.md').read_text(), tmp_path / 'out')
+    assert_the_output_bag_holds_the_outputs(tmp_path / 'out' / 'output_bag',
+                                            ['/camera/triangulation/depth'])
+
+
+def assert_every_figure_has_a_caption(out: pathlib.Path) -> None:
+    lines = (out / 'report.md').read_text().splitlines()
+    images = [index for index, line in enumerate(lines) if line.startswith('![')]
+    assert len(images) >= 4   # three frames and the tracks at least
+    for number, index in enumerate(images, start=1):
+        path = re.fullmatch(r'!\[.*\]\((.*)\)', lines[index]).group(1)
+        assert (out / path).is_file(), path
+        assert (out / path).stat().st_size < 1_000_000, f'{path} is too large for the report'
+        caption = lines[index + 2]
+        assert caption.startswith(f'*Figure {number}: ') and len(caption) > 80, caption
+    page = (out / 'index.html').read_text()
+    assert page.count('<figcaption>') == len(images)
+    assert (out / 'index.html').stat().st_size < 5_000_000
+
+
+def assert_the_bag_and_its_view_commands_are_named(text: str, out: pathlib.Path) -> None:
+    bag = out / 'output_bag'
+    assert f'ros2 bag play {bag}' in text
+    assert 'rviz2 -d ' in text and 'mono_depth.rviz' in text
+    assert 'Foxglove' in text and str(bag / 'output_bag.mcap') in text
+    assert f'bag_replay.launch.py bag:={out / "sequence" / "sequence"}' in text
+
+
+def assert_the_output_bag_holds_the_outputs(bag: pathlib.Path, topics: list[str]) -> None:
+    from mono_depth_ros.bags import open_reader
+
+    with open_reader(bag) as reader:
+        counts = {topic: count for topic, (_, count) in reader.topics.items()}
+    for topic in ['/camera/image_raw', '/camera/triangulation/tracks', *topics]:
+        assert counts.get(topic, 0) > 0, (topic, counts)
 
 
 @pytest.mark.slow
@@ -58,6 +97,11 @@ def test_demo_with_a_model_runs_the_depth_node_too(tmp_path, tiny_onnx):
     assert 'depth node:' in result.stdout
     summary = json.loads((tmp_path / 'out' / 'summary.json').read_text())
     assert 'depth_oracle_aligned' in summary
+    assert_every_figure_has_a_caption(tmp_path / 'out')
+    report = (tmp_path / 'out' / 'report.md').read_text()
+    assert 'unitless' in report and '/camera/depth/relative' in report
+    assert_the_output_bag_holds_the_outputs(tmp_path / 'out' / 'output_bag',
+                                            ['/camera/depth/relative'])
 
 
 def test_demo_refuses_too_few_frames_in_one_line(tmp_path, capsys):

@@ -101,3 +101,45 @@ def test_colorbar_matches_the_image_colours_and_carries_labels():
     labels = bar[:, 25:]
     assert (labels < 100).all(axis=2).sum() > 50   # dark text on the white panel
     assert colorbar(200, 0.5, 8.0, label='metres').shape[1] > bar.shape[1]
+
+
+def test_log_scale_gives_equal_ratios_equal_colour_steps_and_keeps_the_ends():
+    colored = colorize_depth(np.array([[0.5, 2.0, 8.0, 0.0, np.nan]]), 0.5, 8.0, log_scale=True)
+    np.testing.assert_array_equal(colored[0, 0], _turbo(255))   # near end: red
+    np.testing.assert_array_equal(colored[0, 1], _turbo(128))   # 2 m: half way in log
+    np.testing.assert_array_equal(colored[0, 2], _turbo(0))
+    np.testing.assert_array_equal(colored[0, 3], _turbo(255))   # below the range: near colour
+    assert colored[0, 4].tolist() == [0, 0, 0]
+    with pytest.raises(BadMessageError, match='log scale'):
+        colorize_depth(np.ones((1, 1)), 0.0, 8.0, log_scale=True)
+
+
+def test_log_scale_matches_the_colours_of_the_triangulation_track_picture():
+    from mono_depth_ros.core.triangulation.pipeline import draw_tracks
+
+    class Tracks:
+        ids = np.arange(3)
+        depths = np.array([0.7, 3.0, 11.0])
+        depth_range = (0.5, 12.0)
+        pixels = np.array([[10.0, 10.0], [30.0, 10.0], [50.0, 10.0]])
+        trails = np.repeat(pixels[:, None, :], 2, axis=1)
+
+    class Result:
+        tracks = Tracks()
+
+    drawn = draw_tracks(np.zeros((20, 60, 3), np.uint8), Result())
+    expected = colorize_depth(Tracks.depths[None], 0.5, 12.0, log_scale=True)[0]
+    for (u, v), colour in zip(Tracks.pixels.astype(int), expected):
+        # the node truncates where colorize_depth rounds: at most one colormap step apart
+        assert np.abs(drawn[v, u].astype(int) - colour.astype(int)).max() <= 12
+
+
+def test_log_colorbar_ticks_fall_on_one_two_five_and_match_the_image_colours():
+    bar = colorbar(200, 0.5, 12.0, log_scale=True)
+    np.testing.assert_array_equal(
+        bar[0, 5], colorize_depth(np.array([[12.0]]), 0.5, 12.0, log_scale=True)[0, 0])
+    np.testing.assert_array_equal(
+        bar[-1, 5], colorize_depth(np.array([[0.5]]), 0.5, 12.0, log_scale=True)[0, 0])
+    for value in (0.5, 1.0, 2.0, 5.0, 10.0):   # a tick mark beside the bar at each of them
+        row = round(np.log(12.0 / value) / np.log(12.0 / 0.5) * 199)
+        assert (bar[row, 20:24] < 50).all(), value
