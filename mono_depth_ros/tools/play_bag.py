@@ -26,7 +26,7 @@ import signal
 import sys
 import threading
 
-from mono_depth_ros.resources import use_large_data_fastdds_profile
+from mono_depth_ros.resources import apply_fastdds_profile
 
 IMAGE_TYPES = ('sensor_msgs/msg/Image', 'sensor_msgs/msg/CompressedImage')
 
@@ -54,7 +54,7 @@ def _image_topics(bag: str) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     """Play the bag; return 0 when it was played to the end or stopped with Ctrl-C/SIGTERM."""
-    use_large_data_fastdds_profile()
+    print(f'play_bag: {apply_fastdds_profile().describe()}', file=sys.stderr, flush=True)
     from rclpy.node import Node
 
     from mono_depth_ros.bags import BagReadError
