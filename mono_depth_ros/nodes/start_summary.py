@@ -67,8 +67,7 @@ def depth_output_plan(values: Mapping[str, object], metric_model: bool) -> Outpu
         else:
             missing.append((tuple(metric_topics),
                             'the model is relative and scale_source is none; set '
-                            'scale_source:=triangulation (with triangulation_node) or fixed '
-                            '(fixed_scale, fixed_shift)'))
+                            'scale_source:=triangulation (with triangulation_node) or fixed'))
     if not values['publish_points']:
         missing.append((('points',), 'publish_points is false; set publish_points:=true'))
     if values['publish_colored']:
