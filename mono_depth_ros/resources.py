@@ -14,8 +14,13 @@
 
 """Find the package's data files (config/, launch/, bench/) in a source tree or an install."""
 
+from dataclasses import dataclass
+import functools
+import importlib.metadata
+import importlib.util
 import os
 import pathlib
+import re
 import sys
 
 SOURCE_ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -50,15 +55,55 @@ LARGE_DATA_PROFILE = 'config/fastdds_large_data.xml'
 FASTDDS_PROFILE_VARIABLES = ('FASTDDS_DEFAULT_PROFILES_FILE', 'FASTRTPS_DEFAULT_PROFILES_FILE')
 # ROS distributions whose Fast DDS is 2.x.
 FAST_DDS_2_DISTROS = ('humble', 'iron', 'jazzy')
+# A distribution's install prefix (/opt/ros/kilted) and its rclpy wheel (ros-kilted-rclpy).
+_DISTRO_PREFIX = re.compile(r'/opt/ros/([a-z]+)(?:/|$)')
+_RCLPY_WHEEL = re.compile(r'ros-([a-z]+)-rclpy')
+# The profile variables this process set, and to what: anything else set is the user's.
+_SET_BY_PACKAGE: dict[str, str] = {}
+
+
+@functools.lru_cache(maxsize=1)
+def installed_ros_distribution() -> str | None:
+    """Return the ROS distribution of the rclpy this Python would import, or None.
+
+    A sourced ROS has rclpy under /opt/ros/<distro>; a pip venv has the ros-<distro>-rclpy
+    wheel. Neither imports rclpy.
+    """
+    try:
+        spec = importlib.util.find_spec('rclpy')
+    except (ImportError, ValueError):
+        spec = None
+    match = _DISTRO_PREFIX.search(str(spec.origin)) if spec and spec.origin else None
+    if match:
+        return match.group(1)
+    for distribution in importlib.metadata.distributions():
+        name = re.sub(r'[-_.]+', '-', str(distribution.metadata['Name'] or '')).lower()
+        match = _RCLPY_WHEEL.fullmatch(name)
+        if match:
+            return match.group(1)
+    return None
+
+
+def ros_distribution(environ=None) -> str | None:
+    """Return the ROS distribution: ROS_DISTRO, else AMENT_PREFIX_PATH, else the rclpy installed.
+
+    A pip venv has no ROS_DISTRO; its rclpy wheel still names the distribution.
+    """
+    environ = os.environ if environ is None else environ
+    distro = environ.get('ROS_DISTRO', '').strip().lower()
+    if distro:
+        return distro
+    match = _DISTRO_PREFIX.search(environ.get('AMENT_PREFIX_PATH', ''))
+    return match.group(1) if match else installed_ros_distribution()
 
 
 def _profile_variables(environ) -> tuple[str, ...]:
-    """Return the variable names this Fast DDS reads: by ROS_DISTRO where set, else both.
+    """Return the variable names this Fast DDS reads: by the distribution where known, else both.
 
     Fast DDS 3 warns at every start that the second name is deprecated, so a distribution
-    known to have it gets its own name only.
+    known to have it gets its own name only (:func:`ros_distribution`).
     """
-    distro = environ.get('ROS_DISTRO', '').strip().lower()
+    distro = ros_distribution(environ)
     if not distro:
         return FASTDDS_PROFILE_VARIABLES
     fast_dds_3, fast_dds_2 = FASTDDS_PROFILE_VARIABLES
@@ -80,11 +125,44 @@ def fastdds_profile_environment(environ=None) -> dict[str, str]:
     return {name: chosen for name in missing}
 
 
+@dataclass(frozen=True)
+class FastDdsProfile:
+    """The Fast DDS profile a process uses, and whose it is."""
+
+    path: str
+    # The variable the user named it in; None for the package's large-data profile.
+    user_variable: str | None
+    # The variable this distribution's Fast DDS reads (the one to set for another profile).
+    read_from: str
+
+    def describe(self) -> str:
+        """Return the one start line that says which profile is in use."""
+        if self.user_variable:
+            return f'Fast DDS profile: {self.path} (yours, from {self.user_variable})'
+        return (f"Fast DDS profile: the package's large-data profile {self.path} "
+                f'(set {self.read_from} for your own)')
+
+
+def apply_fastdds_profile() -> FastDdsProfile:
+    """Point Fast DDS at the package's large-data profile unless the user chose one; say which.
+
+    Sets the variables of :func:`fastdds_profile_environment` in this process. Must run before
+    the first DDS participant of the process is created; calling it again changes nothing.
+    """
+    changes = fastdds_profile_environment()
+    os.environ.update(changes)
+    _SET_BY_PACKAGE.update(changes)
+    user_variable = next((name for name in FASTDDS_PROFILE_VARIABLES if os.environ.get(name)
+                          and _SET_BY_PACKAGE.get(name) != os.environ[name]), None)
+    read_from = _profile_variables(os.environ)[0]
+    path = os.environ.get(read_from) or next(
+        os.environ[name] for name in FASTDDS_PROFILE_VARIABLES if os.environ.get(name))
+    return FastDdsProfile(path, user_variable, read_from)
+
+
 def use_large_data_fastdds_profile() -> str:
     """Point Fast DDS at the package's large-data profile unless the user chose one; return it.
 
-    Sets the variables of :func:`fastdds_profile_environment`. Must run before the first DDS
-    participant of the process is created.
+    :func:`apply_fastdds_profile`, for callers that need only the path.
     """
-    os.environ.update(fastdds_profile_environment())
-    return next(os.environ[name] for name in FASTDDS_PROFILE_VARIABLES if os.environ.get(name))
+    return apply_fastdds_profile().path

@@ -32,6 +32,8 @@ import sys
 
 import pytest
 
+from mono_depth_ros.resources import fastdds_profile_environment
+
 TEST_ROOT = pathlib.Path(__file__).resolve().parent
 PACKAGE_ROOT = TEST_ROOT.parent
 TEST_GROUPS = ('unit', 'ros', 'launch_tests', 'gpu', 'lint')
@@ -40,17 +42,11 @@ sys.path.insert(0, str(TEST_ROOT / 'support'))
 # launch_testing's pytest plugin predates pytest 9: collect the launch tests through this adapter.
 pytest_plugins = ['launch_testing_adapter']
 
-FASTDDS_PROFILE = PACKAGE_ROOT / 'config' / 'fastdds_large_data.xml'
-
 
 def _configure_ros_environment() -> None:
     """Keep DDS traffic on this machine, in a domain of its own, with the large-data profile."""
-    # Fast DDS 3 (Kilted) reads the first variable, Fast DDS 2 (Humble, Jazzy) the second.
-    names = ('FASTDDS_DEFAULT_PROFILES_FILE', 'FASTRTPS_DEFAULT_PROFILES_FILE')
-    chosen = next((os.environ[name] for name in names if os.environ.get(name)),
-                  str(FASTDDS_PROFILE))
-    for name in names:
-        os.environ.setdefault(name, chosen)
+    # The variable this distribution's Fast DDS reads (2 or 3), as the nodes set it themselves.
+    os.environ.update(fastdds_profile_environment())
     os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
     if 'ROS_DOMAIN_ID' not in os.environ:
         os.environ['ROS_DOMAIN_ID'] = str(random.Random(os.getpid()).randint(1, 100))

@@ -24,8 +24,9 @@ from sensor_msgs.msg import CameraInfo, Image, PointCloud2
 from mono_depth_ros.core.camera_model import CameraModel
 from mono_depth_ros.inference.base import BackendUnavailableError, ModelLoadError
 from mono_depth_ros.inference.model_files import model_format
-from mono_depth_ros.inference.selection import load_backend
+from mono_depth_ros.inference.selection import load_backend, select_backend
 from mono_depth_ros.nodes.runner import run_node
+from mono_depth_ros.nodes.start_summary import depth_output_plan, summary_lines
 from mono_depth_ros.parameter_tables import (DEPTH_PARAMETERS as PARAMETERS,
                                              DEPTH_RELOAD_PARAMETERS as RELOAD_PARAMETERS)
 from mono_depth_ros.pipeline.depth_pipeline import DepthPipeline, DepthSettings
@@ -38,10 +39,29 @@ from mono_depth_ros.ros.log_bridge import logger_for_node
 from mono_depth_ros.ros.parameters import declare_parameters, parameter_validator
 from mono_depth_ros.ros.qos import qos_from_name
 from mono_depth_ros.ros.scale_from_points import TriangulationScale
+from mono_depth_ros.topic_tables import DEPTH_NODE_TOPICS
 
 # The published topics (relative to the node's namespace) and their message types.
 OUTPUT_TYPES = {'depth/image': Image, 'depth/camera_info': CameraInfo, 'depth/relative': Image,
                 'depth/colored': Image, 'points': PointCloud2}
+
+
+def cpu_fallback(values: dict) -> str | None:
+    """Return why ``device: auto`` can only run on the CPU (no GPU backend here), or None.
+
+    The node then loads on the CPU in fp32 (what ``auto`` would pick), so the expected
+    fallback is one short line rather than warnings about TensorRT and precision.
+    """
+    if values['device'] != 'auto' or values['backend'] == 'tensorrt':
+        return None
+    kind = model_format(values['model'])
+    if kind == 'engine':
+        return None
+    try:
+        select_backend(values['backend'], 'cuda', model_is_onnx=kind == 'onnx')
+    except BackendUnavailableError as error:
+        return str(error)
+    return None
 
 
 class DepthNode(Node):
@@ -53,6 +73,8 @@ class DepthNode(Node):
     """
 
     NODE_NAME = 'depth_node'
+    PARAMETERS = PARAMETERS
+    TOPICS = DEPTH_NODE_TOPICS
 
     def __init__(self, **node_options) -> None:
         super().__init__(self.NODE_NAME, **node_options)
@@ -63,7 +85,7 @@ class DepthNode(Node):
         self._lock = threading.Lock()
         self._retired: list[DepthPipeline] = []
         self._closing = False
-        self._pipeline = self._load_pipeline(self._values)
+        self._pipeline = self._load_pipeline(self._values, announce=True)
         # The parameter values the running model was loaded with, and why newer ones are not.
         self._loaded = self._values
         self._not_applied = ''
@@ -83,17 +105,27 @@ class DepthNode(Node):
                                max_pixels=lambda: self._values['max_pixels'])
         self._loop.publish_diagnostics(self, f'{self.get_name()}: depth',
                                        self._pipeline.backend.describe(), self._report)
-        self.get_logger().info(
-            f'depth from {self._pipeline.model_info.describe()} on '
-            f'{self._pipeline.backend.describe()}; listening on '
-            f'{self._loop.camera.image_subscription.topic_name}')
+        self.get_logger().info(f'depth from {self._pipeline.model_info.describe()} on '
+                               f'{self._pipeline.backend.describe()}')
+        plan = depth_output_plan(self._values, self._pipeline.is_metric_model)
+        names = {**self._loop.resolved_names(), **self._output_publishers.resolved_names(),
+                 'triangulation/points': self._scale.topic_name}
+        for line in summary_lines(plan, lambda topic: names.get(topic, topic)):
+            self.get_logger().info(line)
 
     # Model and parameters ---------------------------------------------------------------
-    def _load_pipeline(self, values: dict) -> DepthPipeline:
+    def _load_pipeline(self, values: dict, announce: bool = False) -> DepthPipeline:
+        device, precision = values['device'], values['precision']
+        no_gpu = cpu_fallback(values)
+        if no_gpu:
+            device, precision = 'cpu', 'fp32'
+            if announce:
+                self.get_logger().info('no GPU backend here: running on the CPU in fp32')
+                self.get_logger().debug(f'why not a GPU: {no_gpu}')
         try:
             backend, info = load_backend(
-                values['model'], backend=values['backend'], device=values['device'],
-                precision=values['precision'], input_size=values['input_size'],
+                values['model'], backend=values['backend'], device=device,
+                precision=precision, input_size=values['input_size'],
                 depth_type=values['depth_type'], max_depth=values['max_depth'],
                 allow_download=values['allow_download'],
                 engine_cache_dir=values['engine_cache_dir'] or None,

@@ -31,6 +31,7 @@ from mono_depth_ros.core.camera_model import CameraModel
 from mono_depth_ros.core.errors import BadMessageError
 from mono_depth_ros.core.triangulation.pipeline import TriangulationParams, TriangulationPipeline
 from mono_depth_ros.nodes.runner import run_node
+from mono_depth_ros.nodes.start_summary import summary_lines, triangulation_output_plan
 from mono_depth_ros.parameter_tables import (
     TRIANGULATION_PARAMETERS as PARAMETERS,
     TRIANGULATION_PIPELINE_PARAMETERS as PIPELINE_PARAMETERS)
@@ -40,6 +41,7 @@ from mono_depth_ros.ros.frame_loop import FrameLoop, OutputPublishers
 from mono_depth_ros.ros.messages import stamp_to_ns
 from mono_depth_ros.ros.parameters import declare_parameters, parameter_validator
 from mono_depth_ros.ros.qos import qos_from_name
+from mono_depth_ros.topic_tables import TRIANGULATION_NODE_TOPICS
 
 # The published topics (relative to the node's namespace) and their message types.
 OUTPUT_TYPES = {'triangulation/depth': Image, 'triangulation/points': PointCloud2,
@@ -60,6 +62,8 @@ class TriangulationNode(Node):
     """Wires the triangulation pipeline to the camera, odometry, outputs and diagnostics."""
 
     NODE_NAME = 'triangulation_node'
+    PARAMETERS = PARAMETERS
+    TOPICS = TRIANGULATION_NODE_TOPICS
 
     def __init__(self, **node_options) -> None:
         super().__init__(self.NODE_NAME, **node_options)
@@ -87,6 +91,11 @@ class TriangulationNode(Node):
         self.get_logger().info(
             f'triangulating {self._loop.camera.image_subscription.topic_name} with poses from '
             f'{self._odometry.topic_name}; camera_to_base {list(self._values["camera_to_base"])}')
+        names = {**self._loop.resolved_names(), **self._output_publishers.resolved_names(),
+                 'odom': self._odometry.topic_name}
+        for line in summary_lines(triangulation_output_plan(self._values),
+                                  lambda topic: names.get(topic, topic)):
+            self.get_logger().info(line)
 
     def _apply_changes(self, changes: dict) -> str | None:
         values = {**self._values, **changes}

@@ -26,6 +26,7 @@ from typing import Callable
 import numpy as np
 from rclpy.node import Node
 from rclpy.qos import QoSProfile
+from sensor_msgs.msg import Image
 from std_msgs.msg import Header
 
 from mono_depth_ros.core.camera_model import CameraModel, CameraModelCache
@@ -60,6 +61,13 @@ class FrameLoop:
                                         on_error=self.health.failed)
         self.worker.start()
         self.camera = CameraInput(node, self._on_frame, transport=transport, qos=qos)
+
+    def resolved_names(self) -> dict[str, str]:
+        """Return the resolved name of each camera subscription, by relative name."""
+        camera = self.camera
+        image = 'image/compressed' if camera.image_subscription.msg_type is not Image else 'image'
+        return {image: camera.image_subscription.topic_name,
+                'camera_info': camera.camera_info_subscription.topic_name}
 
     def publish_diagnostics(self, node: Node, status_name: str, hardware_id: str,
                             report: Callable[[], StatusReport]) -> None:
@@ -101,6 +109,10 @@ class OutputPublishers:
     def __init__(self, node: Node, types: dict[str, type], qos: QoSProfile) -> None:
         self._publishers = {topic: node.create_publisher(kind, topic, qos)
                             for topic, kind in types.items()}
+
+    def resolved_names(self) -> dict[str, str]:
+        """Return the resolved name of each output, by relative name."""
+        return {topic: publisher.topic_name for topic, publisher in self._publishers.items()}
 
     def wanted(self) -> set[str]:
         """Return the topics that have subscribers (the only ones worth computing)."""

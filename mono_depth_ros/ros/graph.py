@@ -23,11 +23,18 @@ from rclpy.context import Context
 from rclpy.executors import MultiThreadedExecutor
 from rclpy.node import Node
 
+from mono_depth_ros.resources import apply_fastdds_profile
+
 
 @contextlib.contextmanager
 def ros_context(args: list[str] | None = None,
                 domain_id: int | None = None) -> Iterator[Context]:
-    """Yield an initialised rclpy context of its own and shut it down afterwards."""
+    """Yield an initialised rclpy context of its own and shut it down afterwards.
+
+    The process gets the package's large-data Fast DDS profile first, unless the user chose one
+    (it applies from the process's first participant on).
+    """
+    apply_fastdds_profile()
     context = Context()
     rclpy.init(args=args, context=context, domain_id=domain_id)
     try:

@@ -41,6 +41,11 @@ class TriangulationScale:
         self._subscription = node.create_subscription(
             PointCloud2, 'triangulation/points', self._on_points, qos)
 
+    @property
+    def topic_name(self) -> str:
+        """Return the resolved name of the points subscription."""
+        return self._subscription.topic_name
+
     def _on_points(self, message: PointCloud2) -> None:
         fields = read_cloud(message)
         points = np.stack([fields['x'], fields['y'], fields['z']], axis=-1).reshape(-1, 3)

@@ -79,11 +79,11 @@ def replay_rate(rate: float | None, realtime: bool) -> float:
 def run(args: argparse.Namespace) -> int:
     """Run the demo and print where its report is."""
     from mono_depth_ros.inference.base import BackendUnavailableError, ModelLoadError
-    from mono_depth_ros.resources import use_large_data_fastdds_profile
+    from mono_depth_ros.resources import apply_fastdds_profile
     from mono_depth_ros.synth import render_sequence, write_sequence
 
     out = prepare_output_dir(args.out, overwrite=True).resolve()  # the demo rewrites its own
-    use_large_data_fastdds_profile()
+    print(apply_fastdds_profile().describe(), flush=True)
     if not os.environ.get('ROS_DOMAIN_ID'):
         # A domain of its own, so the demo's /camera topics never mix with a live robot graph.
         os.environ['ROS_DOMAIN_ID'] = str(random.randint(1, 100))

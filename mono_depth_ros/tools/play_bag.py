@@ -29,7 +29,7 @@ import signal
 import sys
 import threading
 
-from mono_depth_ros.resources import use_large_data_fastdds_profile
+from mono_depth_ros.resources import apply_fastdds_profile
 from mono_depth_ros.tools.errors import (PROG as TOOLS_PROG, run_tool, ToolArgumentParser,
                                          UsageError)
 
@@ -67,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
 
     with open_reader(args.bag):  # a missing or unreadable bag is refused before DDS starts
         pass
-    use_large_data_fastdds_profile()
+    print(f'{PROG}: {apply_fastdds_profile().describe()}', file=sys.stderr, flush=True)
     from rclpy.node import Node
 
     from mono_depth_ros.ros.bag_player import BagPlayer

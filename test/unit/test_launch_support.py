@@ -183,9 +183,12 @@ def test_the_large_data_profile_is_set_only_when_the_user_has_none(package_root,
     assert packaged not in fastdds_profile_environment().values()
 
 
-def test_both_fast_dds_versions_are_pointed_at_one_profile(package_root):
+def test_both_fast_dds_versions_are_pointed_at_one_profile(package_root, monkeypatch):
+    from mono_depth_ros import resources
     from mono_depth_ros.resources import fastdds_profile_environment
 
+    # An rclpy of no known distribution: both names.
+    monkeypatch.setattr(resources, 'installed_ros_distribution', lambda: None)
     packaged = str(package_root / 'config' / 'fastdds_large_data.xml')
     both = {'FASTDDS_DEFAULT_PROFILES_FILE': packaged, 'FASTRTPS_DEFAULT_PROFILES_FILE': packaged}
     assert fastdds_profile_environment({}) == both  # Fast DDS 3 (Kilted) and 2 (Humble, Jazzy)
@@ -204,6 +207,60 @@ def test_both_fast_dds_versions_are_pointed_at_one_profile(package_root):
     assert fastdds_profile_environment({'ROS_DISTRO': 'humble',
                                         'FASTDDS_DEFAULT_PROFILES_FILE': '/etc/mine.xml'}) == {
         'FASTRTPS_DEFAULT_PROFILES_FILE': '/etc/mine.xml'}
+
+
+def test_the_distribution_is_known_without_ros_distro(monkeypatch):
+    from mono_depth_ros import resources
+
+    monkeypatch.setattr(resources, 'installed_ros_distribution', lambda: 'jazzy')
+    assert resources.ros_distribution({'ROS_DISTRO': 'Kilted'}) == 'kilted'
+    assert resources.ros_distribution({'AMENT_PREFIX_PATH': '/ws/install:/opt/ros/humble'}) == (
+        'humble')
+    # A pip venv: the rclpy wheel names it, so Fast DDS 2 gets only its own variable.
+    assert resources.ros_distribution({}) == 'jazzy'
+    assert list(resources.fastdds_profile_environment({})) == ['FASTRTPS_DEFAULT_PROFILES_FILE']
+
+
+def test_the_installed_rclpy_names_its_distribution(monkeypatch):
+    from mono_depth_ros import resources
+
+    class Wheel:
+        def __init__(self, name):
+            self.metadata = {'Name': name}
+
+    detect = resources.installed_ros_distribution.__wrapped__
+    monkeypatch.setattr(resources.importlib.util, 'find_spec', lambda name: None)
+    monkeypatch.setattr(resources.importlib.metadata, 'distributions',
+                        lambda: [Wheel('numpy'), Wheel('ros_kilted_rclpy')])
+    assert detect() == 'kilted'
+    monkeypatch.setattr(resources.importlib.metadata, 'distributions', lambda: [Wheel('numpy')])
+    assert detect() is None
+
+    class Spec:
+        origin = '/opt/ros/jazzy/lib/python3.12/site-packages/rclpy/__init__.py'
+
+    monkeypatch.setattr(resources.importlib.util, 'find_spec', lambda name: Spec())
+    assert detect() == 'jazzy'
+
+
+def test_the_profile_line_says_whose_profile_is_in_use(package_root, monkeypatch):
+    from mono_depth_ros import resources
+
+    packaged = str(package_root / 'config' / 'fastdds_large_data.xml')
+    for name in resources.FASTDDS_PROFILE_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv('ROS_DISTRO', 'kilted')
+    monkeypatch.setattr(resources, '_SET_BY_PACKAGE', {})
+    profile = resources.apply_fastdds_profile()
+    assert profile == resources.FastDdsProfile(packaged, None, 'FASTDDS_DEFAULT_PROFILES_FILE')
+    assert resources.apply_fastdds_profile() == profile  # a second call changes nothing
+    assert profile.describe() == (f"Fast DDS profile: the package's large-data profile "
+                                  f'{packaged} (set FASTDDS_DEFAULT_PROFILES_FILE for your own)')
+    assert 'FASTRTPS_DEFAULT_PROFILES_FILE' not in resources.os.environ
+    monkeypatch.setattr(resources, '_SET_BY_PACKAGE', {})
+    monkeypatch.setenv('FASTDDS_DEFAULT_PROFILES_FILE', '/etc/mine.xml')
+    assert resources.apply_fastdds_profile().describe() == (
+        'Fast DDS profile: /etc/mine.xml (yours, from FASTDDS_DEFAULT_PROFILES_FILE)')
 
 
 def test_every_launch_file_sets_the_fastdds_profile_with_names_launch_support_has(package_root):
