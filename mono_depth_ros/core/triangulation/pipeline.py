@@ -396,8 +396,10 @@ class TriangulationPipeline:
             point_error = np.hypot(residual[0::2], residual[1::2])
             weight = np.repeat(np.minimum(1.0, 1.0 / np.maximum(point_error, 1e-9)), 2)
             hessian = (jacobian * weight[:, None]).T @ jacobian
-            step = -np.linalg.solve(hessian + 1e-9 * np.eye(3), (jacobian * weight[:, None]).T
-                                    @ residual)
+            gradient = (jacobian * weight[:, None]).T @ residual
+            if not (triangulate.solvable(hessian[None])[0] and np.isfinite(gradient).all()):
+                return world_to_camera, 0.0
+            step = -np.linalg.solve(hessian, gradient)
             correction = cv2.Rodrigues(step)[0] @ correction
         angle = float(np.degrees(np.linalg.norm(cv2.Rodrigues(correction)[0])))
         if not np.isfinite(angle) or angle > self.params.max_rotation_correction_deg:
