@@ -40,6 +40,9 @@ class SequenceEvaluation:
     Attributes:
         absrel: mean |d - gt| / gt over every published pixel after the warm-up.
         points_per_frame: published points of each frame after the warm-up.
+        coverage: fraction of those points whose |d - gt| is at most twice their sigma (95 %
+            for an honest Gaussian sigma).
+        new_converged: tracks that first converged in each frame after the warm-up.
         frame_ms, tracking_ms, triangulation_ms: per-frame timings of every frame;
             triangulation_ms includes the depth filters.
         statuses: status of every frame.
@@ -47,6 +50,9 @@ class SequenceEvaluation:
 
     absrel: float
     points_per_frame: list[int] = field(default_factory=list)
+    coverage: float = float('nan')
+    new_converged: list[int] = field(default_factory=list)
+    time_offsets: list[float] = field(default_factory=list)
     frame_ms: list[float] = field(default_factory=list)
     tracking_ms: list[float] = field(default_factory=list)
     triangulation_ms: list[float] = field(default_factory=list)
@@ -127,7 +133,8 @@ def evaluate_sequence(sequence, params: TriangulationParams | None = None, odome
         pipeline.add_odometry(stamp_ns, pose[:3, 3], matrix_to_quaternion(pose[:3, :3]))
 
     evaluation = SequenceEvaluation(absrel=float('nan'))
-    errors = []
+    errors, within = [], []
+    seen: set = set()
     for frame in sequence.frames:
         gray = cv2.cvtColor(frame.rgb, cv2.COLOR_RGB2GRAY)
         result = pipeline.process_frame(frame.stamp_ns, gray, camera)
@@ -136,13 +143,19 @@ def evaluate_sequence(sequence, params: TriangulationParams | None = None, odome
         evaluation.triangulation_ms.append(
             result.stats['triangulation_ms'] + result.stats['filter_ms'])
         evaluation.statuses.append(result.status)
+        evaluation.time_offsets.append(result.stats.get('time_offset_s', 0.0))
+        new_ids = set(result.track_ids.tolist()) - seen
+        seen |= new_ids
         if frame.index < warmup_frames:
             continue
         evaluation.points_per_frame.append(len(result))
+        evaluation.new_converged.append(len(new_ids))
         if len(result):
             columns, rows = np.rint(result.pixels).astype(np.int64).T
             truth = np.asarray(frame.depth)[rows, columns]
             errors.append(np.abs(result.depths - truth) / truth)
+            within.append(np.abs(result.depths - truth) <= 2.0 * result.sigmas)
     if errors:
         evaluation.absrel = float(np.concatenate(errors).mean())
+        evaluation.coverage = float(np.concatenate(within).mean())
     return evaluation

@@ -1,0 +1,202 @@
+# Copyright 2026 The mono_depth_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""The camera time offset (image stamp minus the instant the image shows), estimated online.
+
+A camera that stamps its images late makes the odometry pose at the stamp the wrong one; while
+the robot turns, that is a rotation error of angular rate x offset, several pixels at a few
+tens of milliseconds. The estimator keeps the tracks of the last ``window`` frames and, every
+``every`` frames, finds the offset whose odometry poses (looked up at stamp - offset) best
+explain how the tracks moved between frames ``gap`` apart. Nothing it uses comes from the
+triangulation's own output: only the tracks and the odometry.
+
+For a candidate offset the odometry gives each frame pair's relative rotation R and
+translation t. A track seen at x_a and x_b moves by the rotation (to pi(R x_a)) and then along
+the direction the translation moves a point at x_b, by an amount that is the unknown inverse
+depth, bounded by the depth range. The residual is what is left after the best inverse depth
+in that range: the part of the motion that no point in front of the camera could make. Its
+robust (Cauchy, scale ``pixel_noise_px``) sum over tracks and pairs is minimised over the
+offset by a coarse then a fine grid and a parabola; the curvature of the inliers' squared
+residuals at the minimum gives the offset's standard deviation. Where the motion cannot tell
+offsets apart (no rotation, steady translation) the curvature is flat and the previous value
+is kept.
+"""
+
+from collections import deque
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+NANOSECONDS = 1_000_000_000
+
+
+@dataclass
+class _FrameTracks:
+    stamp_ns: int
+    ids: np.ndarray
+    normalized: np.ndarray
+
+
+class TimeOffsetEstimator:
+    """The camera time offset (s) and its standard deviation, from tracks and odometry."""
+
+    def __init__(self, initial_s: float = 0.0, estimate: bool = True, sigma_s: float = 0.005,
+                 search_s: float = 0.1, pixel_noise_px: float = 0.5,
+                 depth_range: tuple[float, float] = (0.2, 30.0), window: int = 16,
+                 gap: int = 2, every: int = 4, tracks_per_pair: int = 120,
+                 max_sigma_s: float = 0.004, min_sigma_s: float = 0.0005):
+        self.initial_s = float(initial_s)
+        self.estimate = bool(estimate)
+        self.configured_sigma_s = float(sigma_s)
+        self.search_s = float(search_s)
+        self.pixel_noise_px = float(pixel_noise_px)
+        self.inverse_depth_range = (1.0 / depth_range[1], 1.0 / depth_range[0])
+        self.gap, self.every, self.tracks_per_pair = int(gap), int(every), int(tracks_per_pair)
+        self.max_sigma_s, self.min_sigma_s = float(max_sigma_s), float(min_sigma_s)
+        self._frames: deque = deque(maxlen=int(window))
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the tracks and go back to the configured offset."""
+        self._frames.clear()
+        self.offset_s = self.initial_s
+        self.sigma_s = self.configured_sigma_s
+        self.estimated = False
+        self.updates = 0
+        self._since_update = 0
+
+    @property
+    def offset_ns(self) -> int:
+        """The offset in nanoseconds (subtract it from an image stamp to look up its pose)."""
+        return int(round(self.offset_s * NANOSECONDS))
+
+    def add_frame(self, stamp_ns: int, ids: np.ndarray, normalized: np.ndarray) -> None:
+        """Remember one frame's track ids and undistorted normalized coordinates."""
+        finite = np.isfinite(normalized).all(axis=1)
+        self._frames.append(_FrameTracks(int(stamp_ns), np.asarray(ids)[finite],
+                                         np.asarray(normalized, np.float64)[finite]))
+        self._since_update += 1
+
+    def update(self, world_to_camera_at: Callable[[int], np.ndarray | None],
+               focal_px: tuple[float, float]) -> bool:
+        """Re-estimate when due; return whether the offset changed.
+
+        ``world_to_camera_at(stamp_ns)`` returns the 3x4 odometry [R | t] of the camera at an
+        odometry instant, or None where there is no pose.
+        """
+        if not self.estimate or self._since_update < self.every \
+                or len(self._frames) <= self.gap:
+            return False
+        self._since_update = 0
+        pairs = self._pairs()
+        if not pairs:
+            return False
+        if self.estimated:
+            step = 0.001
+            coarse = self.offset_s + np.arange(-10, 11) * step
+        else:
+            step = 0.005
+            coarse = self.initial_s + np.arange(-self.search_s, self.search_s + 1e-9, step)
+        costs = self._costs(coarse, pairs, world_to_camera_at, focal_px)
+        if costs is None:
+            return False
+        best = int(np.argmin(costs[0]))
+        if step > 0.001:
+            fine = coarse[best] + np.arange(-5, 6) * 0.001
+            costs = self._costs(fine, pairs, world_to_camera_at, focal_px)
+            if costs is None:
+                return False
+            coarse, step, best = fine, 0.001, int(np.argmin(costs[0]))
+        if best == 0 or best == len(coarse) - 1:
+            return False  # the minimum is not bracketed
+        robust, squares = costs
+        left, centre, right = robust[best - 1:best + 2]
+        curvature = (left - 2.0 * centre + right) / step ** 2
+        shift = 0.5 * (left - right) / (left - 2.0 * centre + right) * step \
+            if curvature > 0 else 0.0
+        square_curvature = (squares[best - 1] - 2.0 * squares[best] + squares[best + 1]) \
+            / step ** 2
+        if not (curvature > 0 and square_curvature > 0):
+            return False
+        sigma = float(np.sqrt(2.0 / square_curvature))
+        if sigma > self.max_sigma_s:
+            return False  # the motion does not tell offsets apart: keep the previous value
+        previous = self.offset_s
+        self.offset_s = float(coarse[best] + np.clip(shift, -step, step))
+        self.sigma_s = max(sigma, self.min_sigma_s)
+        self.estimated = True
+        self.updates += 1
+        return abs(self.offset_s - previous) > 2e-4
+
+    def _pairs(self) -> list:
+        """Return (stamp_a, stamp_b, x_a, x_b) of frames ``gap`` apart, tracks in both."""
+        frames = list(self._frames)
+        pairs = []
+        for first, second in zip(frames, frames[self.gap:]):
+            _, rows_a, rows_b = np.intersect1d(first.ids, second.ids, assume_unique=True,
+                                               return_indices=True)
+            if len(rows_a) < 20:
+                continue
+            if len(rows_a) > self.tracks_per_pair:  # an even subsample, the same each time
+                keep = np.linspace(0, len(rows_a) - 1, self.tracks_per_pair).astype(np.int64)
+                rows_a, rows_b = rows_a[keep], rows_b[keep]
+            pairs.append((first.stamp_ns, second.stamp_ns, first.normalized[rows_a],
+                          second.normalized[rows_b]))
+        return pairs
+
+    def _costs(self, offsets: np.ndarray, pairs: list, world_to_camera_at,
+               focal_px) -> tuple[np.ndarray, np.ndarray] | None:
+        """Return the robust cost and the inliers' squared cost of each candidate offset."""
+        stamps = sorted({stamp for pair in pairs for stamp in pair[:2]})
+        poses = {}
+        for offset in offsets:
+            shift = int(round(offset * NANOSECONDS))
+            for stamp in stamps:
+                poses[offset, stamp] = world_to_camera_at(stamp - shift)
+        usable = [pair for pair in pairs
+                  if all(poses[offset, pair[0]] is not None and poses[offset, pair[1]] is not None
+                         for offset in offsets)]
+        if not usable:
+            return None
+        focal = np.asarray(focal_px, dtype=np.float64)
+        robust = np.zeros(len(offsets))
+        squares = np.zeros(len(offsets))
+        noise2 = self.pixel_noise_px ** 2
+        for index, offset in enumerate(offsets):
+            for stamp_a, stamp_b, x_a, x_b in usable:
+                residual = self._residuals(poses[offset, stamp_a], poses[offset, stamp_b],
+                                           x_a, x_b) * focal
+                squared = (residual ** 2).sum(axis=1) / noise2
+                robust[index] += np.log1p(squared).sum()
+                squares[index] += np.minimum(squared, 9.0).sum()
+        return robust, squares
+
+    def _residuals(self, pose_a: np.ndarray, pose_b: np.ndarray, x_a: np.ndarray,
+                   x_b: np.ndarray) -> np.ndarray:
+        """Return the normalized motion of each track that no point in front could make."""
+        rotation = pose_b[:, :3] @ pose_a[:, :3].T
+        translation = pose_b[:, 3] - rotation @ pose_a[:, 3]
+        rays = np.column_stack([x_a, np.ones(len(x_a))]) @ rotation.T
+        with np.errstate(divide='ignore', invalid='ignore'):
+            derotated = rays[:, :2] / rays[:, 2:]
+            residual = x_b - derotated
+            # A point at inverse depth rho (in b) moves by rho * direction.
+            direction = translation[:2] - x_b * translation[2]
+            length2 = (direction ** 2).sum(axis=1)
+            rho = np.where(length2 > 1e-18, (residual * direction).sum(axis=1) / length2, 0.0)
+        low, high = self.inverse_depth_range
+        rho = np.clip(np.nan_to_num(rho), low, high)
+        left = residual - rho[:, None] * direction
+        return np.where(np.isfinite(left), left, 0.0)
