@@ -137,17 +137,23 @@ def absolute_relative_error(result: TriangulationResult, truth: np.ndarray) -> n
     return np.abs(result.depths - truth[rows, columns]) / truth[rows, columns]
 
 
+# Tracks converge once their sigma (image noise and the pose error budget) is below 2 %: at
+# 4 cm a frame, 3-6 m away and f = 250 px, from about frame 20 on.
+SETTLED = 22
+
+
 @pytest.fixture(scope='module')
 def sideways():
-    return run_scene('sideways', 24, max_features=300)
+    return run_scene('sideways', 30, max_features=300)
 
 
 def test_moving_camera_publishes_accurate_metric_depth(sideways):
     results, truths = sideways
     assert all(result.ok for result in results)
-    late = results[15:]
+    late = results[SETTLED:]
     assert min(len(result) for result in late) >= 100
-    errors = np.concatenate([absolute_relative_error(r, t) for r, t in zip(late, truths[15:])])
+    errors = np.concatenate([absolute_relative_error(r, t)
+                             for r, t in zip(late, truths[SETTLED:])])
     assert errors.mean() < 0.01
     assert np.median(errors) < 0.005
 
@@ -170,20 +176,24 @@ def test_result_stats_count_tracks_and_time_each_stage(sideways):
 
 
 def test_camera_to_base_extrinsics_are_honoured():
-    results, truths = run_scene('sideways', 20, extrinsics=TILTED_EXTRINSICS, max_features=200)
-    late = results[14:]
+    results, truths = run_scene('sideways', 30, extrinsics=TILTED_EXTRINSICS, max_features=200)
+    late = results[SETTLED:]
     assert min(len(result) for result in late) >= 100
-    errors = np.concatenate([absolute_relative_error(r, t) for r, t in zip(late, truths[14:])])
+    errors = np.concatenate([absolute_relative_error(r, t)
+                             for r, t in zip(late, truths[SETTLED:])])
     assert errors.mean() < 0.01
 
 
 def test_rotation_refinement_absorbs_odometry_heading_jitter(sideways):
-    # Once points have converged, 0.3 deg of rotation error at every frame (about 1.3 px).
-    refined, truths = run_scene('sideways', 24, jitter_deg=0.3, jitter_from=12,
-                                max_features=300)
-    raw, _ = run_scene('sideways', 24, jitter_deg=0.3, jitter_from=12, max_features=300,
-                       refine_rotation=False)
-    late = slice(15, None)
+    # Once points have converged, 0.3 deg of rotation error at every frame (about 1.3 px). The
+    # jitter is at the frame stamps only, so a time offset of half a frame period, onto the
+    # clean samples between them, would genuinely fit this odometry better: the offset is
+    # given, not estimated, here.
+    refined, truths = run_scene('sideways', 30, jitter_deg=0.3, jitter_from=12,
+                                max_features=300, estimate_time_offset=False)
+    raw, _ = run_scene('sideways', 30, jitter_deg=0.3, jitter_from=12, max_features=300,
+                       refine_rotation=False, estimate_time_offset=False)
+    late = slice(SETTLED, None)
 
     def summary(results):
         errors = np.concatenate([absolute_relative_error(r, t)
@@ -196,7 +206,9 @@ def test_rotation_refinement_absorbs_odometry_heading_jitter(sideways):
     assert min(corrections) == pytest.approx(0.3, abs=0.03)
     assert max(corrections) == pytest.approx(0.3, abs=0.03)
     assert refined_error < 0.005 and refined_count >= 150
-    assert raw_error > 3 * refined_error and raw_count < refined_count / 2
+    # Without the refinement the jitter shows in the views' residuals, which widen the sigmas:
+    # few points converge, and those few are not the wrong ones.
+    assert raw_count < refined_count / 4 and raw_error < 0.01
     exact_corrections = [r.stats['rotation_correction_deg'] for r in sideways[0]]
     assert max(exact_corrections) < 0.02
 

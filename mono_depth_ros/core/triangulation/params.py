@@ -65,7 +65,7 @@ class TriangulationParams:
         odom_rotation_sigma_deg, odom_position_sigma: 1-sigma orientation (deg) and position
             (m) error of each stored view's odometry pose relative to the others, besides the
             time offset's; part of each point's sigma.
-        odom_max_jump: a pose further (m) from its neighbours in time than 10 m/s allows
+        odom_max_jump: a pose further (m) from its neighbours in time than 30 m/s allows
             (and than this) resets the odometry buffer, as a simulation reset does.
     """
 

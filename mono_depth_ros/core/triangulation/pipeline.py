@@ -160,10 +160,11 @@ class TriangulationPipeline:
             return self._result(stamp_ns, status, stats, None)
 
         world_to_camera = invert_pose(camera_pose)[:3]
+        sigmas = self._pose_sigmas(stamp_ns)
         if self.params.refine_rotation:
             world_to_camera, stats['rotation_correction_deg'] = self._refined_rotation(
-                normalized, world_to_camera, focal)
-        self._frames[stamp_ns] = (world_to_camera, *self._pose_sigmas(stamp_ns))
+                normalized, world_to_camera, focal, deadband_rad=2.0 * sigmas[0])
+        self._frames[stamp_ns] = (world_to_camera, *sigmas)
         rows = self._store_views(normalized, world_to_camera, stamp_ns)
         stats['new_views'] = int(len(rows))
         measured = self._triangulate(rows, focal)
@@ -278,11 +279,15 @@ class TriangulationPipeline:
     def _view_poses(self, rows: np.ndarray) -> np.ndarray:
         return self._view_table(rows)[0]
 
-    def _refined_rotation(self, normalized: np.ndarray, world_to_camera: np.ndarray, focal):
+    def _refined_rotation(self, normalized: np.ndarray, world_to_camera: np.ndarray, focal,
+                          deadband_rad: float = 0.0):
         """Correct the camera orientation so that converged points reproject onto their tracks.
 
         The camera centre stays where odometry put it; only a small rotation is estimated
-        (Gauss-Newton, Huber weights), and only from enough converged tracks.
+        (Gauss-Newton, Huber weights), and only from enough converged tracks. A correction
+        within ``deadband_rad`` (twice the view's own rotation sigma, which the points' sigmas
+        already allow for) is not applied: the points' small errors would otherwise turn into
+        rotations stored with the next views, and those into larger point errors.
         """
         rows = np.flatnonzero(self.filters.converged())
         if len(rows) < 30:
@@ -322,7 +327,8 @@ class TriangulationPipeline:
             step = -np.linalg.solve(hessian, gradient)
             correction = cv2.Rodrigues(step)[0] @ correction
         angle = float(np.degrees(np.linalg.norm(cv2.Rodrigues(correction)[0])))
-        if not np.isfinite(angle) or angle > self.params.max_rotation_correction_deg:
+        if not np.isfinite(angle) or angle > self.params.max_rotation_correction_deg \
+                or np.radians(angle) <= deadband_rad:
             return world_to_camera, 0.0
         refined = world_to_camera.copy()
         refined[:, :3] = correction @ world_to_camera[:, :3]

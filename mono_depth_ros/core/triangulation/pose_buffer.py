@@ -58,7 +58,7 @@ class PoseBuffer:
 
     def __init__(self, max_gap_s: float = 0.2, history_s: float = 10.0,
                  extrapolation_tolerance_s: float = 0.02, max_samples: int = 4096,
-                 max_jump_m: float = 0.1, max_speed: float = 10.0, max_jump_deg: float = 10.0,
+                 max_jump_m: float = 0.1, max_speed: float = 30.0, max_jump_deg: float = 10.0,
                  max_turn_rate_deg: float = 720.0):
         if not max_gap_s > 0:
             raise BadMessageError('odom_max_gap', max_gap_s, 'a positive number of seconds')
