@@ -150,7 +150,7 @@ class DepthFilterBank:
         self.updates[rows] += (c1 > 0.5).astype(np.int64)
 
     def prior(self) -> tuple[float, float]:
-        """Return the broad prior (mean, variance) of the inverse depth: the whole depth range."""
+        """Return the broad prior of the inverse depth (mean, variance): all of the depth range."""
         low, high = 1.0 / self.params.max_depth, 1.0 / self.params.min_depth
         return 0.5 * (low + high), (0.25 * (high - low)) ** 2
 
@@ -158,9 +158,9 @@ class DepthFilterBank:
                 variance: np.ndarray) -> None:
         """Replace each row's estimate by prior x this measurement (not fused with the old one).
 
-        A measurement within three sigma (of the old and new variance together) of the old
-        estimate counts as an inlier (a += 1, updates += 1); otherwise as an outlier (b += 1)
-        and the row's run of consistent updates starts again at 1.
+        The first measurement of a row, and one within three sigma (of the old and new variance
+        together) of the old estimate, count as inliers (a += 1, updates += 1); otherwise it is
+        an outlier (b += 1) and the row's run of consistent updates starts again at 1.
         """
         rows = np.asarray(rows, dtype=np.int64)
         x = np.asarray(inverse_depth, dtype=np.float64)
@@ -171,12 +171,12 @@ class DepthFilterBank:
         fresh = self.updates[rows] == 0
         old_mean, old_variance = self.mean[rows], self.variance[rows]
         agrees = (x - old_mean) ** 2 <= 9.0 * (old_variance + tau2)
-        inlier = ~fresh & agrees
-        outlier = ~fresh & ~agrees
+        inlier = fresh | agrees
+        outlier = ~inlier
         self.a[rows[inlier]] += 1.0
         self.b[rows[outlier]] += 1.0
         self.updates[rows[inlier]] += 1
-        self.updates[rows[fresh | outlier]] = 1
+        self.updates[rows[outlier]] = 1
         self.mean[rows] = mean
         self.variance[rows] = posterior
 

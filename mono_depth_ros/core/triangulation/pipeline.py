@@ -58,7 +58,7 @@ from mono_depth_ros.core.triangulation.tracking import FeatureTracker
 __all__ = ['TriangulationParams', 'TriangulationPipeline', 'TriangulationResult',
            'TrackSnapshot', 'draw_tracks', 'sparse_depth_image', 'sparse_sigma_image']
 
-_SPEED_STEP_NS = 20_000_000  # odometry speeds from poses this far either side of a view
+_SPEED_SPAN_NS = 500_000_000  # speeds from the previous frame when it is at most this old
 _DROPPED = (triangulate.DEGENERATE, triangulate.BEHIND_CAMERA)
 
 
@@ -160,7 +160,8 @@ class TriangulationPipeline:
             return self._result(stamp_ns, status, stats, None)
 
         world_to_camera = invert_pose(camera_pose)[:3]
-        sigmas = self._pose_sigmas(stamp_ns)
+        sigmas = self._pose_sigmas(stamp_ns, world_to_camera, self._previous_frame)
+        self._previous_frame = (stamp_ns, world_to_camera)
         if self.params.refine_rotation:
             world_to_camera, stats['rotation_correction_deg'] = self._refined_rotation(
                 normalized, world_to_camera, focal, deadband_rad=2.0 * sigmas[0])
@@ -188,6 +189,7 @@ class TriangulationPipeline:
         self._pending_reset = ''
         self._last_stamp_ns = None
         self._frames: dict[int, tuple] = {}  # stamp -> (world_to_camera, rot sigma, pos sigma)
+        self._previous_frame = None  # (stamp, odometry world_to_camera) of the last frame
         views = p.max_observations
         self._observations = np.zeros((0, views, 2))
         self._view_stamps = np.zeros((0, views), np.int64)
@@ -226,17 +228,20 @@ class TriangulationPipeline:
         pose, _ = self.camera_pose(instant_ns)
         return None if pose is None else invert_pose(pose)[:3]
 
-    def _pose_sigmas(self, stamp_ns: int) -> tuple[float, float]:
-        """Return the rotation (rad) and position (m) sigma of the view at an image stamp."""
-        instant = stamp_ns - self.time_offset.offset_ns
-        before = self._odometry_world_to_camera(instant - _SPEED_STEP_NS)
-        after = self._odometry_world_to_camera(instant + _SPEED_STEP_NS)
+    def _pose_sigmas(self, stamp_ns: int, world_to_camera: np.ndarray,
+                     previous=None) -> tuple[float, float]:
+        """Return the rotation (rad) and position (m) sigma of the view at an image stamp.
+
+        The time offset's part is its sigma times the angular and linear speed since the
+        previous frame ``(stamp_ns, world_to_camera)`` (none: standing).
+        """
         angular = linear = 0.0
-        if before is not None and after is not None:
-            dt = 2e-9 * _SPEED_STEP_NS
-            turn = after[:, :3] @ before[:, :3].T
+        if previous is not None and 0 < stamp_ns - previous[0] <= _SPEED_SPAN_NS:
+            dt = (stamp_ns - previous[0]) * 1e-9
+            before = previous[1]
+            turn = world_to_camera[:, :3] @ before[:, :3].T
             angular = float(np.arccos(np.clip(0.5 * (np.trace(turn) - 1.0), -1.0, 1.0))) / dt
-            centres = [-pose[:, :3].T @ pose[:, 3] for pose in (before, after)]
+            centres = [-pose[:, :3].T @ pose[:, 3] for pose in (before, world_to_camera)]
             linear = float(np.linalg.norm(centres[1] - centres[0])) / dt
         sigma_t = self.time_offset.sigma_s
         return (angular * sigma_t + np.radians(self.params.odom_rotation_sigma_deg),
@@ -244,10 +249,15 @@ class TriangulationPipeline:
 
     def _refresh_view_poses(self) -> None:
         """Look the stored views' poses up again at their stamps minus the new time offset."""
-        for stamp in list(self._frames):
+        previous = None
+        for stamp in sorted(self._frames):
             pose = self._odometry_world_to_camera(stamp - self.time_offset.offset_ns)
             if pose is not None:
-                self._frames[stamp] = (pose, *self._pose_sigmas(stamp))
+                self._frames[stamp] = (pose, *self._pose_sigmas(stamp, pose, previous))
+            previous = (stamp, self._frames[stamp][0])
+        if self._previous_frame is not None and self._previous_frame[0] in self._frames:
+            stamp = self._previous_frame[0]
+            self._previous_frame = (stamp, self._frames[stamp][0])
 
     def _add_offset_stats(self, stats: dict) -> None:
         stats['time_offset_s'] = self.time_offset.offset_s

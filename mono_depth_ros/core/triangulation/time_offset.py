@@ -30,7 +30,7 @@ robust (Cauchy, scale ``pixel_noise_px``) sum over tracks and pairs is minimised
 offset by a coarse then a fine grid and a parabola; the curvature of the inliers' squared
 residuals at the minimum gives the offset's standard deviation. Where the motion cannot tell
 offsets apart (no rotation, steady translation) the curvature is flat and the previous value
-is kept.
+is kept; so is it where the new estimate lies within one sigma of it (no chasing of noise).
 """
 
 from collections import deque
@@ -133,12 +133,15 @@ class TimeOffsetEstimator:
         sigma = float(np.sqrt(2.0 / square_curvature))
         if sigma > self.max_sigma_s:
             return False  # the motion does not tell offsets apart: keep the previous value
-        previous = self.offset_s
-        self.offset_s = float(coarse[best] + np.clip(shift, -step, step))
-        self.sigma_s = max(sigma, self.min_sigma_s)
-        self.estimated = True
+        sigma = max(sigma, self.min_sigma_s)
+        offset = float(coarse[best] + np.clip(shift, -step, step))
         self.updates += 1
-        return abs(self.offset_s - previous) > 2e-4
+        self.estimated = True
+        self.sigma_s = sigma
+        if abs(offset - self.offset_s) <= sigma:
+            return False  # within its own uncertainty of the value in use: keep that one
+        self.offset_s = offset
+        return True
 
     def _pairs(self) -> list:
         """Return (stamp_a, stamp_b, x_a, x_b) of frames ``gap`` apart, tracks in both."""
