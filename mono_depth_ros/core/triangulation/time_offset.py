@@ -28,9 +28,10 @@ depth, bounded by the depth range. The residual is what is left after the best i
 in that range: the part of the motion that no point in front of the camera could make. Its
 robust (Cauchy, scale ``pixel_noise_px``) sum over tracks and pairs is minimised over the
 offset by a coarse then a fine grid and a parabola; the curvature of the inliers' squared
-residuals at the minimum gives the offset's standard deviation. Where the motion cannot tell
-offsets apart (no rotation, steady translation) the curvature is flat and the previous value
-is kept; so is it where the new estimate lies within one sigma of it (no chasing of noise).
+residuals at the minimum gives the offset's standard deviation (rounded up to 0.5 ms). Where
+the motion cannot tell offsets apart (no rotation, steady translation) the curvature is flat
+and the previous value is kept; so is it where the new estimate lies within one sigma of it
+(no chasing of noise), with its sigma unless that halves or doubles.
 """
 
 from collections import deque
@@ -40,6 +41,7 @@ from typing import Callable
 import numpy as np
 
 NANOSECONDS = 1_000_000_000
+SIGMA_STEP_S = 0.0005
 
 
 @dataclass
@@ -133,21 +135,37 @@ class TimeOffsetEstimator:
         sigma = float(np.sqrt(2.0 / square_curvature))
         if sigma > self.max_sigma_s:
             return False  # the motion does not tell offsets apart: keep the previous value
-        sigma = max(sigma, self.min_sigma_s)
+        # Rounded up to whole SIGMA_STEP_S: conservative, and the error budget does not move
+        # with the cost's numerics (odometry sampled at another rate gives the same figure).
+        sigma = max(float(np.ceil(sigma / SIGMA_STEP_S - 1e-6)) * SIGMA_STEP_S,
+                    self.min_sigma_s)
         offset = float(coarse[best] + np.clip(shift, -step, step))
         self.updates += 1
         self.estimated = True
-        self.sigma_s = sigma
-        if abs(offset - self.offset_s) <= sigma:
-            return False  # within its own uncertainty of the value in use: keep that one
-        self.offset_s = offset
-        return True
+        if abs(offset - self.offset_s) > sigma:
+            self.offset_s, self.sigma_s = offset, sigma
+            return True
+        # Within its own uncertainty of the value in use: keep that value, and its sigma
+        # unless that changed by a factor of two (small changes would only add jitter).
+        if not 0.5 < sigma / self.sigma_s < 2.0:
+            self.sigma_s = sigma
+            return True
+        return False
 
     def _pairs(self) -> list:
-        """Return (stamp_a, stamp_b, x_a, x_b) of frames ``gap`` apart, tracks in both."""
+        """Return (stamp_a, stamp_b, x_a, x_b) of frames ``gap`` apart, tracks in both.
+
+        Only frames at least ``search_s`` older than the newest take part, so that odometry
+        exists for every candidate offset however often it arrives: the estimate does not
+        depend on the odometry's rate or on how far it runs ahead of the images.
+        """
         frames = list(self._frames)
+        newest_ns = frames[-1].stamp_ns
+        search_ns = int(round(self.search_s * NANOSECONDS))
         pairs = []
         for first, second in zip(frames, frames[self.gap:]):
+            if second.stamp_ns + search_ns > newest_ns:
+                break
             _, rows_a, rows_b = np.intersect1d(first.ids, second.ids, assume_unique=True,
                                                return_indices=True)
             if len(rows_a) < 20:
