@@ -52,6 +52,7 @@ from mono_depth_ros.core.triangulation.drawing import (draw_tracks, sparse_depth
 from mono_depth_ros.core.triangulation.params import TriangulationParams
 from mono_depth_ros.core.triangulation.pose_buffer import PoseBuffer
 from mono_depth_ros.core.triangulation.result import TrackSnapshot, TriangulationResult
+from mono_depth_ros.core.triangulation.rotation_refinement import rotation_correction
 from mono_depth_ros.core.triangulation.time_offset import TimeOffsetEstimator
 from mono_depth_ros.core.triangulation.tracking import FeatureTracker
 
@@ -311,31 +312,9 @@ class TriangulationPipeline:
         in_camera, observed = in_camera[ok], observed[ok]
         if len(in_camera) < 30:
             return world_to_camera, 0.0
-        scale = np.asarray(focal)
-        correction = np.eye(3)
-        for _ in range(3):
-            p = in_camera @ correction.T
-            inverse_z = 1.0 / p[:, 2]
-            projected = p[:, :2] * inverse_z[:, None]
-            residual = ((projected - observed) * scale).reshape(-1)
-            d_projection = np.zeros((len(p), 2, 3))
-            d_projection[:, 0, 0] = inverse_z
-            d_projection[:, 1, 1] = inverse_z
-            d_projection[:, 0, 2] = -projected[:, 0] * inverse_z
-            d_projection[:, 1, 2] = -projected[:, 1] * inverse_z
-            skew = np.zeros((len(p), 3, 3))  # d(p + w x p)/dw = -[p]x
-            skew[:, 0, 1], skew[:, 0, 2] = p[:, 2], -p[:, 1]
-            skew[:, 1, 0], skew[:, 1, 2] = -p[:, 2], p[:, 0]
-            skew[:, 2, 0], skew[:, 2, 1] = p[:, 1], -p[:, 0]
-            jacobian = ((d_projection * scale[None, :, None]) @ skew).reshape(-1, 3)
-            point_error = np.hypot(residual[0::2], residual[1::2])
-            weight = np.repeat(np.minimum(1.0, 1.0 / np.maximum(point_error, 1e-9)), 2)
-            hessian = (jacobian * weight[:, None]).T @ jacobian
-            gradient = (jacobian * weight[:, None]).T @ residual
-            if not (triangulate.solvable(hessian[None])[0] and np.isfinite(gradient).all()):
-                return world_to_camera, 0.0
-            step = -np.linalg.solve(hessian, gradient)
-            correction = cv2.Rodrigues(step)[0] @ correction
+        correction = rotation_correction(in_camera, observed, focal)
+        if correction is None:
+            return world_to_camera, 0.0
         angle = float(np.degrees(np.linalg.norm(cv2.Rodrigues(correction)[0])))
         if not np.isfinite(angle) or angle > self.params.max_rotation_correction_deg \
                 or np.radians(angle) <= deadband_rad:
