@@ -57,7 +57,7 @@ class TimeOffsetEstimator:
     def __init__(self, initial_s: float = 0.0, estimate: bool = True, sigma_s: float = 0.005,
                  search_s: float = 0.1, pixel_noise_px: float = 0.5,
                  depth_range: tuple[float, float] = (0.2, 30.0), window: int = 16,
-                 gap: int = 2, every: int = 4, tracks_per_pair: int = 120,
+                 gap: int = 2, every: int = 5, tracks_per_pair: int = 100,
                  max_sigma_s: float = 0.004, min_sigma_s: float = 0.0005):
         self.initial_s = float(initial_s)
         self.estimate = bool(estimate)
@@ -78,6 +78,7 @@ class TimeOffsetEstimator:
         self.estimated = False
         self.updates = 0
         self._since_update = 0
+        self._pose_cache: dict = {}  # odometry instant -> pose, kept while the frames are
 
     @property
     def offset_ns(self) -> int:
@@ -102,12 +103,15 @@ class TimeOffsetEstimator:
                 or len(self._frames) <= self.gap:
             return False
         self._since_update = 0
+        oldest = self._frames[0].stamp_ns - 2 * int(self.search_s * NANOSECONDS)
+        self._pose_cache = {instant: pose for instant, pose in self._pose_cache.items()
+                            if instant >= oldest}
         pairs = self._pairs()
         if not pairs:
             return False
         if self.estimated:
             step = 0.001
-            coarse = self.offset_s + np.arange(-10, 11) * step
+            coarse = self.offset_s + np.arange(-6, 7) * step
         else:
             step = 0.005
             coarse = self.initial_s + np.arange(-self.search_s, self.search_s + 1e-9, step)
@@ -180,41 +184,55 @@ class TimeOffsetEstimator:
     def _costs(self, offsets: np.ndarray, pairs: list, world_to_camera_at,
                focal_px) -> tuple[np.ndarray, np.ndarray] | None:
         """Return the robust cost and the inliers' squared cost of each candidate offset."""
-        stamps = sorted({stamp for pair in pairs for stamp in pair[:2]})
-        poses = {}
-        for offset in offsets:
-            shift = int(round(offset * NANOSECONDS))
-            for stamp in stamps:
-                poses[offset, stamp] = world_to_camera_at(stamp - shift)
+        shifts = [int(round(offset * NANOSECONDS)) for offset in offsets]
+        cache = self._pose_cache
+        found = {}
+        for stamp in {stamp for pair in pairs for stamp in pair[:2]}:
+            for shift in shifts:
+                instant = stamp - shift
+                pose = cache.get(instant)
+                if pose is None:
+                    pose = world_to_camera_at(instant)
+                    if pose is not None:  # a missing pose may arrive later: not cached
+                        cache[instant] = pose
+                found[instant] = pose
         usable = [pair for pair in pairs
-                  if all(poses[offset, pair[0]] is not None and poses[offset, pair[1]] is not None
-                         for offset in offsets)]
+                  if all(found[pair[0] - shift] is not None and found[pair[1] - shift] is not None
+                         for shift in shifts)]
         if not usable:
             return None
-        focal = np.asarray(focal_px, dtype=np.float64)
+        x_a = np.concatenate([pair[2] for pair in usable])
+        x_b = np.concatenate([pair[3] for pair in usable])
+        pair_of = np.repeat(np.arange(len(usable)), [len(pair[2]) for pair in usable])
+        scale = np.asarray(focal_px, dtype=np.float64) / self.pixel_noise_px
         robust = np.zeros(len(offsets))
         squares = np.zeros(len(offsets))
-        noise2 = self.pixel_noise_px ** 2
-        for index, offset in enumerate(offsets):
-            for stamp_a, stamp_b, x_a, x_b in usable:
-                residual = self._residuals(poses[offset, stamp_a], poses[offset, stamp_b],
-                                           x_a, x_b) * focal
-                squared = (residual ** 2).sum(axis=1) / noise2
-                robust[index] += np.log1p(squared).sum()
-                squares[index] += np.minimum(squared, 9.0).sum()
+        for index, shift in enumerate(shifts):
+            pose_a = np.stack([found[pair[0] - shift] for pair in usable])
+            pose_b = np.stack([found[pair[1] - shift] for pair in usable])
+            squared = ((self._residuals(pose_a, pose_b, x_a, x_b, pair_of) * scale) ** 2
+                       ).sum(axis=1)
+            robust[index] = np.log1p(squared).sum()
+            squares[index] = np.minimum(squared, 9.0).sum()
         return robust, squares
 
     def _residuals(self, pose_a: np.ndarray, pose_b: np.ndarray, x_a: np.ndarray,
-                   x_b: np.ndarray) -> np.ndarray:
-        """Return the normalized motion of each track that no point in front could make."""
-        rotation = pose_b[:, :3] @ pose_a[:, :3].T
-        translation = pose_b[:, 3] - rotation @ pose_a[:, 3]
-        rays = np.column_stack([x_a, np.ones(len(x_a))]) @ rotation.T
+                   x_b: np.ndarray, pair_of: np.ndarray) -> np.ndarray:
+        """Return the normalized motion of each track that no point in front could make.
+
+        ``pose_a`` and ``pose_b`` (P, 3, 4) are the pairs' [R | t]; ``pair_of`` (N,) says which
+        pair each track belongs to.
+        """
+        rotation = pose_b[:, :, :3] @ np.swapaxes(pose_a[:, :, :3], 1, 2)
+        translation = pose_b[:, :, 3] - np.einsum('pij,pj->pi', rotation, pose_a[:, :, 3])
+        rays = np.einsum('nij,nj->ni', rotation[pair_of],
+                         np.column_stack([x_a, np.ones(len(x_a))]))
+        translation = translation[pair_of]
         with np.errstate(divide='ignore', invalid='ignore'):
             derotated = rays[:, :2] / rays[:, 2:]
             residual = x_b - derotated
             # A point at inverse depth rho (in b) moves by rho * direction.
-            direction = translation[:2] - x_b * translation[2]
+            direction = translation[:, :2] - x_b * translation[:, 2:]
             length2 = (direction ** 2).sum(axis=1)
             rho = np.where(length2 > 1e-18, (residual * direction).sum(axis=1) / length2, 0.0)
         low, high = self.inverse_depth_range
