@@ -65,6 +65,9 @@ class TriangulationParams:
         odom_rotation_sigma_deg, odom_position_sigma: 1-sigma orientation (deg) and position
             (m) error of each stored view's odometry pose relative to the others, besides the
             time offset's; part of each point's sigma.
+        odom_scale_sigma: 1-sigma relative error of the odometry's distances between views
+            (a drifting odometry's scale error, e.g. 0.01 for 1 % of the path); it adds that
+            fraction of the depth to each point's sigma. 0 trusts the distances.
         odom_max_jump: a pose further (m) from its neighbours in time than 30 m/s allows
             (and than this) resets the odometry buffer, as a simulation reset does.
     """
@@ -98,8 +101,9 @@ class TriangulationParams:
     estimate_time_offset: bool = True
     time_offset_sigma: float = 0.005
     max_time_offset: float = 0.1
-    odom_rotation_sigma_deg: float = 0.02
+    odom_rotation_sigma_deg: float = 0.01
     odom_position_sigma: float = 0.001
+    odom_scale_sigma: float = 0.0
     odom_max_jump: float = 0.5
 
     def __post_init__(self) -> None:
@@ -123,7 +127,7 @@ class TriangulationParams:
                                   'a number of seconds in (-1, 1)')
         for name in ('min_parallax_deg', 'keyframe_parallax_deg', 'odom_extrapolation',
                      'klt_error_ratio', 'max_time_offset', 'odom_rotation_sigma_deg',
-                     'odom_position_sigma'):
+                     'odom_position_sigma', 'odom_scale_sigma'):
             if not (np.isfinite(getattr(self, name)) and getattr(self, name) >= 0):
                 raise BadMessageError(name, getattr(self, name), 'a number >= 0')
         try:

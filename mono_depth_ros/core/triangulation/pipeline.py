@@ -417,7 +417,8 @@ class TriangulationPipeline:
         expected = np.sqrt((view_sigma[good][usable] ** 2 * mask[good][usable]).sum(axis=1)
                            / mask[good][usable].sum(axis=1))
         inflation = np.maximum(result.residual_sigma_px[good][usable] / expected, 1.0)
-        variance = variance * inflation ** 2
+        # A baseline off by a fraction puts the depth off by that fraction, in every view alike.
+        variance = variance * inflation ** 2 + (self.params.odom_scale_sigma / depth) ** 2
         finite = np.isfinite(variance) & (variance > 0)
         good_rows, in_anchor, depth = good_rows[finite], in_anchor[finite], depth[finite]
         self.filters.replace(good_rows, 1.0 / depth, variance[finite])
