@@ -27,6 +27,9 @@ from mono_depth_ros.bags import messages
 from mono_depth_ros.offline import LOGGER
 from mono_depth_ros.offline.processor import FrameOutput, OUTPUT_TOPICS
 
+# What an unfinished rosbag2 directory (a writer killed before metadata.yaml) may hold.
+_STORAGE_SUFFIXES = ('.mcap', '.db3', '.db3-shm', '.db3-wal', '.db3-journal')
+
 
 class OutputBag:
     """A rosbag2 being written in log-time order, whatever order the messages come in.
@@ -37,6 +40,7 @@ class OutputBag:
 
     def __init__(self, writer: bags.BagWriter) -> None:
         self._writer = writer
+        self.path = pathlib.Path(writer.path)
         self._connections: dict[tuple[str, str], object] = {}
         self._heap: list = []
         self._order = itertools.count()
@@ -45,10 +49,11 @@ class OutputBag:
 
     @classmethod
     def create(cls, path: pathlib.Path, storage: str, overwrite: bool) -> 'OutputBag':
-        """Open a new rosbag2 for writing (``overwrite`` replaces an existing rosbag2 there).
+        """Open a new rosbag2 for writing.
 
         An empty directory counts as absent; anything else there is refused unless
-        ``overwrite``, and even then only a rosbag2 (a directory with metadata.yaml) is replaced.
+        ``overwrite``, and even then only a rosbag2 is replaced, finished or not (a directory
+        holding only storage files, left by a run that was killed).
         """
         path = pathlib.Path(path)
         if path.is_dir() and not any(path.iterdir()):
@@ -57,7 +62,7 @@ class OutputBag:
             if not overwrite:
                 raise FileExistsError(f'{path} exists and is not empty (a new or empty '
                                       'directory, or --overwrite to replace it)')
-            if not (path / 'metadata.yaml').exists():
+            if not ((path / 'metadata.yaml').exists() or _unfinished_bag(path)):
                 raise FileExistsError(f'{path} exists and is not a rosbag2: not replacing it '
                                       '(a rosbag2 directory, or a new or empty one)')
             shutil.rmtree(path)
@@ -113,7 +118,17 @@ class OutputBag:
             self._closed = True
 
     def abort(self) -> None:
-        """Stop writing without finishing the bag."""
+        """Stop writing and remove the unfinished bag (this object created its directory)."""
         if not self._closed:
             self._writer.abort()
             self._closed = True
+            if _unfinished_bag(self.path):
+                shutil.rmtree(self.path, ignore_errors=True)
+
+
+def _unfinished_bag(path: pathlib.Path) -> bool:
+    """Whether ``path`` is a directory of rosbag2 storage files only, without metadata.yaml."""
+    if not path.is_dir() or (path / 'metadata.yaml').exists():
+        return False
+    return all(entry.is_file() and entry.name.endswith(_STORAGE_SUFFIXES)
+               for entry in path.iterdir())

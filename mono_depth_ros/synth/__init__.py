@@ -14,11 +14,14 @@
 
 """Synthetic camera sequences with exact poses and per-pixel depth, for tests and the demo.
 
-``render_sequence`` draws a textured room seen from a camera on a robot driving a smooth path;
+``render_sequence`` draws a textured room seen from a camera on a robot driving a smooth path
+(or another ``Motion``), optionally with the imperfections a robot sees (late image stamps, yaw
+sway, drifting odometry);
 ``write_sequence`` stores it as a rosbag2 plus TUM-style PNGs and ground truth, and
 ``load_sequence`` reads that back. rosbags is imported only when a bag is written or read.
 """
 
+from mono_depth_ros.synth.motion import Motion, MOTIONS
 from mono_depth_ros.synth.sequence import (BAG_TOPICS, DEFAULT_START_STAMP_NS, FRAME_IDS,
                                            intrinsics, OdometrySample, render_sequence,
                                            SyntheticFrame, SyntheticSequence)
@@ -26,7 +29,8 @@ from mono_depth_ros.synth.writer import (DEPTH_SCALE, load_sequence, parse_tum_s
                                          write_sequence)
 
 __all__ = [
-    'BAG_TOPICS', 'DEFAULT_START_STAMP_NS', 'DEPTH_SCALE', 'FRAME_IDS', 'OdometrySample',
+    'BAG_TOPICS', 'DEFAULT_START_STAMP_NS', 'DEPTH_SCALE', 'FRAME_IDS', 'MOTIONS', 'Motion',
+    'OdometrySample',
     'SyntheticFrame', 'SyntheticSequence', 'intrinsics', 'load_sequence', 'parse_tum_stamp',
     'render_sequence', 'tum_stamp', 'write_sequence',
 ]

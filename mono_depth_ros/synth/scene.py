@@ -118,7 +118,7 @@ def base_pose_at(time_s: float) -> np.ndarray:
     pitch = PITCH_WOBBLE[0] * math.sin(2.0 * math.pi * PITCH_WOBBLE[1] * time_s)
     roll = ROLL_WOBBLE[0] * math.sin(2.0 * math.pi * ROLL_WOBBLE[1] * time_s)
     pose = np.eye(4)
-    pose[:3, :3] = _rotation_z(yaw) @ _rotation_y(pitch) @ _rotation_x(roll)
+    pose[:3, :3] = rotation_z(yaw) @ rotation_y(pitch) @ rotation_x(roll)
     pose[:3, 3] = (xy[0], xy[1], z)
     return pose
 
@@ -168,17 +168,20 @@ def build_scene(seed: int) -> Scene:
     return Scene(objects=tuple(objects), atlas=atlas)
 
 
-def _rotation_x(angle: float) -> np.ndarray:
+def rotation_x(angle: float) -> np.ndarray:
+    """Return the 3x3 rotation by ``angle`` (rad) about the x axis."""
     c, s = math.cos(angle), math.sin(angle)
     return np.array([[1.0, 0.0, 0.0], [0.0, c, -s], [0.0, s, c]])
 
 
-def _rotation_y(angle: float) -> np.ndarray:
+def rotation_y(angle: float) -> np.ndarray:
+    """Return the 3x3 rotation by ``angle`` (rad) about the y axis."""
     c, s = math.cos(angle), math.sin(angle)
     return np.array([[c, 0.0, s], [0.0, 1.0, 0.0], [-s, 0.0, c]])
 
 
-def _rotation_z(angle: float) -> np.ndarray:
+def rotation_z(angle: float) -> np.ndarray:
+    """Return the 3x3 rotation by ``angle`` (rad) about the z axis."""
     c, s = math.cos(angle), math.sin(angle)
     return np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
 
@@ -207,7 +210,7 @@ def _box_layout(rng: np.random.Generator, room_min: np.ndarray, room_max: np.nda
                          room_min[:2] + 0.6, room_max[:2] - 0.6)
         else:
             xy = rng.uniform(room_min[:2] + 0.6, room_max[:2] - 0.6)
-        rotation = _rotation_z(yaw)
+        rotation = rotation_z(yaw)
         local = (path_xy - xy) @ rotation[:2, :2]
         outside = np.maximum(np.abs(local) - half_xy, 0.0)
         if np.min(np.hypot(outside[:, 0], outside[:, 1])) < clearance:

@@ -19,6 +19,9 @@ import time
 
 from mono_depth_ros.tools.errors import prepare_output_dir
 
+# synth.motion.MOTIONS, spelled out so that building the parser imports no renderer.
+MOTIONS = ('drive', 'forward', 'sideways', 'turning', 'stop')
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the synth options to a parser."""
@@ -32,6 +35,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--seed', type=int, default=0,
                         help='scene seed: box layout and textures (0)')
     parser.add_argument('--fps', type=float, default=15.0, help='frame rate (15)')
+    parser.add_argument('--motion', choices=MOTIONS, default='drive',
+                        help='path of the robot (drive: the ellipse round the room)')
+    parser.add_argument('--camera-latency', type=float, default=0.0, metavar='S',
+                        help='image stamp minus the instant the image shows, s (0)')
+    parser.add_argument('--sway-deg', type=float, default=0.0, metavar='A',
+                        help='yaw sway of +-A degrees at 1 Hz (0)')
+    parser.add_argument('--odom-drift', type=float, default=0.0, metavar='F',
+                        help='odometry drifts by the fraction F of the distance travelled (0)')
+    parser.add_argument('--odom-drift-deg', type=float, default=0.0, metavar='D',
+                        help='odometry heading drifts by D degrees over the run (0)')
 
 
 def run(args: argparse.Namespace) -> int:
@@ -41,7 +54,9 @@ def run(args: argparse.Namespace) -> int:
     prepare_output_dir(args.out, args.overwrite)
     started = time.perf_counter()
     sequence = render_sequence(frames=args.frames, width=args.width, height=args.height,
-                               seed=args.seed, fps=args.fps)
+                               seed=args.seed, fps=args.fps, motion=args.motion,
+                               camera_latency=args.camera_latency, sway_deg=args.sway_deg,
+                               odom_drift=args.odom_drift, odom_drift_deg=args.odom_drift_deg)
     rendered = time.perf_counter()
     paths = write_sequence(sequence, args.out)
     written = time.perf_counter()

@@ -35,7 +35,7 @@ from mono_depth_ros.tools import cli
 
 rosbags = pytest.importorskip('rosbags')
 
-WIDTH, HEIGHT, FRAMES = 320, 240, 20
+WIDTH, HEIGHT, FRAMES = 320, 240, 52
 TRIANGULATION_TOPICS = {'/camera/triangulation/depth', '/camera/triangulation/points',
                         '/camera/triangulation/tracks'}
 INPUT_TOPICS = set(BAG_TOPICS.values())

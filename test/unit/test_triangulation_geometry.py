@@ -229,3 +229,53 @@ def test_filter_rows_follow_the_track_order():
     assert not bank.initialized[2]
     bank.keep(np.array([False, True, True]))
     assert bank.mean[0] == 0.1 and len(bank) == 2
+
+
+# A track of a sequence stamped 50 ms late with +-3 deg of sway (seed 0, frames 0-35): its
+# start lies behind a camera and the old Gauss-Newton step raised LinAlgError.
+BEHIND_START_OBSERVED = np.array([
+    [-0.4751953125, -0.1521484375],
+    [-0.39205324053764345, -0.1542807936668396],
+    [-0.3819394946098328, -0.15899391174316407],
+    [-0.4507893115282059, -0.17648510336875917],
+])
+BEHIND_START_POSES = np.array([
+    [[0.0219978110918281, -0.999757160718727, -0.0013099232030144728, 0.007406840468407053],
+     [-0.0024339968466208293, 0.0012566808570896708, -0.999996248199249, 0.005007125744451835],
+     [0.9997550559844741, 0.02200091690936938, -0.002405761548479, -0.025129719837294357]],
+    [[0.08137558533926101, -0.9966607955035952, -0.0067285077716702155, 0.029690303384662203],
+     [-0.011665869101374094, 0.005797980519016381, -0.9999151418595533, 0.02017290075951669],
+     [0.9966152324788149, 0.08144717384932323, -0.011155100320295727, -0.12698608199882444]],
+    [[0.07959719116480003, -0.9967815218424602, -0.009533355762966721, 0.04520732986196334],
+     [-0.016664686830212102, 0.008231740273552304, -0.9998272484109041, 0.021349455934278012],
+     [0.9966878023591567, 0.07974231101176958, -0.0159558284954739, -0.19408808222417498]],
+    [[0.03135670163825989, -0.9994314866696302, -0.012387926206666233, 0.09379236505595917],
+     [-0.02186995487847605, 0.011704999260900743, -0.999692301693834, -0.002358950784432225],
+     [0.9992689639611463, 0.03161797662145653, -0.021490491348092933, -0.35667933753559544]],
+])
+
+
+def test_a_start_behind_a_camera_is_dropped_not_raised():
+    result = triangulate_views(BEHIND_START_OBSERVED[None], BEHIND_START_POSES[None], None,
+                               (512.0, 512.0))
+    assert result.status[0] == triangulate.BEHIND_CAMERA and not result.valid.any()
+
+
+def test_singular_or_non_finite_geometry_is_degenerate_not_raised():
+    points = random_points(4)
+    poses = [world_to_camera([0, 0, 0]), world_to_camera([0.5, 0, 0])]
+    observed = observe(points, poses)
+    stacked = np.broadcast_to(np.stack(poses), (4, 2, 3, 4)).copy()
+    stacked[1, 1, 0, 3] = np.nan  # a pose with a NaN
+    stacked[2, 1] = np.inf
+    observed[3, 1] = [1e300, -1e300]  # an absurd observation
+    result = triangulate_views(observed, stacked, None, FOCAL)
+    assert result.status[0] == triangulate.OK
+    assert not result.valid[1:].any()
+    assert triangulate.solvable(np.stack([np.eye(3), np.zeros((3, 3)),
+                                          np.diag([1.0, 1.0, 1e-14]),
+                                          np.full((3, 3), np.nan)])).tolist() == [
+        True, False, False, False]
+    _, covariance = triangulate.refine(np.zeros((1, 3)), np.zeros((1, 2, 2)),
+                                       np.zeros((1, 2, 3, 4)), np.ones((1, 2), bool), FOCAL)
+    assert np.isnan(covariance).all()  # zero Jacobian: singular, reported as NaN

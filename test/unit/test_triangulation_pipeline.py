@@ -31,8 +31,8 @@ from mono_depth_ros.core.errors import BadMessageError
 from mono_depth_ros.core.transforms import (invert_pose, matrix_to_quaternion,
                                             pose_from_xyz_quaternion)
 from mono_depth_ros.core.triangulation import (draw_tracks, sparse_depth_image,
-                                               TriangulationParams, TriangulationPipeline,
-                                               TriangulationResult)
+                                               sparse_sigma_image, TriangulationParams,
+                                               TriangulationPipeline, TriangulationResult)
 from mono_depth_ros.core.triangulation.evaluation import drifting_odometry, evaluate_sequence
 
 WIDTH, HEIGHT, FOCAL = 320, 240, 250.0
@@ -96,6 +96,8 @@ def camera_motion(frame: int, kind: str) -> np.ndarray:
         pose[:3, :3] = cv2.Rodrigues(np.array([0.0, -0.002 * frame, 0.0]))[0]
     elif kind == 'rotation':
         pose[:3, :3] = cv2.Rodrigues(np.array([0.001 * frame, math.radians(0.5) * frame, 0.0]))[0]
+    elif kind == 'move_then_stop':  # sideways for 24 frames, then standing
+        return camera_motion(min(frame, 24), 'sideways')
     return pose
 
 
@@ -137,17 +139,23 @@ def absolute_relative_error(result: TriangulationResult, truth: np.ndarray) -> n
     return np.abs(result.depths - truth[rows, columns]) / truth[rows, columns]
 
 
+# Tracks converge once their sigma (image noise and the pose error budget) is below 2 %: at
+# 4 cm a frame, 3-6 m away and f = 250 px, from about frame 20 on.
+SETTLED = 22
+
+
 @pytest.fixture(scope='module')
 def sideways():
-    return run_scene('sideways', 24, max_features=300)
+    return run_scene('sideways', 30, max_features=300)
 
 
 def test_moving_camera_publishes_accurate_metric_depth(sideways):
     results, truths = sideways
     assert all(result.ok for result in results)
-    late = results[15:]
+    late = results[SETTLED:]
     assert min(len(result) for result in late) >= 100
-    errors = np.concatenate([absolute_relative_error(r, t) for r, t in zip(late, truths[15:])])
+    errors = np.concatenate([absolute_relative_error(r, t)
+                             for r, t in zip(late, truths[SETTLED:])])
     assert errors.mean() < 0.01
     assert np.median(errors) < 0.005
 
@@ -170,20 +178,24 @@ def test_result_stats_count_tracks_and_time_each_stage(sideways):
 
 
 def test_camera_to_base_extrinsics_are_honoured():
-    results, truths = run_scene('sideways', 20, extrinsics=TILTED_EXTRINSICS, max_features=200)
-    late = results[14:]
+    results, truths = run_scene('sideways', 30, extrinsics=TILTED_EXTRINSICS, max_features=200)
+    late = results[SETTLED:]
     assert min(len(result) for result in late) >= 100
-    errors = np.concatenate([absolute_relative_error(r, t) for r, t in zip(late, truths[14:])])
+    errors = np.concatenate([absolute_relative_error(r, t)
+                             for r, t in zip(late, truths[SETTLED:])])
     assert errors.mean() < 0.01
 
 
 def test_rotation_refinement_absorbs_odometry_heading_jitter(sideways):
-    # Once points have converged, 0.3 deg of rotation error at every frame (about 1.3 px).
-    refined, truths = run_scene('sideways', 24, jitter_deg=0.3, jitter_from=12,
-                                max_features=300)
-    raw, _ = run_scene('sideways', 24, jitter_deg=0.3, jitter_from=12, max_features=300,
-                       refine_rotation=False)
-    late = slice(15, None)
+    # Once points have converged, 0.3 deg of rotation error at every frame (about 1.3 px). The
+    # jitter is at the frame stamps only, so a time offset of half a frame period, onto the
+    # clean samples between them, would genuinely fit this odometry better: the offset is
+    # given, not estimated, here.
+    refined, truths = run_scene('sideways', 30, jitter_deg=0.3, jitter_from=12,
+                                max_features=300, estimate_time_offset=False)
+    raw, _ = run_scene('sideways', 30, jitter_deg=0.3, jitter_from=12, max_features=300,
+                       refine_rotation=False, estimate_time_offset=False)
+    late = slice(SETTLED, None)
 
     def summary(results):
         errors = np.concatenate([absolute_relative_error(r, t)
@@ -196,7 +208,9 @@ def test_rotation_refinement_absorbs_odometry_heading_jitter(sideways):
     assert min(corrections) == pytest.approx(0.3, abs=0.03)
     assert max(corrections) == pytest.approx(0.3, abs=0.03)
     assert refined_error < 0.005 and refined_count >= 150
-    assert raw_error > 3 * refined_error and raw_count < refined_count / 2
+    # Without the refinement the jitter shows in the views' residuals, which widen the sigmas:
+    # few points converge, and those few are not the wrong ones.
+    assert raw_count < refined_count / 4 and raw_error < 0.01
     exact_corrections = [r.stats['rotation_correction_deg'] for r in sideways[0]]
     assert max(exact_corrections) < 0.02
 
@@ -207,6 +221,24 @@ def test_standing_camera_gives_no_points_and_no_garbage():
     assert all(result.stats['triangulated'] == 0 for result in results)
     assert all(len(result) == 0 for result in results)
     assert results[-1].stats['tracks'] == 200
+
+
+def test_published_sigmas_cover_the_error_and_standing_still_adds_no_certainty():
+    results, truths = run_scene('move_then_stop', 40, max_features=300)
+    moving, standing = results[SETTLED:25], results[26:]
+    errors = np.concatenate([np.abs(r.depths - t[tuple(np.rint(r.pixels[:, ::-1]).astype(int).T)])
+                             for r, t in zip(results[SETTLED:], truths[SETTLED:])])
+    sigmas = np.concatenate([r.sigmas for r in results[SETTLED:]])
+    assert np.all(sigmas > 0) and np.mean(errors <= 2 * sigmas) >= 0.95
+    converged = set(results[25].track_ids.tolist())
+    for result in standing:  # no new information: no new points, no shrinking sigma
+        assert result.stats['new_views'] == 0 and result.stats['triangulated'] == 0
+        assert set(result.track_ids.tolist()) <= converged
+    last, settled = standing[-1], results[25]
+    common, here, there = np.intersect1d(last.track_ids, settled.track_ids,
+                                         return_indices=True)
+    assert len(common) >= 0.9 * len(settled) and len(moving[-1]) >= 100
+    np.testing.assert_allclose(last.sigmas[here], settled.sigmas[there], rtol=1e-3)
 
 
 def test_pure_rotation_triangulates_nothing():
@@ -284,6 +316,19 @@ def test_sparse_depth_image_puts_depths_at_rounded_pixels():
     assert np.isfinite(image).sum() == 2
 
 
+def test_sparse_sigma_image_follows_the_depth_kept_at_each_pixel():
+    result = TriangulationResult(
+        stamp_ns=0, pixels=np.float32([[1.4, 2.6], [5.0, 0.0], [1.2, 3.4]]),
+        depths=np.float32([2.0, 3.0, 1.5]), points_camera=np.zeros((3, 3), np.float32),
+        track_ids=np.arange(3), sigmas=np.float32([0.02, 0.03, 0.01]))
+    sigma = sparse_sigma_image(result, width=8, height=6)
+    depth = sparse_depth_image(result, width=8, height=6)
+    np.testing.assert_array_equal(np.isfinite(sigma), np.isfinite(depth))
+    assert sigma[3, 1] == np.float32(0.01) and sigma[0, 5] == np.float32(0.03)
+    assert TriangulationResult(0, np.zeros((0, 2)), np.zeros(0), np.zeros((0, 3)),
+                               np.zeros(0, np.int64)).sigmas.shape == (0,)
+
+
 def test_draw_tracks_colours_tracks_and_leaves_the_input_alone(sideways):
     result = sideways[0][-1]
     gray, _ = render(camera_motion(len(sideways[0]) - 1, 'sideways'))
@@ -312,7 +357,10 @@ def room_sequence():
 def test_room_sequence_with_exact_odometry_meets_the_accuracy_target(room_sequence):
     evaluation = evaluate_sequence(room_sequence, warmup_frames=30)
     assert evaluation.absrel <= 0.03
-    assert min(evaluation.points_per_frame) >= 300
+    # Was >= 300 while the sigmas were 2.5-4.5x too small (issue 16); with honest sigmas
+    # fewer tracks pass the 2 % gate this early on the drive: about 150-260 a frame.
+    assert min(evaluation.points_per_frame) >= 120
+    assert evaluation.coverage == pytest.approx(0.95, abs=0.03)
 
 
 @pytest.mark.slow

@@ -15,6 +15,7 @@
 """Odometry buffering and pose interpolation at image stamps."""
 
 import math
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -98,6 +99,37 @@ def test_time_going_backwards_clears_the_buffer_and_says_so():
     assert buffer.add(1_000 * MS, [3, 0, 0], yaw_quaternion(0))  # a bag started over
     assert len(buffer) == 1
     assert buffer.newest_stamp_ns == 1_000 * MS
+
+
+def test_a_simulation_reset_shorter_than_the_history_starts_the_buffer_over():
+    buffer = PoseBuffer(history_s=10.0)
+    for stamp in range(0, 4_000 * MS, 50 * MS):  # driving at 1 m/s along x
+        assert not buffer.add(stamp, [stamp / 1e9, 0, 0], yaw_quaternion(0))
+    # The simulator restarts at t = 1 s with the robot back at the origin: time went back by
+    # less than the history, and the pose disagrees with what the buffer holds there.
+    assert buffer.add(1_000 * MS, [0, 0, 0], yaw_quaternion(0))
+    assert buffer.resets == 1 and buffer.last_reset_reason == 'odometry pose jumped'
+    assert len(buffer) == 1
+    assert not buffer.add(1_050 * MS, [0.05, 0, 0], yaw_quaternion(0))
+    # A jump without any clock jump (a relocalised odometry), and a sudden turn.
+    assert buffer.add(1_100 * MS, [2.0, 0, 0], yaw_quaternion(0))
+    assert buffer.add(1_150 * MS, [2.0, 0, 0], yaw_quaternion(1.0))
+    assert buffer.resets == 3
+
+
+def test_the_pipeline_resets_once_and_counts_odometry_resets():
+    pipeline = TriangulationPipeline(TriangulationParams(max_features=50))
+    gray = np.random.default_rng(0).integers(0, 255, (60, 80), np.uint8)
+    for stamp in range(0, 300 * MS, 50 * MS):
+        pipeline.add_odometry(stamp, [stamp / 1e9, 0, 0], yaw_quaternion(0))
+    camera = SimpleNamespace(fx=50.0, fy=50.0, undistort_points=lambda p: (p - 40.0) / 50.0)
+    assert pipeline.process_frame(100 * MS, gray, camera).ok
+    pipeline.add_odometry(150 * MS, [5.0, 0, 0], yaw_quaternion(0))
+    pipeline.add_odometry(200 * MS, [5.0, 0, 0], yaw_quaternion(0))
+    jumped = pipeline.process_frame(200 * MS, gray, camera)
+    assert jumped.status == 'reset: odometry pose jumped'
+    assert jumped.stats['odometry_resets'] == pipeline.odometry_resets == 1
+    assert pipeline.process_frame(200 * MS + 1, gray, camera).ok
 
 
 def test_buffer_keeps_only_its_history():

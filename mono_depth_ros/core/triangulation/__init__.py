@@ -15,8 +15,8 @@
 """Sparse metric depth by triangulating feature tracks with odometry poses (ROS-free)."""
 
 from mono_depth_ros.core.triangulation.pipeline import (
-    draw_tracks, sparse_depth_image, TrackSnapshot, TriangulationParams, TriangulationPipeline,
-    TriangulationResult)
+    draw_tracks, sparse_depth_image, sparse_sigma_image, TrackSnapshot, TriangulationParams,
+    TriangulationPipeline, TriangulationResult)
 
 __all__ = ['TriangulationParams', 'TriangulationPipeline', 'TriangulationResult',
-           'TrackSnapshot', 'draw_tracks', 'sparse_depth_image']
+           'TrackSnapshot', 'draw_tracks', 'sparse_depth_image', 'sparse_sigma_image']

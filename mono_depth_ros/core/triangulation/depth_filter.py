@@ -21,6 +21,11 @@ inverse depth (mean, variance) times a Beta(a, b) on ``pi``. A track has converg
 relative standard deviation is small and its inlier ratio ``a / (a + b)`` is high; it has
 diverged (and should be dropped) when the inlier ratio falls low.
 
+``update`` fuses a measurement as an independent one. ``replace`` is for estimates that are
+not independent of the previous one (a least-squares solve over all of a track's stored views,
+redone when it gains a view): the new estimate, combined with the broad prior only, replaces
+the old one, and the Beta counts record whether it agrees with the old one.
+
 All state is held in arrays of one row per track, ordered like the feature tracker's tracks.
 """
 
@@ -143,6 +148,37 @@ class DepthFilterBank:
         self.a[rows] = new_a
         self.b[rows] = new_a * (1.0 - f) / f
         self.updates[rows] += (c1 > 0.5).astype(np.int64)
+
+    def prior(self) -> tuple[float, float]:
+        """Return the broad prior of the inverse depth (mean, variance): all of the depth range."""
+        low, high = 1.0 / self.params.max_depth, 1.0 / self.params.min_depth
+        return 0.5 * (low + high), (0.25 * (high - low)) ** 2
+
+    def replace(self, rows: np.ndarray, inverse_depth: np.ndarray,
+                variance: np.ndarray) -> None:
+        """Replace each row's estimate by prior x this measurement (not fused with the old one).
+
+        The first measurement of a row, and one within three sigma (of the old and new variance
+        together) of the old estimate, count as inliers (a += 1, updates += 1); otherwise it is
+        an outlier (b += 1) and the row's run of consistent updates starts again at 1.
+        """
+        rows = np.asarray(rows, dtype=np.int64)
+        x = np.asarray(inverse_depth, dtype=np.float64)
+        tau2 = np.asarray(variance, dtype=np.float64)
+        prior_mean, prior_variance = self.prior()
+        posterior = 1.0 / (1.0 / prior_variance + 1.0 / tau2)
+        mean = posterior * (prior_mean / prior_variance + x / tau2)
+        fresh = self.updates[rows] == 0
+        old_mean, old_variance = self.mean[rows], self.variance[rows]
+        agrees = (x - old_mean) ** 2 <= 9.0 * (old_variance + tau2)
+        inlier = fresh | agrees
+        outlier = ~inlier
+        self.a[rows[inlier]] += 1.0
+        self.b[rows[outlier]] += 1.0
+        self.updates[rows[inlier]] += 1
+        self.updates[rows[outlier]] = 1
+        self.mean[rows] = mean
+        self.variance[rows] = posterior
 
     def reject(self, rows: np.ndarray) -> None:
         """Record one outlier measurement in each of ``rows`` (b += 1)."""

@@ -40,6 +40,13 @@ class SequenceEvaluation:
     Attributes:
         absrel: mean |d - gt| / gt over every published pixel after the warm-up.
         points_per_frame: published points of each frame after the warm-up.
+        coverage: fraction of those points whose |d - gt| is at most twice their sigma (95 %
+            for an honest Gaussian sigma). A tracked corner lies on a depth edge as often as
+            not, and its pixel is known to a fraction of a pixel: gt for the coverage is the
+            depth in the point's 3x3 pixel neighbourhood nearest to the estimate.
+        edge_coverage: the same over the points whose 3x3 neighbourhood spans more than 5 %
+            of depth (depth edges), with gt at the rounded pixel: the strict figure there.
+        new_converged: tracks that first converged in each frame after the warm-up.
         frame_ms, tracking_ms, triangulation_ms: per-frame timings of every frame;
             triangulation_ms includes the depth filters.
         statuses: status of every frame.
@@ -47,6 +54,10 @@ class SequenceEvaluation:
 
     absrel: float
     points_per_frame: list[int] = field(default_factory=list)
+    coverage: float = float('nan')
+    edge_coverage: float = float('nan')
+    new_converged: list[int] = field(default_factory=list)
+    time_offsets: list[float] = field(default_factory=list)
     frame_ms: list[float] = field(default_factory=list)
     tracking_ms: list[float] = field(default_factory=list)
     triangulation_ms: list[float] = field(default_factory=list)
@@ -127,7 +138,8 @@ def evaluate_sequence(sequence, params: TriangulationParams | None = None, odome
         pipeline.add_odometry(stamp_ns, pose[:3, 3], matrix_to_quaternion(pose[:3, :3]))
 
     evaluation = SequenceEvaluation(absrel=float('nan'))
-    errors = []
+    errors, within, edge_within = [], [], []
+    seen: set = set()
     for frame in sequence.frames:
         gray = cv2.cvtColor(frame.rgb, cv2.COLOR_RGB2GRAY)
         result = pipeline.process_frame(frame.stamp_ns, gray, camera)
@@ -136,13 +148,40 @@ def evaluate_sequence(sequence, params: TriangulationParams | None = None, odome
         evaluation.triangulation_ms.append(
             result.stats['triangulation_ms'] + result.stats['filter_ms'])
         evaluation.statuses.append(result.status)
+        evaluation.time_offsets.append(result.stats.get('time_offset_s', 0.0))
+        new_ids = set(result.track_ids.tolist()) - seen
+        seen |= new_ids
         if frame.index < warmup_frames:
             continue
         evaluation.points_per_frame.append(len(result))
+        evaluation.new_converged.append(len(new_ids))
         if len(result):
             columns, rows = np.rint(result.pixels).astype(np.int64).T
             truth = np.asarray(frame.depth)[rows, columns]
             errors.append(np.abs(result.depths - truth) / truth)
+            nearest, edge = _neighbourhood_truth(np.asarray(frame.depth), rows, columns,
+                                                 result.depths)
+            within.append(np.abs(result.depths - nearest) <= 2.0 * result.sigmas)
+            edge_within.append((np.abs(result.depths - truth) <= 2.0 * result.sigmas)[edge])
     if errors:
         evaluation.absrel = float(np.concatenate(errors).mean())
+        evaluation.coverage = float(np.concatenate(within).mean())
+        on_edges = np.concatenate(edge_within)
+        evaluation.edge_coverage = float(on_edges.mean()) if len(on_edges) else float('nan')
     return evaluation
+
+
+def _neighbourhood_truth(depth: np.ndarray, rows: np.ndarray, columns: np.ndarray,
+                         estimates: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return the 3x3-neighbourhood depth nearest to each estimate, and which lie on an edge."""
+    height, width = depth.shape
+    offsets = np.arange(-1, 2)
+    around_rows = np.clip(rows[:, None, None] + offsets[None, :, None], 0, height - 1)
+    around_columns = np.clip(columns[:, None, None] + offsets[None, None, :], 0, width - 1)
+    around = depth[around_rows, around_columns].reshape(len(rows), 9)
+    with np.errstate(invalid='ignore'):
+        pick = np.nanargmin(np.abs(np.where(np.isfinite(around), around, np.inf)
+                                   - estimates[:, None]), axis=1)
+        span = (np.nanmax(around, axis=1) - np.nanmin(around, axis=1)) \
+            / depth[rows, columns]
+    return around[np.arange(len(rows)), pick], span > 0.05

@@ -18,21 +18,26 @@
 odometry (``add_odometry``) and grayscale frames (``process_frame``); each frame it
 
 1. tracks corners with KLT (``tracking``),
-2. looks up the camera pose at the image stamp from the odometry buffer (``pose_buffer``) and,
-   with ``refine_rotation``, corrects its orientation by the small rotation that best aligns
-   the converged points with their tracks (the position stays the odometry's; this absorbs
-   odometry heading jitter and camera/odometry time offsets, which rotation turns into large
-   image errors),
-3. triangulates every track over its stored views plus the current one (``triangulate``),
-4. fuses the inverse depth in the track's first view into a per-track filter (``depth_filter``),
-5. publishes the converged tracks: pixel, depth (z in the current optical frame) and 3-D point.
+2. looks up the camera pose at the image stamp minus the camera time offset (``pose_buffer``;
+   the offset is ``camera_time_offset``, estimated online from the tracks and the odometry with
+   ``estimate_time_offset``, ``time_offset``) and, with ``refine_rotation``, corrects its
+   orientation by the small rotation that best aligns the converged points with their tracks,
+3. stores the current view in tracks whose ray turned by ``keyframe_parallax_deg`` *and* whose
+   camera moved far enough for that at the track's depth since their last stored view (a
+   rotation, or a rotation error, stores nothing),
+4. triangulates each track that gained a view over all its stored views (``triangulate``), each
+   view weighted by its noise: image noise plus what the time offset's uncertainty (times the
+   angular and linear speed at the view) and the odometry's own error move the projection,
+5. replaces the track's estimate (inverse depth in its first view, ``depth_filter.replace``)
+   by that solve combined with a broad prior: one solve over the views, not a fusion of
+   re-solves of the same views, so standing still adds nothing,
+6. publishes the converged tracks: pixel, depth (z in the current optical frame), its sigma and
+   the 3-D point.
 
-A track stores its first observation and up to ``max_observations - 1`` later ones, each taken
-when its ray has turned by ``keyframe_parallax_deg`` since the last stored one. A standing or
-purely rotating camera gives no parallax, hence no measurements and no new points.
+A degenerate track (a start behind a camera, singular normal equations, non-finite values) is
+dropped and counted (``stats['degenerate']``, ``degenerate_total``); nothing raises.
 """
 
-from dataclasses import dataclass, field, fields
 import time
 
 import cv2
@@ -41,181 +46,21 @@ import numpy as np
 from mono_depth_ros.core.errors import BadMessageError
 from mono_depth_ros.core.transforms import invert_pose, pose_from_xyz_quaternion
 from mono_depth_ros.core.triangulation import triangulate
-from mono_depth_ros.core.triangulation.depth_filter import DepthFilterBank, DepthFilterParams
+from mono_depth_ros.core.triangulation.depth_filter import DepthFilterBank
+from mono_depth_ros.core.triangulation.drawing import (draw_tracks, sparse_depth_image,
+                                                       sparse_sigma_image)
+from mono_depth_ros.core.triangulation.params import TriangulationParams
 from mono_depth_ros.core.triangulation.pose_buffer import PoseBuffer
-from mono_depth_ros.core.triangulation.tracking import FeatureTracker, TrackerParams
+from mono_depth_ros.core.triangulation.result import TrackSnapshot, TriangulationResult
+from mono_depth_ros.core.triangulation.rotation_refinement import rotation_correction
+from mono_depth_ros.core.triangulation.time_offset import TimeOffsetEstimator
+from mono_depth_ros.core.triangulation.tracking import FeatureTracker
 
+__all__ = ['TriangulationParams', 'TriangulationPipeline', 'TriangulationResult',
+           'TrackSnapshot', 'draw_tracks', 'sparse_depth_image', 'sparse_sigma_image']
 
-@dataclass(frozen=True)
-class TriangulationParams:
-    """Settings of the triangulation pipeline (the node's parameters carry the same names).
-
-    Attributes:
-        max_features: most feature tracks kept at once.
-        min_parallax_deg: least angle between a track's rays before it is triangulated.
-        max_reprojection_error_px: largest reprojection error (any view) of an accepted point.
-        min_depth, max_depth: depth range (m) of triangulated and published points.
-        odom_max_gap: longest gap (s) between odometry samples that interpolation may bridge.
-        camera_to_base: x y z qx qy qz qw, pose of the camera optical frame in the odometry
-            child (base) frame; the default looks along base +x (REP 103 / optical convention).
-        odom_extrapolation: how far (s) an image stamp may lie outside the buffered odometry.
-        odom_history: how long (s) odometry samples are kept.
-        max_observations: views stored per track, the first one included.
-        keyframe_parallax_deg: ray rotation since the last stored view that stores a new one.
-        pixel_noise_px: image noise (px, 1 sigma) assumed for the measurement variance.
-        converged_relative_sigma: relative depth uncertainty at which a track is published.
-        min_inlier_updates: least number of consistent measurements of a published track.
-        min_feature_distance_px: least distance between feature tracks.
-        klt_window_px: KLT window side (odd).
-        klt_pyramid_levels: KLT pyramid levels above full resolution.
-        forward_backward_px: largest forward-backward KLT round-trip error of a kept track.
-        klt_error_ratio: largest KLT patch error of a kept track, as a multiple of the frame's
-            median; drops most corners made by occlusion boundaries (0 disables).
-        corner_quality: Shi-Tomasi threshold relative to the strongest corner.
-        grid_columns, grid_rows: re-detection grid that spreads tracks over the image.
-        trail_length: past positions kept per track for the debug view.
-        refine_rotation: correct the odometry orientation of each frame from the converged
-            points (needs at least 30 of them).
-        max_rotation_correction_deg: larger corrections are distrusted and not applied.
-    """
-
-    max_features: int = 500
-    min_parallax_deg: float = 1.0
-    max_reprojection_error_px: float = 1.5
-    min_depth: float = 0.2
-    max_depth: float = 30.0
-    odom_max_gap: float = 0.2
-    camera_to_base: tuple = (0.0, 0.0, 0.0, -0.5, 0.5, -0.5, 0.5)
-    odom_extrapolation: float = 0.02
-    odom_history: float = 10.0
-    max_observations: int = 8
-    keyframe_parallax_deg: float = 0.5
-    pixel_noise_px: float = 0.5
-    converged_relative_sigma: float = 0.02
-    min_inlier_updates: int = 3
-    min_feature_distance_px: float = 10.0
-    klt_window_px: int = 15
-    klt_pyramid_levels: int = 3
-    forward_backward_px: float = 1.0
-    klt_error_ratio: float = 3.0
-    corner_quality: float = 0.01
-    grid_columns: int = 8
-    grid_rows: int = 6
-    trail_length: int = 10
-    refine_rotation: bool = True
-    max_rotation_correction_deg: float = 2.0
-
-    def __post_init__(self) -> None:
-        positive = ('max_features', 'max_reprojection_error_px', 'min_depth', 'odom_max_gap',
-                    'max_rotation_correction_deg',
-                    'odom_history', 'pixel_noise_px', 'converged_relative_sigma',
-                    'min_feature_distance_px', 'klt_window_px', 'forward_backward_px',
-                    'corner_quality', 'grid_columns', 'grid_rows', 'trail_length')
-        for name in positive:
-            value = getattr(self, name)
-            if not (np.isfinite(value) and value > 0):
-                raise BadMessageError(name, value, 'a positive number')
-        if not self.max_depth > self.min_depth:
-            raise BadMessageError('max_depth', self.max_depth,
-                                  f'more than min_depth = {self.min_depth}')
-        if self.max_observations < 2:
-            raise BadMessageError('max_observations', self.max_observations, 'at least 2')
-        for name in ('min_parallax_deg', 'keyframe_parallax_deg', 'odom_extrapolation',
-                     'klt_error_ratio'):
-            if not getattr(self, name) >= 0:
-                raise BadMessageError(name, getattr(self, name), 'a number >= 0')
-        try:
-            pose_from_xyz_quaternion(self.camera_to_base)
-        except (BadMessageError, TypeError, ValueError) as error:
-            raise BadMessageError('camera_to_base', self.camera_to_base,
-                                  f'x y z qx qy qz qw with a unit quaternion ({error})') from None
-
-    @classmethod
-    def from_dict(cls, values: dict) -> 'TriangulationParams':
-        """Return params from a mapping, ignoring keys that are not parameters."""
-        names = {f.name for f in fields(cls)}
-        chosen = {k: v for k, v in values.items() if k in names}
-        if 'camera_to_base' in chosen:
-            chosen['camera_to_base'] = tuple(float(v) for v in chosen['camera_to_base'])
-        return cls(**chosen)
-
-    def tracker_params(self) -> TrackerParams:
-        """Return the feature tracker's settings."""
-        return TrackerParams(
-            max_features=self.max_features, grid_columns=self.grid_columns,
-            grid_rows=self.grid_rows, min_distance_px=self.min_feature_distance_px,
-            quality_level=self.corner_quality, window_px=self.klt_window_px,
-            pyramid_levels=self.klt_pyramid_levels,
-            forward_backward_px=self.forward_backward_px, error_ratio=self.klt_error_ratio)
-
-    def filter_params(self) -> DepthFilterParams:
-        """Return the depth filters' settings."""
-        return DepthFilterParams(
-            min_depth=self.min_depth, max_depth=self.max_depth,
-            converged_relative_sigma=self.converged_relative_sigma,
-            min_updates=self.min_inlier_updates)
-
-    def gates(self) -> triangulate.TriangulationGates:
-        """Return the triangulation gates."""
-        return triangulate.TriangulationGates(
-            min_parallax_deg=self.min_parallax_deg,
-            max_reprojection_error_px=self.max_reprojection_error_px,
-            min_depth=self.min_depth, max_depth=self.max_depth)
-
-
-@dataclass
-class TrackSnapshot:
-    """Every current track, for the debug view.
-
-    Attributes:
-        pixels: (M, 2) float32 current positions.
-        ids: (M,) int64 track ids.
-        trails: (M, K, 2) float32 past positions, oldest first; short tracks repeat their
-            first position.
-        depths: (M,) float32 depth (m) in the current frame of converged tracks, NaN elsewhere.
-        depth_range: (min_depth, max_depth) for colouring.
-    """
-
-    pixels: np.ndarray
-    ids: np.ndarray
-    trails: np.ndarray
-    depths: np.ndarray
-    depth_range: tuple[float, float]
-
-
-@dataclass
-class TriangulationResult:
-    """The sparse depth of one frame.
-
-    Attributes:
-        stamp_ns: the image stamp.
-        pixels: (N, 2) float32 pixel positions (x, y) of the published tracks.
-        depths: (N,) float32 z (m) in the current optical frame.
-        points_camera: (N, 3) float32 points in the current optical frame.
-        track_ids: (N,) int64.
-        status: 'ok', or why nothing could be computed ('no pose: ...', 'reset: ...').
-        stats: counts (tracks, new_tracks, triangulated, rejected, dropped, converged,
-            published), the applied rotation_correction_deg, and timings in ms (tracking_ms,
-            triangulation_ms including the rotation refinement, filter_ms, total_ms).
-        tracks: every current track, for ``draw_tracks``.
-    """
-
-    stamp_ns: int
-    pixels: np.ndarray
-    depths: np.ndarray
-    points_camera: np.ndarray
-    track_ids: np.ndarray
-    status: str = 'ok'
-    stats: dict = field(default_factory=dict)
-    tracks: TrackSnapshot | None = None
-
-    @property
-    def ok(self) -> bool:
-        """Whether the frame had a pose (the result may still hold no points)."""
-        return self.status == 'ok'
-
-    def __len__(self) -> int:
-        return len(self.depths)
+_SPEED_SPAN_NS = 500_000_000  # speeds from the previous frame when it is at most this old
+_DROPPED = (triangulate.DEGENERATE, triangulate.BEHIND_CAMERA)
 
 
 class TriangulationPipeline:
@@ -226,28 +71,43 @@ class TriangulationPipeline:
         p = self.params
         self.camera_to_base = pose_from_xyz_quaternion(p.camera_to_base)
         self.poses = PoseBuffer(max_gap_s=p.odom_max_gap, history_s=p.odom_history,
-                                extrapolation_tolerance_s=p.odom_extrapolation)
+                                extrapolation_tolerance_s=p.odom_extrapolation,
+                                max_jump_m=p.odom_max_jump)
         self.tracker = FeatureTracker(p.tracker_params())
         self.filters = DepthFilterBank(p.filter_params())
+        self.time_offset = TimeOffsetEstimator(
+            initial_s=p.camera_time_offset, estimate=p.estimate_time_offset,
+            sigma_s=p.time_offset_sigma, search_s=p.max_time_offset,
+            pixel_noise_px=p.pixel_noise_px, depth_range=(p.min_depth, p.max_depth))
         self._gates = p.gates()
+        self._depth_guess = float(np.sqrt(p.min_depth * p.max_depth))
+        self.degenerate_total = 0
         self.reset()
 
     def reset(self) -> None:
-        """Forget tracks, filters, odometry and the last image stamp."""
+        """Forget tracks, filters, odometry, the time-offset estimate and the last image stamp."""
         self.poses.clear()
         self._reset_tracks()
+
+    @property
+    def odometry_resets(self) -> int:
+        """How often the odometry buffer started over (time went backwards, a pose jump)."""
+        return self.poses.resets
 
     def add_odometry(self, stamp_ns: int, position, orientation_xyzw) -> None:
         """Buffer the base->odom pose at ``stamp_ns``; BadMessageError for NaN or a bad quaternion.
 
-        Odometry older than the buffer's history means time went backwards: the buffer starts
-        over and the next frame resets the tracks (its status says so).
+        Odometry older than the buffer's history, or a pose jump without a clock jump, starts
+        the buffer over, and the next frame resets the tracks (its status says why).
         """
         if self.poses.add(stamp_ns, position, orientation_xyzw):
-            self._pending_reset = 'odometry time went backwards'
+            self._pending_reset = self.poses.last_reset_reason
 
     def camera_pose(self, stamp_ns: int):
-        """Return the 4x4 optical->odom pose at ``stamp_ns`` and '' , or None and the reason."""
+        """Return the 4x4 optical->odom pose at odometry instant ``stamp_ns`` and '', or None, why.
+
+        The instant is on the odometry's clock: for an image, its stamp minus the time offset.
+        """
         lookup = self.poses.lookup(stamp_ns)
         if lookup.pose is None:
             return None, lookup.reason
@@ -278,13 +138,20 @@ class TriangulationPipeline:
         tracked = self.tracker.track(gray)
         self._carry(tracked.previous_index)
         self._push_trails(tracked.points)
-        tracking_ms = _elapsed_ms(started)
-        stats = {'tracks': len(tracked.ids), 'new_tracks': tracked.new_count,
-                 'triangulated': 0, 'rejected': 0, 'dropped': 0, 'converged': 0,
-                 'published': 0, 'rotation_correction_deg': 0.0, 'tracking_ms': tracking_ms,
-                 'triangulation_ms': 0.0, 'filter_ms': 0.0}
+        stats = {'tracks': len(tracked.ids), 'new_tracks': tracked.new_count, 'new_views': 0,
+                 'triangulated': 0, 'rejected': 0, 'degenerate': 0, 'dropped': 0,
+                 'converged': 0, 'published': 0, 'rotation_correction_deg': 0.0,
+                 'tracking_ms': _elapsed_ms(started), 'triangulation_ms': 0.0,
+                 'filter_ms': 0.0}
+        normalized = np.asarray(camera.undistort_points(tracked.points), dtype=np.float64)
+        focal = (float(camera.fx), float(camera.fy))
 
-        camera_pose, reason = self.camera_pose(stamp_ns)
+        step = time.perf_counter()
+        self.time_offset.add_frame(stamp_ns, tracked.ids, normalized)
+        if self.time_offset.update(self._odometry_world_to_camera, focal):
+            self._refresh_view_poses()
+        self._add_offset_stats(stats)
+        camera_pose, reason = self.camera_pose(stamp_ns - self.time_offset.offset_ns)
         if reset_reason:
             status = f'reset: {reset_reason}'
         else:
@@ -294,61 +161,60 @@ class TriangulationPipeline:
             return self._result(stamp_ns, status, stats, None)
 
         world_to_camera = invert_pose(camera_pose)[:3]
-        normalized = np.asarray(camera.undistort_points(tracked.points), dtype=np.float64)
-        focal = (float(camera.fx), float(camera.fy))
-
-        step = time.perf_counter()
+        sigmas = self._pose_sigmas(stamp_ns, world_to_camera, self._previous_frame)
+        self._previous_frame = (stamp_ns, world_to_camera)
         if self.params.refine_rotation:
             world_to_camera, stats['rotation_correction_deg'] = self._refined_rotation(
-                normalized, world_to_camera, focal)
-        measured = self._triangulate(normalized, world_to_camera, focal)
+                normalized, world_to_camera, focal, deadband_rad=2.0 * sigmas[0])
+        self._frames[stamp_ns] = (world_to_camera, *sigmas)
+        rows = self._store_views(normalized, world_to_camera, stamp_ns)
+        stats['new_views'] = int(len(rows))
+        measured = self._triangulate(rows, focal)
         stats['triangulation_ms'] = _elapsed_ms(step)
 
         step = time.perf_counter()
-        stats.update(self._filter(measured))
-        self._store_views(normalized, world_to_camera)
-        stats['dropped'] = self._drop_diverged()
+        stats.update(self._filter(rows, measured))
+        stats['dropped'] = self._drop(~self.filters.diverged() & ~self._degenerate)
+        self._forget_unused_frames()
         stats['filter_ms'] = _elapsed_ms(step)
         result = self._result(stamp_ns, status, stats, world_to_camera, camera)
         stats['total_ms'] = _elapsed_ms(started)
         return result
 
-    # ----------------------------------------------------------------------------------------
-    # Steps
-
     def _reset_tracks(self) -> None:
-        """Forget tracks, filters and the last image stamp; keep the odometry."""
+        """Forget tracks, filters, the time-offset estimate and the last image stamp."""
         p = self.params
         self.tracker.reset()
         self.filters.carry(np.zeros(0, np.int64))
+        self.time_offset.reset()
         self._pending_reset = ''
         self._last_stamp_ns = None
+        self._frames: dict[int, tuple] = {}  # stamp -> (world_to_camera, rot sigma, pos sigma)
+        self._previous_frame = None  # (stamp, odometry world_to_camera) of the last frame
         views = p.max_observations
         self._observations = np.zeros((0, views, 2))
-        self._view_poses = np.zeros((0, views, 3, 4))
+        self._view_stamps = np.zeros((0, views), np.int64)
         self._view_count = np.zeros(0, np.int64)
         self._last_ray = np.zeros((0, 3))
+        self._last_centre = np.zeros((0, 3))
         self._anchor_direction = np.zeros((0, 3))
         self._trails = np.zeros((0, p.trail_length, 2), np.float32)
         self._new_rows = np.zeros(0, np.int64)
         self._rejected_rows = np.zeros(0, np.int64)
+        self._degenerate = np.zeros(0, bool)
+
+    _PER_TRACK = ('_observations', '_view_stamps', '_view_count', '_last_ray', '_last_centre',
+                  '_anchor_direction', '_trails', '_degenerate')
 
     def _carry(self, previous_index: np.ndarray) -> None:
         """Reorder every per-track array to the tracker's new track list."""
         old = previous_index >= 0
         source = previous_index[old]
-
-        def moved(values: np.ndarray) -> np.ndarray:
-            out = np.zeros((len(previous_index),) + values.shape[1:], values.dtype)
-            out[old] = values[source]
-            return out
-
-        self._observations = moved(self._observations)
-        self._view_poses = moved(self._view_poses)
-        self._view_count = moved(self._view_count)
-        self._last_ray = moved(self._last_ray)
-        self._anchor_direction = moved(self._anchor_direction)
-        self._trails = moved(self._trails)
+        for name in self._PER_TRACK:
+            values = getattr(self, name)
+            moved = np.zeros((len(previous_index),) + values.shape[1:], values.dtype)
+            moved[old] = values[source]
+            setattr(self, name, moved)
         self._new_rows = np.flatnonzero(~old)
         self._rejected_rows = np.zeros(0, np.int64)
         self.filters.carry(previous_index)
@@ -358,16 +224,86 @@ class TriangulationPipeline:
         self._trails[:, -1] = points
         self._trails[self._new_rows] = points[self._new_rows, None, :]
 
-    def _refined_rotation(self, normalized: np.ndarray, world_to_camera: np.ndarray, focal):
+    def _odometry_world_to_camera(self, instant_ns: int) -> np.ndarray | None:
+        """Return the odometry [R | t] (odom -> optical) at an odometry instant, or None."""
+        pose, _ = self.camera_pose(instant_ns)
+        return None if pose is None else invert_pose(pose)[:3]
+
+    def _pose_sigmas(self, stamp_ns: int, world_to_camera: np.ndarray,
+                     previous=None) -> tuple[float, float]:
+        """Return the rotation (rad) and position (m) sigma of the view at an image stamp.
+
+        The time offset's part is its sigma times the angular and linear speed since the
+        previous frame ``(stamp_ns, world_to_camera)`` (none: standing).
+        """
+        angular = linear = 0.0
+        if previous is not None and 0 < stamp_ns - previous[0] <= _SPEED_SPAN_NS:
+            dt = (stamp_ns - previous[0]) * 1e-9
+            before = previous[1]
+            turn = world_to_camera[:, :3] @ before[:, :3].T
+            angular = float(np.arccos(np.clip(0.5 * (np.trace(turn) - 1.0), -1.0, 1.0))) / dt
+            centres = [-pose[:, :3].T @ pose[:, 3] for pose in (before, world_to_camera)]
+            linear = float(np.linalg.norm(centres[1] - centres[0])) / dt
+        sigma_t = self.time_offset.sigma_s
+        return (angular * sigma_t + np.radians(self.params.odom_rotation_sigma_deg),
+                linear * sigma_t + self.params.odom_position_sigma)
+
+    def _refresh_view_poses(self) -> None:
+        """Look the stored views' poses up again at their stamps minus the new time offset."""
+        previous = None
+        for stamp in sorted(self._frames):
+            pose = self._odometry_world_to_camera(stamp - self.time_offset.offset_ns)
+            if pose is not None:
+                self._frames[stamp] = (pose, *self._pose_sigmas(stamp, pose, previous))
+            previous = (stamp, self._frames[stamp][0])
+        if self._previous_frame is not None and self._previous_frame[0] in self._frames:
+            stamp = self._previous_frame[0]
+            self._previous_frame = (stamp, self._frames[stamp][0])
+
+    def _add_offset_stats(self, stats: dict) -> None:
+        stats['time_offset_s'] = self.time_offset.offset_s
+        stats['time_offset_sigma_s'] = self.time_offset.sigma_s
+        stats['time_offset_estimated'] = self.time_offset.estimated
+        stats['odometry_resets'] = self.poses.resets
+        stats['degenerate_total'] = self.degenerate_total
+
+    def _view_table(self, rows: np.ndarray):
+        """Return the stored views' (n, V, 3, 4) poses and (n, V) rotation and position sigmas."""
+        stamps = self._view_stamps[rows]
+        table_stamps = np.array(sorted(self._frames), dtype=np.int64)
+        poses = np.broadcast_to(np.eye(3, 4), stamps.shape + (3, 4)).copy()
+        rotation_sigma = np.zeros(stamps.shape)
+        position_sigma = np.zeros(stamps.shape)
+        if len(table_stamps) == 0:
+            return poses, rotation_sigma, position_sigma
+        table = [self._frames[int(stamp)] for stamp in table_stamps]
+        table_poses = np.stack([entry[0] for entry in table])
+        table_sigmas = np.array([entry[1:] for entry in table])
+        index = np.clip(np.searchsorted(table_stamps, stamps), 0, len(table_stamps) - 1)
+        known = (table_stamps[index] == stamps) & (
+            np.arange(stamps.shape[1]) < self._view_count[rows, None])
+        poses[known] = table_poses[index[known]]
+        rotation_sigma[known] = table_sigmas[index[known], 0]
+        position_sigma[known] = table_sigmas[index[known], 1]
+        return poses, rotation_sigma, position_sigma
+
+    def _view_poses(self, rows: np.ndarray) -> np.ndarray:
+        return self._view_table(rows)[0]
+
+    def _refined_rotation(self, normalized: np.ndarray, world_to_camera: np.ndarray, focal,
+                          deadband_rad: float = 0.0):
         """Correct the camera orientation so that converged points reproject onto their tracks.
 
         The camera centre stays where odometry put it; only a small rotation is estimated
-        (Gauss-Newton, Huber weights), and only from enough converged tracks.
+        (Gauss-Newton, Huber weights), and only from enough converged tracks. A correction
+        within ``deadband_rad`` (twice the view's own rotation sigma, which the points' sigmas
+        already allow for) is not applied: the points' small errors would otherwise turn into
+        rotations stored with the next views, and those into larger point errors.
         """
         rows = np.flatnonzero(self.filters.converged())
         if len(rows) < 30:
             return world_to_camera, 0.0
-        anchor = self._view_poses[rows, 0]
+        anchor = self._view_poses(rows)[:, 0]
         in_anchor = self._anchor_direction[rows] / self.filters.mean[rows, None]
         world = np.einsum('nji,nj->ni', anchor[:, :, :3], in_anchor - anchor[:, :, 3])
         in_camera = world @ world_to_camera[:, :3].T + world_to_camera[:, 3]
@@ -376,145 +312,168 @@ class TriangulationPipeline:
         in_camera, observed = in_camera[ok], observed[ok]
         if len(in_camera) < 30:
             return world_to_camera, 0.0
-        scale = np.asarray(focal)
-        correction = np.eye(3)
-        for _ in range(3):
-            p = in_camera @ correction.T
-            inverse_z = 1.0 / p[:, 2]
-            projected = p[:, :2] * inverse_z[:, None]
-            residual = ((projected - observed) * scale).reshape(-1)
-            d_projection = np.zeros((len(p), 2, 3))
-            d_projection[:, 0, 0] = inverse_z
-            d_projection[:, 1, 1] = inverse_z
-            d_projection[:, 0, 2] = -projected[:, 0] * inverse_z
-            d_projection[:, 1, 2] = -projected[:, 1] * inverse_z
-            skew = np.zeros((len(p), 3, 3))  # d(p + w x p)/dw = -[p]x
-            skew[:, 0, 1], skew[:, 0, 2] = p[:, 2], -p[:, 1]
-            skew[:, 1, 0], skew[:, 1, 2] = -p[:, 2], p[:, 0]
-            skew[:, 2, 0], skew[:, 2, 1] = p[:, 1], -p[:, 0]
-            jacobian = ((d_projection * scale[None, :, None]) @ skew).reshape(-1, 3)
-            point_error = np.hypot(residual[0::2], residual[1::2])
-            weight = np.repeat(np.minimum(1.0, 1.0 / np.maximum(point_error, 1e-9)), 2)
-            hessian = (jacobian * weight[:, None]).T @ jacobian
-            step = -np.linalg.solve(hessian + 1e-9 * np.eye(3), (jacobian * weight[:, None]).T
-                                    @ residual)
-            correction = cv2.Rodrigues(step)[0] @ correction
+        correction = rotation_correction(in_camera, observed, focal)
+        if correction is None:
+            return world_to_camera, 0.0
         angle = float(np.degrees(np.linalg.norm(cv2.Rodrigues(correction)[0])))
-        if not np.isfinite(angle) or angle > self.params.max_rotation_correction_deg:
+        if not np.isfinite(angle) or angle > self.params.max_rotation_correction_deg \
+                or np.radians(angle) <= deadband_rad:
             return world_to_camera, 0.0
         refined = world_to_camera.copy()
         refined[:, :3] = correction @ world_to_camera[:, :3]
         refined[:, 3] = correction @ world_to_camera[:, 3]
         return refined, angle
 
-    def _triangulate(self, normalized: np.ndarray, world_to_camera: np.ndarray, focal):
-        """Triangulate the tracks that have stored views; return (rows, TriangulatedPoints)."""
-        rows = np.flatnonzero(self._view_count > 0)
-        views = self.params.max_observations
-        observations = np.concatenate(
-            [self._observations[rows], normalized[rows, None, :]], axis=1)
-        poses = np.concatenate(
-            [self._view_poses[rows],
-             np.broadcast_to(world_to_camera, (len(rows), 1, 3, 4))], axis=1)
-        mask = np.zeros((len(rows), views + 1), bool)
-        mask[:, :views] = np.arange(views) < self._view_count[rows, None]
-        mask[:, -1] = True
-        return rows, triangulate.triangulate_views(
-            observations, poses, mask, focal, self._gates)
+    def _store_views(self, normalized: np.ndarray, world_to_camera: np.ndarray,
+                     stamp_ns: int) -> np.ndarray:
+        """Store the current view where it adds parallax; return the rows that gained a view.
 
-    def _filter(self, measured) -> dict:
-        """Fuse the triangulated inverse depths into the filters; return counts."""
-        rows, result = measured
-        good = result.valid
-        bad = np.isin(result.status, (triangulate.BEHIND_CAMERA,
-                                      triangulate.LARGE_REPROJECTION_ERROR,
-                                      triangulate.DEGENERATE))
-        self.filters.reject(rows[bad])
-        self._rejected_rows = rows[bad]
-        good_rows = rows[good]
-        if len(good_rows):
-            anchor = self._view_poses[good_rows, 0]
-            points = result.points[good]
-            in_anchor = np.einsum('nij,nj->ni', anchor[:, :, :3], points) + anchor[:, :, 3]
-            depth = in_anchor[:, 2]
-            usable = depth > 1e-6
-            good_rows, in_anchor, depth = good_rows[usable], in_anchor[usable], depth[usable]
-            anchor = anchor[usable]
-            # Variance of 1/z_anchor from the point covariance: gradient -r3 / z^2.
-            gradient = -anchor[:, 2, :3] / (depth * depth)[:, None]
-            covariance = result.covariance[good][usable]
-            variance = np.einsum('ni,nij,nj->n', gradient, covariance, gradient)
-            # Image noise: the assumed one, or the residuals' when the views disagree more.
-            noise = np.maximum(result.residual_sigma_px[good][usable],
-                               self.params.pixel_noise_px)
-            variance = variance * noise ** 2 + (1e-3 / depth) ** 2
-            self.filters.update(good_rows, 1.0 / depth, variance)
-            self._anchor_direction[good_rows] = in_anchor / depth[:, None]
-        converged = self.filters.converged()
-        return {'triangulated': int(len(good_rows)), 'rejected': int(bad.sum()),
-                'converged': int(converged.sum())}
-
-    def _store_views(self, normalized: np.ndarray, world_to_camera: np.ndarray) -> None:
-        """Store the current view in tracks without one, or whose ray turned enough."""
-        rotation = world_to_camera[:, :3]
+        A track without views stores its first one. Later views need the ray to have turned by
+        keyframe_parallax_deg and the camera to have moved by at least half the baseline that
+        gives that angle at the track's depth (its estimate, or the middle of the depth range).
+        """
+        rotation, translation = world_to_camera[:, :3], world_to_camera[:, 3]
+        centre = -rotation.T @ translation
         bearing = np.column_stack([normalized, np.ones(len(normalized))])
         ray = bearing @ rotation  # R^T b for every row
         ray /= np.linalg.norm(ray, axis=1, keepdims=True)
         finite = np.isfinite(ray).all(axis=1)
         first = finite & (self._view_count == 0)
         threshold = np.cos(np.radians(self.params.keyframe_parallax_deg))
-        turned = finite & (self._view_count > 0) & (
+        with np.errstate(divide='ignore'):
+            depth = np.where(self.filters.initialized & (self.filters.mean > 0),
+                             1.0 / self.filters.mean, self._depth_guess)
+        baseline = np.linalg.norm(centre - self._last_centre, axis=1)
+        needed = 0.5 * depth * np.tan(np.radians(self.params.keyframe_parallax_deg))
+        turned = finite & (self._view_count > 0) & (baseline >= needed) & (
             np.einsum('ni,ni->n', ray, self._last_ray) <= threshold)
         store = np.flatnonzero(first | turned)
         if len(store) == 0:
-            return
+            return store
         views = self.params.max_observations
         full = store[self._view_count[store] >= views]
         if len(full):  # keep the first view, drop the oldest of the others
             self._observations[full, 1:-1] = self._observations[full, 2:]
-            self._view_poses[full, 1:-1] = self._view_poses[full, 2:]
+            self._view_stamps[full, 1:-1] = self._view_stamps[full, 2:]
             self._view_count[full] = views - 1
         slot = self._view_count[store]
         self._observations[store, slot] = normalized[store]
-        self._view_poses[store, slot] = world_to_camera
+        self._view_stamps[store, slot] = stamp_ns
         self._view_count[store] += 1
         self._last_ray[store] = ray[store]
+        self._last_centre[store] = centre
         new = store[slot == 0]
         self._anchor_direction[new] = bearing[new]
+        return store[slot > 0]
 
-    def _drop_diverged(self) -> int:
-        keep = ~self.filters.diverged()
+    def _triangulate(self, rows: np.ndarray, focal):
+        """Triangulate the given tracks over their stored views, the newest as the reference."""
+        p = self.params
+        views = p.max_observations
+        count = self._view_count[rows]
+        column = np.arange(views)
+        # Column V-1 holds the newest view (the reference); columns below count-1 the others.
+        slot = np.where(column[None, :] == views - 1, count[:, None] - 1,
+                        np.minimum(column[None, :], count[:, None] - 1))
+        mask = (column[None, :] < count[:, None] - 1) | (column[None, :] == views - 1)
+        pick = np.arange(len(rows))[:, None]
+        observations = self._observations[rows][pick, slot]
+        poses, rotation_sigma, position_sigma = self._view_table(rows)
+        poses, rotation_sigma = poses[pick, slot], rotation_sigma[pick, slot]
+        position_sigma = position_sigma[pick, slot]
+        with np.errstate(divide='ignore'):
+            depth = np.where(self.filters.initialized[rows] & (self.filters.mean[rows] > 0),
+                             1.0 / self.filters.mean[rows], self._depth_guess)
+        scale = 0.5 * (focal[0] + focal[1])
+        view_sigma = np.sqrt(p.pixel_noise_px ** 2 + (scale * rotation_sigma) ** 2
+                             + (scale * position_sigma / depth[:, None]) ** 2)
+        result = triangulate.triangulate_views(
+            observations, poses, mask, focal, self._gates, view_sigma_px=view_sigma,
+            gate_scale=view_sigma / p.pixel_noise_px)
+        return result, poses[:, 0], view_sigma, mask
+
+    def _filter(self, rows: np.ndarray, measured) -> dict:
+        """Replace the triangulated tracks' estimates; reject and drop the failed; count."""
+        result, anchor, view_sigma, mask = measured
+        dropped = np.isin(result.status, _DROPPED)
+        bad = dropped | (result.status == triangulate.LARGE_REPROJECTION_ERROR)
+        self.filters.reject(rows[bad])
+        self._rejected_rows = rows[bad]
+        self._degenerate[rows[dropped]] = True
+        self.degenerate_total += int(dropped.sum())
+        good = result.valid
+        good_rows, anchor = rows[good], anchor[good]
+        points = result.points[good]
+        in_anchor = np.einsum('nij,nj->ni', anchor[:, :, :3], points) + anchor[:, :, 3]
+        depth = in_anchor[:, 2]
+        usable = depth > 1e-6
+        good_rows, in_anchor, depth = good_rows[usable], in_anchor[usable], depth[usable]
+        anchor = anchor[usable]
+        # Variance of 1/z_anchor from the point covariance: gradient -r3 / z^2.
+        gradient = -anchor[:, 2, :3] / (depth * depth)[:, None]
+        covariance = result.covariance[good][usable]
+        variance = np.einsum('ni,nij,nj->n', gradient, covariance, gradient)
+        # Where the views disagree more than the noise model says, trust the residuals.
+        expected = np.sqrt((view_sigma[good][usable] ** 2 * mask[good][usable]).sum(axis=1)
+                           / mask[good][usable].sum(axis=1))
+        inflation = np.maximum(result.residual_sigma_px[good][usable] / expected, 1.0)
+        # A baseline off by a fraction puts the depth off by that fraction, in every view alike.
+        variance = variance * inflation ** 2 + (self.params.odom_scale_sigma / depth) ** 2
+        finite = np.isfinite(variance) & (variance > 0)
+        good_rows, in_anchor, depth = good_rows[finite], in_anchor[finite], depth[finite]
+        self.filters.replace(good_rows, 1.0 / depth, variance[finite])
+        self._anchor_direction[good_rows] = in_anchor / depth[:, None]
+        return {'triangulated': int(len(good_rows)), 'rejected': int(bad.sum()),
+                'degenerate': int(dropped.sum()),
+                'converged': int(self.filters.converged().sum())}
+
+    def _drop(self, keep: np.ndarray) -> int:
+        """Drop the tracks where ``keep`` is false; return how many."""
         dropped = int(len(keep) - keep.sum())
         if dropped:
             self.tracker.drop(keep)
             self.filters.keep(keep)
-            for name in ('_observations', '_view_poses', '_view_count', '_last_ray',
-                         '_anchor_direction', '_trails'):
+            for name in self._PER_TRACK:
                 setattr(self, name, getattr(self, name)[keep])
             self._rejected_rows = np.flatnonzero(np.isin(
                 np.flatnonzero(keep), self._rejected_rows))
         return dropped
+
+    def _forget_unused_frames(self) -> None:
+        used = set(np.unique(self._view_stamps[self._view_count > 0]).tolist())
+        used.add(self._last_stamp_ns)
+        for stamp in [stamp for stamp in self._frames if stamp not in used]:
+            del self._frames[stamp]
 
     def _result(self, stamp_ns: int, status: str, stats: dict, world_to_camera,
                 camera=None) -> TriangulationResult:
         """Assemble the published tracks (converged, not rejected this frame).
 
         Each published point lies on its track's current pixel ray at the filtered depth, so
-        the points, the pixels and the sparse depth image agree exactly.
+        the points, the pixels and the sparse depth image agree exactly. Its sigma is the
+        estimate's, carried to the current depth, with the current view's position error.
         """
         pixels_all = self.tracker.points
         depths_all = np.full(len(pixels_all), np.nan, np.float32)
+        sigmas_all = np.full(len(pixels_all), np.nan, np.float32)
         publish = np.zeros(len(pixels_all), bool)
         points_camera = np.zeros((len(pixels_all), 3))
         if world_to_camera is not None and len(pixels_all):
             publish = self.filters.converged()
             publish[self._rejected_rows] = False
             rows = np.flatnonzero(publish)
-            anchor = self._view_poses[rows, 0]
-            in_anchor = self._anchor_direction[rows] / self.filters.mean[rows, None]
-            world = np.einsum('nji,nj->ni', anchor[:, :, :3], in_anchor - anchor[:, :, 3])
+            anchor = self._view_poses(rows)[:, 0]
+            inverse_depth = self.filters.mean[rows]
+            direction = np.einsum('nji,nj->ni', anchor[:, :, :3], self._anchor_direction[rows])
+            world = np.einsum('nji,nj->ni', anchor[:, :, :3],
+                              self._anchor_direction[rows] / inverse_depth[:, None]
+                              - anchor[:, :, 3])
             in_camera = world @ world_to_camera[:, :3].T + world_to_camera[:, 3]
             depth = in_camera[:, 2]
+            along = np.abs(direction @ world_to_camera[2, :3])
+            position_sigma = self._frames[stamp_ns][2] if stamp_ns in self._frames else 0.0
+            sigma = np.sqrt((along * np.sqrt(self.filters.variance[rows])
+                             / inverse_depth ** 2) ** 2 + position_sigma ** 2)
             in_range = (depth >= self.params.min_depth) & (depth <= self.params.max_depth)
             publish[rows[~in_range]] = False
             if camera is not None and len(rows):
@@ -522,6 +481,7 @@ class TriangulationPipeline:
                 in_camera = np.column_stack([rays * depth[:, None], depth])
             points_camera[rows] = in_camera
             depths_all[rows[in_range]] = depth[in_range]
+            sigmas_all[rows[in_range]] = sigma[in_range]
         rows = np.flatnonzero(publish)
         stats['published'] = int(len(rows))
         snapshot = TrackSnapshot(
@@ -532,59 +492,7 @@ class TriangulationPipeline:
             depths=depths_all[rows].astype(np.float32),
             points_camera=points_camera[rows].astype(np.float32),
             track_ids=self.tracker.ids[rows].copy(), status=status, stats=stats,
-            tracks=snapshot)
-
-
-def sparse_depth_image(result: TriangulationResult, width: int, height: int) -> np.ndarray:
-    """Return an (H, W) float32 image with each published depth at its rounded pixel, else NaN.
-
-    Where two tracks round to the same pixel, the nearer depth wins.
-    """
-    image = np.full((int(height), int(width)), np.nan, np.float32)
-    if len(result.depths) == 0:
-        return image
-    columns = np.rint(result.pixels[:, 0]).astype(np.int64)
-    rows = np.rint(result.pixels[:, 1]).astype(np.int64)
-    inside = (columns >= 0) & (columns < width) & (rows >= 0) & (rows < height)
-    np.fmin.at(image, (rows[inside], columns[inside]), result.depths[inside])  # fmin skips NaN
-    return image
-
-
-def draw_tracks(bgr: np.ndarray, result: TriangulationResult) -> np.ndarray:
-    """Return a copy of ``bgr`` with the tracks drawn: trails, and dots coloured by depth.
-
-    Converged tracks are coloured near = red to far = blue (turbo, log depth); the others are
-    grey.
-    """
-    canvas = np.ascontiguousarray(bgr, dtype=np.uint8).copy()
-    tracks = result.tracks
-    if tracks is None or len(tracks.ids) == 0:
-        return canvas
-    near, far = tracks.depth_range
-    known = np.isfinite(tracks.depths)
-    level = np.zeros(len(tracks.ids), np.uint8)
-    level[known] = np.clip(
-        255.0 * (1.0 - np.log(tracks.depths[known] / near) / np.log(far / near)), 0, 255)
-    colours = cv2.applyColorMap(level[None, :], cv2.COLORMAP_TURBO)[0].astype(np.int64)
-    colours[~known] = (160, 160, 160)
-
-    trails = np.rint(tracks.trails).astype(np.int32)
-    buckets = np.where(known, level // 16, -1)
-    for bucket in np.unique(buckets):  # one polyline call per colour, not per track
-        members = np.flatnonzero(buckets == bucket)
-        colour = tuple(int(c) for c in colours[members[0]])
-        cv2.polylines(canvas, list(trails[members]), False, colour, 1, cv2.LINE_AA)
-
-    height, width = canvas.shape[:2]
-    centre = np.rint(tracks.pixels).astype(np.int64)
-    radius = np.where(known, 2, 1)
-    for dy in range(-2, 3):  # paint small squares, one offset at a time
-        for dx in range(-2, 3):
-            inside_square = (abs(dx) <= radius) & (abs(dy) <= radius)
-            x, y = centre[:, 0] + dx, centre[:, 1] + dy
-            ok = inside_square & (x >= 0) & (x < width) & (y >= 0) & (y < height)
-            canvas[y[ok], x[ok]] = colours[ok]
-    return canvas
+            tracks=snapshot, sigmas=sigmas_all[rows].astype(np.float32))
 
 
 def _elapsed_ms(start: float) -> float:

@@ -18,8 +18,12 @@ Odometry may arrive in any order inside the buffer's history window. A pose is i
 between the two samples around the stamp (linear translation, slerp rotation) when they are at
 most ``max_gap_s`` apart; a stamp outside the buffered span is served only within
 ``extrapolation_tolerance_s``. Otherwise the lookup returns no pose and the reason. A sample
-older than the history window means time went backwards (a bag restarted, a simulator reset):
-the buffer is cleared and ``add`` reports it so callers can reset their own state.
+older than the history window means time went backwards (a bag restarted, a simulator reset);
+a sample whose pose jumps away from its neighbours in time (further than ``max_jump_m`` or
+``max_jump_deg`` and faster than ``max_speed`` / ``max_turn_rate_deg``) means the same without a
+clock jump (a simulation reset shorter than the history, a relocalised odometry). Either way
+the buffer starts over from that sample, ``add`` returns True, ``resets`` counts it and
+``last_reset_reason`` says why, so that callers reset their own state and warn once.
 """
 
 from bisect import bisect_left
@@ -53,7 +57,9 @@ class PoseBuffer:
     """Odometry samples (stamp, position, orientation) kept for ``history_s`` seconds."""
 
     def __init__(self, max_gap_s: float = 0.2, history_s: float = 10.0,
-                 extrapolation_tolerance_s: float = 0.02, max_samples: int = 4096):
+                 extrapolation_tolerance_s: float = 0.02, max_samples: int = 4096,
+                 max_jump_m: float = 0.1, max_speed: float = 30.0, max_jump_deg: float = 10.0,
+                 max_turn_rate_deg: float = 720.0):
         if not max_gap_s > 0:
             raise BadMessageError('odom_max_gap', max_gap_s, 'a positive number of seconds')
         if not history_s > 0:
@@ -62,6 +68,11 @@ class PoseBuffer:
         self.history_ns = int(history_s * NANOSECONDS)
         self.tolerance_ns = int(max(extrapolation_tolerance_s, 0.0) * NANOSECONDS)
         self.max_samples = int(max_samples)
+        self.max_jump_m, self.max_speed = float(max_jump_m), float(max_speed)
+        self.max_jump_rad = np.radians(max_jump_deg)
+        self.max_turn_rate = np.radians(max_turn_rate_deg)
+        self.resets = 0
+        self.last_reset_reason = ''
         self.clear()
 
     def __len__(self) -> int:
@@ -85,9 +96,16 @@ class PoseBuffer:
         """
         stamp_ns = int(stamp_ns)
         position, orientation = _checked_sample(position, orientation_xyzw)
-        went_back = bool(self._stamps) and stamp_ns < self._stamps[-1] - self.history_ns
+        reason = ''
+        if self._stamps and stamp_ns < self._stamps[-1] - self.history_ns:
+            reason = 'odometry time went backwards'
+        elif self._stamps and self._jumps(stamp_ns, position, orientation):
+            reason = 'odometry pose jumped'
+        went_back = bool(reason)
         if went_back:
             self.clear()
+            self.resets += 1
+            self.last_reset_reason = reason
         index = bisect_left(self._stamps, stamp_ns)
         if index < len(self._stamps) and self._stamps[index] == stamp_ns:
             self._positions[index] = position
@@ -103,6 +121,19 @@ class PoseBuffer:
             del self._positions[:oldest_kept]
             del self._orientations[:oldest_kept]
         return went_back
+
+    def _jumps(self, stamp_ns: int, position: np.ndarray, orientation: np.ndarray) -> bool:
+        """Whether a sample is further from its nearest neighbour in time than motion allows."""
+        index = bisect_left(self._stamps, stamp_ns)
+        neighbours = [i for i in (index - 1, index) if 0 <= i < len(self._stamps)]
+        nearest = min(neighbours, key=lambda i: abs(self._stamps[i] - stamp_ns))
+        dt = abs(self._stamps[nearest] - stamp_ns) / NANOSECONDS
+        moved = float(np.linalg.norm(position - self._positions[nearest]))
+        dot = abs(float(np.dot(orientation, self._orientations[nearest])))
+        dot /= float(np.linalg.norm(orientation) * np.linalg.norm(self._orientations[nearest]))
+        turned = 2.0 * float(np.arccos(min(dot, 1.0)))
+        return (moved > max(self.max_jump_m, self.max_speed * dt)
+                or turned > max(self.max_jump_rad, self.max_turn_rate * dt))
 
     def lookup(self, stamp_ns: int) -> PoseLookup:
         """Return the 4x4 base->odom pose at ``stamp_ns``, or None and the reason."""

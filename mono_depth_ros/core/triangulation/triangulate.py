@@ -22,10 +22,15 @@ Every function works on a batch of ``n`` tracks with up to ``V`` views each:
   depth range and the returned depth refer to it, so it must be observed.
 
 The start point is the linear least-squares intersection of the rays (the multi-view midpoint);
-Gauss-Newton then minimises the reprojection error in pixels. A point is accepted only when the
-rays diverge by at least ``min_parallax_deg``, it lies in front of every camera, every view
-reprojects within ``max_reprojection_error_px`` and its depth in the reference view is within
-[min_depth, max_depth].
+Gauss-Newton then minimises the reprojection error in pixels, each view weighted by its own
+noise (``view_sigma_px``: image noise plus what its pose error moves the projection). A point
+is accepted only when the rays diverge by at least ``min_parallax_deg`` and so do the lines from
+the point to the camera centres (so a rotation error cannot pass as parallax), it lies in front
+of every camera, every view reprojects within ``max_reprojection_error_px`` (times the view's
+``gate_scale``) and its depth in the reference view is within [min_depth, max_depth].
+
+Nothing here raises on numerics: a start behind a camera, singular normal equations or
+non-finite values make the track's status DEGENERATE or BEHIND_CAMERA.
 """
 
 from dataclasses import dataclass
@@ -94,9 +99,10 @@ def camera_rays(normalized: np.ndarray, world_to_camera: np.ndarray):
     """Return the world-frame unit ray directions (n, V, 3) and camera centres (n, V, 3)."""
     rotation_t = np.swapaxes(world_to_camera[..., :3, :3], -1, -2)
     bearing = np.concatenate([normalized, np.ones(normalized.shape[:-1] + (1,))], axis=-1)
-    directions = (rotation_t @ bearing[..., None])[..., 0]
-    directions /= np.linalg.norm(directions, axis=-1, keepdims=True)
-    centres = -(rotation_t @ world_to_camera[..., :3, 3:])[..., 0]
+    with np.errstate(invalid='ignore', over='ignore', divide='ignore'):
+        directions = (rotation_t @ bearing[..., None])[..., 0]
+        directions /= np.linalg.norm(directions, axis=-1, keepdims=True)
+        centres = -(rotation_t @ world_to_camera[..., :3, 3:])[..., 0]
     return directions, np.broadcast_to(centres, directions.shape)
 
 
@@ -117,9 +123,28 @@ def midpoint(directions: np.ndarray, centres: np.ndarray, mask: np.ndarray):
     along = (directions * centres).sum(axis=-1, keepdims=True)
     right = (centres * mask[..., None]).sum(axis=1) - (weighted * along).sum(axis=1)
     # The smallest eigenvalue of the normal matrix is ~sin^2 of the ray spread.
-    well_posed = np.linalg.det(normal) > 1e-12
+    with np.errstate(invalid='ignore', over='ignore'):
+        well_posed = np.isfinite(normal).all(axis=(1, 2)) & np.isfinite(right).all(axis=1)
+        well_posed[well_posed] = np.linalg.det(normal[well_posed]) > 1e-12
     normal[~well_posed] = np.eye(3)
+    right[~well_posed] = 0.0
     return np.linalg.solve(normal, right[..., None])[..., 0], well_posed
+
+
+def solvable(matrices: np.ndarray, tolerance: float = 1e-10) -> np.ndarray:
+    """Return which (n, 3, 3) symmetric matrices are finite and well conditioned enough to solve.
+
+    The test is the determinant against the cube of the trace (scale-free); a singular or
+    nearly singular matrix fails it instead of raising in ``numpy.linalg.solve``.
+    """
+    with np.errstate(invalid='ignore', over='ignore'):
+        finite = np.isfinite(matrices).all(axis=(-2, -1))
+        ok = finite.copy()
+        if finite.any():
+            trace = np.trace(matrices[finite], axis1=-2, axis2=-1)
+            determinant = np.linalg.det(matrices[finite])
+            ok[finite] = (trace > 0) & (determinant > tolerance * (trace / 3.0) ** 3)
+    return ok
 
 
 def reprojection_residuals(points: np.ndarray, normalized: np.ndarray,
@@ -145,30 +170,65 @@ def reprojection_residuals(points: np.ndarray, normalized: np.ndarray,
 
 
 def refine(points: np.ndarray, normalized: np.ndarray, world_to_camera: np.ndarray,
-           mask: np.ndarray, focal_px, iterations: int = 3):
-    """Gauss-Newton on the pixel reprojection error; return the points and (J^T J)^-1."""
+           mask: np.ndarray, focal_px, iterations: int = 3, view_sigma_px=None):
+    """Gauss-Newton on the weighted pixel reprojection error; return the points and covariance.
+
+    The covariance is (J^T W J)^-1 with W = 1 / view_sigma_px^2 (1 px of noise by default).
+    Rows whose normal equations are singular or not finite keep their last point and get a
+    NaN covariance; nothing raises.
+    """
     count, views = mask.shape
-    weight = np.repeat(mask.astype(np.float64), 2, axis=1)[..., None]  # (n, 2V, 1)
+    sigma = np.ones((count, views)) if view_sigma_px is None else np.asarray(view_sigma_px)
+    weight = np.repeat(mask / np.maximum(sigma, 1e-9) ** 2, 2, axis=1)[..., None]  # (n, 2V, 1)
     points = points.copy()
+    ok = np.isfinite(points).all(axis=1)
     hessian = np.broadcast_to(np.eye(3), (count, 3, 3)).copy()
     for _ in range(iterations):
-        residuals, _, jacobian = reprojection_residuals(
-            points, normalized, world_to_camera, focal_px)
-        jacobian = jacobian.reshape(count, 2 * views, 3)
-        weighted_t = np.swapaxes(weight * jacobian, -1, -2)  # (n, 3, 2V)
-        hessian = weighted_t @ jacobian + 1e-12 * np.eye(3)
-        gradient = weighted_t @ residuals.reshape(count, 2 * views, 1)
-        points -= np.linalg.solve(hessian, gradient)[..., 0]
-    return points, np.linalg.inv(hessian)
+        with np.errstate(invalid='ignore', over='ignore'):
+            residuals, _, jacobian = reprojection_residuals(
+                np.where(ok[:, None], points, 0.0), normalized, world_to_camera, focal_px)
+            jacobian = jacobian.reshape(count, 2 * views, 3)
+            weighted_t = np.swapaxes(weight * jacobian, -1, -2)  # (n, 3, 2V)
+            hessian = weighted_t @ jacobian
+            gradient = weighted_t @ residuals.reshape(count, 2 * views, 1)
+        ok &= solvable(hessian) & np.isfinite(gradient).all(axis=(1, 2))
+        safe = np.where(ok[:, None, None], hessian, np.eye(3))
+        step = np.linalg.solve(safe, np.where(ok[:, None, None], gradient, 0.0))[..., 0]
+        points[ok] -= step[ok]
+        ok &= np.isfinite(points).all(axis=1)
+    covariance = np.full((count, 3, 3), np.nan)
+    if ok.any():
+        covariance[ok] = np.linalg.inv(hessian[ok])
+    return points, covariance
 
 
+def subtended_parallax_degrees(points: np.ndarray, centres: np.ndarray,
+                               mask: np.ndarray) -> np.ndarray:
+    """Return the largest angle (degrees) at each point between the lines to its camera centres.
+
+    Unlike the angle between the observed rays, this is zero for cameras that did not move,
+    whatever their orientation errors.
+    """
+    lines = points[:, None, :] - centres
+    with np.errstate(invalid='ignore', divide='ignore'):
+        lines = lines / np.linalg.norm(lines, axis=-1, keepdims=True)
+    lines = np.where(mask[..., None] & np.isfinite(lines), lines, 0.0)
+    cosines = lines @ np.swapaxes(lines, -1, -2)
+    pair_observed = mask[:, :, None] & mask[:, None, :]
+    smallest = np.where(pair_observed, cosines, 1.0).min(axis=(1, 2))
+    return np.degrees(np.arccos(np.clip(smallest, -1.0, 1.0)))
+
+
+@np.errstate(invalid='ignore', over='ignore', divide='ignore')  # degenerate rows are flagged
 def triangulate_views(normalized, world_to_camera, mask=None, focal_px=(1.0, 1.0),
-                      gates: TriangulationGates | None = None,
-                      iterations: int = 2) -> TriangulatedPoints:
+                      gates: TriangulationGates | None = None, iterations: int = 2,
+                      view_sigma_px=None, gate_scale=None) -> TriangulatedPoints:
     """Triangulate each track from its observed views and apply the gates.
 
     ``focal_px`` (fx, fy) converts normalized errors into pixels for the reprojection gate and
-    the covariance.
+    the covariance. ``view_sigma_px`` (n, V) weights the views (the covariance is then in
+    world units for that noise; 1 px by default); ``gate_scale`` (n, V) widens each view's
+    reprojection gate (1 by default).
     """
     gates = gates or TriangulationGates()
     normalized = np.asarray(normalized, dtype=np.float64)
@@ -198,28 +258,40 @@ def triangulate_views(normalized, world_to_camera, mask=None, focal_px=(1.0, 1.0
         return TriangulatedPoints(points, status, parallax, error, sigma, depth, covariance)
 
     start, well_posed = midpoint(directions[rows], centres[rows], mask[rows])
-    refined, row_covariance = refine(start, normalized[rows], world_to_camera[rows],
-                                     mask[rows], focal_px, iterations)
+    _, start_in_camera, _ = reprojection_residuals(
+        start, normalized[rows], world_to_camera[rows], focal_px)
+    start_in_front = np.where(mask[rows], start_in_camera[..., 2] > _MIN_Z, True).all(axis=1)
+    sigma_rows = None if view_sigma_px is None else np.asarray(view_sigma_px)[rows]
+    # A start behind a camera would send Gauss-Newton through the camera centre: not refined.
+    refined, row_covariance = refine(
+        np.where((well_posed & start_in_front)[:, None], start, np.nan), normalized[rows],
+        world_to_camera[rows], mask[rows], focal_px, iterations, sigma_rows)
+    finite = np.isfinite(refined).all(axis=1) & np.isfinite(row_covariance).all(axis=(1, 2))
+    safe_points = np.where(finite[:, None], refined, 0.0)
     residuals, in_camera, _ = reprojection_residuals(
-        refined, normalized[rows], world_to_camera[rows], focal_px)
+        safe_points, normalized[rows], world_to_camera[rows], focal_px)
     view_error = np.where(mask[rows], np.linalg.norm(residuals, axis=-1), 0.0)
     in_front = np.where(mask[rows], in_camera[..., 2] > _MIN_Z, True).all(axis=1)
-    finite = np.isfinite(refined).all(axis=1)
     row_depth = in_camera[:, -1, 2]
+    scale = 1.0 if gate_scale is None else np.asarray(gate_scale)[rows]
+    too_far = (view_error > gates.max_reprojection_error_px * scale).any(axis=1)
+    subtended = subtended_parallax_degrees(safe_points, centres[rows], mask[rows])
 
     row_status = np.full(len(rows), OK, np.int8)
-    row_status[~(well_posed & finite)] = DEGENERATE
+    row_status[~start_in_front] = BEHIND_CAMERA
+    row_status[~(well_posed & finite) & start_in_front] = DEGENERATE
     undecided = row_status == OK
     row_status[undecided & ~in_front] = BEHIND_CAMERA
     undecided = row_status == OK
-    row_status[undecided & (view_error.max(axis=1) > gates.max_reprojection_error_px)] = \
-        LARGE_REPROJECTION_ERROR
+    row_status[undecided & (subtended < gates.min_parallax_deg)] = LOW_PARALLAX
+    undecided = row_status == OK
+    row_status[undecided & too_far] = LARGE_REPROJECTION_ERROR
     undecided = row_status == OK
     row_status[undecided & ((row_depth < gates.min_depth) | (row_depth > gates.max_depth))] = \
         OUT_OF_DEPTH_RANGE
 
     status[rows] = row_status
-    points[rows] = refined
+    points[rows] = np.where(finite[:, None], refined, np.nan)
     error[rows] = view_error.max(axis=1)
     degrees_of_freedom = np.maximum(2 * mask[rows].sum(axis=1) - 3, 1)
     sigma[rows] = np.sqrt((view_error ** 2).sum(axis=1) / degrees_of_freedom)
