@@ -36,7 +36,7 @@ from mono_depth_ros.ros.camera_input import CameraFrame
 from mono_depth_ros.ros.diagnostics import LatencyStats, OK, WARN
 from mono_depth_ros.ros.frame_loop import FrameLoop, OutputPublishers
 from mono_depth_ros.ros.log_bridge import logger_for_node
-from mono_depth_ros.ros.parameters import declare_parameters, parameter_validator
+from mono_depth_ros.ros.parameters import declare_parameters, watch_parameters
 from mono_depth_ros.ros.qos import qos_from_name
 from mono_depth_ros.ros.scale_from_points import TriangulationScale
 from mono_depth_ros.topic_tables import DEPTH_NODE_TOPICS
@@ -91,8 +91,7 @@ class DepthNode(Node):
         self._not_applied = ''
         self._reload_failures = 0
         self._loader = BackgroundLoader(self._reload, name='depth-model-loader')
-        self.add_on_set_parameters_callback(parameter_validator(PARAMETERS, self._check_changes))
-        self.add_post_set_parameters_callback(self._apply_changes)
+        watch_parameters(self, PARAMETERS, self._check_changes, self._apply_changes)
 
         qos = qos_from_name(self._values['qos'])
         self._output_publishers = OutputPublishers(self, OUTPUT_TYPES, qos)

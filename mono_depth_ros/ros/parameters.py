@@ -87,3 +87,28 @@ def parameter_validator(
         return SetParametersResult(successful=True)
 
     return validate
+
+
+def watch_parameters(node: Node, specs: Iterable[ParameterSpec],
+                     check: Callable[[dict[str, Any]], str | None],
+                     apply: Callable[[list[Parameter]], None]) -> None:
+    """Validate parameter changes in the on-set callback and apply them after it.
+
+    ``check`` says cheaply why a change is refused (or None); ``apply`` takes the accepted
+    parameters. Iron and later run ``apply`` as a post-set callback, once the values are set;
+    Humble's rclpy has no post-set callbacks, so there ``apply`` runs at the end of the on-set
+    callback, after every check has passed.
+    """
+    validate = parameter_validator(specs, check)
+    if hasattr(node, 'add_post_set_parameters_callback'):
+        node.add_on_set_parameters_callback(validate)
+        node.add_post_set_parameters_callback(apply)
+        return
+
+    def validate_then_apply(parameters: list[Parameter]) -> SetParametersResult:
+        result = validate(parameters)
+        if result.successful:
+            apply(parameters)
+        return result
+
+    node.add_on_set_parameters_callback(validate_then_apply)

@@ -21,7 +21,7 @@ from rclpy.parameter import Parameter
 
 from mono_depth_ros.ros.graph import ros_context
 from mono_depth_ros.ros.parameters import (declare_parameters, parameter_validator,
-                                           ParameterSpec)
+                                           ParameterSpec, watch_parameters)
 
 SPECS = (
     ParameterSpec('backend', 'auto', 'backend', choices=('auto', 'onnxruntime')),
@@ -69,3 +69,35 @@ def test_an_override_outside_the_spec_fails_at_start():
                 declare_parameters(test_node, SPECS)
         finally:
             test_node.destroy_node()
+
+
+class _HumbleNode:
+    """A node with Humble's parameter callbacks: on-set only, no post-set."""
+
+    def __init__(self):
+        self.callbacks = []
+
+    def add_on_set_parameters_callback(self, callback):
+        self.callbacks.append(callback)
+
+
+@pytest.mark.parametrize('value, applied', [(4, True), (99, False)])
+def test_changes_are_applied_only_after_their_check_also_without_post_set_callbacks(
+        value, applied):
+    humble = _HumbleNode()
+    seen = []
+    watch_parameters(humble, SPECS, lambda changes: None, seen.append)
+    (callback,) = humble.callbacks
+    result = callback([Parameter('points_stride', value=value)])
+    assert result.successful is applied
+    assert bool(seen) is applied
+
+
+def test_changes_refused_by_the_check_are_not_applied_with_post_set_callbacks(node):
+    declare_parameters(node, SPECS)
+    seen = []
+    watch_parameters(node, SPECS, lambda changes: 'no' if changes.get('backend') == 'onnxruntime'
+                     else None, seen.append)
+    assert not node.set_parameters([Parameter('backend', value='onnxruntime')])[0].successful
+    assert node.set_parameters([Parameter('points_stride', value=3)])[0].successful
+    assert [[p.name for p in parameters] for parameters in seen] == [['points_stride']]
