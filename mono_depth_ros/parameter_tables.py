@@ -42,6 +42,21 @@ class ParameterSpec:
     array_length: int | None = None
     read_only: bool = False
 
+    def accepted_values(self) -> str:
+        """Return the values this parameter accepts, in words ('' when any of its type)."""
+        if self.choices:
+            return ', '.join(self.choices)
+        if self.integer_range:
+            low, high = self.integer_range
+            step = f', step {self.integer_step}' if self.integer_step > 1 else ''
+            return f'{low} to {high}{step}'
+        if self.float_range:
+            low, high = self.float_range
+            return f'{low:g} to {high:g}'
+        if self.array_length:
+            return f'{self.array_length} numbers'
+        return ''
+
     def problem(self, value: Any) -> str | None:
         """Return what is wrong with ``value`` for this parameter, or None when it is fine."""
         if self.choices and value not in self.choices:

@@ -44,27 +44,12 @@ def _value_text(value) -> str:
     return str(value)
 
 
-def _accepted_text(spec: ParameterSpec) -> str:
-    if spec.choices:
-        return ', '.join(f'`{choice}`' for choice in spec.choices)
-    if spec.integer_range:
-        low, high = spec.integer_range
-        step = f', step {spec.integer_step}' if spec.integer_step > 1 else ''
-        return f'{low} to {high}{step}'
-    if spec.float_range:
-        low, high = spec.float_range
-        return f'{low:g} to {high:g}'
-    if spec.array_length:
-        return f'{spec.array_length} numbers'
-    return ''
-
-
 def parameter_markdown(specs: Iterable[ParameterSpec]) -> str:
     """Return a Markdown table of parameters: name, default, accepted values, meaning."""
     rows = ['| parameter | default | accepts | meaning |', '|---|---|---|---|']
     for spec in specs:
         meaning = spec.description + (' (read only: set at start)' if spec.read_only else '')
-        rows.append(f'| `{spec.name}` | {_value_text(spec.default)} | {_accepted_text(spec)} '
+        rows.append(f'| `{spec.name}` | {_value_text(spec.default)} | {spec.accepted_values()} '
                     f'| {meaning} |')
     return '\n'.join(rows) + '\n'
 

@@ -178,18 +178,8 @@ def _value_text(value: object) -> str:
 
 
 def _accepted(spec: ParameterSpec) -> str:
-    if spec.choices:
-        return ' (' + '|'.join(spec.choices) + ')'
-    if spec.integer_range:
-        low, high = spec.integer_range
-        step = f', step {spec.integer_step}' if spec.integer_step > 1 else ''
-        return f' ({low}..{high}{step})'
-    if spec.float_range:
-        low, high = spec.float_range
-        return f' ({low:g}..{high:g})'
-    if spec.array_length:
-        return f' ({spec.array_length} numbers)'
-    return ''
+    accepted = spec.accepted_values()
+    return f' ({accepted})' if accepted else ''
 
 
 def _indented(text: str) -> list[str]:

@@ -110,10 +110,10 @@ def test_the_help_lists_every_parameter_and_topic_within_99_columns(name, specs)
 
 def test_the_help_gives_defaults_choices_and_ranges():
     text = help_text('depth_node', 'depth_node.', DEPTH_PARAMETERS, NODE_TOPICS['depth_node'])
-    assert '\n  backend = auto (auto|tensorrt|onnxruntime|torch)\n' in text
-    assert '\n  input_size = 518 (140..1554, step 14)\n' in text
-    assert '\n  min_depth = 0.1 (0..100)\n' in text
+    assert '\n  backend = auto (auto, tensorrt, onnxruntime, torch)\n' in text
+    assert '\n  input_size = 518 (140 to 1554, step 14)\n' in text
+    assert '\n  min_depth = 0.1 (0 to 100)\n' in text
     assert "\n  engine_cache_dir = ''\n" in text
     assert '\n  publish_points = true\n' in text
-    assert '\n  qos = sensor_data (sensor_data|reliable); read-only after start\n' in text
+    assert '\n  qos = sensor_data (sensor_data, reliable); read-only after start\n' in text
     assert 'only with scale_source:' in text
