@@ -25,9 +25,10 @@ pytest.importorskip('rosbags')
 
 def test_synth_then_process_bag_then_eval_work_with_no_other_options(tmp_path, capsys):
     synth, processed = tmp_path / 'S', tmp_path / 'O'
-    # Small frames keep it quick; everything else is each tool's default.
-    assert cli.main(['synth', '--out', str(synth), '--frames', '30', '--width', '160',
-                     '--height', '120']) == 0
+    # Small frames keep it quick (enough of them for tracks to converge with honest sigmas);
+    # everything else is each tool's default.
+    assert cli.main(['synth', '--out', str(synth), '--frames', '60', '--width', '320',
+                     '--height', '240']) == 0
     assert cli.main(['process-bag', str(synth / 'sequence'), '--out', str(processed)]) == 0
     capsys.readouterr()
 

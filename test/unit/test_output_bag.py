@@ -37,7 +37,7 @@ def test_overwrite_replaces_a_bag_left_unfinished_by_a_killed_run(tmp_path, stor
     path = tmp_path / 'out'
     path.mkdir()
     (path / storage_file).write_bytes(b'half a bag')
-    with pytest.raises(FileExistsError, match='use --overwrite'):
+    with pytest.raises(FileExistsError, match='--overwrite to replace it'):
         OutputBag.create(path, 'mcap', overwrite=False)
     OutputBag.create(path, 'mcap', overwrite=True).close()
     assert (path / 'metadata.yaml').exists() and not (path / storage_file).exists()
