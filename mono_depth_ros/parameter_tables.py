@@ -140,6 +140,11 @@ TRIANGULATION_PIPELINE_PARAMETERS = (
     ParameterSpec('max_depth', 30.0, 'Largest published depth (m)', float_range=(0.1, 1000.0)),
     ParameterSpec('odom_max_gap', 0.2, 'Longest odometry gap pose interpolation bridges (s)',
                   float_range=(0.001, 10.0)),
+    ParameterSpec('camera_time_offset', 0.0,
+                  'Image stamp minus the instant the image shows (s; positive when the camera '
+                  'stamps late)', float_range=(-0.5, 0.5)),
+    ParameterSpec('estimate_time_offset', True,
+                  'Estimate the time offset online, starting from camera_time_offset'),
 )
 TRIANGULATION_PARAMETERS = TRIANGULATION_PIPELINE_PARAMETERS + (
     ParameterSpec('image_transport', 'raw', 'Subscribe to image (raw) or image/compressed',

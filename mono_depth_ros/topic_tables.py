@@ -92,8 +92,12 @@ TRIANGULATION_NODE_TOPICS = NodeTopics(
         TopicSpec('triangulation/depth', 'sensor_msgs/msg/Image',
                   '32FC1 sparse depth in metres at triangulated pixels, NaN elsewhere',
                   'for frames with a pose'),
+        TopicSpec('triangulation/sigma', 'sensor_msgs/msg/Image',
+                  '32FC1 1-sigma of triangulation/depth in metres, NaN elsewhere',
+                  'for frames with a pose'),
         TopicSpec('triangulation/points', 'sensor_msgs/msg/PointCloud2',
-                  'Triangulated points x, y, z, unorganized, in the optical frame',
+                  'Triangulated points x, y, z and sigma (1-sigma of the depth, m), '
+                  'unorganized, in the optical frame',
                   'for frames with a pose'),
         TopicSpec('triangulation/tracks', 'sensor_msgs/msg/Image',
                   'bgr8 image with the feature tracks drawn', 'for frames with a pose'),

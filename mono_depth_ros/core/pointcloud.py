@@ -20,7 +20,8 @@ NaN, organized clouds keep the image grid and set ``is_dense`` false, and colour
 field ``rgb`` holding the bits of the uint32 ``(r << 16) | (g << 8) | b``. One layout choice
 differs: ``rgb`` follows ``z`` directly (offset 12, ``point_step`` 16) instead of
 depth_image_proc's offset 16 / ``point_step`` 32; readers find fields by offset, so this only
-makes clouds smaller.
+makes clouds smaller. An unorganized cloud may carry one extra float32 value per point (such
+as the triangulation's ``sigma``) right after ``z``; ``rgb`` then follows it.
 """
 
 from dataclasses import dataclass
@@ -128,19 +129,26 @@ def pack_organized_cloud(points: np.ndarray, colors_bgr: np.ndarray | None = Non
 
 
 def pack_unorganized_cloud(points: np.ndarray, colors_bgr: np.ndarray | None = None,
-                           drop_invalid: bool = True) -> CloudFields:
+                           drop_invalid: bool = True,
+                           extra_field: tuple[str, np.ndarray] | None = None) -> CloudFields:
     """Pack (N, 3) points, and optional (N, 3) BGR colours, as a cloud of height 1.
 
     With ``drop_invalid`` the points with any non-finite coordinate are left out and the cloud
-    is dense; otherwise ``is_dense`` says whether every point is finite.
+    is dense; otherwise ``is_dense`` says whether every point is finite. ``extra_field``
+    (name, (N,) values) adds one float32 field per point at offset 12, after ``z`` (``rgb``
+    then moves to offset 16); without it the layout is x, y, z (and ``rgb``) as before.
     """
     points = _checked_points(points, 2, '(N, 3)')
     colors = None if colors_bgr is None else _checked_colors(colors_bgr, points.shape[:1])
+    extra = None if extra_field is None else _checked_extra(extra_field, len(points))
     finite = np.isfinite(points).all(axis=1)
     if drop_invalid and not finite.all():
         points = points[finite]
         colors = None if colors is None else colors[finite]
+        extra = None if extra is None else (extra[0], extra[1][finite])
     is_dense = bool(drop_invalid or finite.all())
+    if extra is not None:
+        return _pack_with_extra(points, colors, extra, is_dense)
     colors = None if colors is None else colors[None]
     return _pack(points[None], colors, is_dense=is_dense)
 
@@ -227,6 +235,36 @@ def _pack(points: np.ndarray, colors: np.ndarray | None, is_dense: bool) -> Clou
     return CloudFields(height=height, width=width, fields=fields, is_bigendian=False,
                        point_step=point_step, row_step=point_step * width,
                        data=memoryview(buffer.reshape(-1).view(np.uint8)), is_dense=is_dense)
+
+
+def _pack_with_extra(points: np.ndarray, colors: np.ndarray | None,
+                     extra: tuple[str, np.ndarray], is_dense: bool) -> CloudFields:
+    """Lay out (N, 3) points, one extra float32 per point (+ (N, 3) BGR) as a height-1 cloud."""
+    if sys.byteorder != 'little':
+        raise NotImplementedError('packing point clouds needs a little-endian host')
+    name, values = extra
+    fields = [*XYZ_FIELDS, PointFieldSpec(name, 12, FLOAT32, 1)]
+    buffer = np.empty((len(points), 4 if colors is None else 5), dtype=np.float32)
+    buffer[:, :3] = points
+    buffer[:, 3] = values
+    if colors is not None:
+        fields.append(PointFieldSpec(RGB_FIELD.name, 16, FLOAT32, 1))
+        blue, green, red = (colors[:, channel].astype(np.uint32) for channel in range(3))
+        buffer.view(np.uint32)[:, 4] = (red << 16) | (green << 8) | blue
+    point_step = 4 * buffer.shape[1]
+    return CloudFields(height=1, width=len(points), fields=fields, is_bigendian=False,
+                       point_step=point_step, row_step=point_step * len(points),
+                       data=memoryview(buffer.reshape(-1).view(np.uint8)), is_dense=is_dense)
+
+
+def _checked_extra(extra_field: tuple[str, np.ndarray], count: int) -> tuple[str, np.ndarray]:
+    name, values = extra_field
+    if not isinstance(name, str) or not name or name in ('x', 'y', 'z', 'rgb', 'rgba'):
+        raise BadMessageError('extra_field name', name, 'a new field name')
+    values = np.asarray(values)
+    if values.shape != (count,):
+        raise BadMessageError('extra_field values.shape', values.shape, f'({count},)')
+    return name, values.astype(np.float32, copy=False)
 
 
 def _scratch_bgra(height: int, width: int) -> np.ndarray:

@@ -25,7 +25,8 @@ from mono_depth_ros.topic_tables import (CAMERA_INFO, DIAGNOSTICS, image_topic,
                                          METRIC_DEPTH_TOPICS)
 
 SCALE_TOPIC = 'triangulation/points'
-TRIANGULATION_OUTPUTS = ('triangulation/depth', 'triangulation/points', 'triangulation/tracks')
+TRIANGULATION_OUTPUTS = ('triangulation/depth', 'triangulation/sigma', 'triangulation/points',
+                         'triangulation/tracks')
 
 
 @dataclass(frozen=True)

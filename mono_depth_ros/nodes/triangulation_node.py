@@ -37,6 +37,7 @@ from mono_depth_ros.parameter_tables import (
     TRIANGULATION_PIPELINE_PARAMETERS as PIPELINE_PARAMETERS)
 from mono_depth_ros.pipeline.outputs import triangulation_fields
 from mono_depth_ros.ros.camera_input import CameraFrame
+from mono_depth_ros.ros.camera_tf import CameraTransformLookup, pose_values, tf2_available
 from mono_depth_ros.ros.frame_loop import FrameLoop, OutputPublishers
 from mono_depth_ros.ros.messages import stamp_to_ns
 from mono_depth_ros.ros.parameters import declare_parameters, parameter_validator
@@ -44,17 +45,21 @@ from mono_depth_ros.ros.qos import qos_from_name
 from mono_depth_ros.topic_tables import TRIANGULATION_NODE_TOPICS
 
 # The published topics (relative to the node's namespace) and their message types.
-OUTPUT_TYPES = {'triangulation/depth': Image, 'triangulation/points': PointCloud2,
-                'triangulation/tracks': Image}
+OUTPUT_TYPES = {'triangulation/depth': Image, 'triangulation/sigma': Image,
+                'triangulation/points': PointCloud2, 'triangulation/tracks': Image}
 # Odometry usually comes reliable; a best-effort subscription matches either kind of publisher.
 ODOMETRY_QOS = QoSProfile(depth=200, reliability=ReliabilityPolicy.BEST_EFFORT)
 
 
-def pipeline_params(values: dict) -> TriangulationParams:
-    """Return the core settings for the node's parameter values."""
+def pipeline_params(values: dict, camera_to_base: tuple | None = None) -> TriangulationParams:
+    """Return the core settings for the node's parameter values.
+
+    ``camera_to_base`` (x y z qx qy qz qw, from TF) replaces the parameter of that name.
+    """
     names = {spec.name for spec in PIPELINE_PARAMETERS}
     settings = {name: value for name, value in values.items() if name in names}
-    settings['camera_to_base'] = tuple(float(v) for v in settings['camera_to_base'])
+    settings['camera_to_base'] = tuple(
+        float(v) for v in (camera_to_base or settings['camera_to_base']))
     return dataclasses.replace(TriangulationParams(), **settings)
 
 
@@ -69,7 +74,10 @@ class TriangulationNode(Node):
         super().__init__(self.NODE_NAME, **node_options)
         self._values = declare_parameters(self, PARAMETERS)
         self._lock = threading.Lock()
+        self._camera_to_base_from_tf: tuple | None = None
         self._pipeline = TriangulationPipeline(pipeline_params(self._values))
+        self._odometry_resets_seen = 0
+        self._odometry_resets = 0
         self.add_on_set_parameters_callback(parameter_validator(PARAMETERS, self._apply_changes))
 
         qos = qos_from_name(self._values['qos'])
@@ -77,6 +85,7 @@ class TriangulationNode(Node):
         # Odometry waits in an inbox (bounded) for the worker; its callback never blocks.
         self._odometry_inbox: collections.deque = collections.deque(maxlen=10_000)
         self._newest_odometry_ns: int | None = None
+        self._odometry_child_frame = ''
         self._odometry = self.create_subscription(
             Odometry, 'odom', self._on_odometry, ODOMETRY_QOS,
             callback_group=MutuallyExclusiveCallbackGroup())
@@ -91,6 +100,11 @@ class TriangulationNode(Node):
         self.get_logger().info(
             f'triangulating {self._loop.camera.image_subscription.topic_name} with poses from '
             f'{self._odometry.topic_name}; camera_to_base {list(self._values["camera_to_base"])}')
+        self._transforms = CameraTransformLookup(self) if tf2_available() else None
+        self.get_logger().info(
+            'camera pose: camera_to_base from parameters' + (
+                '; TF replaces it once it has the image frame in the odometry child frame'
+                if self._transforms else ' (tf2_ros is not available)'))
         names = {**self._loop.resolved_names(), **self._output_publishers.resolved_names(),
                  'odom': self._odometry.topic_name}
         for line in summary_lines(triangulation_output_plan(self._values),
@@ -103,13 +117,13 @@ class TriangulationNode(Node):
             return (f"min_depth = {values['min_depth']} must be below "
                     f"max_depth = {values['max_depth']}")
         try:
-            params = pipeline_params(values)
+            params = pipeline_params(values, self._camera_to_base_from_tf)
             rebuilt = TriangulationPipeline(params)
         except (BadMessageError, ValueError) as error:
             return str(error)
         if any(values[spec.name] != self._values[spec.name] for spec in PIPELINE_PARAMETERS):
             with self._lock:
-                self._pipeline = rebuilt
+                self._replace_pipeline(rebuilt)
             self.get_logger().info('triangulation settings changed: tracks start over')
         self._values = values
         return None
@@ -122,6 +136,7 @@ class TriangulationNode(Node):
             stamp_ns, (pose.position.x, pose.position.y, pose.position.z),
             (pose.orientation.x, pose.orientation.y, pose.orientation.z, pose.orientation.w)))
         self._newest_odometry_ns = stamp_ns
+        self._odometry_child_frame = message.child_frame_id
 
     def _add_queued_odometry(self) -> None:
         while self._odometry_inbox:
@@ -131,6 +146,40 @@ class TriangulationNode(Node):
             except BadMessageError as error:
                 self._loop.health.warn('bad_odometry', f'ignoring odometry: {error}',
                                        f'odometry {error.field}')
+
+    def _note_odometry_resets(self) -> bool:
+        """Warn (throttled) when the odometry buffer started over; return whether it did."""
+        resets = self._pipeline.poses.resets
+        if resets <= self._odometry_resets_seen:
+            return False
+        self._odometry_resets += resets - self._odometry_resets_seen
+        self._odometry_resets_seen = resets
+        self._loop.health.warn(
+            'resets', f'odometry reset ({self._pipeline.poses.last_reset_reason}): '
+            'tracks start over', 'odometry reset')
+        return True
+
+    def _replace_pipeline(self, pipeline: TriangulationPipeline) -> None:
+        """Use a new pipeline (the caller holds the lock)."""
+        self._pipeline = pipeline
+        self._odometry_resets_seen = 0
+
+    def _camera_pose_from_tf(self, camera_frame: str) -> None:
+        """Once TF knows the camera frame in the odometry child frame, triangulate with it."""
+        if self._transforms is None or self._camera_to_base_from_tf is not None:
+            return
+        base_frame = self._odometry_child_frame
+        pose = self._transforms.camera_to_base(base_frame, camera_frame)
+        if pose is None:
+            return
+        values = pose_values(pose)
+        pipeline = TriangulationPipeline(pipeline_params(self._values, values))
+        with self._lock:
+            self._camera_to_base_from_tf = values
+            self._replace_pipeline(pipeline)
+        self.get_logger().info(
+            f'camera pose: TF {camera_frame} in {base_frame} '
+            f'{[round(v, 6) for v in values]} replaces camera_to_base; tracks start over')
 
     def _wait_for_odometry(self, stamp_ns: int) -> None:
         """Give odometry up to odom_max_gap to catch up with the image stamp."""
@@ -145,13 +194,16 @@ class TriangulationNode(Node):
         """Triangulate and publish one frame (worker thread); False when it had no pose."""
         gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
         self._wait_for_odometry(frame.stamp_ns)
+        self._camera_pose_from_tf(frame.header.frame_id)
         with self._lock:
             self._add_queued_odometry()
+            odometry_reset = self._note_odometry_resets()
             result = self._pipeline.process_frame(frame.stamp_ns, gray, camera)
         self._last_stats = result.stats
         if result.status.startswith('reset'):
-            self._loop.health.counts['resets'] += 1
-            self.get_logger().warning(f'{result.status}: tracks start over')
+            if not odometry_reset:  # else said above, with the odometry's reason
+                self._loop.health.warn('resets', f'{result.status}: tracks start over',
+                                       'image reset')
         elif not result.ok:
             self._loop.health.warn('no_pose',
                                    f'no pose for image {frame.stamp_ns}: {result.status}')
@@ -162,10 +214,17 @@ class TriangulationNode(Node):
 
     def _report(self):
         stats = self._last_stats
+        pipeline = self._pipeline
+        offset = pipeline.time_offset
         values = {
             **self._loop.flow_values(),
             'tracks': stats.get('tracks', 0), 'points': stats.get('published', 0),
             'frame_ms': stats.get('total_ms', 0.0),
+            'time_offset_ms': 1000.0 * offset.offset_s,
+            'time_offset_sigma_ms': 1000.0 * offset.sigma_s,
+            'time_offset_estimated': bool(offset.estimated),
+            'degenerate_tracks': pipeline.degenerate_total,
+            'odometry_resets': self._odometry_resets,
         }
         level, message = self._loop.status('triangulating')
         return level, message, values

@@ -32,11 +32,12 @@ from mono_depth_ros.core.image_codec import ImageFields, numpy_to_image
 from mono_depth_ros.core.pointcloud import (CloudFields, depth_to_points, pack_organized_cloud,
                                             pack_unorganized_cloud)
 from mono_depth_ros.core.triangulation.pipeline import (draw_tracks, sparse_depth_image,
-                                                        TriangulationResult)
+                                                        sparse_sigma_image, TriangulationResult)
 from mono_depth_ros.pipeline.depth_pipeline import DepthResult
 
 DEPTH_TOPICS = ('depth/image', 'depth/camera_info', 'depth/relative', 'depth/colored', 'points')
-TRIANGULATION_TOPICS = ('triangulation/depth', 'triangulation/points', 'triangulation/tracks')
+TRIANGULATION_TOPICS = ('triangulation/depth', 'triangulation/sigma', 'triangulation/points',
+                        'triangulation/tracks')
 
 OutputFields = ImageFields | CloudFields | dict
 
@@ -119,8 +120,9 @@ def triangulation_fields(result: TriangulationResult, rgb: np.ndarray,
                          wanted: Collection[str]) -> dict[str, OutputFields]:
     """Return the fields of the ``wanted`` triangulation topics (none for a frame without pose).
 
-    ``triangulation/depth`` is the sparse depth image, ``triangulation/points`` the points in
-    the optical frame, ``triangulation/tracks`` the image with the tracks drawn.
+    ``triangulation/depth`` is the sparse depth image, ``triangulation/sigma`` the 1-sigma (m)
+    of each of its depths (NaN elsewhere), ``triangulation/points`` the points in the optical
+    frame with their ``sigma`` field, ``triangulation/tracks`` the image with the tracks drawn.
     """
     if not triangulation_publishes(result):
         return {}
@@ -129,8 +131,12 @@ def triangulation_fields(result: TriangulationResult, rgb: np.ndarray,
     if 'triangulation/depth' in wanted:
         messages['triangulation/depth'] = numpy_to_image(
             sparse_depth_image(result, width, height), '32FC1')
+    if 'triangulation/sigma' in wanted:
+        messages['triangulation/sigma'] = numpy_to_image(
+            sparse_sigma_image(result, width, height), '32FC1')
     if 'triangulation/points' in wanted:
-        messages['triangulation/points'] = pack_unorganized_cloud(result.points_camera)
+        messages['triangulation/points'] = pack_unorganized_cloud(
+            result.points_camera, extra_field=('sigma', result.sigmas))
     if 'triangulation/tracks' in wanted:
         messages['triangulation/tracks'] = numpy_to_image(
             draw_tracks(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), result), 'bgr8')

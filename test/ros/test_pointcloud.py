@@ -27,6 +27,7 @@ from mono_depth_ros.core.errors import BadMessageError
 from mono_depth_ros.core.pointcloud import (
     CloudFields, depth_to_points, pack_organized_cloud, pack_unorganized_cloud, PointFieldSpec,
     read_cloud)
+from mono_depth_ros.ros.scale_from_points import TriangulationScale
 
 
 def _camera(width: int = 7, height: int = 5) -> CameraModel:
@@ -138,6 +139,65 @@ def test_unorganized_cloud_drops_invalid_points_with_their_colours():
     np.testing.assert_array_equal(values['rgb'], [[[3, 2, 1], [9, 8, 7]]])
     kept = pack_unorganized_cloud(points, drop_invalid=False)
     assert (kept.height, kept.width, kept.is_dense, kept.point_step) == (1, 4, False, 12)
+
+
+def test_without_an_extra_field_the_unorganized_layout_is_plain_xyz():
+    points = np.array([[1, 2, 3], [4, 5, 6]], np.float32)
+    cloud = pack_unorganized_cloud(points)
+    assert [(f.name, f.offset) for f in cloud.fields] == [('x', 0), ('y', 4), ('z', 8)]
+    assert (cloud.point_step, cloud.row_step) == (12, 24)
+    assert bytes(cloud.data) == points.tobytes()
+
+
+def test_an_extra_sigma_field_follows_xyz_as_float32():
+    points = np.array([[1, 2, 3], [np.nan, 0, 1], [4, 5, 6]], np.float32)
+    sigma = np.array([0.25, 9.0, 0.5], np.float32)
+    cloud = pack_unorganized_cloud(points, extra_field=('sigma', sigma))
+    assert [(f.name, f.offset, f.datatype, f.count) for f in cloud.fields] == [
+        ('x', 0, PointField.FLOAT32, 1), ('y', 4, PointField.FLOAT32, 1),
+        ('z', 8, PointField.FLOAT32, 1), ('sigma', 12, PointField.FLOAT32, 1)]
+    assert (cloud.width, cloud.point_step, cloud.row_step, cloud.is_dense) == (2, 16, 32, True)
+    assert struct.unpack('<8f', bytes(cloud.data)) == (1, 2, 3, 0.25, 4, 5, 6, 0.5)
+    values = read_cloud(_to_ros(cloud))
+    np.testing.assert_array_equal(values['sigma'], [[0.25, 0.5]])
+    np.testing.assert_array_equal(values['z'], [[3, 6]])
+
+
+def test_an_extra_field_with_colours_moves_rgb_after_it():
+    points = np.array([[1, 2, 3], [4, 5, 6]], np.float32)
+    colors = np.array([[1, 2, 3], [7, 8, 9]], np.uint8)
+    cloud = pack_unorganized_cloud(points, colors, extra_field=('sigma', np.float32([1, 2])))
+    assert [(f.name, f.offset) for f in cloud.fields] == [
+        ('x', 0), ('y', 4), ('z', 8), ('sigma', 12), ('rgb', 16)]
+    assert cloud.point_step == 20
+    values = read_cloud(_to_ros(cloud))
+    np.testing.assert_array_equal(values['rgb'], [[[3, 2, 1], [9, 8, 7]]])
+    np.testing.assert_array_equal(values['sigma'], [[1, 2]])
+
+
+def test_an_extra_field_must_be_one_new_value_per_point():
+    points = np.zeros((2, 3), np.float32)
+    with pytest.raises(BadMessageError, match='values.shape'):
+        pack_unorganized_cloud(points, extra_field=('sigma', np.zeros(3)))
+    with pytest.raises(BadMessageError, match='name'):
+        pack_unorganized_cloud(points, extra_field=('z', np.zeros(2)))
+
+
+def test_the_depth_node_scale_reads_xyz_from_points_with_sigma():
+    class FakeNode:
+        def create_subscription(self, *args, **kwargs):
+            return None
+
+    class Recorder:
+        def add_points(self, stamp_ns, points):
+            self.points = points
+
+    scale = TriangulationScale(FakeNode())
+    scale._fusion = recorder = Recorder()
+    points = np.array([[0.1, 0.2, 2.0], [0.3, -0.1, 3.0]], np.float32)
+    scale._on_points(_to_ros(pack_unorganized_cloud(
+        points, extra_field=('sigma', np.float32([0.02, 0.05])))))
+    np.testing.assert_array_equal(recorder.points, points)
 
 
 def test_an_empty_unorganized_cloud_is_valid():

@@ -108,7 +108,7 @@ def _triangulation_result(status: str = 'ok') -> TriangulationResult:
         stamp_ns=0, pixels=np.float32([[10.2, 20.7], [100.0, 50.0]]),
         depths=np.float32([2.0, 3.0]),
         points_camera=np.float32([[0.1, 0.2, 2.0], [0.3, 0.1, 3.0]]),
-        track_ids=np.arange(2), status=status)
+        track_ids=np.arange(2), status=status, sigmas=np.float32([0.04, 0.09]))
 
 
 @pytest.mark.parametrize('status, published', [
@@ -127,3 +127,25 @@ def test_triangulation_outputs_hold_the_sparse_depth_points_and_tracks():
     assert fields['triangulation/tracks'].encoding == 'bgr8'
     assert list(triangulation_fields(_triangulation_result(), RGB,
                                      {'triangulation/points'})) == ['triangulation/points']
+
+
+def test_triangulation_sigma_is_the_depth_sigma_where_there_is_a_depth():
+    fields = triangulation_fields(_triangulation_result(), RGB, TRIANGULATION_TOPICS)
+    sigma_fields = fields['triangulation/sigma']
+    assert (sigma_fields.encoding, sigma_fields.width, sigma_fields.height) == (
+        '32FC1', WIDTH, HEIGHT)
+    sigma = np.frombuffer(bytes(sigma_fields.data), np.float32).reshape(HEIGHT, WIDTH)
+    depth = np.frombuffer(bytes(fields['triangulation/depth'].data), np.float32)
+    np.testing.assert_array_equal(np.isfinite(sigma), np.isfinite(depth.reshape(HEIGHT, WIDTH)))
+    assert sigma[21, 10] == np.float32(0.04) and sigma[50, 100] == np.float32(0.09)
+
+
+def test_triangulation_points_carry_each_point_sigma_after_xyz():
+    cloud = triangulation_fields(_triangulation_result(), RGB,
+                                 {'triangulation/points'})['triangulation/points']
+    assert [(f.name, f.offset) for f in cloud.fields] == [
+        ('x', 0), ('y', 4), ('z', 8), ('sigma', 12)]
+    assert cloud.point_step == 16
+    values = read_cloud(cloud)
+    np.testing.assert_array_equal(values['z'][0], [2.0, 3.0])
+    np.testing.assert_array_equal(values['sigma'][0], np.float32([0.04, 0.09]))

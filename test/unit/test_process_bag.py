@@ -28,16 +28,16 @@ from mono_depth_ros.core.camera_model import CameraModel
 from mono_depth_ros.core.image_codec import image_to_numpy, numpy_to_image
 from mono_depth_ros.core.pointcloud import read_cloud
 from mono_depth_ros.core.transforms import matrix_to_quaternion
-from mono_depth_ros.core.triangulation.pipeline import (sparse_depth_image, TriangulationParams,
-                                                        TriangulationPipeline)
+from mono_depth_ros.core.triangulation.pipeline import (sparse_depth_image, sparse_sigma_image,
+                                                        TriangulationParams, TriangulationPipeline)
 from mono_depth_ros.synth import BAG_TOPICS, FRAME_IDS, render_sequence, write_sequence
 from mono_depth_ros.tools import cli
 
 rosbags = pytest.importorskip('rosbags')
 
 WIDTH, HEIGHT, FRAMES = 320, 240, 52
-TRIANGULATION_TOPICS = {'/camera/triangulation/depth', '/camera/triangulation/points',
-                        '/camera/triangulation/tracks'}
+TRIANGULATION_TOPICS = {'/camera/triangulation/depth', '/camera/triangulation/sigma',
+                        '/camera/triangulation/points', '/camera/triangulation/tracks'}
 INPUT_TOPICS = set(BAG_TOPICS.values())
 
 
@@ -135,7 +135,11 @@ def test_triangulation_mode_writes_the_node_topics_at_the_input_stamps(synthetic
     assert (depth.encoding, depth.width, depth.height) == ('32FC1', WIDTH, HEIGHT)
     assert (tracks.encoding, tracks.width, tracks.height) == ('bgr8', WIDTH, HEIGHT)
     cloud = messages['/camera/triangulation/points'][-1][1]
-    assert [f.name for f in cloud.fields] == ['x', 'y', 'z'] and cloud.height == 1
+    assert [f.name for f in cloud.fields] == ['x', 'y', 'z', 'sigma'] and cloud.height == 1
+    sigma = messages['/camera/triangulation/sigma'][-1][1]
+    assert (sigma.encoding, sigma.width, sigma.height) == ('32FC1', WIDTH, HEIGHT)
+    np.testing.assert_array_equal(np.isfinite(image_to_numpy(sigma)),
+                                  np.isfinite(image_to_numpy(depth)))
     assert cloud.width == np.count_nonzero(np.isfinite(image_to_numpy(depth))) > 20
     assert len(messages['/odom']) == len(sequence.odometry)
     assert (triangulated / 'metadata.yaml').is_file()
@@ -149,7 +153,7 @@ def test_triangulated_depth_is_what_the_core_pipeline_gives_directly(synthetic, 
     pipeline = TriangulationPipeline(TriangulationParams())
     odometry = iter(sequence.odometry)
     pending = next(odometry)
-    expected = {}
+    expected, expected_sigma = {}, {}
     for frame in sequence.frames:
         while pending is not None and pending.stamp_ns <= frame.stamp_ns:
             pipeline.add_odometry(pending.stamp_ns, pending.base_pose[:3, 3],
@@ -158,11 +162,15 @@ def test_triangulated_depth_is_what_the_core_pipeline_gives_directly(synthetic, 
         result = pipeline.process_frame(frame.stamp_ns,
                                         cv2.cvtColor(frame.rgb, cv2.COLOR_RGB2GRAY), camera)
         expected[frame.stamp_ns] = sparse_depth_image(result, WIDTH, HEIGHT)
+        expected_sigma[frame.stamp_ns] = sparse_sigma_image(result, WIDTH, HEIGHT)
     messages, _, _ = read_bag(triangulated)
     written = depth_by_stamp(messages, '/camera/triangulation/depth')
     assert written.keys() == expected.keys()
     for stamp, depth in expected.items():
         np.testing.assert_array_equal(written[stamp], depth)
+    written_sigma = depth_by_stamp(messages, '/camera/triangulation/sigma')
+    for stamp, sigma in expected_sigma.items():
+        np.testing.assert_array_equal(written_sigma[stamp], sigma)
     errors = [np.abs(written[f.stamp_ns] - f.depth) / f.depth for f in sequence.frames]
     assert np.nanmedian(np.concatenate([e[np.isfinite(e)] for e in errors])) < 0.05
 
@@ -263,8 +271,8 @@ def test_output_namespace_and_topic_options_override_detection(synthetic, tmp_pa
                      '--camera-info-topic', '/camera/camera_info',
                      '--output-namespace', 'processed/', '--max-frames', '3']) == 0
     messages, _, _ = read_bag(out)
-    assert set(messages) == {'/processed/triangulation/depth', '/processed/triangulation/points',
-                             '/processed/triangulation/tracks'}
+    assert set(messages) == {'/processed/triangulation/depth', '/processed/triangulation/sigma',
+                             '/processed/triangulation/points', '/processed/triangulation/tracks'}
     assert all(len(items) == 3 for items in messages.values())
 
 
