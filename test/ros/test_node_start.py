@@ -100,7 +100,9 @@ def test_a_profile_the_user_set_is_kept_and_named(tmp_path):
 
 
 def test_a_cpu_start_without_a_params_file_is_short_and_says_what_it_publishes(tiny_onnx):
-    output = start_output('depth_node', '-p', f'model:={tiny_onnx}', '-p', 'input_size:=140')
+    # Read up to the summary's last line: a loaded machine can pause between two log lines.
+    output = start_output('depth_node', '-p', f'model:={tiny_onnx}', '-p', 'input_size:=140',
+                          ready='scale_source is none')
     lines = [line for line in output.splitlines() if line.strip()]
     assert not [line for line in lines if '[WARN]' in line or '[ERROR]' in line], output
     assert sum('running on the CPU' in line for line in lines) == 1, output
