@@ -31,10 +31,10 @@ from mono_depth_ros.parameter_tables import (DEPTH_PARAMETERS as PARAMETERS,
                                              DEPTH_RELOAD_PARAMETERS as RELOAD_PARAMETERS)
 from mono_depth_ros.pipeline.depth_pipeline import DepthPipeline, DepthSettings
 from mono_depth_ros.pipeline.outputs import DepthOutputs, DepthOutputSettings
-from mono_depth_ros.ros.background_load import BackgroundLoader
 from mono_depth_ros.ros.camera_input import CameraFrame
 from mono_depth_ros.ros.diagnostics import LatencyStats, OK, WARN
 from mono_depth_ros.ros.frame_loop import FrameLoop, OutputPublishers
+from mono_depth_ros.ros.latest_frame import LatestFrameWorker
 from mono_depth_ros.ros.log_bridge import logger_for_node
 from mono_depth_ros.ros.parameters import declare_parameters, watch_parameters
 from mono_depth_ros.ros.qos import qos_from_name
@@ -90,7 +90,9 @@ class DepthNode(Node):
         self._loaded = self._values
         self._not_applied = ''
         self._reload_failures = 0
-        self._loader = BackgroundLoader(self._reload, name='depth-model-loader')
+        # Model loads run one at a time on a thread of their own; the newest request wins.
+        self._loader = LatestFrameWorker(self._reload, name='depth-model-loader')
+        self._loader.start()
         watch_parameters(self, PARAMETERS, self._check_changes, self._apply_changes)
 
         qos = qos_from_name(self._values['qos'])
@@ -177,7 +179,7 @@ class DepthNode(Node):
         values = {**self._values, **changes}
         self._values = values
         if reload:
-            self._loader.request(values)
+            self._loader.put(values)
             return
         with self._lock:
             self._pipeline.settings = self._settings(self._in_force(values))
