@@ -34,7 +34,7 @@ import threading
 import time
 from typing import Callable, Iterator
 
-from mono_depth_ros.resources import use_large_data_fastdds_profile
+from mono_depth_ros.resources import apply_fastdds_profile
 
 # depth_node as the benchmarks run it (``model`` and ``input_size`` are added per run).
 DEPTH_NODE_PARAMETERS = {
@@ -46,7 +46,7 @@ CONNECT_SETTLE_S = 0.3
 
 def use_loopback_large_data_dds() -> None:
     """Set this process up as the nodes are: large-data Fast DDS profile, loopback discovery."""
-    use_large_data_fastdds_profile()
+    apply_fastdds_profile()
     os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
 
 
@@ -85,7 +85,7 @@ def node_process(name: str, parameters: dict, domain_id: int) -> Iterator[NodePr
 
     The node gets this process's environment with the large-data Fast DDS profile in it.
     """
-    use_large_data_fastdds_profile()
+    apply_fastdds_profile()
     arguments = [sys.executable, '-m', f'mono_depth_ros.nodes.{name}', '--ros-args']
     for key, value in parameters.items():
         text = str(value).lower() if isinstance(value, bool) else str(value)

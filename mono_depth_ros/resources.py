@@ -158,11 +158,3 @@ def apply_fastdds_profile() -> FastDdsProfile:
     path = os.environ.get(read_from) or next(
         os.environ[name] for name in FASTDDS_PROFILE_VARIABLES if os.environ.get(name))
     return FastDdsProfile(path, user_variable, read_from)
-
-
-def use_large_data_fastdds_profile() -> str:
-    """Point Fast DDS at the package's large-data profile unless the user chose one; return it.
-
-    :func:`apply_fastdds_profile`, for callers that need only the path.
-    """
-    return apply_fastdds_profile().path
