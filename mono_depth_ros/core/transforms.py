@@ -81,6 +81,13 @@ def pose_from_xyz_quaternion(values) -> np.ndarray:
     return pose_matrix(v[:3], v[3:])
 
 
+def xyz_quaternion_from_pose(pose) -> list[float]:
+    """Return a 4x4 pose as seven numbers, x y z qx qy qz qw (``pose_from_xyz_quaternion``'s)."""
+    pose = np.asarray(pose, dtype=np.float64)
+    return [*(float(value) for value in pose[:3, 3]),
+            *(float(value) for value in matrix_to_quaternion(pose[:3, :3]))]
+
+
 def invert_pose(pose) -> np.ndarray:
     """Return the inverse of a 4x4 rigid pose."""
     p = np.asarray(pose, dtype=np.float64)

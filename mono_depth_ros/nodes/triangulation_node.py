@@ -29,6 +29,7 @@ from sensor_msgs.msg import Image, PointCloud2
 
 from mono_depth_ros.core.camera_model import CameraModel
 from mono_depth_ros.core.errors import BadMessageError
+from mono_depth_ros.core.transforms import xyz_quaternion_from_pose
 from mono_depth_ros.core.triangulation.pipeline import TriangulationParams, TriangulationPipeline
 from mono_depth_ros.nodes.runner import run_node
 from mono_depth_ros.nodes.start_summary import summary_lines, triangulation_output_plan
@@ -37,7 +38,7 @@ from mono_depth_ros.parameter_tables import (
     TRIANGULATION_PIPELINE_PARAMETERS as PIPELINE_PARAMETERS)
 from mono_depth_ros.pipeline.outputs import triangulation_fields
 from mono_depth_ros.ros.camera_input import CameraFrame
-from mono_depth_ros.ros.camera_tf import CameraTransformLookup, pose_values, tf2_available
+from mono_depth_ros.ros.camera_tf import CameraTransformLookup, tf2_available
 from mono_depth_ros.ros.frame_loop import FrameLoop, OutputPublishers
 from mono_depth_ros.ros.messages import stamp_to_ns
 from mono_depth_ros.ros.parameters import declare_parameters, parameter_validator
@@ -172,7 +173,7 @@ class TriangulationNode(Node):
         pose = self._transforms.camera_to_base(base_frame, camera_frame)
         if pose is None:
             return
-        values = pose_values(pose)
+        values = xyz_quaternion_from_pose(pose)
         pipeline = TriangulationPipeline(pipeline_params(self._values, values))
         with self._lock:
             self._camera_to_base_from_tf = values

@@ -14,13 +14,13 @@
 
 """Where the camera sits on the base: the camera_to_base parameter, or TF where tf2_ros is.
 
-``transform_to_matrix`` and ``pose_values`` are ROS-free; ``CameraTransformLookup`` imports
+``transform_to_matrix`` is ROS-free; ``CameraTransformLookup`` imports
 tf2_ros and rclpy only when it is made, so this module loads without them.
 """
 
 import numpy as np
 
-from mono_depth_ros.core.transforms import matrix_to_quaternion, pose_matrix
+from mono_depth_ros.core.transforms import pose_matrix
 
 
 def transform_to_matrix(transform) -> np.ndarray:
@@ -32,13 +32,6 @@ def transform_to_matrix(transform) -> np.ndarray:
     translation, rotation = transform.translation, transform.rotation
     return pose_matrix((translation.x, translation.y, translation.z),
                        (rotation.x, rotation.y, rotation.z, rotation.w))
-
-
-def pose_values(pose: np.ndarray) -> tuple[float, ...]:
-    """Return a 4x4 pose as x y z qx qy qz qw, the layout of the camera_to_base parameter."""
-    pose = np.asarray(pose, dtype=np.float64)
-    quaternion = matrix_to_quaternion(pose[:3, :3])
-    return tuple(float(v) for v in (*pose[:3, 3], *quaternion))
 
 
 def tf2_available() -> bool:

@@ -48,7 +48,7 @@ from mono_depth_ros.bags import BagWriter, messages, open_reader
 from mono_depth_ros.core.errors import BadMessageError
 from mono_depth_ros.core.image_codec import numpy_to_image
 from mono_depth_ros.core.transforms import (invert_pose, matrix_to_quaternion, pose_matrix,
-                                            quaternion_to_matrix)
+                                            quaternion_to_matrix, xyz_quaternion_from_pose)
 from mono_depth_ros.core.tum import format_stamp as tum_stamp
 from mono_depth_ros.core.tum import parse_stamp as parse_tum_stamp
 from mono_depth_ros.synth.sequence import (BAG_TOPICS, FRAME_IDS, OdometrySample,
@@ -187,13 +187,9 @@ def pose_matrix_from_values(values) -> np.ndarray:
     return pose_matrix(numbers[:3], numbers[3:])
 
 
-def _pose_values(pose: np.ndarray) -> list[float]:
-    return [*(float(value) for value in pose[:3, 3]),
-            *(float(value) for value in matrix_to_quaternion(pose[:3, :3]))]
-
-
 def _groundtruth_text(sequence: SyntheticSequence) -> str:
-    extrinsics = ' '.join(f'{value:.12g}' for value in _pose_values(sequence.camera_to_base))
+    extrinsics = ' '.join(f'{value:.12g}'
+                          for value in xyz_quaternion_from_pose(sequence.camera_to_base))
     lines = [
         f'# ground truth trajectory: pose of the camera optical frame ({FRAME_IDS["camera"]}) '
         f'in the odometry frame ({FRAME_IDS["odom"]}), TUM convention',
@@ -202,7 +198,7 @@ def _groundtruth_text(sequence: SyntheticSequence) -> str:
         '# timestamp tx ty tz qx qy qz qw',
     ]
     for frame in sequence.frames:
-        values = ' '.join(f'{value:.9f}' for value in _pose_values(frame.camera_pose))
+        values = ' '.join(f'{value:.9f}' for value in xyz_quaternion_from_pose(frame.camera_pose))
         lines.append(f'{tum_stamp(frame.stamp_ns)} {values}')
     return '\n'.join(lines) + '\n'
 
@@ -300,7 +296,7 @@ def _write_bag(sequence: SyntheticSequence, bag_dir: pathlib.Path) -> None:
         return messages.camera_info(info, messages.header(frame.stamp_ns, FRAME_IDS['camera']))
 
     def odometry_message(sample: OdometrySample):
-        values = _pose_values(sample.base_pose)
+        values = xyz_quaternion_from_pose(sample.base_pose)
         linear, angular = sample.base_twist
         return messages.odometry(messages.header(sample.stamp_ns, FRAME_IDS['odom']),
                                  FRAME_IDS['base'], values[:3], values[3:], linear, angular)

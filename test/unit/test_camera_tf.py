@@ -19,8 +19,9 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from mono_depth_ros.core.transforms import default_camera_to_base, default_camera_to_base_values
-from mono_depth_ros.ros.camera_tf import pose_values, tf2_available, transform_to_matrix
+from mono_depth_ros.core.transforms import (default_camera_to_base, default_camera_to_base_values,
+                                            xyz_quaternion_from_pose)
+from mono_depth_ros.ros.camera_tf import tf2_available, transform_to_matrix
 
 
 def _transform(translation, rotation_xyzw) -> SimpleNamespace:
@@ -45,7 +46,7 @@ def test_the_default_optical_pose_round_trips_through_the_parameter_layout():
     values = default_camera_to_base_values()
     pose = transform_to_matrix(_transform(values[:3], values[3:]))
     np.testing.assert_allclose(pose, default_camera_to_base(), atol=1e-12)
-    np.testing.assert_allclose(pose_values(pose), values, atol=1e-12)
+    np.testing.assert_allclose(xyz_quaternion_from_pose(pose), values, atol=1e-12)
 
 
 def test_a_real_geometry_msgs_transform():
