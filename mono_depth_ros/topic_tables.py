@@ -54,7 +54,9 @@ DIAGNOSTICS = TopicSpec('/diagnostics', 'diagnostic_msgs/msg/DiagnosticArray',
                         'Rates, dropped frames, latency and input problems, once a second')
 
 # The depth topics that need metric depth: a metric model, or a relative one with a scale.
-METRIC_DEPTH_TOPICS = ('depth/image', 'depth/camera_info', 'points')
+METRIC_DEPTH_TOPICS = ('depth/image', 'depth/camera_info', 'points', 'points/filtered')
+# The clouds, published with publish_points.
+CLOUD_TOPICS = ('points', 'points/filtered')
 
 DEPTH_NODE_TOPICS = NodeTopics(
     subscriptions=(
@@ -76,6 +78,10 @@ DEPTH_NODE_TOPICS = NodeTopics(
                   'bgr8 colorized depth for people', 'with publish_colored: true'),
         TopicSpec('points', 'sensor_msgs/msg/PointCloud2',
                   'Organized cloud x, y, z (and rgb with points_color) in the optical frame',
+                  'with depth/image and publish_points: true'),
+        TopicSpec('points/filtered', 'sensor_msgs/msg/PointCloud2',
+                  'Cloud for costmaps: the fields of points, unorganized, one point per '
+                  'voxel_size voxel, within max_range and max_sigma',
                   'with depth/image and publish_points: true'),
         TopicSpec(DIAGNOSTICS.name, DIAGNOSTICS.message_type,
                   DIAGNOSTICS.description + '; the backend and the metric scale'),
