@@ -76,9 +76,10 @@ def filter_points(points: np.ndarray, colors_bgr: np.ndarray | None = None,
 
     # Rows x, y, z: every step below reads contiguous rows rather than a strided column.
     xyz = np.ascontiguousarray(flat.T, dtype=np.float32)
-    squared_range = np.square(xyz[0])
-    squared_range += np.square(xyz[1])
-    squared_range += np.square(xyz[2])
+    with np.errstate(over='ignore', invalid='ignore'):  # huge or infinite points: dropped below
+        squared_range = np.square(xyz[0])
+        squared_range += np.square(xyz[1])
+        squared_range += np.square(xyz[2])
     # NaN and infinity fail the comparison, so non-finite points drop out here.
     limit = min(float(max_range), FARTHEST_POINT)
     keep = squared_range <= np.float32(limit * limit)
@@ -87,18 +88,21 @@ def filter_points(points: np.ndarray, colors_bgr: np.ndarray | None = None,
         keep &= ~(sigmas > max_sigma)  # unknown (NaN) sigma keeps the point
     kept = np.flatnonzero(keep)
     if voxel_size > 0 and len(kept):
-        return _voxel_centroids(xyz, colors, sigmas, kept, voxel_size, count)
+        # float32 holds whole numbers exactly up to 2**24: beyond, index the voxels in float64.
+        exact = np.float32 if limit / voxel_size < 2 ** 23 else np.float64
+        return _voxel_centroids(xyz, colors, sigmas, kept, voxel_size, count, exact)
     return FilteredPoints(np.ascontiguousarray(np.take(xyz, kept, axis=1).T),
                           None if colors is None else np.take(colors, kept, axis=0),
                           None if sigmas is None else np.take(sigmas, kept), count, len(kept))
 
 
 def _voxel_centroids(xyz: np.ndarray, colors: np.ndarray | None, sigmas: np.ndarray | None,
-                     kept: np.ndarray, voxel_size: float, count: int) -> FilteredPoints:
+                     kept: np.ndarray, voxel_size: float, count: int,
+                     index_type: type = np.float32) -> FilteredPoints:
     """Reduce the ``kept`` columns of (3, N) finite points to the centroid of each voxel."""
     gated = len(kept)
-    scaled = np.take(xyz, kept, axis=1)
-    scaled *= np.float32(1.0 / voxel_size)
+    scaled = np.take(xyz, kept, axis=1).astype(index_type, copy=False)
+    scaled /= index_type(voxel_size)
     np.floor(scaled, out=scaled)
     low = scaled.min(axis=1)
     sizes = [int(size) for size in scaled.max(axis=1) - low + 1]
