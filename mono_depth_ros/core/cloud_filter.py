@@ -64,10 +64,8 @@ def filter_points(points: np.ndarray, colors_bgr: np.ndarray | None = None,
     """
     flat = _checked(points, 'points', (-1, 3))
     count = len(flat)
-    colors = None if colors_bgr is None else _checked(colors_bgr, 'colors_bgr', (count, 3))
+    colors = None if colors_bgr is None else _checked_colors(colors_bgr, np.shape(points))
     sigmas = None if sigma is None else _checked(sigma, 'sigma', (count,))
-    if colors is not None and colors.dtype != np.uint8:
-        raise BadMessageError('colors_bgr.dtype', str(colors.dtype), 'uint8')
     if not (voxel_size >= 0 and math.isfinite(voxel_size)):
         raise BadMessageError('voxel_size', voxel_size, 'a finite number >= 0 (m)')
     if not max_range > 0 or not max_sigma >= 0:
@@ -92,7 +90,7 @@ def filter_points(points: np.ndarray, colors_bgr: np.ndarray | None = None,
         exact = np.float32 if limit / voxel_size < 2 ** 23 else np.float64
         return _voxel_centroids(xyz, colors, sigmas, kept, voxel_size, count, exact)
     return FilteredPoints(np.ascontiguousarray(np.take(xyz, kept, axis=1).T),
-                          None if colors is None else np.take(colors, kept, axis=0),
+                          None if colors is None else _gather(colors, kept),
                           None if sigmas is None else np.take(sigmas, kept), count, len(kept))
 
 
@@ -143,7 +141,7 @@ def _voxel_centroids(xyz: np.ndarray, colors: np.ndarray | None, sigmas: np.ndar
     first_colors = None
     if colors is not None:
         firsts = np.flatnonzero(changes) + 1
-        first_colors = np.take(colors, np.take(source, np.r_[0, firsts]), axis=0)
+        first_colors = _gather(colors, np.take(source, np.r_[0, firsts]))
     mean_sigma = None
     if sigmas is not None:
         known = np.isfinite(sigmas)
@@ -152,6 +150,23 @@ def _voxel_centroids(xyz: np.ndarray, colors: np.ndarray | None, sigmas: np.ndar
                                         minlength=voxels)
             mean_sigma = means(np.where(known, sigmas, 0), known_members)[0].astype(np.float32)
     return FilteredPoints(centroids, first_colors, mean_sigma, count, gated)
+
+
+def _checked_colors(colors: np.ndarray, points_shape: tuple[int, ...]) -> np.ndarray:
+    """Return the colours unchanged (a strided view stays a view: only the kept are copied)."""
+    colors = np.asarray(colors)
+    if colors.shape != tuple(points_shape):
+        raise BadMessageError('colors_bgr.shape', colors.shape, f'{tuple(points_shape)} (BGR)')
+    if colors.dtype != np.uint8:
+        raise BadMessageError('colors_bgr.dtype', str(colors.dtype), 'uint8')
+    return colors
+
+
+def _gather(colors: np.ndarray, indices: np.ndarray) -> np.ndarray:
+    """Return the (M, 3) colours of the points at flat ``indices`` of (..., 3) ``colors``."""
+    if colors.ndim == 2:
+        return np.take(colors, indices, axis=0)
+    return colors[np.unravel_index(indices, colors.shape[:-1])]
 
 
 def _checked(values: np.ndarray, name: str, shape: tuple[int, ...]) -> np.ndarray:

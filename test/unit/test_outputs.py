@@ -132,7 +132,7 @@ def test_points_filtered_is_an_unorganized_voxel_cloud_with_the_fields_of_points
     values = read_cloud(cloud)
     xyz = np.stack([values[axis][0] for axis in 'xyz'], axis=1)
     assert np.linalg.norm(xyz, axis=1).max() <= 4.0, 'the 6 m wall is beyond max_range'
-    np.testing.assert_allclose(xyz[:, 2], 2.0, rtol=1e-3)  # the near wall only
+    np.testing.assert_allclose(xyz[:, 2], 2.0, rtol=0.03)  # the near wall only
     cells = np.floor(xyz / 0.1).astype(int)
     assert len(np.unique(cells, axis=0)) == len(cells), 'one point per voxel'
     plain = DepthOutputs().fields(result, CAMERA, RGB,
