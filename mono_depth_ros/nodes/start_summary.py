@@ -67,8 +67,9 @@ def depth_output_plan(values: Mapping[str, object], metric_model: bool) -> Outpu
                             f'once {SCALE_TOPIC} (triangulation_node) gives a metric scale'))
         else:
             missing.append((tuple(metric_topics),
+                            # Short enough for one line with the four topics.
                             'the model is relative and scale_source is none; set '
-                            'scale_source:=triangulation (with triangulation_node) or fixed'))
+                            'scale_source:=triangulation or fixed'))
     if not values['publish_points']:
         missing.append((CLOUD_TOPICS, 'publish_points is false; set publish_points:=true'))
     if values['publish_colored']:

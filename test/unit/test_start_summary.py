@@ -54,8 +54,7 @@ def test_a_relative_model_without_a_scale_source_says_how_to_get_metric_depth():
         'subscribes to /cam/image, /cam/camera_info',
         'publishes /cam/depth/relative, /cam/depth/colored, /cam/diagnostics',
         'no /cam/depth/image, /cam/depth/camera_info, /cam/points, /cam/points/filtered: the '
-        'model is relative and scale_source is none; set scale_source:=triangulation (with '
-        'triangulation_node) or fixed']
+        'model is relative and scale_source is none; set scale_source:=triangulation or fixed']
 
 
 def test_a_relative_model_with_a_fixed_scale_publishes_everything():
