@@ -25,8 +25,9 @@ from mono_depth_ros.core.image_codec import ImageFields
 from mono_depth_ros.core.pointcloud import CloudFields, read_cloud
 from mono_depth_ros.core.triangulation.pipeline import TriangulationResult
 from mono_depth_ros.pipeline.depth_pipeline import DepthResult
-from mono_depth_ros.pipeline.outputs import (DEPTH_TOPICS, DepthOutputs, DepthOutputSettings,
-                                             triangulation_fields, TRIANGULATION_TOPICS)
+from mono_depth_ros.pipeline.outputs import (costmap_cloud, DEPTH_TOPICS, DepthOutputs,
+                                             DepthOutputSettings, triangulation_fields,
+                                             TRIANGULATION_TOPICS)
 from synthetic_frames import off_centre_camera, textured_rgb
 
 CAMERA = off_centre_camera()
@@ -141,6 +142,19 @@ def test_points_filtered_is_an_unorganized_voxel_cloud_with_the_fields_of_points
     assert [field.name for field in plain.fields] == ['x', 'y', 'z']
     assert 'points/filtered' not in DepthOutputs().fields(
         result, CAMERA, RGB, DepthOutputSettings(publish_points=False), {'points/filtered'})
+
+
+def test_points_filtered_leaves_out_points_whose_known_sigma_exceeds_max_sigma():
+    depth = np.full((HEIGHT, WIDTH), 2.0, dtype=np.float32)
+    sigma = np.full((HEIGHT, WIDTH), np.nan, dtype=np.float32)  # unknown: kept
+    sigma[:, WIDTH // 2:] = 0.8  # known and too uncertain: left out
+    sigma[: HEIGHT // 2, : WIDTH // 4] = 0.1
+    settings = DepthOutputSettings(max_sigma=0.5, voxel_size=0.0, points_stride=1)
+    cloud = costmap_cloud(depth, CAMERA, settings, sigma=sigma)
+    x = read_cloud(cloud)['x'][0]
+    assert cloud.width == HEIGHT * WIDTH // 2
+    assert x.max() < (WIDTH // 2 - CAMERA.cx) / CAMERA.fx * 2.0
+    assert costmap_cloud(depth, CAMERA, settings).width == HEIGHT * WIDTH, 'no sigma: no gate'
 
 
 def test_relative_colour_follows_a_steady_range_kept_per_stream():
