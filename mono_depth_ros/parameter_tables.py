@@ -121,14 +121,12 @@ DEPTH_PARAMETERS = (
     ParameterSpec('threads', 0, 'CPU threads for inference (0: the backend chooses)',
                   integer_range=(0, 256)),
     ParameterSpec('edge_filter', True,
-                  'Set flying pixels (depth smeared across an edge) to NaN in depth/image and '
-                  'points'),
-    ParameterSpec('voxel_size', 0.05, 'Voxel edge of points/filtered (m; 0: no downsampling)',
+                  'NaN at flying pixels (depth smeared across edges) in depth/image and points'),
+    ParameterSpec('voxel_size', 0.05, 'Voxel of points/filtered (m; 0: none)',
                   float_range=(0.0, 10.0)),
-    ParameterSpec('max_range', 5.0, 'Farthest point of points/filtered from the camera (m)',
+    ParameterSpec('max_range', 5.0, 'Farthest point of points/filtered (m)',
                   float_range=(0.1, 1000.0)),
-    ParameterSpec('max_sigma', 0.5,
-                  'Largest depth 1-sigma of a point in points/filtered, where sigma is known (m)',
+    ParameterSpec('max_sigma', 0.5, 'Largest known depth sigma in points/filtered (m)',
                   float_range=(0.0, 1000.0)),
 )
 # Changing one of these loads the model again; the others apply from the next frame.

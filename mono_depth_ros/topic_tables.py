@@ -80,8 +80,7 @@ DEPTH_NODE_TOPICS = NodeTopics(
                   'Organized cloud x, y, z (and rgb with points_color) in the optical frame',
                   'with depth/image and publish_points: true'),
         TopicSpec('points/filtered', 'sensor_msgs/msg/PointCloud2',
-                  'Cloud for costmaps: the fields of points, unorganized, one point per '
-                  'voxel_size voxel, within max_range and max_sigma',
+                  'Unorganized cloud for costmaps, fields of points, one point per voxel',
                   'with depth/image and publish_points: true'),
         TopicSpec(DIAGNOSTICS.name, DIAGNOSTICS.message_type,
                   DIAGNOSTICS.description + '; the backend and the metric scale'),
