@@ -20,8 +20,9 @@ colours and sigmas, and returns arrays: the points within ``max_range`` of the s
 at most ``max_sigma``, reduced to the centroid of each occupied ``voxel_size`` cube. A voxel's
 colour is that of its first point (in input order: a real colour, not a blend), its sigma the
 mean of its points' known sigmas (not divided by sqrt(n): the errors of neighbouring pixels are
-correlated). Voxels are found by packing the three integer cell indices
-and the point index into one int64 and sorting that, so the cost is one numpy sort of N values.
+correlated). Voxels are found by packing the three integer cell indices and the point index
+into one int64 and sorting that, so the cost is one numpy sort of N values. The same function
+serves any cloud: depth_node's ``points/filtered`` and, later, triangulation's dense output.
 """
 
 from dataclasses import dataclass
