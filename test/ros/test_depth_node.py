@@ -136,8 +136,9 @@ def test_metric_model_publishes_every_output_stamped_like_the_input(metric_model
 
 def test_relative_model_publishes_relative_depth_and_metric_only_with_a_scale(relative_model):
     camera = off_centre_camera()
-    with node_under_test(make_depth_node, OUTPUTS, args=depth_node_args(relative_model)) as (
-            node, publisher, collector):
+    # Without the edge filter depth/image is exactly the scaled relative output.
+    args = depth_node_args(relative_model, edge_filter=False)
+    with node_under_test(make_depth_node, OUTPUTS, args=args) as (node, publisher, collector):
         publisher.publish_frame(textured_rgb(), camera, STAMP_NS)
         assert collector.wait_for('depth/relative', 1, timeout=30.0)
         assert collector.wait_for('depth/colored', 1, timeout=10.0)
