@@ -21,12 +21,15 @@ paints phantom obstacles in a costmap). A pixel is flying when both hold:
 - between: its depth is more than ``min_gap`` of itself above the nearest depth and below the
   farthest depth of its ``gap_radius`` window: it lies between two surfaces, not on one (the
   two sides of a sharp step are each at an end of their window and are kept);
-- a kink: within ``kink_radius`` the inverse depth bends, ``|laplacian(1/z)| / (1/z)`` above
-  ``max_kink``. A plane has inverse depth affine in the pixel coordinates (pinhole camera), so
-  its laplacian is zero however steeply it is seen: a floor at a grazing angle is between its
-  nearer and farther rows but has no kink and is kept, while the ends of a smeared step bend.
+- near a ramp: the inverse depth bends (``|laplacian(1/z)| / (1/z)`` above ``max_kink``)
+  within ``kink_radius``, or bends both ways (convex and concave) within ``ramp_radius``. A
+  plane has inverse depth affine in the pixel coordinates (pinhole camera), so its laplacian is
+  zero however steeply it is seen: a floor at a grazing angle is between its nearer and farther
+  rows but does not bend, and is kept. A smeared step bends one way at its foreground end and
+  the other way at its background end; a crease (a wall meeting the floor) bends one way only,
+  so only the pixels right at it can go.
 
-The test is local (an erosion, two dilations and a laplacian, OpenCV) and needs no camera model.
+The test is local (erosions, dilations and a laplacian, OpenCV) and needs no camera model.
 NaN (and zero or infinite) depths are unknown: they stay as they are, never count as the nearest
 or farthest depth, and give no kink.
 """
@@ -39,23 +42,26 @@ import numpy as np
 from mono_depth_ros.core.errors import BadMessageError
 
 # Defaults chosen on synthetic scenes whose depth is smeared as a network smears it (test/unit/
-# test_depth_edges.py, doc/costmaps.md): ramps up to ~8 px wide go, planes stay at any angle.
+# test_depth_edges.py, doc/costmaps.md): ramps up to ~10 px wide go, planes stay at any angle.
 GAP_RADIUS = 2
 MIN_GAP = 0.025
-KINK_RADIUS = 5
 MAX_KINK = 0.003
+KINK_RADIUS = 2
+RAMP_RADIUS = 10
 _THREAD_SCRATCH = threading.local()
 
 
 def flying_pixel_mask(depth: np.ndarray, min_gap: float = MIN_GAP,
                       gap_radius: int = GAP_RADIUS, max_kink: float = MAX_KINK,
-                      kink_radius: int = KINK_RADIUS) -> np.ndarray:
+                      kink_radius: int = KINK_RADIUS,
+                      ramp_radius: int = RAMP_RADIUS) -> np.ndarray:
     """Return the (H, W) bool mask of the flying pixels of a depth image (metres, NaN unknown).
 
     See the module docstring for the two tests; a pixel with unknown depth is never flying.
     """
     depth = _checked_depth(depth)
     gap_window, kink_window = _square(gap_radius), _square(kink_radius)
+    ramp_window = _square(ramp_radius)
     if depth.size == 0:
         return np.zeros(depth.shape, dtype=bool)
     scratch = _scratch(depth.shape)
@@ -85,17 +91,25 @@ def flying_pixel_mask(depth: np.ndarray, min_gap: float = MIN_GAP,
             np.copyto(inverse, 0.0, where=unknown)
         bend = cv2.Laplacian(inverse, cv2.CV_32F, dst=scratch['bend'], ksize=1,
                              borderType=cv2.BORDER_REPLICATE)
-        np.abs(bend, out=bend)
-        kink = np.greater(bend, np.multiply(inverse, np.float32(max_kink), out=gap),
-                          out=scratch['kink'])
+        limit = np.multiply(inverse, np.float32(max_kink), out=gap)
+        convex = np.greater(bend, limit, out=scratch['convex'])
+        concave = np.less(bend, np.negative(limit, out=limit), out=scratch['concave'])
     if unknown is not None:
-        # A laplacian that reaches an unknown pixel says nothing: no kink there.
-        touches_unknown = cv2.dilate(unknown.view(np.uint8), _square(1),
+        # A laplacian that reaches an unknown pixel says nothing: no bend there.
+        reaches_unknown = cv2.dilate(unknown.view(np.uint8), _square(1),
                                      borderType=cv2.BORDER_REPLICATE).view(bool)
-        kink &= ~touches_unknown
-    near_kink = cv2.dilate(kink.view(np.uint8), kink_window, dst=scratch['near_kink'],
-                           borderType=cv2.BORDER_REPLICATE)
-    flying = np.logical_and(between, near_kink.view(bool))
+        convex &= ~reaches_unknown
+        concave &= ~reaches_unknown
+    near = scratch['near']
+    bends = np.logical_or(convex, concave, out=scratch['kink'])
+    cv2.dilate(bends.view(np.uint8), kink_window, dst=near, borderType=cv2.BORDER_REPLICATE)
+    both = scratch['both']
+    cv2.dilate(convex.view(np.uint8), ramp_window, dst=both, borderType=cv2.BORDER_REPLICATE)
+    near_concave = cv2.dilate(concave.view(np.uint8), ramp_window, dst=scratch['near_concave'],
+                              borderType=cv2.BORDER_REPLICATE)
+    both &= near_concave
+    near |= both
+    flying = np.logical_and(between, near.view(bool))
     flying &= known
     return flying
 
@@ -121,8 +135,9 @@ def _scratch(shape: tuple[int, int]) -> dict[str, np.ndarray]:
         scratch = {name: np.empty(shape, dtype=np.float32)
                    for name in ('filled', 'nearest', 'farthest', 'gap', 'bend')}
         scratch.update({name: np.empty(shape, dtype=bool)
-                        for name in ('known', 'between', 'jump', 'kink')})
-        scratch['near_kink'] = np.empty(shape, dtype=np.uint8)
+                        for name in ('known', 'between', 'jump', 'kink', 'convex', 'concave')})
+        scratch.update({name: np.empty(shape, dtype=np.uint8)
+                        for name in ('near', 'both', 'near_concave')})
         _THREAD_SCRATCH.images = scratch
     return scratch
 
