@@ -42,7 +42,7 @@ import numpy as np
 from mono_depth_ros.core.errors import BadMessageError
 
 # Defaults chosen on synthetic scenes whose depth is smeared as a network smears it (test/unit/
-# test_depth_edges.py, doc/costmaps.md): ramps up to ~10 px wide go, planes stay at any angle.
+# test_depth_edges.py, doc/costmaps.md): ramps up to ~20 px wide go, planes stay at any angle.
 GAP_RADIUS = 2
 MIN_GAP = 0.025
 MAX_KINK = 0.003
