@@ -226,8 +226,10 @@ class DepthNode(Node):
         self._inference.add(result.timings_ms['inference'] / 1e3)
         settings = DepthOutputSettings.from_values(self._in_force(self._values))
         wanted = self._output_publishers.wanted()
-        self._output_publishers.publish(
-            self._outputs.fields(result, camera, rgb, settings, wanted), frame.header)
+        timings = dict(result.timings_ms)
+        fields = self._outputs.fields(result, camera, rgb, settings, wanted, timings)
+        timings.update(self._output_publishers.publish(fields, frame.header))
+        self._loop.stages.add(timings)
         return True
 
     # Diagnostics --------------------------------------------------------------------------

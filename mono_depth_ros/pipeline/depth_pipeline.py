@@ -25,9 +25,20 @@ import time
 import numpy as np
 
 from mono_depth_ros.core.depth_encoding import mask_depth_range
-from mono_depth_ros.core.preprocessing import output_to_input_size, prepare_input
+from mono_depth_ros.core.preprocessing import (InputBuffers, output_to_input_size,
+                                               prepare_input)
 from mono_depth_ros.core.relative_depth import relative_to_metric
 from mono_depth_ros.inference.base import DepthBackend, ModelInfo
+
+
+def gate_in_place(depth: np.ndarray, min_depth: float, max_depth: float) -> np.ndarray:
+    """Set float ``depth`` to NaN outside [min_depth, max_depth] in place (as mask_depth_range)."""
+    with np.errstate(invalid='ignore'):
+        outside = depth < min_depth
+        outside |= depth > max_depth
+    outside |= np.isnan(depth)
+    np.copyto(depth, np.nan, where=outside)
+    return depth
 
 
 @dataclass
@@ -73,6 +84,8 @@ class DepthPipeline:
         self.backend = backend
         self.model_info = model_info
         self.settings = settings
+        # The preprocessing's float buffers, kept from frame to frame (one frame at a time).
+        self.input_buffers = InputBuffers()
 
     @property
     def is_metric_model(self) -> bool:
@@ -89,7 +102,7 @@ class DepthPipeline:
             prepared = start
             output = self.backend.infer_rgb(rgb, size)
         else:
-            tensor = prepare_input(rgb, size)
+            tensor = prepare_input(rgb, size, buffers=self.input_buffers)
             prepared = time.perf_counter()
             output = self.backend.infer(tensor)
         inferred = time.perf_counter()
@@ -126,7 +139,8 @@ class DepthPipeline:
         if result.is_metric_model or scale_shift is None:
             return
         result.scale_shift = (float(scale_shift[0]), float(scale_shift[1]))
-        result.depth = self.gate(relative_to_metric(result.prediction, *result.scale_shift))
+        depth = relative_to_metric(result.prediction, *result.scale_shift)
+        result.depth = gate_in_place(depth, self.settings.min_depth, self.settings.max_depth)
 
     def gate(self, depth: np.ndarray) -> np.ndarray:
         """Return depth with NaN outside [min_depth, max_depth]."""

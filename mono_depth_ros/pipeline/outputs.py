@@ -21,6 +21,7 @@ Values are ImageFields (images), CloudFields (clouds) or a camera_info fields di
 """
 
 from dataclasses import dataclass, fields
+import time
 from typing import Collection, Mapping
 
 import cv2
@@ -29,8 +30,8 @@ import numpy as np
 from mono_depth_ros.core.camera_model import CameraModel
 from mono_depth_ros.core.colorize import colorize_depth, RangeTracker
 from mono_depth_ros.core.image_codec import ImageFields, numpy_to_image
-from mono_depth_ros.core.pointcloud import (CloudFields, depth_to_points, pack_organized_cloud,
-                                            pack_unorganized_cloud)
+from mono_depth_ros.core.pointcloud import (CloudFields, depth_to_organized_cloud,
+                                            pack_unorganized_cloud, ray_planes)
 from mono_depth_ros.core.triangulation.pipeline import (draw_tracks, sparse_depth_image,
                                                         sparse_sigma_image, TriangulationResult)
 from mono_depth_ros.pipeline.depth_pipeline import DepthResult
@@ -61,33 +62,49 @@ class DepthOutputSettings:
 
 
 def organized_cloud(depth: np.ndarray, camera: CameraModel, stride: int,
-                    bgr: np.ndarray | None = None) -> CloudFields:
+                    bgr: np.ndarray | None = None, *, rgb: np.ndarray | None = None,
+                    planes: tuple[np.ndarray, ...] | None = None) -> CloudFields:
     """Return the organized cloud of every ``stride``-th pixel of a depth image (optical frame).
 
-    ``bgr`` (H, W, 3), when given, colours the points.
+    ``rgb`` (or ``bgr``) (H, W, 3), when given, colours the points; ``planes`` are the
+    camera's ``ray_planes`` at this stride, when the caller keeps them.
     """
     stride = int(stride)
-    points = depth_to_points(depth, camera.pixel_rays(stride), stride)
-    colors = None if bgr is None else np.ascontiguousarray(bgr[::stride, ::stride])
-    return pack_organized_cloud(points, colors)
+    if rgb is None and bgr is not None:
+        rgb = np.asarray(bgr)[:, :, ::-1]
+    return depth_to_organized_cloud(depth, camera.pixel_rays(stride), stride, rgb, planes)
 
 
 class DepthOutputs:
-    """One camera stream's depth outputs; keeps the display range of relative depth/colored."""
+    """One camera stream's depth outputs; keeps the display range of relative depth/colored.
+
+    Also keeps the split ray planes of the last camera and stride, so a steady stream splits
+    them once.
+    """
 
     def __init__(self) -> None:
         self._relative_range = RangeTracker()
+        self._rays: np.ndarray | None = None
+        self._ray_planes: tuple[np.ndarray, ...] = ()
+
+    def _planes(self, camera: CameraModel, stride: int) -> tuple[np.ndarray, ...]:
+        rays = camera.pixel_rays(stride)  # cached by CameraModel: the same array while it holds
+        if rays is not self._rays:
+            self._rays, self._ray_planes = rays, ray_planes(rays)
+        return self._ray_planes
 
     def fields(self, result: DepthResult, camera: CameraModel, rgb: np.ndarray,
-               settings: DepthOutputSettings,
-               wanted: Collection[str]) -> dict[str, OutputFields]:
+               settings: DepthOutputSettings, wanted: Collection[str],
+               timings_ms: dict[str, float] | None = None) -> dict[str, OutputFields]:
         """Return the fields of the ``wanted`` depth topics this result and settings give.
 
         ``depth/relative`` comes from a relative model; ``depth/image``, ``depth/camera_info``
         and ``points`` once there is metric depth; ``depth/colored`` from either (relative
-        depth in a steady range that follows the scene).
+        depth in a steady range that follows the scene). ``timings_ms``, when given, gets the
+        milliseconds of the ``depth_image``, ``cloud`` and ``colorize`` stages.
         """
         messages: dict[str, OutputFields] = {}
+        start = time.perf_counter()
         if result.relative is not None and 'depth/relative' in wanted:
             messages['depth/relative'] = numpy_to_image(result.relative, '32FC1')
         if result.depth is not None:
@@ -95,12 +112,19 @@ class DepthOutputs:
                 messages['depth/image'] = numpy_to_image(result.depth, '32FC1')
             if 'depth/camera_info' in wanted:
                 messages['depth/camera_info'] = camera.to_camera_info_fields()
-            if settings.publish_points and 'points' in wanted:
-                bgr = rgb[:, :, ::-1] if settings.points_color else None
-                messages['points'] = organized_cloud(result.depth, camera,
-                                                     settings.points_stride, bgr)
+        images = time.perf_counter()
+        if result.depth is not None and settings.publish_points and 'points' in wanted:
+            stride = int(settings.points_stride)
+            messages['points'] = organized_cloud(
+                result.depth, camera, stride, rgb=rgb if settings.points_color else None,
+                planes=self._planes(camera, stride))
+        cloud = time.perf_counter()
         if settings.publish_colored and 'depth/colored' in wanted:
             messages['depth/colored'] = numpy_to_image(self._colored(result, settings), 'bgr8')
+        if timings_ms is not None:
+            timings_ms.update({'depth_image': 1e3 * (images - start),
+                               'cloud': 1e3 * (cloud - images),
+                               'colorize': 1e3 * (time.perf_counter() - cloud)})
         return messages
 
     def _colored(self, result: DepthResult, settings: DepthOutputSettings) -> np.ndarray:
