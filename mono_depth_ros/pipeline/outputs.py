@@ -21,6 +21,7 @@ Values are ImageFields (images), CloudFields (clouds) or a camera_info fields di
 """
 
 from dataclasses import dataclass, fields
+import sys
 import time
 from typing import Collection, Mapping
 
@@ -59,6 +60,22 @@ class DepthOutputSettings:
     def from_values(cls, values: Mapping[str, object]) -> 'DepthOutputSettings':
         """Return the settings named in a parameter-values mapping."""
         return cls(**{field.name: values[field.name] for field in fields(cls)})
+
+
+def image_fields_view(array: np.ndarray, encoding: str) -> ImageFields:
+    """Return ``numpy_to_image(array, encoding)`` with ``data`` a view of ``array``, not a copy.
+
+    For a C-contiguous little-endian array the bytes are the same; anything else goes through
+    ``numpy_to_image``. The caller must not change ``array`` while the fields are in use.
+    """
+    array = np.asarray(array)
+    if not (array.flags.c_contiguous and array.dtype.byteorder in ('=', '<', '|')
+            and sys.byteorder == 'little'):
+        return numpy_to_image(array, encoding)
+    checked = numpy_to_image(array[:1], encoding)  # validates the encoding, dtype and shape
+    return ImageFields(height=array.shape[0], width=checked.width, encoding=encoding,
+                       is_bigendian=0, step=checked.step,
+                       data=memoryview(array.reshape(-1).view(np.uint8)))
 
 
 def organized_cloud(depth: np.ndarray, camera: CameraModel, stride: int,
@@ -106,10 +123,10 @@ class DepthOutputs:
         messages: dict[str, OutputFields] = {}
         start = time.perf_counter()
         if result.relative is not None and 'depth/relative' in wanted:
-            messages['depth/relative'] = numpy_to_image(result.relative, '32FC1')
+            messages['depth/relative'] = image_fields_view(result.relative, '32FC1')
         if result.depth is not None:
             if 'depth/image' in wanted:
-                messages['depth/image'] = numpy_to_image(result.depth, '32FC1')
+                messages['depth/image'] = image_fields_view(result.depth, '32FC1')
             if 'depth/camera_info' in wanted:
                 messages['depth/camera_info'] = camera.to_camera_info_fields()
         images = time.perf_counter()
@@ -120,7 +137,8 @@ class DepthOutputs:
                 planes=self._planes(camera, stride))
         cloud = time.perf_counter()
         if settings.publish_colored and 'depth/colored' in wanted:
-            messages['depth/colored'] = numpy_to_image(self._colored(result, settings), 'bgr8')
+            messages['depth/colored'] = image_fields_view(self._colored(result, settings),
+                                                          'bgr8')
         if timings_ms is not None:
             timings_ms.update({'depth_image': 1e3 * (images - start),
                                'cloud': 1e3 * (cloud - images),
