@@ -33,7 +33,9 @@ random domain).
   message_build, publish) over the measured frames (the node's stage window is
   ``STAGE_WINDOW`` frames, the count measured). ``published_bytes_per_frame``, and
   ``plain_copy_ms``: one memcpy of those bytes in this process; ``overhead_to_copy_ratio``.
-  ``subscriber_decode_ms``: for the record, this side's cost to turn each output into arrays
+  ``node_cpu_ms_per_frame``: the node process's CPU time (all its threads, inference
+  included) per measured frame, from /proc: less sensitive to other processes than wall
+  times. ``subscriber_decode_ms``: for the record, this side's cost to turn each output into arrays
   (``image_to_numpy``, ``read_cloud``). Goals: overhead <= 5 ms at 640x480, stride 1, colour
   on; <= 3 ms at stride 2, colour off.
 - ``throughput``: 640x480, stride 1, colour on, images at 30 Hz and 60 Hz: frames published,
@@ -65,7 +67,7 @@ from sensor_msgs.msg import CameraInfo, Image, PointCloud2
 from std_msgs.msg import Header
 
 from benchmark_latency import summary_ms
-from benchmark_meters import CpuMeter
+from benchmark_meters import CpuMeter, read_proc
 from benchmark_model import (bench_model_path, NEAR_FREE_DESCRIPTION, near_free_onnx,
                              textured_rgb, V2_SMALL_DESCRIPTION)
 from benchmark_support import (DEPTH_NODE_PARAMETERS, diagnostic_values, node_process,
@@ -95,11 +97,13 @@ SETTLE_S = 0.05
 
 
 def run(frames: int = STAGE_WINDOW, warmup: int = 5, load_s: float = 8.0,
-        real_model: bool = True, bag_frames: int = 30) -> dict:
+        real_model: bool = True, bag_frames: int = 30, sizes=SIZES, strides=STRIDES,
+        rates_hz=RATES_HZ) -> dict:
     """Measure the node's overhead per configuration, its throughput, a real model, process-bag.
 
     ``frames`` per configuration should be at least ``STAGE_WINDOW`` (the node's per-stage
-    means then cover only the measured frames). Tests pass smaller counts.
+    means then cover only the measured frames). Tests pass smaller counts and fewer sizes
+    (width, height), strides and rates; throughput and process-bag use the first size.
     """
     use_loopback_large_data_dds()
     load_before = os.getloadavg()[0]
@@ -120,8 +124,8 @@ def run(frames: int = STAGE_WINDOW, warmup: int = 5, load_s: float = 8.0,
             cpu = CpuMeter(node.process.pid)
             started = cpu.start()
             configurations = {}
-            for width, height in SIZES:
-                for stride in STRIDES:
+            for width, height in sizes:
+                for stride in strides:
                     for colour in (True, False):
                         name = (f'{width}x{height}_stride{stride}_colour_'
                                 f'{"on" if colour else "off"}')
@@ -132,14 +136,15 @@ def run(frames: int = STAGE_WINDOW, warmup: int = 5, load_s: float = 8.0,
             result['configurations_cpu'] = cpu.usage(started)
             result['goals'] = _goals(configurations)
             started = cpu.start()
-            result['throughput'] = {f'{rate:g}_hz': _throughput(camera, node, rate, load_s, cpu)
-                                    for rate in RATES_HZ}
+            result['throughput'] = {
+                f'{rate:g}_hz': _throughput(camera, node, sizes[0], rate, load_s, cpu)
+                for rate in rates_hz}
             result['throughput_cpu'] = cpu.usage(started)
             result['throughput_goal_met'] = all(
                 load['no_drops'] for load in result['throughput'].values())
         if real_model:
             result['real_model'] = _real_model(frames, warmup)
-        result['process_bag'] = _process_bag(model, bag_frames)
+        result['process_bag'] = _process_bag(model, bag_frames, sizes[0], strides)
     return result
 
 
@@ -157,12 +162,15 @@ def _configuration(camera: '_Camera', node: NodeProcess, width: int, height: int
                                f'{FRAME_TIMEOUT_S * 2:.0f} s\n{node.log_tail()}')
     camera.reset_records()
     latencies, lost = [], 0
+    ticks = os.sysconf('SC_CLK_TCK') if hasattr(os, 'sysconf') else 100
+    cpu_before = read_proc(node.process.pid, ticks)[1]
     for _ in range(frames):
         latency = camera.sequential_frame(expected, FRAME_TIMEOUT_S)
         lost += latency is None
         if latency is not None:
             latencies.append(latency)
         time.sleep(SETTLE_S)
+    cpu_after = read_proc(node.process.pid, ticks)[1]
     stages = camera.stage_means()
     end_to_end = summary_ms(latencies)
     inference = stages.get('inference')
@@ -178,6 +186,8 @@ def _configuration(camera: '_Camera', node: NodeProcess, width: int, height: int
         'node_stages_ms': stages,
         'node_stages_without_inference_ms': round(
             sum(value for key, value in stages.items() if key != 'inference'), 2),
+        'node_cpu_ms_per_frame': (round(1e3 * (cpu_after - cpu_before) / frames, 2)
+                                  if None not in (cpu_before, cpu_after) and frames else None),
         'published_bytes_per_frame': published,
         'plain_copy_ms': round(copy_ms, 3),
         'overhead_to_copy_ratio': (round(overhead / copy_ms, 1)
@@ -208,10 +218,10 @@ def _plain_copy_ms(size: int, repeats: int = 20) -> float:
 
 # Throughput ---------------------------------------------------------------------------------
 
-def _throughput(camera: '_Camera', node: NodeProcess, rate_hz: float, duration_s: float,
-                cpu: CpuMeter) -> dict:
+def _throughput(camera: '_Camera', node: NodeProcess, size: tuple[int, int], rate_hz: float,
+                duration_s: float, cpu: CpuMeter) -> dict:
     camera.set_node_parameters(points_stride=1, points_color=True, publish_colored=True)
-    camera.use_frame(640, 480)
+    camera.use_frame(*size)
     for _ in range(3):
         camera.sequential_frame(TOPICS, FRAME_TIMEOUT_S)
     before = camera.fresh_diagnostics()
@@ -224,7 +234,7 @@ def _throughput(camera: '_Camera', node: NodeProcess, rate_hz: float, duration_s
     dropped = after.get('frames_dropped', 0) - before.get('frames_dropped', 0)
     complete = camera.complete_count(published, TOPICS)
     return {
-        'image': '640x480 rgb8', 'points_stride': 1, 'colour': True,
+        'image': f'{size[0]}x{size[1]} rgb8', 'points_stride': 1, 'colour': True,
         'rate_hz': rate_hz, 'duration_s': duration_s,
         'frames_published': len(published), 'frames_received_by_node': received,
         'frames_dropped_by_node': dropped, 'outputs_complete_received': complete,
@@ -250,13 +260,13 @@ def _real_model(frames: int, warmup: int) -> dict:
 
 # process-bag --------------------------------------------------------------------------------
 
-def _process_bag(model: str, frames: int) -> dict:
+def _process_bag(model: str, frames: int, size: tuple[int, int], strides) -> dict:
     from mono_depth_ros import bags
     from mono_depth_ros.bags import messages as bag_messages
     from mono_depth_ros.inference.selection import load_backend
     from mono_depth_ros.offline.processor import InputFrame, OfflineProcessor, OfflineSettings
 
-    width, height = 640, 480
+    width, height = size
     rgb = _frame(width, height)
     image = image_message(numpy_to_image(rgb, 'rgb8'), Header())
     info = camera_info_message(_camera(width, height).to_camera_info_fields(), Header())
@@ -264,7 +274,7 @@ def _process_bag(model: str, frames: int) -> dict:
     backend, model_info = load_backend(model, backend='onnxruntime', device='cpu',
                                        input_size=NEAR_FREE_INPUT_SIZE)
     with backend:
-        for stride in STRIDES:
+        for stride in strides:
             for colour in (True, False):
                 settings = DepthSettings(input_size=NEAR_FREE_INPUT_SIZE, scale_source='fixed',
                                          points_stride=stride, points_color=colour)
