@@ -365,16 +365,13 @@ class _Camera(BackgroundCamera):
                   'points': read_cloud, 'depth/camera_info': CameraModel.from_camera_info}[topic]
 
         def on_message(message) -> None:
+            self._log.record(topic, message)  # the arrival, before this side's decoding
             started = time.perf_counter()
             decode(message)
             spent = time.perf_counter() - started
             with self._log.condition:
                 self._decode_s.setdefault(topic, []).append(spent)
-                if hasattr(message, 'data'):
-                    self._bytes[topic] = len(message.data)
-                else:
-                    self._bytes[topic] = 0
-            self._log.record(topic, message)
+                self._bytes[topic] = len(getattr(message, 'data', b''))
         return on_message
 
     def wait_connected(self, node: NodeProcess, timeout_s: float = START_TIMEOUT_S) -> None:
@@ -454,14 +451,19 @@ class _Camera(BackgroundCamera):
     def fresh_diagnostics(self, timeout_s: float = 5.0) -> dict:
         """Return the node's next /diagnostics values (published once a second)."""
         keys = ('frames_received', 'frames_dropped', 'rate_in_hz', 'rate_out_hz',
-                'latency_mean_ms', *(f'stage_{stage}_mean_ms' for stage in STAGES))
+                'latency_mean_ms', 'inference_mean_ms',
+                *(f'stage_{stage}_mean_ms' for stage in STAGES))
         return diagnostic_values(self._log.fresh_diagnostics(STATUS_NAME, timeout_s), keys)
 
     def stage_means(self, values: dict | None = None) -> dict[str, float]:
         """Return the node's mean ms per stage from its next (or the given) /diagnostics."""
         values = self.fresh_diagnostics() if values is None else values
-        return {stage: round(float(values[f'stage_{stage}_mean_ms']), 3) for stage in STAGES
-                if f'stage_{stage}_mean_ms' in values}
+        stages = {stage: round(float(values[f'stage_{stage}_mean_ms']), 3) for stage in STAGES
+                  if f'stage_{stage}_mean_ms' in values}
+        if 'inference' not in stages and 'inference_mean_ms' in values:
+            # A node without stage times (before they were added): its mean inference time.
+            stages['inference'] = round(float(values['inference_mean_ms']), 3)
+        return stages
 
     def published_bytes(self) -> dict[str, int]:
         """Return the payload bytes of the last message of each topic."""
