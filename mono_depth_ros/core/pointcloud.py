@@ -138,14 +138,17 @@ def ray_planes(rays: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 def depth_to_organized_cloud(depth_m: np.ndarray, rays: np.ndarray, stride: int = 1,
                              colors_rgb: np.ndarray | None = None,
-                             planes: tuple[np.ndarray, ...] | None = None) -> CloudFields:
+                             planes: tuple[np.ndarray, ...] | None = None,
+                             payload=None) -> CloudFields:
     """Return the organized cloud of every ``stride``-th pixel of a depth image, in one pass.
 
     The same bytes as ``pack_organized_cloud(depth_to_points(depth_m, rays, stride), bgr)``
     with ``bgr`` the sampled colours: each coordinate plane is multiplied on its own and the
     planes (and the colour bits) are interleaved once into the cloud's buffer. ``colors_rgb``
     is the full-size (H, W, 3) uint8 RGB image; ``planes`` is ``ray_planes(rays)``, kept by
-    callers that see the same camera every frame.
+    callers that see the same camera every frame. ``payload`` (a writable buffer of exactly
+    the cloud's bytes, such as a message's kept ``array.array('B')``) receives the cloud, and
+    ``data`` is then a memoryview of it: no other buffer is made.
     """
     depth_m, rays = _checked_depth_and_rays(depth_m, rays, stride)
     rows, cols = rays.shape[:2]
@@ -166,11 +169,29 @@ def depth_to_organized_cloud(depth_m: np.ndarray, rays: np.ndarray, stride: int 
         bgra = cv2.cvtColor(colors, cv2.COLOR_RGB2BGRA, dst=_scratch_bgra(rows, cols))
         bgra.view(np.uint32)[...] &= _RGB_MASK
         channels.append(bgra.view(np.float32).reshape(rows, cols))
-    buffer = cv2.merge(channels)
     point_step = 4 * len(channels)
+    data = _merged(channels, payload, (rows, cols, len(channels)))
     return CloudFields(height=rows, width=cols, fields=fields, is_bigendian=False,
-                       point_step=point_step, row_step=point_step * cols,
-                       data=memoryview(buffer.reshape(-1).view(np.uint8)), is_dense=False)
+                       point_step=point_step, row_step=point_step * cols, data=data,
+                       is_dense=False)
+
+
+def cloud_bytes(height: int, width: int, colored: bool) -> int:
+    """Return the bytes of an organized ``depth_to_organized_cloud`` of that size."""
+    return height * width * (16 if colored else 12)
+
+
+def _merged(channels: list[np.ndarray], payload, shape: tuple[int, int, int]) -> memoryview:
+    """Interleave float32 planes into ``payload`` (when given and the right size) or anew."""
+    if payload is not None:
+        target = np.frombuffer(payload, dtype=np.float32)
+        if target.size == shape[0] * shape[1] * shape[2]:
+            target = target.reshape(shape)
+            merged = cv2.merge(channels, dst=target)
+            if merged.ctypes.data != target.ctypes.data:  # OpenCV chose not to write there
+                np.copyto(target, merged)
+            return memoryview(payload).cast('B')
+    return memoryview(cv2.merge(channels).reshape(-1).view(np.uint8))
 
 
 def pack_organized_cloud(points: np.ndarray, colors_bgr: np.ndarray | None = None) -> CloudFields:

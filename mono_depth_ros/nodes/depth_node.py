@@ -97,7 +97,7 @@ class DepthNode(Node):
 
         qos = qos_from_name(self._values['qos'])
         self._output_publishers = OutputPublishers(self, OUTPUT_TYPES, qos)
-        self._outputs = DepthOutputs()
+        self._outputs = DepthOutputs(payloads=self._output_publishers.payload)
         self._scale = TriangulationScale(self)
         self._inference = LatencyStats()
         self._loop = FrameLoop(self, self._estimate, purpose='depth',

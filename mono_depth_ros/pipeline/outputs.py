@@ -23,7 +23,7 @@ Values are ImageFields (images), CloudFields (clouds) or a camera_info fields di
 from dataclasses import dataclass, fields
 import sys
 import time
-from typing import Collection, Mapping
+from typing import Callable, Collection, Mapping
 
 import cv2
 import numpy as np
@@ -31,7 +31,7 @@ import numpy as np
 from mono_depth_ros.core.camera_model import CameraModel
 from mono_depth_ros.core.colorize import colorize_depth, RangeTracker
 from mono_depth_ros.core.image_codec import ImageFields, numpy_to_image
-from mono_depth_ros.core.pointcloud import (CloudFields, depth_to_organized_cloud,
+from mono_depth_ros.core.pointcloud import (cloud_bytes, CloudFields, depth_to_organized_cloud,
                                             pack_unorganized_cloud, ray_planes)
 from mono_depth_ros.core.triangulation.pipeline import (draw_tracks, sparse_depth_image,
                                                         sparse_sigma_image, TriangulationResult)
@@ -80,26 +80,36 @@ def image_fields_view(array: np.ndarray, encoding: str) -> ImageFields:
 
 def organized_cloud(depth: np.ndarray, camera: CameraModel, stride: int,
                     bgr: np.ndarray | None = None, *, rgb: np.ndarray | None = None,
-                    planes: tuple[np.ndarray, ...] | None = None) -> CloudFields:
+                    planes: tuple[np.ndarray, ...] | None = None,
+                    payload=None) -> CloudFields:
     """Return the organized cloud of every ``stride``-th pixel of a depth image (optical frame).
 
     ``rgb`` (or ``bgr``) (H, W, 3), when given, colours the points; ``planes`` are the
-    camera's ``ray_planes`` at this stride, when the caller keeps them.
+    camera's ``ray_planes`` at this stride, when the caller keeps them; ``payload`` a buffer
+    of the cloud's size to write it into (``depth_to_organized_cloud``).
     """
     stride = int(stride)
     if rgb is None and bgr is not None:
         rgb = np.asarray(bgr)[:, :, ::-1]
-    return depth_to_organized_cloud(depth, camera.pixel_rays(stride), stride, rgb, planes)
+    return depth_to_organized_cloud(depth, camera.pixel_rays(stride), stride, rgb, planes,
+                                    payload)
+
+
+# (topic, bytes) -> a writable buffer of that many bytes, kept by the caller (a message payload).
+PayloadBuffers = Callable[[str, int], object]
 
 
 class DepthOutputs:
     """One camera stream's depth outputs; keeps the display range of relative depth/colored.
 
     Also keeps the split ray planes of the last camera and stride, so a steady stream splits
-    them once.
+    them once. With ``payloads`` (the node's kept message payloads) the cloud is written
+    straight into the buffer it returns for ``points``, valid until the next frame: only for
+    callers that turn the fields into messages before the next ``fields`` call.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, payloads: PayloadBuffers | None = None) -> None:
+        self._payloads = payloads
         self._relative_range = RangeTracker()
         self._rays: np.ndarray | None = None
         self._ray_planes: tuple[np.ndarray, ...] = ()
@@ -132,9 +142,14 @@ class DepthOutputs:
         images = time.perf_counter()
         if result.depth is not None and settings.publish_points and 'points' in wanted:
             stride = int(settings.points_stride)
+            payload = None
+            if self._payloads is not None:
+                height, width = result.depth.shape[:2]
+                payload = self._payloads('points', cloud_bytes(
+                    -(-height // stride), -(-width // stride), settings.points_color))
             messages['points'] = organized_cloud(
                 result.depth, camera, stride, rgb=rgb if settings.points_color else None,
-                planes=self._planes(camera, stride))
+                planes=self._planes(camera, stride), payload=payload)
         cloud = time.perf_counter()
         if settings.publish_colored and 'depth/colored' in wanted:
             messages['depth/colored'] = image_fields_view(self._colored(result, settings),

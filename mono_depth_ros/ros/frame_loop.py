@@ -22,8 +22,7 @@ stages from its work), the /diagnostics publisher, and stopping the worker when 
 building the messages and publishing them.
 """
 
-import ctypes
-import sys
+import array
 import threading
 import time
 from typing import Callable
@@ -48,38 +47,6 @@ THROTTLE_S = 5.0
 STAGE_WINDOW = 30
 # The node's work on one usable frame: its RGB image and camera model; True when it published.
 FrameWork = Callable[[CameraFrame, np.ndarray, CameraModel], bool]
-
-
-# glibc mallopt parameters, and what the frame loop sets them to (see retain_freed_memory).
-_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
-RETAINED_FREE_BYTES = 128 << 20
-LARGEST_HEAP_ALLOCATION = 32 << 20
-_retained = False
-
-
-def retain_freed_memory() -> bool:
-    """Keep freed frame buffers in this process's heap instead of returning them to the kernel.
-
-    A frame's arrays (tensor, depth, cloud, message payloads: 10-60 MB) are freed and made
-    again every frame. glibc hands the top of its heap back to the kernel once more than
-    about twice the largest recent block is free, and the next frame page-faults every page
-    back: ~2000 faults and 3-6 ms of system time per 640x480 frame, measured. With the trim
-    threshold at ``RETAINED_FREE_BYTES`` and blocks up to ``LARGEST_HEAP_ALLOCATION`` on the
-    heap (not mmap), the pages stay mapped (~15 faults per frame); the process keeps up to
-    that much freed memory. Once per process; a no-op (False) without glibc.
-    """
-    global _retained
-    if _retained:
-        return True
-    if not sys.platform.startswith('linux'):
-        return False
-    try:
-        mallopt = ctypes.CDLL(None).mallopt
-    except (OSError, AttributeError):  # not glibc (musl has no mallopt)
-        return False
-    _retained = bool(mallopt(_M_TRIM_THRESHOLD, RETAINED_FREE_BYTES)
-                     and mallopt(_M_MMAP_THRESHOLD, LARGEST_HEAP_ALLOCATION))
-    return _retained
 
 
 class StageTimes:
@@ -111,7 +78,6 @@ class FrameLoop:
     def __init__(self, node: Node, work: FrameWork, *, purpose: str, worker_name: str,
                  transport: str, qos: QoSProfile, max_pixels: Callable[[], int],
                  problem_kinds: tuple[str, ...] = ()) -> None:
-        retain_freed_memory()
         self._work = work
         self._purpose = purpose
         self._max_pixels = max_pixels
@@ -176,6 +142,20 @@ class OutputPublishers:
     def __init__(self, node: Node, types: dict[str, type], qos: QoSProfile) -> None:
         self._publishers = {topic: node.create_publisher(kind, topic, qos)
                             for topic, kind in types.items()}
+        self._payloads: dict[str, array.array] = {}
+
+    def payload(self, topic: str, size: int) -> array.array:
+        """Return ``topic``'s kept message payload of ``size`` bytes, to fill in place.
+
+        The same array comes back frame after frame (a new one when the size changes), so a
+        large output is written once into the message's own buffer and no memory is faulted
+        in per frame. Valid until the next call for the topic: publishing copies it.
+        """
+        kept = self._payloads.get(topic)
+        if kept is None or len(kept) != size:
+            kept = array.array('B', bytes(size))
+            self._payloads[topic] = kept
+        return kept
 
     def resolved_names(self) -> dict[str, str]:
         """Return the resolved name of each output, by relative name."""

@@ -40,14 +40,27 @@ def byte_payload(data) -> array.array:
     return payload
 
 
+def _whole_byte_array(data) -> array.array | None:
+    """Return the ``array.array('B')`` that ``data`` is, or is a whole view of; else None."""
+    owner = data.obj if isinstance(data, memoryview) else data
+    if (isinstance(owner, array.array) and owner.typecode == 'B'
+            and (owner is data or (data.nbytes == len(owner) and data.contiguous))):
+        return owner
+    return None
+
+
 def set_payload(message, data) -> None:
     """Fill ``message.data`` with the bytes of ``data`` (see :func:`byte_payload`), copied once.
 
-    Where the message does not check its fields (Jazzy and later by default), the setter would
-    copy the array again: the check is switched on for this one assignment, so the array made
-    here is kept as it is.
+    An ``array.array('B')`` (or a whole memoryview of one, as a kept message payload filled in
+    place) is taken as it is, without a copy: the caller must not change it before the message
+    is published. Where the message does not check its fields (Jazzy and later by default),
+    the setter would copy the array again: the check is switched on for this one assignment,
+    so the array is kept as it is.
     """
-    payload = byte_payload(data)
+    payload = _whole_byte_array(data)
+    if payload is None:
+        payload = byte_payload(data)
     if getattr(message, '_check_fields', None) is False:
         message._check_fields = True
         try:

@@ -14,6 +14,7 @@
 
 """The depth node's per-frame overhead: one-copy messages, stage times, bench_node_overhead."""
 
+import array
 import json
 
 import numpy as np
@@ -22,7 +23,8 @@ from std_msgs.msg import Header
 
 from mono_depth_ros.core.image_codec import numpy_to_image
 from mono_depth_ros.core.pointcloud import pack_organized_cloud
-from mono_depth_ros.ros.frame_loop import retain_freed_memory, StageTimes
+from mono_depth_ros.pipeline.depth_pipeline import retain_freed_memory
+from mono_depth_ros.ros.frame_loop import StageTimes
 from mono_depth_ros.ros.messages import image_message, point_cloud_message, set_payload
 from mono_depth_ros.tools import bench
 
@@ -44,6 +46,9 @@ def test_messages_keep_the_one_payload_copy_whatever_rclpy_checks():
     first = payload_owner.data
     set_payload(payload_owner, b'\x03')
     assert list(first) == [1, 2] and list(payload_owner.data) == [3], 'a new array each time'
+    kept = array.array('B', b'\x04\x05')
+    set_payload(payload_owner, memoryview(kept).cast('B'))
+    assert payload_owner.data is kept, 'a kept payload filled in place is not copied'
 
 
 def test_stage_times_report_means_over_their_window():

@@ -22,6 +22,7 @@ fill. The fast path reorders no float arithmetic, so every comparison is exact (
 for the published buffers, NaN where NaN).
 """
 
+import array
 import pathlib
 import sys
 
@@ -173,6 +174,10 @@ def test_one_pass_cloud_has_the_bytes_of_broadcast_points(stride, coloured):
     cloud = read_cloud(fields)
     if coloured:
         np.testing.assert_array_equal(cloud['rgb'], rgb[::stride, ::stride])
+    payload = array.array('B', bytes(len(expected)))
+    written = depth_to_organized_cloud(depth, rays, stride, rgb if coloured else None,
+                                       payload=payload)
+    assert written.data.obj is payload and payload.tobytes() == expected, 'no other buffer'
 
 
 @pytest.mark.parametrize('inverse', [False, True])
