@@ -78,11 +78,13 @@ from mono_depth_ros.core.camera_model import CameraModel
 from mono_depth_ros.core.image_codec import image_to_numpy, numpy_to_image
 from mono_depth_ros.core.pointcloud import read_cloud
 from mono_depth_ros.pipeline.depth_pipeline import DepthPipeline, DepthSettings
-from mono_depth_ros.ros.frame_loop import STAGE_WINDOW
+from mono_depth_ros.ros import frame_loop
 from mono_depth_ros.ros.graph import BackgroundCamera
 from mono_depth_ros.ros.messages import camera_info_message, image_message, ns_to_stamp
 
 STATUS_NAME = 'depth_node: depth'
+# The node's stage window (30 in a checkout from before stage times, to compare with it).
+STAGE_WINDOW = getattr(frame_loop, 'STAGE_WINDOW', 30)
 TOPICS = ('depth/image', 'depth/camera_info', 'points', 'depth/colored')
 SIZES = ((640, 480), (1280, 720))
 STRIDES = (1, 2)
@@ -486,10 +488,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--frames', type=int, default=STAGE_WINDOW)
     parser.add_argument('--load-s', type=float, default=8.0)
+    parser.add_argument('--bag-frames', type=int, default=30)
+    parser.add_argument('--sizes', nargs='+', default=[f'{w}x{h}' for w, h in SIZES],
+                        help='frame sizes WIDTHxHEIGHT (throughput and process-bag: the first)')
+    parser.add_argument('--rates', nargs='+', type=float, default=list(RATES_HZ))
     parser.add_argument('--no-real-model', action='store_true')
     args = parser.parse_args(argv)
+    sizes = tuple(tuple(int(v) for v in size.lower().split('x')) for size in args.sizes)
     print(json.dumps(run(frames=args.frames, load_s=args.load_s,
-                         real_model=not args.no_real_model), indent=2))
+                         real_model=not args.no_real_model, bag_frames=args.bag_frames,
+                         sizes=sizes, rates_hz=tuple(args.rates)), indent=2))
     return 0
 
 
