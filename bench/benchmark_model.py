@@ -132,3 +132,42 @@ def bench_model_path(cache_dir: str | os.PathLike | None = None, *, name: str = 
         info = dataclasses.replace(info, encoder=None, source=source)
     export_onnx(model, path, input_size=266, info=info)
     return path
+
+
+NEAR_FREE_MODEL = 'near_free_mean_sigmoid.onnx'
+NEAR_FREE_DESCRIPTION = ('near-free ONNX model: channel mean, sigmoid, + 0.1 ([1, 3, h, w] -> '
+                         '[1, h, w], relative)')
+
+
+def near_free_onnx(directory: str | os.PathLike) -> pathlib.Path:
+    """Write (once) and return a near-free depth model: a real ONNX graph of three cheap ops.
+
+    ``[1, 3, h, w] -> [1, h, w]``: the mean over the channels, a sigmoid and + 0.1, so its
+    "relative depth" lies in (0.1, 1.1) and with scale 1, shift 0 the depth in (0.9, 10) m;
+    dynamic height and width, ``depth_type`` relative in its metadata.
+    """
+    import onnx
+    from onnx import helper, TensorProto
+
+    path = pathlib.Path(directory) / NEAR_FREE_MODEL
+    if path.is_file():
+        return path
+    pixels = helper.make_tensor_value_info('pixel_values', TensorProto.FLOAT,
+                                           [1, 3, 'height', 'width'])
+    depth = helper.make_tensor_value_info('predicted_depth', TensorProto.FLOAT,
+                                          [1, 'height', 'width'])
+    nodes = [helper.make_node('ReduceMean', ['pixel_values'], ['mean'], axes=[1], keepdims=0),
+             helper.make_node('Sigmoid', ['mean'], ['squashed']),
+             helper.make_node('Add', ['squashed', 'floor'], ['predicted_depth'])]
+    floor = helper.make_tensor('floor', TensorProto.FLOAT, [], [0.1])
+    graph = helper.make_graph(nodes, 'near_free_depth', [pixels], [depth], [floor])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid('', 17)])
+    model.ir_version = 8
+    for key, value in (('depth_type', 'relative'), ('source', 'near-free bench model')):
+        model.metadata_props.add(key=key, value=value)
+    onnx.checker.check_model(model)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix('.tmp')
+    onnx.save(model, str(temporary))
+    temporary.replace(path)
+    return path

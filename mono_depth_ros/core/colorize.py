@@ -63,16 +63,20 @@ def colorize_depth(depth: np.ndarray, min_value: float, max_value: float,
         gain, offset = 255.0 / (high - low), -255.0 * low / (high - low)
     else:
         gain, offset = -255.0 / (high - low), 255.0 * high / (high - low)
-    levels = depth.astype(np.float32) * np.float32(gain) + np.float32(offset + 0.5)
+    levels = np.multiply(depth, np.float32(gain), dtype=np.float32)
+    levels += np.float32(offset + 0.5)
     invalid = ~np.isfinite(levels)
-    np.copyto(levels, 0.0, where=invalid)
+    # Invalid pixels get invalid_bgr below, so their level only has to be a number.
+    cv2.patchNaNs(levels, 0.0)
     np.clip(levels, 0.0, 255.0, out=levels)
     index = levels.astype(np.uint8)
     if code is None:
         colored = cv2.cvtColor(index, cv2.COLOR_GRAY2BGR)
     else:
         colored = cv2.applyColorMap(index, code)
-    colored[invalid] = invalid_bgr
+    if invalid.any():
+        # OpenCV's masked copy is many times faster than numpy's boolean-index assignment.
+        cv2.copyTo(np.full_like(colored, invalid_bgr), invalid.view(np.uint8), colored)
     return colored
 
 

@@ -84,13 +84,9 @@ XYZ_FIELDS = (PointFieldSpec('x', 0, FLOAT32, 1), PointFieldSpec('y', 4, FLOAT32
 RGB_FIELD = PointFieldSpec('rgb', 12, FLOAT32, 1)
 
 
-def depth_to_points(depth_m: np.ndarray, rays: np.ndarray, stride: int = 1) -> np.ndarray:
-    """Return (ceil(H/stride), ceil(W/stride), 3) float32 optical-frame points of a depth image.
-
-    ``depth_m`` is (H, W) z-depth in metres; ``rays`` is ``CameraModel.pixel_rays(stride)``:
-    rays (x, y, 1) through the sampled pixels. A point is ``depth * ray``; it is NaN where the
-    depth is NaN, infinite or not positive.
-    """
+def _checked_depth_and_rays(depth_m: np.ndarray, rays: np.ndarray,
+                            stride: int) -> tuple[np.ndarray, np.ndarray]:
+    """Return (depth, rays) as arrays after checking their shapes against ``stride``."""
     depth_m = np.asarray(depth_m)
     if depth_m.ndim != 2:
         raise BadMessageError('depth.shape', depth_m.shape, '(H, W)')
@@ -103,18 +99,99 @@ def depth_to_points(depth_m: np.ndarray, rays: np.ndarray, stride: int = 1) -> n
         raise BadMessageError(
             'rays.shape', rays.shape,
             f'({rows}, {cols}, 3) for a {height}x{width} depth at stride {stride}')
-    if rows == 0 or cols == 0:
-        return np.empty((rows, cols, 3), dtype=np.float32)
+    return depth_m, rays
+
+
+def _sampled_depth(depth_m: np.ndarray, stride: int) -> np.ndarray:
+    """Return every ``stride``-th depth as contiguous float32, NaN where not usable (<= 0, inf)."""
     depth = np.ascontiguousarray(depth_m[::stride, ::stride], dtype=np.float32)
     unusable = depth <= 0
     unusable |= depth == np.inf
     if unusable.any():
         depth = np.where(unusable, np.float32(np.nan), depth)
+    return depth
+
+
+def depth_to_points(depth_m: np.ndarray, rays: np.ndarray, stride: int = 1) -> np.ndarray:
+    """Return (ceil(H/stride), ceil(W/stride), 3) float32 optical-frame points of a depth image.
+
+    ``depth_m`` is (H, W) z-depth in metres; ``rays`` is ``CameraModel.pixel_rays(stride)``:
+    rays (x, y, 1) through the sampled pixels. A point is ``depth * ray``; it is NaN where the
+    depth is NaN, infinite or not positive.
+    """
+    depth_m, rays = _checked_depth_and_rays(depth_m, rays, stride)
+    rows, cols = rays.shape[:2]
+    if rows == 0 or cols == 0:
+        return np.empty((rows, cols, 3), dtype=np.float32)
+    depth = _sampled_depth(depth_m, stride)
     rays = np.ascontiguousarray(rays, dtype=np.float32)
     # OpenCV's SIMD kernels do this ~4x faster than numpy broadcasting over the channel axis;
     # multiplying in place keeps to one large allocation.
     points = cv2.cvtColor(depth, cv2.COLOR_GRAY2BGR)
     return cv2.multiply(points, rays, dst=points)
+
+
+def ray_planes(rays: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return the x, y and z planes of (h, w, 3) rays as contiguous float32 (h, w) arrays."""
+    return tuple(cv2.split(np.ascontiguousarray(rays, dtype=np.float32)))
+
+
+def depth_to_organized_cloud(depth_m: np.ndarray, rays: np.ndarray, stride: int = 1,
+                             colors_rgb: np.ndarray | None = None,
+                             planes: tuple[np.ndarray, ...] | None = None,
+                             payload=None) -> CloudFields:
+    """Return the organized cloud of every ``stride``-th pixel of a depth image, in one pass.
+
+    The same bytes as ``pack_organized_cloud(depth_to_points(depth_m, rays, stride), bgr)``
+    with ``bgr`` the sampled colours: each coordinate plane is multiplied on its own and the
+    planes (and the colour bits) are interleaved once into the cloud's buffer. ``colors_rgb``
+    is the full-size (H, W, 3) uint8 RGB image; ``planes`` is ``ray_planes(rays)``, kept by
+    callers that see the same camera every frame. ``payload`` (a writable buffer of exactly
+    the cloud's bytes, such as a message's kept ``array.array('B')``) receives the cloud, and
+    ``data`` is then a memoryview of it: no other buffer is made.
+    """
+    depth_m, rays = _checked_depth_and_rays(depth_m, rays, stride)
+    rows, cols = rays.shape[:2]
+    colors = None
+    if colors_rgb is not None:
+        colors = _checked_colors(np.asarray(colors_rgb)[::stride, ::stride], (rows, cols))
+    if rows == 0 or cols == 0:
+        return pack_organized_cloud(np.empty((rows, cols, 3), dtype=np.float32),
+                                    None if colors is None else colors[:, :, ::-1])
+    if sys.byteorder != 'little':
+        raise NotImplementedError('packing point clouds needs a little-endian host')
+    depth = _sampled_depth(depth_m, stride)
+    channels = [cv2.multiply(depth, plane) for plane in (planes or ray_planes(rays))]
+    fields = list(XYZ_FIELDS)
+    if colors is not None:
+        fields.append(RGB_FIELD)
+        # The alpha-cleared BGRA bytes: uint32 (r<<16)|(g<<8)|b in little-endian order.
+        bgra = cv2.cvtColor(colors, cv2.COLOR_RGB2BGRA, dst=_scratch_bgra(rows, cols))
+        bgra.view(np.uint32)[...] &= _RGB_MASK
+        channels.append(bgra.view(np.float32).reshape(rows, cols))
+    point_step = 4 * len(channels)
+    data = _merged(channels, payload, (rows, cols, len(channels)))
+    return CloudFields(height=rows, width=cols, fields=fields, is_bigendian=False,
+                       point_step=point_step, row_step=point_step * cols, data=data,
+                       is_dense=False)
+
+
+def cloud_bytes(height: int, width: int, colored: bool) -> int:
+    """Return the bytes of an organized ``depth_to_organized_cloud`` of that size."""
+    return height * width * (16 if colored else 12)
+
+
+def _merged(channels: list[np.ndarray], payload, shape: tuple[int, int, int]) -> memoryview:
+    """Interleave float32 planes into ``payload`` (when given and the right size) or anew."""
+    if payload is not None:
+        target = np.frombuffer(payload, dtype=np.float32)
+        if target.size == shape[0] * shape[1] * shape[2]:
+            target = target.reshape(shape)
+            merged = cv2.merge(channels, dst=target)
+            if merged.ctypes.data != target.ctypes.data:  # OpenCV chose not to write there
+                np.copyto(target, merged)
+            return memoryview(payload).cast('B')
+    return memoryview(cv2.merge(channels).reshape(-1).view(np.uint8))
 
 
 def pack_organized_cloud(points: np.ndarray, colors_bgr: np.ndarray | None = None) -> CloudFields:

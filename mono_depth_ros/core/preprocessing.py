@@ -38,6 +38,8 @@ settings), measured in test/test_preprocessing.py:
   bicubic is what the official Depth-Anything-V2 inference code uses.
 """
 
+from dataclasses import dataclass
+
 import cv2
 import numpy as np
 
@@ -47,10 +49,65 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 DEFAULT_INPUT_SIZE = 518
 PATCH_MULTIPLE = 14
+_INTERPOLATIONS = {'cubic': cv2.INTER_CUBIC, 'linear': cv2.INTER_LINEAR,
+                   'area': cv2.INTER_AREA, 'nearest': cv2.INTER_NEAREST}
 
+
+@dataclass(frozen=True)
+class InputRecipe:
+    """How a model wants its input: per-channel RGB mean/std (of 0..1 values) and resize rule.
+
+    ``multiple``: both network sides are multiples of it; ``keep_aspect``: the resize keeps the
+    aspect ratio (else a square); ``interpolation``: one of cubic, linear, area, nearest
+    (OpenCV's, on the float image). The defaults are Depth Anything's.
+    """
+
+    mean: tuple[float, float, float] = IMAGENET_MEAN
+    std: tuple[float, float, float] = IMAGENET_STD
+    multiple: int = PATCH_MULTIPLE
+    keep_aspect: bool = True
+    interpolation: str = 'cubic'
+
+    def __post_init__(self) -> None:
+        if self.interpolation not in _INTERPOLATIONS:
+            raise BadMessageError('interpolation', self.interpolation,
+                                  f'one of {", ".join(_INTERPOLATIONS)}')
+        if len(self.mean) != 3 or len(self.std) != 3 or not all(v > 0 for v in self.std):
+            raise BadMessageError('mean/std', (self.mean, self.std),
+                                  'three means and three positive standard deviations')
+
+    def scale_offset(self) -> tuple[np.ndarray, np.ndarray]:
+        """Return float32 (scale, offset): (x / 255 - mean) / std == x * scale + offset."""
+        std = np.asarray(self.std, dtype=np.float64)
+        return ((1.0 / (255.0 * std)).astype(np.float32),
+                (-np.asarray(self.mean, dtype=np.float64) / std).astype(np.float32))
+
+
+DEPTH_ANYTHING_INPUT = InputRecipe()
 # (x / 255 - mean) / std == x * _SCALE + _OFFSET, per RGB channel, on 0..255 values.
-_SCALE = (1.0 / (255.0 * np.asarray(IMAGENET_STD))).astype(np.float32)
-_OFFSET = (-np.asarray(IMAGENET_MEAN) / np.asarray(IMAGENET_STD)).astype(np.float32)
+_SCALE, _OFFSET = DEPTH_ANYTHING_INPUT.scale_offset()
+
+
+class InputBuffers:
+    """Reusable buffers of :func:`prepare_input` for one stream (one thread at a time).
+
+    Holds the float copy of the frame, the resized float image and the network tensor, each
+    reallocated only when its shape changes. The tensor returned by ``prepare_input`` is
+    overwritten by the next call with the same buffers.
+    """
+
+    def __init__(self) -> None:
+        self._arrays: dict[str, np.ndarray] = {}
+        self.allocations = 0
+
+    def get(self, name: str, shape: tuple[int, ...]) -> np.ndarray:
+        """Return the float32 buffer ``name`` of ``shape`` (new when the shape changed)."""
+        array = self._arrays.get(name)
+        if array is None or array.shape != shape:
+            array = np.empty(shape, dtype=np.float32)
+            self._arrays[name] = array
+            self.allocations += 1
+        return array
 
 
 def _round_to_multiple(value: float, multiple: int, minimum: int) -> int:
@@ -100,27 +157,52 @@ def check_rgb(rgb: np.ndarray) -> np.ndarray:
     return image
 
 
-def normalisation_constants() -> tuple[np.ndarray, np.ndarray]:
+def normalisation_constants(recipe: InputRecipe = DEPTH_ANYTHING_INPUT
+                            ) -> tuple[np.ndarray, np.ndarray]:
     """Return per-channel (scale, offset): (x / 255 - mean) / std == x * scale + offset."""
-    return _SCALE.copy(), _OFFSET.copy()
+    if recipe == DEPTH_ANYTHING_INPUT:
+        return _SCALE.copy(), _OFFSET.copy()
+    return recipe.scale_offset()
 
 
 def prepare_input(rgb: np.ndarray, input_size: int | tuple[int, int] = DEFAULT_INPUT_SIZE,
-                  multiple: int = PATCH_MULTIPLE, keep_aspect: bool = True) -> np.ndarray:
+                  multiple: int | None = None, keep_aspect: bool | None = None, *,
+                  recipe: InputRecipe = DEPTH_ANYTHING_INPUT,
+                  buffers: InputBuffers | None = None) -> np.ndarray:
     """Return the (1, 3, h, w) float32 network tensor of an (H, W, 3) uint8 RGB image.
 
-    Bicubic resize to :func:`network_input_size`, then RGB/255 normalised with the ImageNet
-    mean and standard deviation; h and w are multiples of ``multiple``.
+    Resize (``recipe.interpolation``, bicubic by default) to :func:`network_input_size`, then
+    RGB/255 normalised with the recipe's mean and standard deviation; h and w are multiples of
+    ``multiple`` (default: the recipe's). With ``buffers`` no full-size array is allocated once
+    the shapes are known, and the returned tensor is one of them (overwritten next call).
     """
     image = check_rgb(rgb)
+    multiple = recipe.multiple if multiple is None else multiple
+    keep_aspect = recipe.keep_aspect if keep_aspect is None else keep_aspect
     height, width = network_input_size(image.shape[0], image.shape[1], input_size, multiple,
                                        keep_aspect)
+    buffers = buffers or InputBuffers()
     # Resize the float image (not uint8) so cubic overshoot is neither clipped nor rounded.
-    resized = image.astype(np.float32)
+    source = buffers.get('frame', image.shape)
+    np.copyto(source, image)
+    resized = source
     if (height, width) != image.shape[:2]:
-        resized = cv2.resize(resized, (width, height), interpolation=cv2.INTER_CUBIC)
-    normalised = resized * _SCALE + _OFFSET
-    return np.ascontiguousarray(normalised.transpose(2, 0, 1)[np.newaxis])
+        resized = cv2.resize(source, (width, height),
+                             dst=buffers.get('resized', (height, width, 3)),
+                             interpolation=_INTERPOLATIONS[recipe.interpolation])
+    tensor = buffers.get('tensor', (1, 3, height, width))
+    planes = tensor[0]
+    # Splitting into the tensor's planes, then scaling each plane in place, gives the same
+    # float32 values as (resized * scale + offset).transpose(2, 0, 1), ~4x faster.
+    split = cv2.split(resized, list(planes))
+    for plane, written in zip(planes, split):
+        if written.ctypes.data != plane.ctypes.data:  # OpenCV chose not to write in place
+            np.copyto(plane, written)
+    scale, offset = normalisation_constants(recipe)
+    for plane, channel_scale, channel_offset in zip(planes, scale, offset):
+        np.multiply(plane, channel_scale, out=plane)
+        np.add(plane, channel_offset, out=plane)
+    return tensor
 
 
 def output_to_input_size(prediction: np.ndarray, width: int, height: int) -> np.ndarray:

@@ -24,8 +24,12 @@ import numpy as np
 
 def relative_to_metric(relative: np.ndarray, scale: float, shift: float) -> np.ndarray:
     """Return metric depth (float32 metres, NaN where unknown) of an inverse-depth-like map."""
-    inverse_depth = np.asarray(relative, dtype=np.float32) * np.float32(scale) + np.float32(shift)
-    depth = np.full(inverse_depth.shape, np.nan, dtype=np.float32)
-    positive = inverse_depth > 0
-    np.divide(1.0, inverse_depth, out=depth, where=positive)
+    # One array for the whole computation: inverse depth, then depth in place.
+    depth = np.multiply(np.asarray(relative), np.float32(scale), dtype=np.float32)
+    depth += np.float32(shift)
+    unknown = depth <= 0
+    unknown |= np.isnan(depth)
+    with np.errstate(divide='ignore'):
+        np.divide(np.float32(1.0), depth, out=depth)
+    np.copyto(depth, np.float32(np.nan), where=unknown)
     return depth

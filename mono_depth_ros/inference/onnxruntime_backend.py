@@ -108,6 +108,11 @@ class OnnxRuntimeBackend(DepthBackend):
         if threads > 0:
             options.intra_op_num_threads = int(threads)
         providers = _providers(device, precision, cache_dir)
+        if providers == [CPU_PROVIDER]:
+            # Idle intra-op threads otherwise spin on the cores after every run, just when the
+            # node's postprocessing, clouds and publishing need them (measured: the frame's
+            # other work took ~2x as long on 2 cores; inference itself was not slower).
+            options.add_session_config_entry('session.intra_op.allow_spinning', '0')
         path = str(contract.path)
         self._session = _session(onnxruntime, path, path, options, providers)
         active = self._session.get_providers()

@@ -97,7 +97,7 @@ class DepthNode(Node):
 
         qos = qos_from_name(self._values['qos'])
         self._output_publishers = OutputPublishers(self, OUTPUT_TYPES, qos)
-        self._outputs = DepthOutputs()
+        self._outputs = DepthOutputs(payloads=self._output_publishers.payload)
         self._scale = TriangulationScale(self)
         self._inference = LatencyStats()
         self._loop = FrameLoop(self, self._estimate, purpose='depth',
@@ -226,8 +226,10 @@ class DepthNode(Node):
         self._inference.add(result.timings_ms['inference'] / 1e3)
         settings = DepthOutputSettings.from_values(self._in_force(self._values))
         wanted = self._output_publishers.wanted()
-        self._output_publishers.publish(
-            self._outputs.fields(result, camera, rgb, settings, wanted), frame.header)
+        timings = dict(result.timings_ms)
+        fields = self._outputs.fields(result, camera, rgb, settings, wanted, timings)
+        timings.update(self._output_publishers.publish(fields, frame.header))
+        self._loop.stages.add(timings)
         return True
 
     # Diagnostics --------------------------------------------------------------------------

@@ -21,7 +21,9 @@ Values are ImageFields (images), CloudFields (clouds) or a camera_info fields di
 """
 
 from dataclasses import dataclass, fields
-from typing import Collection, Mapping
+import sys
+import time
+from typing import Callable, Collection, Mapping
 
 import cv2
 import numpy as np
@@ -31,8 +33,9 @@ from mono_depth_ros.core.cloud_filter import filter_points
 from mono_depth_ros.core.colorize import colorize_depth, RangeTracker
 from mono_depth_ros.core.depth_edges import remove_flying_pixels
 from mono_depth_ros.core.image_codec import ImageFields, numpy_to_image
-from mono_depth_ros.core.pointcloud import (CloudFields, depth_to_points, pack_organized_cloud,
-                                            pack_unorganized_cloud)
+from mono_depth_ros.core.pointcloud import (cloud_bytes, CloudFields, depth_to_organized_cloud,
+                                            depth_to_points, pack_unorganized_cloud,
+                                            ray_planes)
 from mono_depth_ros.core.triangulation.pipeline import (draw_tracks, sparse_depth_image,
                                                         sparse_sigma_image, TriangulationResult)
 from mono_depth_ros.pipeline.depth_pipeline import DepthResult
@@ -69,16 +72,41 @@ class DepthOutputSettings:
         return cls(**{field.name: values[field.name] for field in fields(cls)})
 
 
+def image_fields_view(array: np.ndarray, encoding: str) -> ImageFields:
+    """Return ``numpy_to_image(array, encoding)`` with ``data`` a view of ``array``, not a copy.
+
+    For a C-contiguous little-endian array the bytes are the same; anything else goes through
+    ``numpy_to_image``. The caller must not change ``array`` while the fields are in use.
+    """
+    array = np.asarray(array)
+    if not (array.flags.c_contiguous and array.dtype.byteorder in ('=', '<', '|')
+            and sys.byteorder == 'little'):
+        return numpy_to_image(array, encoding)
+    checked = numpy_to_image(array[:1], encoding)  # validates the encoding, dtype and shape
+    return ImageFields(height=array.shape[0], width=checked.width, encoding=encoding,
+                       is_bigendian=0, step=checked.step,
+                       data=memoryview(array.reshape(-1).view(np.uint8)))
+
+
 def organized_cloud(depth: np.ndarray, camera: CameraModel, stride: int,
-                    bgr: np.ndarray | None = None) -> CloudFields:
+                    bgr: np.ndarray | None = None, *, rgb: np.ndarray | None = None,
+                    planes: tuple[np.ndarray, ...] | None = None,
+                    payload=None) -> CloudFields:
     """Return the organized cloud of every ``stride``-th pixel of a depth image (optical frame).
 
-    ``bgr`` (H, W, 3), when given, colours the points.
+    ``rgb`` (or ``bgr``) (H, W, 3), when given, colours the points; ``planes`` are the
+    camera's ``ray_planes`` at this stride, when the caller keeps them; ``payload`` a buffer
+    of the cloud's size to write it into (``depth_to_organized_cloud``).
     """
     stride = int(stride)
-    points = depth_to_points(depth, camera.pixel_rays(stride), stride)
-    colors = None if bgr is None else np.ascontiguousarray(bgr[::stride, ::stride])
-    return pack_organized_cloud(points, colors)
+    if rgb is None and bgr is not None:
+        rgb = np.asarray(bgr)[:, :, ::-1]
+    return depth_to_organized_cloud(depth, camera.pixel_rays(stride), stride, rgb, planes,
+                                    payload)
+
+
+# (topic, bytes) -> a writable buffer of that many bytes, kept by the caller (a message payload).
+PayloadBuffers = Callable[[str, int], object]
 
 
 def costmap_cloud(depth: np.ndarray, camera: CameraModel, settings: 'DepthOutputSettings',
@@ -100,43 +128,73 @@ def costmap_cloud(depth: np.ndarray, camera: CameraModel, settings: 'DepthOutput
 
 
 class DepthOutputs:
-    """One camera stream's depth outputs; keeps the display range of relative depth/colored."""
+    """One camera stream's depth outputs; keeps the display range of relative depth/colored.
 
-    def __init__(self) -> None:
+    Also keeps the split ray planes of the last camera and stride, so a steady stream splits
+    them once. With ``payloads`` (the node's kept message payloads) the cloud is written
+    straight into the buffer it returns for ``points``, valid until the next frame: only for
+    callers that turn the fields into messages before the next ``fields`` call.
+    """
+
+    def __init__(self, payloads: PayloadBuffers | None = None) -> None:
+        self._payloads = payloads
         self._relative_range = RangeTracker()
+        self._rays: np.ndarray | None = None
+        self._ray_planes: tuple[np.ndarray, ...] = ()
+
+    def _planes(self, camera: CameraModel, stride: int) -> tuple[np.ndarray, ...]:
+        rays = camera.pixel_rays(stride)  # cached by CameraModel: the same array while it holds
+        if rays is not self._rays:
+            self._rays, self._ray_planes = rays, ray_planes(rays)
+        return self._ray_planes
 
     def fields(self, result: DepthResult, camera: CameraModel, rgb: np.ndarray,
-               settings: DepthOutputSettings,
-               wanted: Collection[str]) -> dict[str, OutputFields]:
+               settings: DepthOutputSettings, wanted: Collection[str],
+               timings_ms: dict[str, float] | None = None) -> dict[str, OutputFields]:
         """Return the fields of the ``wanted`` depth topics this result and settings give.
 
         ``depth/relative`` comes from a relative model; ``depth/image``, ``depth/camera_info``,
         ``points`` and ``points/filtered`` once there is metric depth (with ``edge_filter``, its
         flying pixels NaN first); ``depth/colored`` from either (relative depth in a steady
-        range that follows the scene).
+        range that follows the scene). ``timings_ms``, when given, gets the milliseconds of the
+        ``depth_image``, ``cloud`` and ``colorize`` stages.
         """
         messages: dict[str, OutputFields] = {}
+        start = time.perf_counter()
         if result.relative is not None and 'depth/relative' in wanted:
-            messages['depth/relative'] = numpy_to_image(result.relative, '32FC1')
+            messages['depth/relative'] = image_fields_view(result.relative, '32FC1')
         if result.depth is not None:
             depth = result.depth
             if settings.edge_filter and not EDGE_FILTERED_TOPICS.isdisjoint(wanted):
                 depth, _ = remove_flying_pixels(depth)
             if 'depth/image' in wanted:
-                messages['depth/image'] = numpy_to_image(depth, '32FC1')
+                messages['depth/image'] = image_fields_view(depth, '32FC1')
             if 'depth/camera_info' in wanted:
                 messages['depth/camera_info'] = camera.to_camera_info_fields()
-            if settings.publish_points and 'points' in wanted:
-                bgr = rgb[:, :, ::-1] if settings.points_color else None
-                messages['points'] = organized_cloud(depth, camera,
-                                                     settings.points_stride, bgr)
-            if settings.publish_points and 'points/filtered' in wanted:
-                bgr = rgb[:, :, ::-1] if settings.points_color else None
-                # depth/sigma (None until a scale source or model gives one) gates max_sigma.
-                messages['points/filtered'] = costmap_cloud(depth, camera, settings, bgr,
-                                                            getattr(result, 'sigma', None))
+        images = time.perf_counter()
+        if result.depth is not None and settings.publish_points and 'points' in wanted:
+            stride = int(settings.points_stride)
+            payload = None
+            if self._payloads is not None:
+                height, width = depth.shape[:2]
+                payload = self._payloads('points', cloud_bytes(
+                    -(-height // stride), -(-width // stride), settings.points_color))
+            messages['points'] = organized_cloud(
+                depth, camera, stride, rgb=rgb if settings.points_color else None,
+                planes=self._planes(camera, stride), payload=payload)
+        if result.depth is not None and settings.publish_points and 'points/filtered' in wanted:
+            bgr = rgb[:, :, ::-1] if settings.points_color else None
+            # depth/sigma (None until a scale source or model gives one) gates max_sigma.
+            messages['points/filtered'] = costmap_cloud(depth, camera, settings, bgr,
+                                                        getattr(result, 'sigma', None))
+        cloud = time.perf_counter()
         if settings.publish_colored and 'depth/colored' in wanted:
-            messages['depth/colored'] = numpy_to_image(self._colored(result, settings), 'bgr8')
+            messages['depth/colored'] = image_fields_view(self._colored(result, settings),
+                                                          'bgr8')
+        if timings_ms is not None:
+            timings_ms.update({'depth_image': 1e3 * (images - start),
+                               'cloud': 1e3 * (cloud - images),
+                               'colorize': 1e3 * (time.perf_counter() - cloud)})
         return messages
 
     def _colored(self, result: DepthResult, settings: DepthOutputSettings) -> np.ndarray:

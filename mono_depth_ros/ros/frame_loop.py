@@ -16,10 +16,14 @@
 
 A node gives it the per-frame work and its diagnostics report; the loop owns the subscriptions
 (:class:`CameraInput`), the latest-frame-wins worker, the input-health counters, the rate and
-latency meters, the /diagnostics publisher, and stopping the worker when the node goes.
-:class:`OutputPublishers` publishes a frame's output fields (``pipeline.outputs``).
+latency meters, the per-stage times (:class:`StageTimes`: ``decode`` here, the node's own
+stages from its work), the /diagnostics publisher, and stopping the worker when the node goes.
+:class:`OutputPublishers` publishes a frame's output fields (``pipeline.outputs``) and times
+building the messages and publishing them.
 """
 
+import array
+import threading
 import time
 from typing import Callable
 
@@ -39,8 +43,33 @@ from mono_depth_ros.ros.latest_frame import LatestFrameWorker
 from mono_depth_ros.ros.messages import output_message
 
 THROTTLE_S = 5.0
+# Frames each stage's mean time covers in /diagnostics (``stage_<name>_mean_ms``).
+STAGE_WINDOW = 30
 # The node's work on one usable frame: its RGB image and camera model; True when it published.
 FrameWork = Callable[[CameraFrame, np.ndarray, CameraModel], bool]
+
+
+class StageTimes:
+    """Mean milliseconds of each named stage over the last ``keep`` frames that ran it."""
+
+    def __init__(self, keep: int = STAGE_WINDOW) -> None:
+        self._keep = keep
+        self._stats: dict[str, LatencyStats] = {}
+        self._lock = threading.Lock()
+
+    def add(self, timings_ms: dict[str, float]) -> None:
+        """Record one frame's stage times (milliseconds, by stage name)."""
+        with self._lock:
+            for name, milliseconds in timings_ms.items():
+                if name not in self._stats:
+                    self._stats[name] = LatencyStats(self._keep)
+                self._stats[name].add(milliseconds / 1e3)
+
+    def values(self) -> dict[str, float]:
+        """Return ``{'stage_<name>_mean_ms': mean}`` for every stage seen, in first-seen order."""
+        with self._lock:
+            stats = list(self._stats.items())
+        return {f'stage_{name}_mean_ms': stat.summary_ms()['mean'] for name, stat in stats}
 
 
 class FrameLoop:
@@ -56,6 +85,7 @@ class FrameLoop:
         self._diagnostics: DiagnosticsPublisher | None = None
         self.rate_in, self.rate_out = RateMeter(), RateMeter()
         self.latency = LatencyStats()
+        self.stages = StageTimes()
         self.health = InputHealth(node.get_logger(), problem_kinds, THROTTLE_S)
         self.worker = LatestFrameWorker(self._process, name=worker_name,
                                         on_error=self.health.failed)
@@ -76,8 +106,9 @@ class FrameLoop:
 
     def flow_values(self) -> dict[str, object]:
         """Return the key values every node reports: rates, frames, latency, input problems."""
-        return frame_flow_values(self.rate_in, self.rate_out, self.worker, self.latency,
-                                 self.health.counts)
+        return {**frame_flow_values(self.rate_in, self.rate_out, self.worker, self.latency,
+                                    self.health.counts),
+                **self.stages.values()}
 
     def status(self, active: str) -> tuple[bytes, str]:
         """Return the diagnostic (level, message); ``active`` says what publishing means."""
@@ -88,11 +119,13 @@ class FrameLoop:
         self.worker.put(frame)
 
     def _process(self, frame: CameraFrame) -> None:
+        start = time.perf_counter()
         usable = self.health.usable_frame(
             frame, self._cameras, self._max_pixels(),
             self.camera.camera_info_subscription.topic_name, self._purpose)
         if usable is None:
             return
+        self.stages.add({'decode': 1e3 * (time.perf_counter() - start)})
         rgb, camera = usable
         if self._work(frame, rgb, camera):
             self.rate_out.tick()
@@ -109,6 +142,20 @@ class OutputPublishers:
     def __init__(self, node: Node, types: dict[str, type], qos: QoSProfile) -> None:
         self._publishers = {topic: node.create_publisher(kind, topic, qos)
                             for topic, kind in types.items()}
+        self._payloads: dict[str, array.array] = {}
+
+    def payload(self, topic: str, size: int) -> array.array:
+        """Return ``topic``'s kept message payload of ``size`` bytes, to fill in place.
+
+        The same array comes back frame after frame (a new one when the size changes), so a
+        large output is written once into the message's own buffer and no memory is faulted
+        in per frame. Valid until the next call for the topic: publishing copies it.
+        """
+        kept = self._payloads.get(topic)
+        if kept is None or len(kept) != size:
+            kept = array.array('B', bytes(size))
+            self._payloads[topic] = kept
+        return kept
 
     def resolved_names(self) -> dict[str, str]:
         """Return the resolved name of each output, by relative name."""
@@ -119,7 +166,18 @@ class OutputPublishers:
         return {topic for topic, publisher in self._publishers.items()
                 if publisher.get_subscription_count()}
 
-    def publish(self, messages: dict[str, OutputFields], header: Header) -> None:
-        """Publish each topic's fields, stamped with ``header`` (the input image's)."""
+    def publish(self, messages: dict[str, OutputFields], header: Header) -> dict[str, float]:
+        """Publish each topic's fields, stamped with ``header`` (the input image's).
+
+        Return the milliseconds spent building the messages (``message_build``) and in
+        ``publish`` (serialisation and handing them to DDS).
+        """
+        build_s = publish_s = 0.0
         for topic, fields in messages.items():
-            self._publishers[topic].publish(output_message(fields, header))
+            start = time.perf_counter()
+            message = output_message(fields, header)
+            built = time.perf_counter()
+            self._publishers[topic].publish(message)
+            build_s += built - start
+            publish_s += time.perf_counter() - built
+        return {'message_build': 1e3 * build_s, 'publish': 1e3 * publish_s}

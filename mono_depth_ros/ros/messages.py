@@ -15,7 +15,9 @@
 """Core results to rclpy messages and back, through one fast path for large byte payloads.
 
 Assigning a numpy array to a message's ``data`` makes rclpy check every element (about 0.9 s for a
-5 MB cloud); an ``array.array('B')`` is taken as it is. Every large message is filled here.
+5 MB cloud); an ``array.array('B')`` is taken as it is, but only while the message checks its
+fields (always in Humble; in Jazzy and later only with ``ROS_PYTHON_CHECK_FIELDS=1``; otherwise
+the setter copies it once more). Every large message is filled here, with one copy of the bytes.
 """
 
 import array
@@ -36,6 +38,37 @@ def byte_payload(data) -> array.array:
         data = np.ascontiguousarray(data).view(np.uint8).reshape(-1)
     payload.frombytes(memoryview(data).cast('B'))
     return payload
+
+
+def _whole_byte_array(data) -> array.array | None:
+    """Return the ``array.array('B')`` that ``data`` is, or is a whole view of; else None."""
+    owner = data.obj if isinstance(data, memoryview) else data
+    if (isinstance(owner, array.array) and owner.typecode == 'B'
+            and (owner is data or (data.nbytes == len(owner) and data.contiguous))):
+        return owner
+    return None
+
+
+def set_payload(message, data) -> None:
+    """Fill ``message.data`` with the bytes of ``data`` (see :func:`byte_payload`), copied once.
+
+    An ``array.array('B')`` (or a whole memoryview of one, as a kept message payload filled in
+    place) is taken as it is, without a copy: the caller must not change it before the message
+    is published. Where the message does not check its fields (Jazzy and later by default),
+    the setter would copy the array again: the check is switched on for this one assignment,
+    so the array is kept as it is.
+    """
+    payload = _whole_byte_array(data)
+    if payload is None:
+        payload = byte_payload(data)
+    if getattr(message, '_check_fields', None) is False:
+        message._check_fields = True
+        try:
+            message.data = payload
+        finally:
+            message._check_fields = False
+    else:
+        message.data = payload
 
 
 def copy_header(header: Header) -> Header:
@@ -60,14 +93,14 @@ def image_message(fields: ImageFields, header: Header) -> Image:
     message = Image(header=copy_header(header), height=fields.height, width=fields.width,
                     encoding=fields.encoding, is_bigendian=int(fields.is_bigendian),
                     step=fields.step)
-    message.data = byte_payload(fields.data)
+    set_payload(message, fields.data)
     return message
 
 
 def compressed_image_message(format_name: str, data: bytes, header: Header) -> CompressedImage:
     """Return a sensor_msgs/CompressedImage, stamped with ``header``."""
     message = CompressedImage(header=copy_header(header), format=format_name)
-    message.data = byte_payload(data)
+    set_payload(message, data)
     return message
 
 
@@ -79,7 +112,7 @@ def point_cloud_message(fields: CloudFields, header: Header) -> PointCloud2:
                            count=spec.count) for spec in fields.fields],
         is_bigendian=bool(fields.is_bigendian), point_step=fields.point_step,
         row_step=fields.row_step, is_dense=bool(fields.is_dense))
-    message.data = byte_payload(fields.data)
+    set_payload(message, fields.data)
     return message
 
 
