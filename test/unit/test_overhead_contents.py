@@ -206,9 +206,10 @@ def test_frame_outputs_equal_the_reference_chain(tmp_path, stride, coloured):
                              scale_source='fixed', points_stride=stride, points_color=coloured)
     pipeline = DepthPipeline(backend, info, settings)
     outputs = DepthOutputs()
+    # The reference chain predates the edge filter (tested on its own in test_depth_edges).
     output_settings = DepthOutputSettings(min_depth=MIN_DEPTH, max_depth=MAX_DEPTH,
                                           points_stride=stride, points_color=coloured,
-                                          publish_colored=coloured)
+                                          publish_colored=coloured, edge_filter=False)
     camera = CameraModel.from_intrinsics(fx=120.0, fy=120.0, cx=79.5, cy=59.5, width=160,
                                          height=120)
     with backend:
