@@ -54,6 +54,8 @@ class FrameLoop:
         self._max_pixels = max_pixels
         self._cameras = CameraModelCache()
         self._diagnostics: DiagnosticsPublisher | None = None
+        # A managed node that is not active pauses the loop: frames are dropped unread.
+        self.paused = False
         self.rate_in, self.rate_out = RateMeter(), RateMeter()
         self.latency = LatencyStats()
         self.health = InputHealth(node.get_logger(), problem_kinds, THROTTLE_S)
@@ -84,6 +86,8 @@ class FrameLoop:
         return self.health.status(self.rate_out.rate() > 0.0, active)
 
     def _on_frame(self, frame: CameraFrame) -> None:
+        if self.paused:
+            return
         self.rate_in.tick()
         self.worker.put(frame)
 
@@ -102,6 +106,13 @@ class FrameLoop:
         """Stop the worker after the frame in progress (waiting frames are dropped)."""
         self.worker.stop()
 
+    def destroy(self, node: Node) -> None:
+        """Stop the worker and remove the camera subscriptions and /diagnostics from ``node``."""
+        self.stop()
+        self.camera.destroy(node)
+        if self._diagnostics is not None:
+            self._diagnostics.destroy()
+
 
 class OutputPublishers:
     """A node's output publishers by relative topic: which are wanted, and publishing fields."""
@@ -118,6 +129,12 @@ class OutputPublishers:
         """Return the topics that have subscribers (the only ones worth computing)."""
         return {topic for topic, publisher in self._publishers.items()
                 if publisher.get_subscription_count()}
+
+    def destroy(self, node: Node) -> None:
+        """Remove the publishers from ``node``."""
+        for publisher in self._publishers.values():
+            node.destroy_publisher(publisher)
+        self._publishers = {}
 
     def publish(self, messages: dict[str, OutputFields], header: Header) -> None:
         """Publish each topic's fields, stamped with ``header`` (the input image's)."""
