@@ -41,7 +41,7 @@ COSTMAP_PARAMETERS = {
     'observation_sources', 'origin_x', 'origin_y', 'plugins', 'publish_frequency', 'resolution',
     'robot_base_frame', 'robot_radius', 'rolling_window', 'track_unknown_space',
     'transform_tolerance', 'trinary_costmap', 'unknown_cost_value', 'update_frequency',
-    'use_maximum', 'use_sim_time'}
+    'use_maximum', 'use_sim_time', 'width'}
 OBSTACLE_LAYER = {'enabled', 'footprint_clearing_enabled', 'min_obstacle_height',
                   'max_obstacle_height', 'combination_method', 'observation_sources'}
 OBSTACLE_SOURCE = {'topic', 'sensor_frame', 'observation_persistence', 'expected_update_rate',
@@ -72,13 +72,15 @@ LAYERS = {
 }
 
 
-def _costmaps(relative_path: str) -> dict[str, dict]:
-    """Return {costmap node: ros__parameters} of one file (``name: name: ros__parameters``)."""
-    document = yaml.safe_load((ROOT / relative_path).read_text(encoding='utf-8'))
+def _costmaps(relative_path: str | None, document: dict | None = None) -> dict[str, dict]:
+    """Return {costmap node: ros__parameters} of a file (``name: name: ros__parameters``)."""
+    if document is None:
+        document = yaml.safe_load((ROOT / relative_path).read_text(encoding='utf-8'))
     costmaps = {}
     for outer, inner in document.items():
         for name, section in inner.items():
-            costmaps[f'{outer}/{name}'] = section['ros__parameters']
+            if name.endswith('costmap'):  # other nodes of Nav2's file are not checked here
+                costmaps[f'{outer}/{name}'] = section['ros__parameters']
     return costmaps
 
 
@@ -97,9 +99,8 @@ def _camera_sources(costmap: dict):
                 yield plugin, section[source]
 
 
-@pytest.mark.parametrize('relative_path', NAV2_FILES)
-def test_every_key_is_a_parameter_nav2_or_stvl_declares(relative_path):
-    for costmap, parameters in _costmaps(relative_path).items():
+def _assert_nav2_names(relative_path: str, costmaps: dict[str, dict]) -> None:
+    for costmap, parameters in costmaps.items():
         layer_names = set(parameters['plugins'])
         unknown = set(parameters) - COSTMAP_PARAMETERS - layer_names
         assert not unknown, f'{relative_path} {costmap}: not costmap parameters: {unknown}'
@@ -113,6 +114,11 @@ def test_every_key_is_a_parameter_nav2_or_stvl_declares(relative_path):
                 assert source_parameters is not None
                 unknown = set(section[source]) - source_parameters
                 assert not unknown, f'{relative_path} {costmap}.{layer}.{source}: {unknown}'
+
+
+@pytest.mark.parametrize('relative_path', NAV2_FILES)
+def test_every_key_is_a_parameter_nav2_or_stvl_declares(relative_path):
+    _assert_nav2_names(relative_path, _costmaps(relative_path))
 
 
 @pytest.mark.parametrize('relative_path', NAV2_FILES)
@@ -137,3 +143,30 @@ def test_the_camera_layer_of_its_own_combines_by_maximum_and_decays():
     assert len(stvl) == 1
     assert stvl[0]['combination_method'] == 1, 'max: the camera can only add cost'
     assert stvl[0]['voxel_decay'] > 0.0 and stvl[0]['decay_model'] == 0
+
+
+@pytest.mark.parametrize('costmap', ['voxel', 'stvl'])
+def test_the_launch_gives_each_camera_a_source_and_keeps_the_rest_of_nav2s_file(
+        costmap, tmp_path):
+    from mono_depth_ros.launch_support import nav2_costmap_parameters
+
+    base = tmp_path / 'nav2_params.yaml'
+    base.write_text(yaml.safe_dump({
+        'controller_server': {'ros__parameters': {'controller_frequency': 20.0}},
+        'local_costmap': {'local_costmap': {'ros__parameters': {
+            'width': 3, 'plugins': ['voxel_layer', 'inflation_layer'],
+            'voxel_layer': {'plugin': 'nav2_costmap_2d::VoxelLayer', 'z_voxels': 10}}}}}))
+    one = nav2_costmap_parameters(costmap, ['camera'])
+    topics = [source['topic'] for _, source in _camera_sources(
+        _costmaps(None, one)['local_costmap/local_costmap'])]
+    assert topics == ['/camera/points/filtered']
+    merged = nav2_costmap_parameters(costmap, ['front', 'rear'], str(base))
+    assert merged['controller_server'] == {'ros__parameters': {'controller_frequency': 20.0}}
+    local = _costmaps(None, merged)['local_costmap/local_costmap']
+    assert local['width'] == 3, "Nav2's own settings stay"
+    assert sorted(source['topic'] for _, source in _camera_sources(local)) == [
+        '/front/points/filtered', '/rear/points/filtered']
+    layer = next(section for _, _, section in _layers(local)
+                 if 'mono_depth_front' in str(section.get('observation_sources')))
+    assert 'mono_depth' not in layer['observation_sources'].split()
+    _assert_nav2_names(f'{costmap} for front, rear', _costmaps(None, merged))
