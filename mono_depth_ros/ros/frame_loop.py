@@ -92,6 +92,8 @@ class FrameLoop:
         self.worker.put(frame)
 
     def _process(self, frame: CameraFrame) -> None:
+        if self.paused:  # queued just before the pause
+            return
         usable = self.health.usable_frame(
             frame, self._cameras, self._max_pixels(),
             self.camera.camera_info_subscription.topic_name, self._purpose)
