@@ -71,7 +71,6 @@ class TriangulationNode(Node):
     NODE_NAME = 'triangulation_node'
     PARAMETERS = PARAMETERS
     TOPICS = TRIANGULATION_NODE_TOPICS
-
     MANAGED = False  # a managed (lifecycle) node opens on configure instead of at construction
 
     def __init__(self, **node_options) -> None:
@@ -92,10 +91,7 @@ class TriangulationNode(Node):
 
     # Set-up and tear-down (construction and destruction, or a managed node's transitions) --
     def _open(self) -> None:
-        """Create the pipeline, the endpoints and the frame loop."""
-        with self._lock:
-            self._camera_to_base_from_tf = None
-            self._replace_pipeline(TriangulationPipeline(pipeline_params(self._values)))
+        """Create the endpoints and the frame loop."""
         qos = qos_from_name(self._values['qos'])
         self._output_publishers = OutputPublishers(self, OUTPUT_TYPES, qos)
         # Odometry waits in an inbox (bounded) for the worker; its callback never blocks.
@@ -129,7 +125,10 @@ class TriangulationNode(Node):
             self.get_logger().info(line)
 
     def _close(self, keep_endpoints: bool = False) -> None:
-        """Stop the worker and remove the endpoints (``keep_endpoints`` when the node goes)."""
+        """Stop the worker, remove the endpoints and drop the tracks.
+
+        ``keep_endpoints`` when the node goes anyway (its destruction removes them).
+        """
         if self._loop is not None:
             self._loop.stop()
         if not keep_endpoints:
@@ -140,6 +139,9 @@ class TriangulationNode(Node):
                 self.destroy_subscription(self._odometry)
             if self._transforms is not None:
                 self._transforms.close()
+            with self._lock:  # the tracks and poses go; TF is asked again after configure
+                self._camera_to_base_from_tf = None
+                self._replace_pipeline(TriangulationPipeline(pipeline_params(self._values)))
         self._loop = self._output_publishers = self._odometry = self._transforms = None
 
     def _apply_changes(self, changes: dict) -> str | None:

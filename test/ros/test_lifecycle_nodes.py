@@ -194,10 +194,13 @@ def test_triangulation_lifecycle_publishes_only_when_active():
         assert _quiet(collector, TRIANGULATION_OUTPUTS, frame), 'inactive: nothing published'
         assert lifecycle.change(Transition.TRANSITION_ACTIVATE)
         assert _publishes(publisher, collector, 'triangulation/tracks', frame)
+        tracks = weakref.ref(node._pipeline)
         assert lifecycle.change(Transition.TRANSITION_DEACTIVATE)
         assert _quiet(collector, TRIANGULATION_OUTPUTS, frame)
         assert lifecycle.change(Transition.TRANSITION_CLEANUP)
         assert lifecycle.state() == 'unconfigured' and node._loop is None
+        gc.collect()
+        assert tracks() is None, 'cleanup drops the tracks and poses'
         deadline = time.monotonic() + 5.0
         while odometry.get_subscription_count() and time.monotonic() < deadline:
             time.sleep(0.05)
