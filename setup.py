@@ -60,6 +60,9 @@ setup(
             'triangulation_node = mono_depth_ros.nodes.triangulation_node:main',
             'mono-depth-ros = mono_depth_ros.tools.cli:main',
             'play_bag = mono_depth_ros.tools.play_bag:main',
+            'depth_lifecycle_node = mono_depth_ros.nodes.depth_lifecycle_node:main',
+            'triangulation_lifecycle_node = '
+            'mono_depth_ros.nodes.triangulation_lifecycle_node:main',
         ],
     },
 )

@@ -18,21 +18,21 @@
 
 reads /camera/image_raw and /camera/camera_info and publishes /camera/depth/image,
 /camera/depth/colored, /camera/points, ... Point it at your camera driver with namespace:=,
-image:= and camera_info:= (names relative to the namespace, or absolute).
+image:= and camera_info:= (names relative to the namespace, or absolute). lifecycle:=true runs
+depth_lifecycle_node instead (configured and activated at launch unless autostart:=false).
 """
 
 from launch import LaunchDescription
 from launch.actions import OpaqueFunction
 from launch.substitutions import LaunchConfiguration
-from launch_ros.actions import Node
 from launch_ros.parameter_descriptions import ParameterValue
 
 from mono_depth_ros.launch_support import (camera_remappings, declare_arguments,
-                                           fastdds_profile_actions, is_true,
+                                           fastdds_profile_actions, is_true, node_actions,
                                            resolve_params_file)
 
 ARGUMENTS = ('model', 'backend', 'params_file', 'namespace', 'image', 'camera_info',
-             'scale_source', 'use_sim_time')
+             'scale_source', 'use_sim_time', 'lifecycle', 'autostart')
 # Arguments whose empty default means "keep the value from params_file".
 STRING_OVERRIDES = ('model', 'backend', 'scale_source')
 
@@ -46,11 +46,12 @@ def _depth_node(context):
     for name in STRING_OVERRIDES:
         if argument(name):
             overrides[name] = ParameterValue(argument(name), value_type=str)
-    return [Node(
-        package='mono_depth_ros', executable='depth_node', name='depth_node',
+    return node_actions(
+        'depth_node', lifecycle=is_true(argument('lifecycle')),
+        autostart=is_true(argument('autostart')), name='depth_node',
         namespace=argument('namespace'), output='screen', emulate_tty=True,
         parameters=[resolve_params_file(argument('params_file')), overrides],
-        remappings=camera_remappings(argument('image'), argument('camera_info')))]
+        remappings=camera_remappings(argument('image'), argument('camera_info')))
 
 
 def generate_launch_description() -> LaunchDescription:

@@ -22,25 +22,33 @@ depth scaled to metres by the triangulated points, when the model can be found; 
 runs triangulation_node alone. One log line says which. "Found" is decided without loading the
 weights: the file exists (or the Hugging Face id is in the local cache) and the Python packages
 its format and backend need are installed (mono_depth_ros.launch_support.check_model).
+
+cameras:=front,rear starts the nodes once per camera, in namespaces /front and /rear, each
+reading its own image and camera_info (relative names resolve in each namespace:
+/front/image_raw, /rear/image_raw) and publishing under its namespace. lifecycle:=true runs the
+managed nodes (see depth.launch.py).
 """
 
 import os
 
 from launch import LaunchDescription
-from launch.actions import IncludeLaunchDescription, LogInfo, OpaqueFunction
+from launch.actions import GroupAction, IncludeLaunchDescription, LogInfo, OpaqueFunction
 from launch.launch_description_sources import PythonLaunchDescriptionSource
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
-from mono_depth_ros.launch_support import (declare_arguments, effective_model,
-                                           fastdds_profile_actions, is_true, node_parameters,
-                                           plan_pipeline, resolve_params_file, rviz_config)
+from mono_depth_ros.launch_support import (camera_launch_arguments, declare_arguments,
+                                           effective_model, fastdds_profile_actions, is_true,
+                                           node_parameters, plan_pipeline, resolve_params_file,
+                                           rviz_config)
 
 LAUNCH_DIR = os.path.dirname(os.path.abspath(__file__))
 ARGUMENTS = ('pipeline', 'model', 'backend', 'params_file', 'namespace', 'image', 'camera_info',
-             'odom', 'camera_to_base', 'use_sim_time', 'rviz', 'rviz_frame')
-# Passed on unchanged to the launch file of each node.
-CAMERA_ARGUMENTS = ('namespace', 'image', 'camera_info', 'use_sim_time')
+             'odom', 'camera_to_base', 'use_sim_time', 'rviz', 'rviz_frame', 'cameras',
+             'lifecycle', 'autostart')
+# Passed on to the launch file of each node (namespace: one per camera with cameras:=).
+CAMERA_ARGUMENTS = ('namespace', 'image', 'camera_info', 'use_sim_time', 'lifecycle',
+                    'autostart')
 
 
 def _include(file_name: str, arguments: dict) -> IncludeLaunchDescription:
@@ -58,20 +66,29 @@ def _pipeline(context):
     depth_parameters = node_parameters(params_file, 'depth_node')
     model = effective_model(argument('model'), depth_parameters)
     plan = plan_pipeline(argument('pipeline'), model, depth_parameters, argument('backend'))
-    camera = {name: argument(name) for name in CAMERA_ARGUMENTS}
+    cameras = camera_launch_arguments(
+        argument('cameras'), {name: argument(name) for name in CAMERA_ARGUMENTS})
     actions = [LogInfo(msg=plan.summary)]
-    if plan.depth:
-        actions.append(_include('depth.launch.py', {
-            **camera, 'params_file': params_file, 'model': argument('model'),
-            'backend': argument('backend'), 'scale_source': plan.scale_source or ''}))
-    if plan.triangulation:
-        actions.append(_include('triangulation.launch.py', {
-            **camera, 'params_file': params_file, 'odom': argument('odom'),
-            'camera_to_base': argument('camera_to_base')}))
+    for camera in cameras:
+        nodes = []
+        if plan.depth:
+            nodes.append(_include('depth.launch.py', {
+                **camera, 'params_file': params_file, 'model': argument('model'),
+                'backend': argument('backend'), 'scale_source': plan.scale_source or ''}))
+        if plan.triangulation:
+            nodes.append(_include('triangulation.launch.py', {
+                **camera, 'params_file': params_file, 'odom': argument('odom'),
+                'camera_to_base': argument('camera_to_base')}))
+        # Scoped: one camera's launch arguments never reach the next camera's nodes.
+        actions.append(GroupAction(nodes, scoped=True))
+    if len(cameras) > 1:
+        actions.append(LogInfo(msg='cameras: ' + ', '.join(
+            f"/{camera['namespace']}" for camera in cameras)))
+    camera = cameras[0]
     if is_true(argument('rviz')):
         actions.append(Node(
             package='rviz2', executable='rviz2', name='rviz2', output='screen',
-            arguments=['-d', rviz_config(argument('namespace'), argument('image'),
+            arguments=['-d', rviz_config(camera['namespace'], argument('image'),
                                          argument('rviz_frame'))],
             parameters=[{'use_sim_time': is_true(camera['use_sim_time'])}]))
     return actions

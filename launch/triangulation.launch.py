@@ -19,20 +19,20 @@
 
 reads /camera/image_raw, /camera/camera_info and /odom and publishes
 /camera/triangulation/depth, /camera/triangulation/points and /camera/triangulation/tracks. No
-GPU and no model needed.
+GPU and no model needed. lifecycle:=true runs triangulation_lifecycle_node instead (configured
+and activated at launch unless autostart:=false).
 """
 
 from launch import LaunchDescription
 from launch.actions import OpaqueFunction
 from launch.substitutions import LaunchConfiguration
-from launch_ros.actions import Node
 
 from mono_depth_ros.launch_support import (camera_remappings, declare_arguments,
-                                           fastdds_profile_actions, is_true,
+                                           fastdds_profile_actions, is_true, node_actions,
                                            parse_camera_to_base, resolve_params_file)
 
 ARGUMENTS = ('params_file', 'namespace', 'image', 'camera_info', 'odom', 'camera_to_base',
-             'use_sim_time')
+             'use_sim_time', 'lifecycle', 'autostart')
 
 
 def _triangulation_node(context):
@@ -44,12 +44,13 @@ def _triangulation_node(context):
     camera_to_base = parse_camera_to_base(argument('camera_to_base'))
     if camera_to_base is not None:
         overrides['camera_to_base'] = camera_to_base
-    return [Node(
-        package='mono_depth_ros', executable='triangulation_node', name='triangulation_node',
+    return node_actions(
+        'triangulation_node', lifecycle=is_true(argument('lifecycle')),
+        autostart=is_true(argument('autostart')), name='triangulation_node',
         namespace=argument('namespace'), output='screen', emulate_tty=True,
         parameters=[resolve_params_file(argument('params_file')), overrides],
         remappings=camera_remappings(argument('image'), argument('camera_info'),
-                                     argument('odom')))]
+                                     argument('odom')))
 
 
 def generate_launch_description() -> LaunchDescription:

@@ -89,8 +89,26 @@ LAUNCH_ARGUMENTS = {
                    "RViz's fixed frame: the frame_id of the camera's images where there is no "
                    'TF (the default is the camera of the synthetic bags), or a TF frame such as '
                    'odom'),
+    'lifecycle': ('false', 'Run the managed (lifecycle) nodes: depth_lifecycle_node, '
+                           'triangulation_lifecycle_node'),
+    'autostart': ('true', 'With lifecycle:=true, configure and activate the nodes at launch '
+                          '(false: leave them to a lifecycle manager)'),
+    'cameras': ('', "Several cameras, one namespace each: 'front,rear' starts the nodes in "
+                    '/front and /rear, each reading its own image and camera_info (empty: one '
+                    'camera in namespace)'),
+    'costmap': ('voxel', 'Nav2 costmap layer for points/filtered: voxel (Nav2 voxel and '
+                         'obstacle layers, config/nav2_costmap_voxel.yaml) or stvl '
+                         '(config/nav2_costmap_stvl.yaml)'),
+    'nav2_params_file': ('', "Nav2's parameter file the costmap settings are merged into "
+                             "(empty: nav2_bringup's params/nav2_params.yaml)"),
 }
-_ARGUMENT_CHOICES = {'pipeline': PIPELINES}
+COSTMAP_CHOICES = ('voxel', 'stvl')
+# depth_node's cloud for costmaps, which the Nav2 costmap files read.
+FILTERED_POINTS = 'points/filtered'
+_ARGUMENT_CHOICES = {'pipeline': PIPELINES, 'costmap': COSTMAP_CHOICES}
+# The managed (lifecycle) executable of each node.
+MANAGED_EXECUTABLES = {'depth_node': 'depth_lifecycle_node',
+                       'triangulation_node': 'triangulation_lifecycle_node'}
 
 
 def is_true(value: str) -> bool:
@@ -340,5 +358,144 @@ def rviz_config(namespace: str, image: str, fixed_frame: str = RVIZ_FIXED_FRAME)
                   lambda match: match.group(1) + fixed_frame, text)
     digest = hashlib.sha256(text.encode()).hexdigest()[:12]
     path = pathlib.Path(tempfile.gettempdir()) / f'mono_depth_ros_{digest}.rviz'
+    path.write_text(text, encoding='utf-8')
+    return str(path)
+
+
+def node_actions(executable: str, *, lifecycle: bool, autostart: bool, **node_arguments) -> list:
+    """Return the launch actions that start one of the package's nodes.
+
+    Plain: a launch_ros ``Node``. With ``lifecycle`` the managed executable as a
+    ``LifecycleNode`` (``name`` and ``namespace`` in ``node_arguments``); with ``autostart``
+    also the events that configure it at launch and activate it once configured (only after
+    configuring, so a later deactivate by the user sticks).
+    """
+    from launch_ros.actions import LifecycleNode, Node
+
+    if not lifecycle:
+        return [Node(package='mono_depth_ros', executable=executable, **node_arguments)]
+    from launch.actions import EmitEvent, RegisterEventHandler
+    from launch.events import matches_action
+    from launch_ros.event_handlers import OnStateTransition
+    from launch_ros.events.lifecycle import ChangeState
+    from lifecycle_msgs.msg import Transition
+
+    node = LifecycleNode(package='mono_depth_ros', executable=MANAGED_EXECUTABLES[executable],
+                         **node_arguments)
+    if not autostart:
+        return [node]
+
+    def change(transition_id: int) -> EmitEvent:
+        return EmitEvent(event=ChangeState(lifecycle_node_matcher=matches_action(node),
+                                           transition_id=transition_id))
+
+    activate = RegisterEventHandler(OnStateTransition(
+        target_lifecycle_node=node, start_state='configuring', goal_state='inactive',
+        entities=[change(Transition.TRANSITION_ACTIVATE)]))
+    return [node, activate, change(Transition.TRANSITION_CONFIGURE)]
+
+
+def camera_namespaces(cameras: str, namespace: str) -> list[str]:
+    """Return the namespace of each camera: ``cameras`` split at commas, or ``namespace``.
+
+    Raises BadMessageError for a name that is not a ROS name part, or a repeated one.
+    """
+    names = [name.strip().strip('/') for name in cameras.split(',') if name.strip()]
+    if not names:
+        return [namespace]
+    for name in names:
+        if not re.fullmatch(r'[A-Za-z][A-Za-z0-9_/]*', name) or '//' in name:
+            raise BadMessageError('cameras', cameras,
+                                  "comma-separated namespaces such as 'front,rear'")
+    if len(set(names)) != len(names):
+        raise BadMessageError('cameras', cameras, 'each camera once')
+    return names
+
+
+def camera_launch_arguments(cameras: str, arguments: dict[str, str]) -> list[dict[str, str]]:
+    """Return the launch arguments of each camera's nodes: ``arguments`` in its namespace.
+
+    With several cameras the image and camera_info topics must be relative (they resolve in
+    each camera's namespace, /front/image_raw and /rear/image_raw): an absolute one would feed
+    every camera's nodes the same images, so it is refused (BadMessageError).
+    """
+    namespaces = camera_namespaces(cameras, arguments.get('namespace', ''))
+    if len(namespaces) > 1:
+        for name in ('image', 'camera_info'):
+            if str(arguments.get(name, '')).startswith('/'):
+                raise BadMessageError(name, arguments[name],
+                                      'a name relative to each camera namespace with cameras:=')
+    return [{**arguments, 'namespace': namespace} for namespace in namespaces]
+
+
+def resolved_topic(namespace: str, topic: str) -> str:
+    """Return the absolute name of ``topic`` (relative names resolve in ``namespace``)."""
+    return _absolute_topic(namespace, topic)
+
+
+def _merge(base: dict, overlay: dict) -> dict:
+    merged = dict(base)
+    for key, value in overlay.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _per_camera_sources(layer: dict, namespaces: list[str]) -> None:
+    """Point a layer's points/filtered sources at each camera (one source per camera)."""
+    sources = str(layer.get('observation_sources', '')).split()
+    camera_sources = [source for source in sources
+                      if str(layer[source].get('topic', '')).endswith(FILTERED_POINTS)]
+    if not camera_sources:
+        return
+    for source in camera_sources:
+        template = layer.pop(source)
+        names = [source] if len(namespaces) == 1 else [f'{source}_{namespace.replace("/", "_")}'
+                                                       for namespace in namespaces]
+        for name, namespace in zip(names, namespaces):
+            layer[name] = {**template, 'topic': resolved_topic(namespace, FILTERED_POINTS)}
+        position = sources.index(source)
+        sources[position:position + 1] = names
+    layer['observation_sources'] = ' '.join(sources)
+
+
+def nav2_costmap_parameters(costmap: str, namespaces: list[str], base_file: str = '') -> dict:
+    """Return Nav2 parameters: ``base_file``'s with the costmap file for ``costmap`` merged in.
+
+    Every observation source on points/filtered reads /NAMESPACE/points/filtered; with several
+    cameras it becomes one source per camera (``mono_depth_front``, ``mono_depth_rear``).
+    """
+    if costmap not in COSTMAP_CHOICES:
+        raise BadMessageError('costmap', costmap, ' or '.join(COSTMAP_CHOICES))
+    overlay_path = package_file(f'config/nav2_costmap_{costmap}.yaml')
+    overlay = yaml.safe_load(overlay_path.read_text(encoding='utf-8'))
+    for costmaps in overlay.values():
+        for section in costmaps.values():
+            parameters = section['ros__parameters']
+            for layer in parameters.get('plugins', []):
+                _per_camera_sources(parameters[layer], namespaces)
+    base = {}
+    if base_file:
+        with open(base_file, encoding='utf-8') as stream:
+            base = yaml.safe_load(stream) or {}
+    return _merge(base, overlay)
+
+
+def package_share(package: str) -> str | None:
+    """Return a ROS package's share directory from the ament index, or None where it is not."""
+    try:
+        from ament_index_python.packages import get_package_share_directory
+        return get_package_share_directory(package)
+    except (ImportError, LookupError, ValueError, OSError):
+        return None
+
+
+def write_parameter_file(parameters: dict, stem: str) -> str:
+    """Write ``parameters`` as a ROS parameter file in the temporary directory; return it."""
+    text = yaml.safe_dump(parameters, sort_keys=False)
+    digest = hashlib.sha256(text.encode()).hexdigest()[:12]
+    path = pathlib.Path(tempfile.gettempdir()) / f'mono_depth_ros_{stem}_{digest}.yaml'
     path.write_text(text, encoding='utf-8')
     return str(path)

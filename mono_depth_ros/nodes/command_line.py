@@ -110,9 +110,14 @@ def params_file_names(path: str, name: str) -> list[str]:
     """
     import yaml
 
+    class ParamsLoader(yaml.SafeLoader):
+        """Safe YAML, plus the ``!!python/tuple`` that launch_ros writes for list values."""
+
+    ParamsLoader.add_constructor('tag:yaml.org,2002:python/tuple',
+                                 lambda loader, node: loader.construct_sequence(node))
     try:
         with open(path, encoding='utf-8') as stream:
-            content = yaml.safe_load(stream)
+            content = yaml.load(stream, Loader=ParamsLoader)
     except OSError as error:
         raise ParamsFileError(f'--params-file {path}: {error.strerror or error}') from None
     except yaml.YAMLError as error:

@@ -75,6 +75,7 @@ class DepthNode(Node):
     NODE_NAME = 'depth_node'
     PARAMETERS = PARAMETERS
     TOPICS = DEPTH_NODE_TOPICS
+    MANAGED = False  # a managed (lifecycle) node opens on configure instead of at construction
 
     def __init__(self, **node_options) -> None:
         super().__init__(self.NODE_NAME, **node_options)
@@ -85,15 +86,28 @@ class DepthNode(Node):
         self._lock = threading.Lock()
         self._retired: list[DepthPipeline] = []
         self._closing = False
+        self._pipeline: DepthPipeline | None = None
+        self._loader: LatestFrameWorker | None = None
+        self._loop: FrameLoop | None = None
+        self._output_publishers: OutputPublishers | None = None
+        self._scale: TriangulationScale | None = None
+        self._not_applied = ''
+        self._reload_failures = 0
+        watch_parameters(self, PARAMETERS, self._check_changes, self._apply_changes)
+        if not self.MANAGED:
+            self._open()
+
+    # Set-up and tear-down (construction and destruction, or a managed node's transitions) --
+    def _open(self) -> None:
+        """Load the model and create the loader, the endpoints and the frame loop."""
+        self._closing = False
         self._pipeline = self._load_pipeline(self._values, announce=True)
         # The parameter values the running model was loaded with, and why newer ones are not.
         self._loaded = self._values
         self._not_applied = ''
-        self._reload_failures = 0
         # Model loads run one at a time on a thread of their own; the newest request wins.
         self._loader = LatestFrameWorker(self._reload, name='depth-model-loader')
         self._loader.start()
-        watch_parameters(self, PARAMETERS, self._check_changes, self._apply_changes)
 
         qos = qos_from_name(self._values['qos'])
         self._output_publishers = OutputPublishers(self, OUTPUT_TYPES, qos)
@@ -104,6 +118,7 @@ class DepthNode(Node):
                                worker_name='depth-inference',
                                transport=self._values['image_transport'], qos=qos,
                                max_pixels=lambda: self._values['max_pixels'])
+        self._loop.paused = self.MANAGED  # until activated
         self._loop.publish_diagnostics(self, f'{self.get_name()}: depth',
                                        self._pipeline.backend.describe(), self._report)
         self.get_logger().info(f'depth from {self._pipeline.model_info.describe()} on '
@@ -113,6 +128,31 @@ class DepthNode(Node):
                  'triangulation/points': self._scale.topic_name}
         for line in summary_lines(plan, lambda topic: names.get(topic, topic)):
             self.get_logger().info(line)
+
+    def _close(self, keep_endpoints: bool = False) -> None:
+        """Stop the loader and the worker, release the models, remove the endpoints.
+
+        Safe after a failed or partial :meth:`_open`; ``keep_endpoints`` when the node goes
+        anyway (its destruction removes them).
+        """
+        with self._lock:
+            self._closing = True
+        for thread in (self._loader, self._loop):
+            if thread is not None:
+                thread.stop()
+        with self._lock:
+            pipelines, self._retired = [self._pipeline, *self._retired], []
+            self._pipeline = None
+        for old in pipelines:
+            if old is not None:
+                old.backend.close()
+        if not keep_endpoints:
+            for endpoints in (self._loop, self._output_publishers):
+                if endpoints is not None:
+                    endpoints.destroy(self)
+            if self._scale is not None:
+                self._scale.destroy()
+        self._loader = self._loop = self._output_publishers = self._scale = None
 
     # Model and parameters ---------------------------------------------------------------
     def _load_pipeline(self, values: dict, announce: bool = False) -> DepthPipeline:
@@ -178,6 +218,8 @@ class DepthNode(Node):
         reload = self._reload_names(changes)
         values = {**self._values, **changes}
         self._values = values
+        if self._loader is None:  # not configured: the values apply when the model loads
+            return
         if reload:
             self._loader.put(values)
             return
@@ -190,7 +232,8 @@ class DepthNode(Node):
             pipeline = self._load_pipeline(values)
         except Exception as error:  # any failure keeps the running model
             with self._lock:
-                running = self._pipeline.model_info.describe()
+                running = (self._pipeline.model_info.describe() if self._pipeline
+                           else 'no model')
                 self._reload_failures += 1
                 self._not_applied = (f"model = {values['model']!r} did not load, still running "
                                      f'{running}: {error}')
@@ -236,6 +279,8 @@ class DepthNode(Node):
     def _report(self):
         with self._lock:
             pipeline, not_applied = self._pipeline, self._not_applied
+        if pipeline is None or self._loop is None:  # cleaned up under a last timer call
+            return OK, 'not configured', {}
         values = {
             'backend': pipeline.backend.describe(),
             'model': pipeline.model_info.describe(),
@@ -254,17 +299,8 @@ class DepthNode(Node):
 
     def destroy_node(self) -> None:
         """Stop the loader and the worker and release the models (also after a failed start)."""
-        lock = getattr(self, '_lock', None)
-        if lock is not None:
-            with lock:
-                self._closing = True
-        for thread in (getattr(self, '_loader', None), getattr(self, '_loop', None)):
-            if thread is not None:
-                thread.stop()
-        pipeline = getattr(self, '_pipeline', None)
-        for old in [pipeline, *getattr(self, '_retired', [])]:
-            if old is not None:
-                old.backend.close()
+        if hasattr(self, '_lock'):
+            self._close(keep_endpoints=True)
         super().destroy_node()
 
 

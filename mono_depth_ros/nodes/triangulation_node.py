@@ -39,6 +39,7 @@ from mono_depth_ros.parameter_tables import (
 from mono_depth_ros.pipeline.outputs import triangulation_fields
 from mono_depth_ros.ros.camera_input import CameraFrame
 from mono_depth_ros.ros.camera_tf import CameraTransformLookup, tf2_available
+from mono_depth_ros.ros.diagnostics import OK
 from mono_depth_ros.ros.frame_loop import FrameLoop, OutputPublishers
 from mono_depth_ros.ros.messages import stamp_to_ns
 from mono_depth_ros.ros.parameters import declare_parameters, parameter_validator
@@ -70,6 +71,7 @@ class TriangulationNode(Node):
     NODE_NAME = 'triangulation_node'
     PARAMETERS = PARAMETERS
     TOPICS = TRIANGULATION_NODE_TOPICS
+    MANAGED = False  # a managed (lifecycle) node opens on configure instead of at construction
 
     def __init__(self, **node_options) -> None:
         super().__init__(self.NODE_NAME, **node_options)
@@ -79,8 +81,17 @@ class TriangulationNode(Node):
         self._pipeline = TriangulationPipeline(pipeline_params(self._values))
         self._odometry_resets_seen = 0
         self._odometry_resets = 0
+        self._odometry = None
+        self._output_publishers: OutputPublishers | None = None
+        self._loop: FrameLoop | None = None
+        self._transforms: CameraTransformLookup | None = None
         self.add_on_set_parameters_callback(parameter_validator(PARAMETERS, self._apply_changes))
+        if not self.MANAGED:
+            self._open()
 
+    # Set-up and tear-down (construction and destruction, or a managed node's transitions) --
+    def _open(self) -> None:
+        """Create the endpoints and the frame loop."""
         qos = qos_from_name(self._values['qos'])
         self._output_publishers = OutputPublishers(self, OUTPUT_TYPES, qos)
         # Odometry waits in an inbox (bounded) for the worker; its callback never blocks.
@@ -96,6 +107,7 @@ class TriangulationNode(Node):
                                transport=self._values['image_transport'], qos=qos,
                                max_pixels=lambda: self._values['max_pixels'],
                                problem_kinds=('bad_odometry', 'no_pose', 'resets'))
+        self._loop.paused = self.MANAGED  # until activated
         self._loop.publish_diagnostics(self, f'{self.get_name()}: triangulation',
                                        'monocular triangulation', self._report)
         self.get_logger().info(
@@ -111,6 +123,26 @@ class TriangulationNode(Node):
         for line in summary_lines(triangulation_output_plan(self._values),
                                   lambda topic: names.get(topic, topic)):
             self.get_logger().info(line)
+
+    def _close(self, keep_endpoints: bool = False) -> None:
+        """Stop the worker, remove the endpoints and drop the tracks.
+
+        ``keep_endpoints`` when the node goes anyway (its destruction removes them).
+        """
+        if self._loop is not None:
+            self._loop.stop()
+        if not keep_endpoints:
+            for endpoints in (self._loop, self._output_publishers):
+                if endpoints is not None:
+                    endpoints.destroy(self)
+            if self._odometry is not None:
+                self.destroy_subscription(self._odometry)
+            if self._transforms is not None:
+                self._transforms.close()
+            with self._lock:  # the tracks and poses go; TF is asked again after configure
+                self._camera_to_base_from_tf = None
+                self._replace_pipeline(TriangulationPipeline(pipeline_params(self._values)))
+        self._loop = self._output_publishers = self._odometry = self._transforms = None
 
     def _apply_changes(self, changes: dict) -> str | None:
         values = {**self._values, **changes}
@@ -214,6 +246,8 @@ class TriangulationNode(Node):
         return True
 
     def _report(self):
+        if self._loop is None:  # cleaned up under a last timer call
+            return OK, 'not configured', {}
         stats = self._last_stats
         pipeline = self._pipeline
         offset = pipeline.time_offset
@@ -232,9 +266,8 @@ class TriangulationNode(Node):
 
     def destroy_node(self) -> None:
         """Stop the worker before the node goes (also after a failed start)."""
-        loop = getattr(self, '_loop', None)
-        if loop is not None:
-            loop.stop()
+        if hasattr(self, '_lock'):
+            self._close(keep_endpoints=True)
         super().destroy_node()
 
 

@@ -14,11 +14,14 @@
 
 """Camera input shared by the nodes: raw or compressed images plus the latest CameraInfo.
 
-The subscription callback only pairs the image with the CameraInfo in force and hands it on; the
+The subscription callback only pairs the image with its CameraInfo and hands it on; the
 decoding happens later, on the node's worker thread, so frames dropped by latest-frame-wins are
-never decoded.
+never decoded. The pair is the CameraInfo with the image's stamp when one of the last few has
+it (so a resolution or intrinsics change mid-stream pairs each image with its own), else the
+latest.
 """
 
+import collections
 from dataclasses import dataclass
 import time
 from typing import Callable
@@ -32,6 +35,8 @@ from mono_depth_ros.core.image_codec import decode_compressed, image_to_rgb8
 from mono_depth_ros.ros.messages import stamp_to_ns
 
 TRANSPORT_CHOICES = ('raw', 'compressed')
+# How many recent CameraInfo messages are kept to pair an image with the one of its stamp.
+RECENT_CAMERA_INFOS = 8
 
 
 @dataclass
@@ -68,6 +73,7 @@ class CameraInput:
             raise ValueError(f'image_transport = {transport!r} (expected raw or compressed)')
         self._on_frame = on_frame
         self._camera_info: CameraInfo | None = None
+        self._recent_infos: collections.OrderedDict[int, CameraInfo] = collections.OrderedDict()
         self.camera_info_subscription = node.create_subscription(
             CameraInfo, 'camera_info', self._on_camera_info, qos)
         if transport == 'compressed':
@@ -83,9 +89,13 @@ class CameraInput:
 
     def _on_camera_info(self, message: CameraInfo) -> None:
         self._camera_info = message
+        self._recent_infos[stamp_to_ns(message.header.stamp)] = message
+        while len(self._recent_infos) > RECENT_CAMERA_INFOS:
+            self._recent_infos.popitem(last=False)
 
     def _on_image(self, message) -> None:
-        self._on_frame(CameraFrame(message, self._camera_info, time.monotonic()))
+        info = self._recent_infos.get(stamp_to_ns(message.header.stamp), self._camera_info)
+        self._on_frame(CameraFrame(message, info, time.monotonic()))
 
     def destroy(self, node: Node) -> None:
         """Remove the subscriptions from ``node``."""

@@ -69,3 +69,9 @@ class CameraTransformLookup:
         except self._tf2.TransformException:
             return None
         return transform_to_matrix(stamped.transform)
+
+    def close(self) -> None:
+        """Stop listening to /tf and /tf_static (where this tf2_ros can)."""
+        unregister = getattr(self._listener, 'unregister', None)
+        if unregister is not None:
+            unregister()

@@ -120,6 +120,11 @@ class DiagnosticsPublisher:
         array.header.stamp = self._node.get_clock().now().to_msg()
         self._publisher.publish(array)
 
+    def destroy(self) -> None:
+        """Remove the timer and the publisher from the node."""
+        self._node.destroy_timer(self._timer)
+        self._node.destroy_publisher(self._publisher)
+
 
 def _format(value: object) -> str:
     if isinstance(value, float):

@@ -83,6 +83,8 @@ class FrameLoop:
         self._max_pixels = max_pixels
         self._cameras = CameraModelCache()
         self._diagnostics: DiagnosticsPublisher | None = None
+        # A managed node that is not active pauses the loop: frames are dropped unread.
+        self.paused = False
         self.rate_in, self.rate_out = RateMeter(), RateMeter()
         self.latency = LatencyStats()
         self.stages = StageTimes()
@@ -115,10 +117,14 @@ class FrameLoop:
         return self.health.status(self.rate_out.rate() > 0.0, active)
 
     def _on_frame(self, frame: CameraFrame) -> None:
+        if self.paused:
+            return
         self.rate_in.tick()
         self.worker.put(frame)
 
     def _process(self, frame: CameraFrame) -> None:
+        if self.paused:  # queued just before the pause
+            return
         start = time.perf_counter()
         usable = self.health.usable_frame(
             frame, self._cameras, self._max_pixels(),
@@ -134,6 +140,13 @@ class FrameLoop:
     def stop(self) -> None:
         """Stop the worker after the frame in progress (waiting frames are dropped)."""
         self.worker.stop()
+
+    def destroy(self, node: Node) -> None:
+        """Stop the worker and remove the camera subscriptions and /diagnostics from ``node``."""
+        self.stop()
+        self.camera.destroy(node)
+        if self._diagnostics is not None:
+            self._diagnostics.destroy()
 
 
 class OutputPublishers:
@@ -165,6 +178,12 @@ class OutputPublishers:
         """Return the topics that have subscribers (the only ones worth computing)."""
         return {topic for topic, publisher in self._publishers.items()
                 if publisher.get_subscription_count()}
+
+    def destroy(self, node: Node) -> None:
+        """Remove the publishers from ``node``."""
+        for publisher in self._publishers.values():
+            node.destroy_publisher(publisher)
+        self._publishers = {}
 
     def publish(self, messages: dict[str, OutputFields], header: Header) -> dict[str, float]:
         """Publish each topic's fields, stamped with ``header`` (the input image's).

@@ -46,6 +46,10 @@ class TriangulationScale:
         """Return the resolved name of the points subscription."""
         return self._subscription.topic_name
 
+    def destroy(self) -> None:
+        """Remove the subscription from the node."""
+        self._node.destroy_subscription(self._subscription)
+
     def _on_points(self, message: PointCloud2) -> None:
         fields = read_cloud(message)
         points = np.stack([fields['x'], fields['y'], fields['z']], axis=-1).reshape(-1, 3)

@@ -38,7 +38,8 @@ def test_colcon_build_installs_executables_launch_files_and_config(tmp_path):
         cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
     prefix = tmp_path / 'install' / 'mono_depth_ros'
-    for executable in ('depth_node', 'triangulation_node', 'mono-depth-ros', 'play_bag'):
+    for executable in ('depth_node', 'triangulation_node', 'mono-depth-ros', 'play_bag',
+                       'depth_lifecycle_node', 'triangulation_lifecycle_node'):
         path = prefix / 'lib' / 'mono_depth_ros' / executable
         assert path.is_file() and os.access(path, os.X_OK), f'{path} missing or not executable'
     share = prefix / 'share' / 'mono_depth_ros'

@@ -267,7 +267,7 @@ def test_every_launch_file_sets_the_fastdds_profile_with_names_launch_support_ha
     launch_files = sorted((package_root / 'launch').glob('*.launch.py'))
     assert [path.name for path in launch_files] == [
         'bag_replay.launch.py', 'depth.launch.py', 'mono_depth.launch.py',
-        'triangulation.launch.py']
+        'nav2_depth_sensor.launch.py', 'triangulation.launch.py']
     for path in launch_files:
         tree = ast.parse(path.read_text(), str(path))
         imported = [alias.name for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)

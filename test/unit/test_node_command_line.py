@@ -117,3 +117,13 @@ def test_the_help_gives_defaults_choices_and_ranges():
     assert '\n  publish_points = true\n' in text
     assert '\n  qos = sensor_data (sensor_data, reliable); read-only after start\n' in text
     assert 'only with scale_source:' in text
+
+
+def test_a_params_file_launch_ros_wrote_with_a_list_value_is_read(tmp_path):
+    """launch_ros turns list values into tuples and yaml.dump tags them !!python/tuple."""
+    import yaml
+    params = tmp_path / 'launch_params.yaml'
+    params.write_text(yaml.dump({'/**': {'ros__parameters': {
+        'camera_to_base': (0.1, 0.0, 0.3, -0.5, 0.5, -0.5, 0.5)}}}))
+    assert 'python/tuple' in params.read_text()
+    assert params_file_names(str(params), 'triangulation_node') == ['camera_to_base']

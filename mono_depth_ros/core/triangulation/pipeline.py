@@ -131,9 +131,13 @@ class TriangulationPipeline:
         if not reset_reason and self._last_stamp_ns is not None \
                 and stamp_ns < self._last_stamp_ns:
             reset_reason = 'image time went backwards'
+        if not reset_reason and self._last_shape is not None and shape != self._last_shape:
+            reset_reason = (f'image size changed from {self._last_shape[1]}x'
+                            f'{self._last_shape[0]} to {shape[1]}x{shape[0]}')
         if reset_reason:
             self._reset_tracks()
         self._last_stamp_ns = stamp_ns
+        self._last_shape = shape
 
         tracked = self.tracker.track(gray)
         self._carry(tracked.previous_index)
@@ -189,6 +193,7 @@ class TriangulationPipeline:
         self.time_offset.reset()
         self._pending_reset = ''
         self._last_stamp_ns = None
+        self._last_shape: tuple[int, ...] | None = None  # of the last image
         self._frames: dict[int, tuple] = {}  # stamp -> (world_to_camera, rot sigma, pos sigma)
         self._previous_frame = None  # (stamp, odometry world_to_camera) of the last frame
         views = p.max_observations
