@@ -128,3 +128,26 @@ def test_a_new_image_size_starts_over():
 def test_non_grayscale_input_is_rejected(image):
     with pytest.raises(BadMessageError, match='gray'):
         FeatureTracker().track(image)
+
+
+def test_redetection_searches_only_cells_with_room_at_the_image_wide_threshold():
+    # Strong texture on the left, a faint copy on the right: the first search sees both.
+    scene = texture(7)
+    scene[:, 200:] = 128 + 0.12 * (scene[:, 200:] - 128)  # view columns 160 on
+    params = TrackerParams(max_features=120, grid_columns=4, grid_rows=3)
+    tracker = FeatureTracker(params)
+    first = tracker.track(view(scene))
+    gray = view(scene)
+    strongest = cv2.cornerMinEigenVal(gray, 3).max()
+    # Lose every track of the two right-hand cell columns; the left cells stay full.
+    tracker.drop(first.points[:, 0] < WIDTH // 2)
+    left_ids = set(tracker.ids.tolist())
+    second = tracker.track(gray)
+    new = second.points[second.previous_index < 0]
+    assert len(new) > 0 and set(second.ids[second.previous_index >= 0].tolist()) <= left_ids
+    assert (new[:, 0] >= WIDTH // 2).all()  # only the cells with room were searched
+    # Most of the faint half's corners are below quality_level x the image's strongest corner:
+    # a search of the faint cells alone must not lower the threshold to take them.
+    response = cv2.cornerMinEigenVal(gray, 3)
+    at = np.rint(new).astype(int)
+    assert (response[at[:, 1], at[:, 0]] >= 0.9 * params.quality_level * strongest).all()
