@@ -247,30 +247,30 @@ class FeatureTracker:
         corners = np.concatenate(found).astype(np.float32)  # strongest first in each run
         strength = np.concatenate(strengths)
         run = np.repeat(np.arange(len(found)), [len(part) for part in found])
-        # Each search keeps its corners min_distance_px apart; across runs only those near a
-        # run's edge can be closer.
-        near = np.flatnonzero(np.concatenate(edges))
-        keep = np.ones(len(corners), bool)
-        keep[near] = _apart_across_runs(corners[near], strength[near], run[near],
-                                        p.min_distance_px)
-        corners, strength = corners[keep], strength[keep]
+        near_edge = np.concatenate(edges)
         # The threshold is relative to the strongest corner of the image; the runs searched
         # now may hold only weak texture, so the strongest corner of earlier searches counts
         # too (slowly forgotten, as lighting changes).
         self._strongest = max(float(strength.max()), _FORGET * self._strongest)
-        strong = strength >= p.quality_level * self._strongest
-        corners = corners[strong]
+        strong = np.flatnonzero(strength >= p.quality_level * self._strongest)
 
-        cells = _grid_cells(corners, width, height, p)
+        cells = _grid_cells(corners[strong], width, height, p)
         order = np.argsort(cells, kind='stable')  # by cell, strongest first within a cell
         sorted_cells = cells[order]
         group_start = np.searchsorted(sorted_cells, sorted_cells, side='left')
-        rank = np.empty(len(corners), np.int64)
-        rank[order] = np.arange(len(corners)) - group_start
+        rank = np.empty(len(strong), np.int64)
+        rank[order] = np.arange(len(strong)) - group_start
         fits = rank < room[cells]
         # Cells with room first; leftover strong corners fill what textureless cells could not.
-        chosen = np.concatenate([np.flatnonzero(fits), np.flatnonzero(~fits)])[:wanted]
-        return corners[np.sort(chosen)]
+        ranked = strong[np.concatenate([np.flatnonzero(fits), np.flatnonzero(~fits)])]
+        # Each search keeps its corners min_distance_px apart; across runs only those near a
+        # run's edge can be closer (checked among the best candidates, twice what is wanted).
+        ranked = ranked[:2 * wanted]
+        near = ranked[near_edge[ranked]]
+        keep = np.ones(len(corners), bool)
+        keep[near] = _apart_across_runs(corners[near], strength[near], run[near],
+                                        p.min_distance_px)
+        return corners[np.sort(ranked[keep[ranked]][:wanted])]
 
 
 def _apart_across_runs(corners: np.ndarray, strength: np.ndarray, run: np.ndarray,
