@@ -139,7 +139,7 @@ def absolute_relative_error(result: TriangulationResult, truth: np.ndarray) -> n
     return np.abs(result.depths - truth[rows, columns]) / truth[rows, columns]
 
 
-# Tracks converge once their sigma (image noise and the pose error budget) is below 2 %: at
+# Tracks converge once their sigma (image noise and the pose error budget) is below 3 %: at
 # 4 cm a frame, 3-6 m away and f = 250 px, from about frame 20 on.
 SETTLED = 22
 
