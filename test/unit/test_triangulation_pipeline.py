@@ -139,7 +139,7 @@ def absolute_relative_error(result: TriangulationResult, truth: np.ndarray) -> n
     return np.abs(result.depths - truth[rows, columns]) / truth[rows, columns]
 
 
-# Tracks converge once their sigma (image noise and the pose error budget) is below 2 %: at
+# Tracks converge once their sigma (image noise and the pose error budget) is below 3 %: at
 # 4 cm a frame, 3-6 m away and f = 250 px, from about frame 20 on.
 SETTLED = 22
 
@@ -209,8 +209,10 @@ def test_rotation_refinement_absorbs_odometry_heading_jitter(sideways):
     assert max(corrections) == pytest.approx(0.3, abs=0.03)
     assert refined_error < 0.005 and refined_count >= 150
     # Without the refinement the jitter shows in the views' residuals, which widen the sigmas:
-    # few points converge, and those few are not the wrong ones.
-    assert raw_count < refined_count / 4 and raw_error < 0.01
+    # fewer points converge (138 against 208 with the 3 % gate), and those are not the wrong
+    # ones, though four times less accurate than the refined ones.
+    assert raw_count < 0.75 * refined_count and raw_error < 0.01
+    assert refined_error < raw_error / 2
     exact_corrections = [r.stats['rotation_correction_deg'] for r in sideways[0]]
     assert max(exact_corrections) < 0.02
 

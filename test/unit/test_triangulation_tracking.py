@@ -128,3 +128,31 @@ def test_a_new_image_size_starts_over():
 def test_non_grayscale_input_is_rejected(image):
     with pytest.raises(BadMessageError, match='gray'):
         FeatureTracker().track(image)
+
+
+def test_redetection_searches_only_cells_with_room_at_the_image_wide_threshold():
+    # Strong texture on the left, a faint copy on the right: the first search sees both.
+    scene = texture(7)
+    scene[:, 200:] = 128 + 0.12 * (scene[:, 200:] - 128)  # view columns 160 on
+    params = TrackerParams(max_features=120, grid_columns=4, grid_rows=3)
+    tracker = FeatureTracker(params)
+    first = tracker.track(view(scene))
+    gray = view(scene)
+    strongest = cv2.cornerMinEigenVal(gray, 3).max()
+    # Lose every track of the two right-hand cell columns; the left cells stay full.
+    tracker.drop(first.points[:, 0] < WIDTH // 2)
+
+    def cells(points):
+        rows, columns = (points[:, 1] * 3 // HEIGHT), (points[:, 0] * 4 // WIDTH)
+        return (rows * 4 + columns).astype(int)
+
+    room = np.bincount(cells(tracker.points), minlength=12) < 10  # the quota is 10 per cell
+    assert room[[2, 3, 6, 7, 10, 11]].all() and room.sum() < 12
+    second = tracker.track(gray)
+    new = second.points[second.previous_index < 0]
+    assert len(new) > 0 and room[cells(new)].all()  # only the cells with room were searched
+    # Most of the faint half's corners are below quality_level x the image's strongest corner:
+    # a search of the faint cells alone must not lower the threshold to take them.
+    response = cv2.cornerMinEigenVal(gray, 3)
+    at = np.rint(new).astype(int)
+    assert (response[at[:, 1], at[:, 0]] >= 0.9 * params.quality_level * strongest).all()

@@ -184,13 +184,18 @@ class DepthFilterBank:
         """Record one outlier measurement in each of ``rows`` (b += 1)."""
         self.b[np.asarray(rows, dtype=np.int64)] += 1.0
 
-    def converged(self) -> np.ndarray:
-        """(n,) bool: filters that are certain and mostly fed inliers."""
+    def converged(self, relative_sigma: float | None = None) -> np.ndarray:
+        """(n,) bool: filters that are certain and mostly fed inliers.
+
+        ``relative_sigma`` replaces ``converged_relative_sigma`` where given (a stricter
+        choice of points for another use).
+        """
         p = self.params
+        gate = p.converged_relative_sigma if relative_sigma is None else relative_sigma
         with np.errstate(divide='ignore', invalid='ignore'):
-            relative_sigma = np.sqrt(self.variance) / self.mean
+            relative = np.sqrt(self.variance) / self.mean
         return (self.initialized & (self.mean > 0) & (self.updates >= p.min_updates)
-                & (relative_sigma <= p.converged_relative_sigma)
+                & (relative <= gate)
                 & (self.inlier_ratio >= p.converged_inlier_ratio))
 
     def diverged(self) -> np.ndarray:

@@ -171,6 +171,7 @@ class TriangulationPipeline:
             world_to_camera, stats['rotation_correction_deg'] = self._refined_rotation(
                 normalized, world_to_camera, focal, deadband_rad=2.0 * sigmas[0])
         self._frames[stamp_ns] = (world_to_camera, *sigmas)
+        self._table = None
         rows = self._store_views(normalized, world_to_camera, stamp_ns)
         stats['new_views'] = int(len(rows))
         measured = self._triangulate(rows, focal)
@@ -195,6 +196,7 @@ class TriangulationPipeline:
         self._last_stamp_ns = None
         self._last_shape: tuple[int, ...] | None = None  # of the last image
         self._frames: dict[int, tuple] = {}  # stamp -> (world_to_camera, rot sigma, pos sigma)
+        self._table = None  # _frames as arrays, built when needed
         self._previous_frame = None  # (stamp, odometry world_to_camera) of the last frame
         views = p.max_observations
         self._observations = np.zeros((0, views, 2))
@@ -260,6 +262,7 @@ class TriangulationPipeline:
             pose = self._odometry_world_to_camera(stamp - self.time_offset.offset_ns)
             if pose is not None:
                 self._frames[stamp] = (pose, *self._pose_sigmas(stamp, pose, previous))
+                self._table = None
             previous = (stamp, self._frames[stamp][0])
         if self._previous_frame is not None and self._previous_frame[0] in self._frames:
             stamp = self._previous_frame[0]
@@ -272,28 +275,40 @@ class TriangulationPipeline:
         stats['odometry_resets'] = self.poses.resets
         stats['degenerate_total'] = self.degenerate_total
 
-    def _view_table(self, rows: np.ndarray):
-        """Return the stored views' (n, V, 3, 4) poses and (n, V) rotation and position sigmas."""
-        stamps = self._view_stamps[rows]
-        table_stamps = np.array(sorted(self._frames), dtype=np.int64)
+    def _frame_table(self):
+        """Return the stored frames' sorted stamps, (F, 3, 4) poses and (F, 2) sigmas (cached)."""
+        if self._table is None:
+            stamps = np.array(sorted(self._frames), dtype=np.int64)
+            entries = [self._frames[int(stamp)] for stamp in stamps]
+            poses = np.stack([entry[0] for entry in entries]) if entries \
+                else np.zeros((0, 3, 4))
+            sigmas = np.array([entry[1:] for entry in entries]).reshape(-1, 2)
+            self._table = (stamps, poses, sigmas)
+        return self._table
+
+    def _view_table(self, rows: np.ndarray, views: slice = slice(None)):
+        """Return the stored views' (n, V, 3, 4) poses and (n, V) rotation and position sigmas.
+
+        ``views`` picks columns (the first view alone for the anchors).
+        """
+        stamps = self._view_stamps[rows][:, views]
+        columns = np.arange(self._view_stamps.shape[1])[views]
+        table_stamps, table_poses, table_sigmas = self._frame_table()
         poses = np.broadcast_to(np.eye(3, 4), stamps.shape + (3, 4)).copy()
         rotation_sigma = np.zeros(stamps.shape)
         position_sigma = np.zeros(stamps.shape)
         if len(table_stamps) == 0:
             return poses, rotation_sigma, position_sigma
-        table = [self._frames[int(stamp)] for stamp in table_stamps]
-        table_poses = np.stack([entry[0] for entry in table])
-        table_sigmas = np.array([entry[1:] for entry in table])
         index = np.clip(np.searchsorted(table_stamps, stamps), 0, len(table_stamps) - 1)
-        known = (table_stamps[index] == stamps) & (
-            np.arange(stamps.shape[1]) < self._view_count[rows, None])
+        known = (table_stamps[index] == stamps) & (columns < self._view_count[rows, None])
         poses[known] = table_poses[index[known]]
         rotation_sigma[known] = table_sigmas[index[known], 0]
         position_sigma[known] = table_sigmas[index[known], 1]
         return poses, rotation_sigma, position_sigma
 
-    def _view_poses(self, rows: np.ndarray) -> np.ndarray:
-        return self._view_table(rows)[0]
+    def _anchor_poses(self, rows: np.ndarray) -> np.ndarray:
+        """Return the (n, 3, 4) pose of each track's first view."""
+        return self._view_table(rows, slice(0, 1))[0][:, 0]
 
     def _refined_rotation(self, normalized: np.ndarray, world_to_camera: np.ndarray, focal,
                           deadband_rad: float = 0.0):
@@ -305,10 +320,10 @@ class TriangulationPipeline:
         already allow for) is not applied: the points' small errors would otherwise turn into
         rotations stored with the next views, and those into larger point errors.
         """
-        rows = np.flatnonzero(self.filters.converged())
+        rows = np.flatnonzero(self.filters.converged(self.params.refine_relative_sigma))
         if len(rows) < 30:
             return world_to_camera, 0.0
-        anchor = self._view_poses(rows)[:, 0]
+        anchor = self._anchor_poses(rows)
         in_anchor = self._anchor_direction[rows] / self.filters.mean[rows, None]
         world = np.einsum('nji,nj->ni', anchor[:, :, :3], in_anchor - anchor[:, :, 3])
         in_camera = world @ world_to_camera[:, :3].T + world_to_camera[:, 3]
@@ -449,6 +464,7 @@ class TriangulationPipeline:
         used.add(self._last_stamp_ns)
         for stamp in [stamp for stamp in self._frames if stamp not in used]:
             del self._frames[stamp]
+            self._table = None
 
     def _result(self, stamp_ns: int, status: str, stats: dict, world_to_camera,
                 camera=None) -> TriangulationResult:
@@ -467,7 +483,7 @@ class TriangulationPipeline:
             publish = self.filters.converged()
             publish[self._rejected_rows] = False
             rows = np.flatnonzero(publish)
-            anchor = self._view_poses(rows)[:, 0]
+            anchor = self._anchor_poses(rows)
             inverse_depth = self.filters.mean[rows]
             direction = np.einsum('nji,nj->ni', anchor[:, :, :3], self._anchor_direction[rows])
             world = np.einsum('nji,nj->ni', anchor[:, :, :3],

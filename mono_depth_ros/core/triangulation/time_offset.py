@@ -42,6 +42,7 @@ import numpy as np
 
 NANOSECONDS = 1_000_000_000
 SIGMA_STEP_S = 0.0005
+_LOCAL_STEPS = 3  # once estimated, candidates within +-3 ms of the value in use
 
 
 @dataclass
@@ -110,16 +111,26 @@ class TimeOffsetEstimator:
         if not pairs:
             return False
         if self.estimated:
+            # Near the value in use, on whole milliseconds (the poses of earlier updates are
+            # cached); a minimum at the edge moves the grid there once.
             step = 0.001
-            coarse = self.offset_s + np.arange(-6, 7) * step
+            centre = round(self.offset_s / step) * step
+            for _ in range(2):
+                coarse = centre + np.arange(-_LOCAL_STEPS, _LOCAL_STEPS + 1) * step
+                costs = self._costs(coarse, pairs, world_to_camera_at, focal_px)
+                if costs is None:
+                    return False
+                best = int(np.argmin(costs[0]))
+                if 0 < best < len(coarse) - 1:
+                    break
+                centre = coarse[best]
         else:
             step = 0.005
             coarse = self.initial_s + np.arange(-self.search_s, self.search_s + 1e-9, step)
-        costs = self._costs(coarse, pairs, world_to_camera_at, focal_px)
-        if costs is None:
-            return False
-        best = int(np.argmin(costs[0]))
-        if step > 0.001:
+            costs = self._costs(coarse, pairs, world_to_camera_at, focal_px)
+            if costs is None:
+                return False
+            best = int(np.argmin(costs[0]))
             fine = coarse[best] + np.arange(-5, 6) * 0.001
             costs = self._costs(fine, pairs, world_to_camera_at, focal_px)
             if costs is None:

@@ -15,14 +15,20 @@
 """Feature tracks for triangulation: KLT with a forward-backward check, grid re-detection.
 
 Each frame, the previous frame's corners are tracked with ``cv2.calcOpticalFlowPyrLK`` and
-tracked back again; a track survives when the round trip returns within
+tracked back again; the backward pass starts at the original position, so it only has the
+forward pass's error to find and runs at full resolution only. A track survives when the round
+trip returns within
 ``forward_backward_px`` of where it started, its KLT patch error is at most ``error_ratio``
 times the frame's median (which drops most corners made by occlusion boundaries: their patch
 changes as the background slides) and it stays ``border_px`` inside the image. Tracks that
 crowd within about a quarter of ``min_distance_px`` are thinned (the older one stays). When
 fewer than ``redetect_ratio * max_features`` tracks remain, Shi-Tomasi corners are detected
-away from the existing tracks and spread over a ``grid_columns`` x ``grid_rows`` grid, each
-cell filled up to its share of ``max_features`` first. Track ids are unique and never reused.
+away from the existing tracks, only in the cells of a ``grid_columns`` x ``grid_rows`` grid
+that hold fewer than their share of ``max_features`` (one search per run of such cells in a
+grid row, so a frame that lost a few tracks costs a few cells' search, not the image's), each
+cell filled up to its share first. The Shi-Tomasi threshold is ``quality_level`` times the
+strongest corner response of this search and the earlier ones (slowly forgotten), so that
+searching only weakly textured cells does not lower it. Track ids are unique and never reused.
 """
 
 from dataclasses import dataclass
@@ -32,6 +38,10 @@ import cv2
 import numpy as np
 
 from mono_depth_ros.core.errors import BadMessageError
+
+_CONTEXT_PX = 4  # image around a detection run that its corner response sees
+_RUN_QUALITY = 1e-4  # within a run; the quality_level threshold is applied over all runs
+_FORGET = 0.95  # per detection, of the strongest corner response seen
 
 
 @dataclass(frozen=True)
@@ -59,7 +69,7 @@ class TrackerParams:
     grid_rows: int = 6
     min_distance_px: float = 10.0
     quality_level: float = 0.01
-    window_px: int = 15
+    window_px: int = 11
     pyramid_levels: int = 3
     max_iterations: int = 10
     forward_backward_px: float = 1.0
@@ -115,6 +125,7 @@ class FeatureTracker:
         self._previous_gray = None
         self._points = np.zeros((0, 2), np.float32)
         self._ids = np.zeros(0, np.int64)
+        self._strongest = 0.0  # strongest corner response of the detections so far
 
     def drop(self, keep: np.ndarray) -> None:
         """Keep only the tracks where the boolean mask ``keep`` (N,) is true."""
@@ -153,27 +164,11 @@ class FeatureTracker:
     def _track_from(self, previous: np.ndarray, gray: np.ndarray):
         """Return the surviving tracked points and their rows in the previous state."""
         p = self.params
-        start = self._points.reshape(-1, 1, 2)
-        forward, status, patch_error = cv2.calcOpticalFlowPyrLK(
-            previous, gray, start, None, winSize=self._window, maxLevel=p.pyramid_levels,
-            criteria=self._criteria)
-        # The backward pass starts at the original position, so one level is enough.
-        backward, back_status, _ = cv2.calcOpticalFlowPyrLK(
-            gray, previous, forward, start.copy(), winSize=self._window, maxLevel=1,
-            criteria=self._criteria, flags=cv2.OPTFLOW_USE_INITIAL_FLOW)
-        forward = forward.reshape(-1, 2)
-        round_trip = np.linalg.norm(backward.reshape(-1, 2) - self._points, axis=1)
-        height, width = gray.shape
-        border = p.border_px
-        ok = ((status.reshape(-1) == 1) & (back_status.reshape(-1) == 1)
-              & (round_trip < p.forward_backward_px)
-              & np.isfinite(forward).all(axis=1)
-              & (forward[:, 0] >= border) & (forward[:, 0] <= width - 1 - border)
-              & (forward[:, 1] >= border) & (forward[:, 1] <= height - 1 - border))
+        forward, ok, patch_error = self._klt(previous, gray, self._points.reshape(-1, 1, 2))
         if p.error_ratio > 0 and ok.any():
-            patch_error = patch_error.reshape(-1)
             ok &= patch_error <= p.error_ratio * np.median(patch_error[ok])
         rows = np.flatnonzero(ok)
+        height, width = gray.shape
         points = forward[rows].astype(np.float32)
         # Thin crowded tracks: in each cell of four half-cell-shifted grids keep only the oldest
         # (smallest id), so any two tracks closer than a quarter of min_distance_px in x and y
@@ -191,35 +186,119 @@ class FeatureTracker:
         kept = np.flatnonzero(~crowded)
         return points[kept], rows[kept]
 
+    def _klt(self, previous: np.ndarray, gray: np.ndarray, start: np.ndarray):
+        """Track (n, 1, 2) ``start`` from ``previous`` into ``gray``.
+
+        Return the (n, 2) positions, whether each passed the forward-backward check and lies
+        border_px inside the image, and the (n,) KLT patch errors.
+        """
+        p = self.params
+        forward, status, patch_error = cv2.calcOpticalFlowPyrLK(
+            previous, gray, start, None, winSize=self._window, maxLevel=p.pyramid_levels,
+            criteria=self._criteria)
+        # The backward pass starts at the original position: full resolution is enough.
+        backward, back_status, _ = cv2.calcOpticalFlowPyrLK(
+            gray, previous, forward, start.copy(), winSize=self._window, maxLevel=0,
+            criteria=self._criteria, flags=cv2.OPTFLOW_USE_INITIAL_FLOW)
+        forward = forward.reshape(-1, 2)
+        round_trip = np.linalg.norm(backward.reshape(-1, 2) - start.reshape(-1, 2), axis=1)
+        height, width = gray.shape
+        border = p.border_px
+        with np.errstate(invalid='ignore'):
+            ok = ((status.reshape(-1) == 1) & (back_status.reshape(-1) == 1)
+                  & (round_trip < p.forward_backward_px) & np.isfinite(forward).all(axis=1)
+                  & (forward[:, 0] >= border) & (forward[:, 0] <= width - 1 - border)
+                  & (forward[:, 1] >= border) & (forward[:, 1] <= height - 1 - border))
+        return forward, ok, patch_error.reshape(-1)
+
     def _detect(self, gray: np.ndarray, existing: np.ndarray, wanted: int) -> np.ndarray:
         """Return up to ``wanted`` new corners away from ``existing``, spread over the grid."""
         p = self.params
         if wanted <= 0:
             return np.zeros((0, 2), np.float32)
         height, width = gray.shape
-        mask = _free_space_mask(height, width, existing, p.min_distance_px, p.border_px)
-        corners = cv2.goodFeaturesToTrack(
-            gray, maxCorners=int(min(4 * wanted, 4 * p.max_features)),
-            qualityLevel=p.quality_level, minDistance=p.min_distance_px, mask=mask,
-            blockSize=3)
-        if corners is None:
-            return np.zeros((0, 2), np.float32)
-        corners = corners.reshape(-1, 2).astype(np.float32)  # strongest first
-
         cell_count = p.grid_columns * p.grid_rows
         quota = math.ceil(p.max_features / cell_count)
         occupied = np.bincount(_grid_cells(existing, width, height, p), minlength=cell_count)
         room = np.maximum(quota - occupied, 0)
-        cells = _grid_cells(corners, width, height, p)
+        mask = _free_space_mask(height, width, existing, p.min_distance_px, p.border_px)
+        found, strengths, edges = [], [], []
+        for top, bottom, left, right, run_room in _runs_with_room(room, width, height, p):
+            # A few pixels of context around the run, masked, so that the corner response at
+            # its edges is that of the whole image.
+            y0, y1 = max(top - _CONTEXT_PX, 0), min(bottom + _CONTEXT_PX, height)
+            x0, x1 = max(left - _CONTEXT_PX, 0), min(right + _CONTEXT_PX, width)
+            run_mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
+            run_mask[top - y0:bottom - y0, left - x0:right - x0] = \
+                mask[top:bottom, left:right]
+            corners, strength = cv2.goodFeaturesToTrackWithQuality(
+                np.ascontiguousarray(gray[y0:y1, x0:x1]), int(4 * min(wanted, run_room)),
+                _RUN_QUALITY, p.min_distance_px, run_mask, blockSize=3)
+            if corners is not None and len(corners):
+                corners = corners.reshape(-1, 2) + np.float32([x0, y0])
+                found.append(corners)
+                strengths.append(strength.reshape(-1))
+                edges.append((corners[:, 0] < left + p.min_distance_px)
+                             | (corners[:, 0] >= right - p.min_distance_px)
+                             | (corners[:, 1] < top + p.min_distance_px)
+                             | (corners[:, 1] >= bottom - p.min_distance_px))
+        if not found:
+            return np.zeros((0, 2), np.float32)
+        corners = np.concatenate(found).astype(np.float32)  # strongest first in each run
+        strength = np.concatenate(strengths)
+        run = np.repeat(np.arange(len(found)), [len(part) for part in found])
+        near_edge = np.concatenate(edges)
+        # The threshold is relative to the strongest corner of the image; the runs searched
+        # now may hold only weak texture, so the strongest corner of earlier searches counts
+        # too (slowly forgotten, as lighting changes).
+        self._strongest = max(float(strength.max()), _FORGET * self._strongest)
+        strong = np.flatnonzero(strength >= p.quality_level * self._strongest)
+
+        cells = _grid_cells(corners[strong], width, height, p)
         order = np.argsort(cells, kind='stable')  # by cell, strongest first within a cell
         sorted_cells = cells[order]
         group_start = np.searchsorted(sorted_cells, sorted_cells, side='left')
-        rank = np.empty(len(corners), np.int64)
-        rank[order] = np.arange(len(corners)) - group_start
+        rank = np.empty(len(strong), np.int64)
+        rank[order] = np.arange(len(strong)) - group_start
         fits = rank < room[cells]
         # Cells with room first; leftover strong corners fill what textureless cells could not.
-        chosen = np.concatenate([np.flatnonzero(fits), np.flatnonzero(~fits)])[:wanted]
-        return corners[np.sort(chosen)]
+        ranked = strong[np.concatenate([np.flatnonzero(fits), np.flatnonzero(~fits)])]
+        # Each search keeps its corners min_distance_px apart; across runs only those near a
+        # run's edge can be closer (checked among the best candidates, twice what is wanted).
+        ranked = ranked[:2 * wanted]
+        near = ranked[near_edge[ranked]]
+        keep = np.ones(len(corners), bool)
+        keep[near] = _apart_across_runs(corners[near], strength[near], run[near],
+                                        p.min_distance_px)
+        return corners[np.sort(ranked[keep[ranked]][:wanted])]
+
+
+def _apart_across_runs(corners: np.ndarray, strength: np.ndarray, run: np.ndarray,
+                       distance: float) -> np.ndarray:
+    """Return which corners to keep: the stronger of two from different runs that are close."""
+    offsets = corners[:, None, :] - corners[None, :, :]
+    close = (np.hypot(offsets[..., 0], offsets[..., 1]) < distance) \
+        & (run[:, None] != run[None, :])
+    weaker, _ = np.nonzero(close & (strength[:, None] < strength[None, :]))
+    keep = np.ones(len(corners), bool)
+    keep[weaker] = False
+    return keep
+
+
+def _runs_with_room(room: np.ndarray, width: int, height: int, p: TrackerParams):
+    """Yield the (top, bottom, left, right) pixel bounds and the room of each run of cells."""
+    room = room.reshape(p.grid_rows, p.grid_columns)
+    has_room = room > 0
+    for row in range(p.grid_rows):
+        columns = np.flatnonzero(has_room[row])
+        if len(columns) == 0:
+            continue
+        top, bottom = row * height // p.grid_rows, (row + 1) * height // p.grid_rows
+        breaks = np.flatnonzero(np.diff(columns) > 1)
+        for first, last in zip(np.r_[0, breaks + 1], np.r_[breaks, len(columns) - 1]):
+            left = columns[first] * width // p.grid_columns
+            right = (columns[last] + 1) * width // p.grid_columns
+            yield top, bottom, left, right, int(room[row, columns[first]:columns[last] + 1].sum())
 
 
 def _checked_gray(gray) -> np.ndarray:
