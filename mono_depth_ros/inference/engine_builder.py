@@ -31,15 +31,18 @@ from typing import Iterator
 
 from mono_depth_ros.core.errors import BadMessageError
 from mono_depth_ros.core.preprocessing import network_input_size, PATCH_MULTIPLE
-from mono_depth_ros.inference.base import ModelLoadError, PRECISIONS
+from mono_depth_ros.inference.base import BackendUnavailableError, ModelLoadError, PRECISIONS
+from mono_depth_ros.inference.cuda_runtime import CudaRuntime
 from mono_depth_ros.inference.engine_cache import (
-    CachedEngine, calibration_cache_path, engine_file_name, EngineKey, ensure_cache_dir,
-    file_lock, get_or_build, read_sidecar, sha256_file, write_atomic)
+    cached_engine, CachedEngine, calibration_cache_path, engine_file_name, EngineKey,
+    ensure_cache_dir, file_lock, get_or_build, read_sidecar, sha256_file, write_atomic)
 from mono_depth_ros.inference.int8_calibration import (
     CalibrationSource, check_source, make_entropy_calibrator, source_fingerprint)
-from mono_depth_ros.inference.trt_compat import import_cuda_torch, import_tensorrt, TensorRT
+from mono_depth_ros.inference.trt_compat import import_tensorrt, TensorRT
 
 _LOGGER = logging.getLogger('mono_depth_ros.inference.engine_builder')
+CUDA_MISSING = ('no CUDA GPU is usable (cuda-python sees none): TensorRT needs an NVIDIA GPU '
+                'and its driver')
 # Aspect ratios the dynamic profile is made for: opt is a 4:3 landscape frame; max also fits
 # 16:9 in either orientation.
 OPT_FRAME = (480, 640)
@@ -68,16 +71,18 @@ def _ceil_to(value: float, multiple: int = PATCH_MULTIPLE) -> int:
     return int(math.ceil(value / multiple)) * multiple
 
 
-def profile_shapes(input_size: int, network_shape: tuple | None = None) -> ProfileShapes:
+def profile_shapes(input_size: int, network_shape: tuple | None = None,
+                   frame_size: tuple[int, int] | None = None) -> ProfileShapes:
     """Return the optimization profile for a Depth Anything input at ``input_size``.
 
     Dynamic height and width (``network_shape`` None, or None/-1/0 in those places):
 
     * min: a square of ``14 * ceil(input_size / 2 / 14)`` (half the size, rounded up to 14);
-    * opt: what :func:`network_input_size` makes of a 640x480 (4:3) frame, e.g. 518x686;
-    * max: a square whose side is the larger of 1.5 x ``input_size`` and the long side of a
-      16:9 frame (e.g. 924 at 518), each rounded up to 14, so 4:3 and 16:9 frames fit in
-      landscape and portrait.
+    * opt: what :func:`network_input_size` makes of the camera's ``frame_size`` (height,
+      width), the real network shape; without one, of a 640x480 (4:3) frame, e.g. 518x686;
+    * max: a square whose side is the larger of 1.5 x ``input_size``, the long side of a
+      16:9 frame (e.g. 924 at 518) and the long side of opt, each rounded up to 14, so 4:3
+      and 16:9 frames fit in landscape and portrait, and the camera's frames always do.
 
     Fixed sizes in ``network_shape`` (a fixed-shape ONNX) collapse min/opt/max to them; the
     batch is always 1 and the channels 3.
@@ -87,8 +92,9 @@ def profile_shapes(input_size: int, network_shape: tuple | None = None) -> Profi
                               f'a positive multiple of {PATCH_MULTIPLE}')
     size = int(input_size)
     small = _ceil_to(size / 2)
-    opt = network_input_size(*OPT_FRAME, size)
-    large = max(_ceil_to(1.5 * size), _ceil_to(max(network_input_size(*WIDE_FRAME, size))))
+    opt = network_input_size(*(frame_size or OPT_FRAME), size)
+    large = max(_ceil_to(1.5 * size), _ceil_to(max(network_input_size(*WIDE_FRAME, size))),
+                max(opt))
     dynamic = (1, 3, small, small), (1, 3, *opt), (1, 3, large, large)
     shape = tuple(network_shape) if network_shape is not None else (None,) * 4
     if len(shape) != 4:
@@ -118,12 +124,39 @@ def builds_strongly_typed(compat: TensorRT) -> bool:
     return not compat.has_precision_flags
 
 
-def runtime_identity(compat: TensorRT, torch, device_index: int | None = None) -> dict:
-    """Return this machine's TensorRT version, GPU name and compute capability."""
-    index = torch.cuda.current_device() if device_index is None else int(device_index)
-    major, minor = torch.cuda.get_device_capability(index)
-    return {'tensorrt_version': compat.version, 'gpu_name': torch.cuda.get_device_name(index),
-            'compute_capability': f'{major}.{minor}'}
+def open_cuda() -> CudaRuntime:
+    """Return the CUDA runtime (cuda-python), or raise BackendUnavailableError without a GPU."""
+    cuda = CudaRuntime()
+    if cuda.device_count() < 1:
+        raise BackendUnavailableError(CUDA_MISSING)
+    return cuda
+
+
+def runtime_identity(compat: TensorRT, cuda: CudaRuntime, device_index: int | None = None
+                     ) -> dict:
+    """Return what an engine must match here: TensorRT version and the module's identity.
+
+    GPU name, compute capability, SM count, total memory and (Jetson) the device-tree model:
+    every Orin module reports the same name and capability, the rest tells them apart.
+    """
+    return {'tensorrt_version': compat.version, **cuda.identity(device_index).fields()}
+
+
+def onnx_sha256(onnx_path: str) -> str:
+    """Return the sha256 of an ONNX file and of the external data files it refers to."""
+    import onnx
+
+    digest = hashlib.sha256(sha256_file(onnx_path).encode())
+    model = onnx.load(str(onnx_path), load_external_data=False)
+    locations = sorted({entry.value for tensor in model.graph.initializer
+                        for entry in tensor.external_data if entry.key == 'location'})
+    base = pathlib.Path(onnx_path).parent
+    for location in locations:
+        data_path = base / location
+        if not data_path.is_file():
+            raise ModelLoadError(onnx_path, f'its external data file {location} is missing')
+        digest.update(f'|{location}:{sha256_file(data_path)}'.encode())
+    return digest.hexdigest() if locations else sha256_file(onnx_path)
 
 
 def timing_cache_path(cache_dir: pathlib.Path, runtime: dict) -> pathlib.Path:
@@ -246,16 +279,20 @@ def _int8_calibrator(compat, onnx_path, shapes, calibration, calibration_cache):
                                         'build-engine --precision int8 with --calibration-dir '
                                         'DIR or --calibration-bag BAG (or use fp16)')
     return make_entropy_calibrator(compat.calibrator_base(), calibration, shapes.opt_shape,
-                                   calibration_cache)
+                                   calibration_cache, open_cuda())
 
 
 def ensure_engine(onnx_path: str, precision: str = 'fp16', input_size: int = 518,
                   cache_dir: str | os.PathLike | None = None, force_rebuild: bool = False,
                   workspace_mb: int | None = None,
                   calibration: CalibrationSource | None = None,
-                  logger: logging.Logger | None = None) -> CachedEngine:
+                  logger: logging.Logger | None = None,
+                  frame_size: tuple[int, int] | None = None,
+                  build: bool = True) -> CachedEngine | None:
     """Return the cached engine of an ONNX model, building it first when needed.
 
+    ``frame_size``: the camera's (height, width); the profile's opt shape is then its network
+    shape (see :func:`profile_shapes`). ``build`` False only looks: None when not cached.
     Raises BackendUnavailableError without TensorRT or a CUDA GPU, ModelLoadError when the
     ONNX breaks the contract or TensorRT cannot build it, BadMessageError for bad settings.
     """
@@ -267,10 +304,10 @@ def ensure_engine(onnx_path: str, precision: str = 'fp16', input_size: int = 518
     compat = TensorRT(import_tensorrt())
     if precision == 'int8':
         compat.check_int8_support()
-    runtime = runtime_identity(compat, import_cuda_torch())
+    runtime = runtime_identity(compat, open_cuda())
     contract = read_onnx_contract(onnx_path)
-    shapes = profile_shapes(input_size, contract.input_shape)
-    key = EngineKey(onnx_sha256=sha256_file(contract.path), precision=precision,
+    shapes = profile_shapes(input_size, contract.input_shape, frame_size)
+    key = EngineKey(onnx_sha256=onnx_sha256(contract.path), precision=precision,
                     profile=shapes.as_tuple(),
                     builder_options=builder_options(
                         precision, workspace_mb, builds_strongly_typed(compat)),
@@ -291,11 +328,13 @@ def ensure_engine(onnx_path: str, precision: str = 'fp16', input_size: int = 518
              'output_name': contract.output_name, 'onnx_metadata': contract.metadata,
              'input_size': int(input_size), 'calibration': calibration_record}
 
-    def build(engine_path: pathlib.Path) -> bytes:
+    def build_engine(engine_path: pathlib.Path) -> bytes:
         calib_cache = calibration_cache_path(engine_path)
         return build_serialized_engine(
             compat, contract.path, precision, shapes, workspace_mb,
             timing_cache_path(directory, runtime), calibration, calib_cache, logger)
 
-    return get_or_build(directory, key, build, name=name, extra=extra, force=force_rebuild,
-                        logger=logger)
+    if not build:
+        return cached_engine(directory, key, name)
+    return get_or_build(directory, key, build_engine, name=name, extra=extra,
+                        force=force_rebuild, logger=logger)

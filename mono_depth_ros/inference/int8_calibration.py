@@ -173,19 +173,21 @@ def fingerprint_path(cache_path: str | os.PathLike) -> pathlib.Path:
 
 
 def make_entropy_calibrator(base: type, source: CalibrationSource | None, shape: tuple,
-                            cache_path: str | os.PathLike, device: str = 'cuda'):
+                            cache_path: str | os.PathLike, cuda=None):
     """Return an instance of a ``base`` (IInt8EntropyCalibrator2) subclass feeding ``source``.
 
-    ``shape`` is the (1, 3, h, w) calibration shape; batches live in one torch tensor on
-    ``device``, allocated with the first batch. A read error ends calibration early and is kept
+    ``shape`` is the (1, 3, h, w) calibration shape; batches go through one pinned host array
+    into one device buffer of ``cuda`` (a :class:`~mono_depth_ros.inference.cuda_runtime.
+    CudaRuntime`; None: cuda-python's), allocated with the first batch, no PyTorch. A read
+    error ends calibration early and is kept
     in ``.error`` for the builder; the partial table is then not written. ``source`` None:
     TensorRT must use the cache file alone; otherwise the cache is used only when it was made
     from the same frames (:func:`source_fingerprint`, kept in :func:`fingerprint_path`).
     """
-    import torch
-
+    from mono_depth_ros.inference.cuda_runtime import CudaRuntime
     from mono_depth_ros.inference.engine_cache import write_atomic
 
+    cuda = cuda if cuda is not None else CudaRuntime()
     height, width = int(shape[2]), int(shape[3])
     fingerprint = source_fingerprint(source) if source is not None else None
     recorded = fingerprint_path(cache_path)
@@ -198,7 +200,7 @@ def make_entropy_calibrator(base: type, source: CalibrationSource | None, shape:
             self.error = None
             # Without a source, TensorRT must find everything in the calibration cache.
             self._frames = iter_rgb_frames(source) if source is not None else iter(())
-            self._batch = None  # allocated on the first batch
+            self._batch = self._host = self._stream = None  # made with the first batch
 
         def get_batch_size(self):
             return 1
@@ -209,16 +211,17 @@ def make_entropy_calibrator(base: type, source: CalibrationSource | None, shape:
                 if rgb is None:
                     return None
                 if self._batch is None:
-                    self._batch = torch.empty((1, 3, height, width), dtype=torch.float32,
-                                              device=device)
-                self._batch.copy_(torch.from_numpy(prepare_input(rgb, (height, width))))
-                if self._batch.is_cuda:
-                    torch.cuda.synchronize(self._batch.device)
+                    self._host = cuda.pinned_array((1, 3, height, width), 'float32')
+                    self._batch = cuda.device_buffer(self._host.nbytes)
+                    self._stream = cuda.stream()
+                self._host.array[...] = prepare_input(rgb, (height, width))
+                cuda.copy_to_device(self._batch.address, self._host, self._stream)
+                cuda.synchronize(self._stream)
             except Exception as error:  # raised inside TensorRT's callback: keep it for later
                 self.error = error
                 return None
             self.batches += 1
-            return [int(self._batch.data_ptr())] * len(names)
+            return [int(self._batch.address)] * len(names)
 
         def read_calibration_cache(self):
             if not self.cache_path.is_file():

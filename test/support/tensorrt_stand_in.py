@@ -346,14 +346,126 @@ def fake_tensorrt(version: str = '10.3.0', builder: type = FakeBuilder) -> types
     return module
 
 
-FAKE_TORCH = types.SimpleNamespace(cuda=types.SimpleNamespace(
-    current_device=lambda: 0, get_device_capability=lambda index: (8, 7),
-    get_device_name=lambda index: 'Stand-in GPU'))
-
-
-def use_stand_in_tensorrt(monkeypatch, version: str) -> types.ModuleType:
+def use_stand_in_tensorrt(monkeypatch, version: str, **device) -> types.ModuleType:
     """Make ensure_engine see the stand-in of TensorRT ``version`` and a stand-in GPU."""
     module = fake_tensorrt(version)
     monkeypatch.setattr(engine_builder, 'import_tensorrt', lambda: module)
-    monkeypatch.setattr(engine_builder, 'import_cuda_torch', lambda: FAKE_TORCH)
+    monkeypatch.setattr(engine_builder, 'open_cuda', lambda: stand_in_cuda(**device))
     return module
+
+
+# The CUDA runtime (cuda.bindings.runtime) ---------------------------------------------------
+class FakeCudaError(FakeEnum):
+    """A cudaError_t member; compares equal to members of the same value."""
+
+    def __eq__(self, other):
+        return int(self) == int(other)
+
+    def __hash__(self):
+        return self.value
+
+
+class FakeDeviceProperties(types.SimpleNamespace):
+    """cudaDeviceProp: the fields the runtime identity reads."""
+
+
+def fake_cuda_runtime(name: bytes = b'Stand-in GPU', capability: tuple = (8, 7),
+                      sm_count: int = 8, total_memory: int = 16 << 30,
+                      integrated: int = 0) -> types.SimpleNamespace:
+    """Return a stand-in of ``cuda.bindings.runtime``: device memory is host memory.
+
+    Its functions have the names and parameters of the real module's (checked against it in
+    test_cuda_runtime.py where cuda-bindings is installed) and return (cudaError_t, value...)
+    tuples like them; copies are done at once with ctypes.memmove.
+    """
+    success = FakeCudaError('cudaSuccess', 0)
+    bad_pointer = FakeCudaError('cudaErrorInvalidValue', 1)
+    blocks, state = {}, {'next_handle': 1, 'copies': [], 'frees': 0}
+
+    def allocate(size):
+        block = ctypes.create_string_buffer(int(size))
+        blocks[ctypes.addressof(block)] = block
+        return success, ctypes.addressof(block)
+
+    def release(address):
+        if blocks.pop(int(address), None) is None:
+            return (bad_pointer,)
+        state['frees'] += 1
+        return (success,)
+
+    def handle():
+        state['next_handle'] += 1
+        return state['next_handle']
+
+    def cudaGetDeviceCount():  # noqa: N802 (the real module's names)
+        return success, 1
+
+    def cudaGetDevice():  # noqa: N802
+        return success, 0
+
+    def cudaGetDeviceProperties(device):  # noqa: N802
+        return success, FakeDeviceProperties(
+            name=name + b'\x00' * 8, major=capability[0], minor=capability[1],
+            multiProcessorCount=sm_count, totalGlobalMem=total_memory, integrated=integrated)
+
+    def cudaGetErrorName(error):  # noqa: N802
+        return success, error.name.encode()
+
+    def cudaGetErrorString(error):  # noqa: N802
+        return success, b'invalid argument'
+
+    def cudaMalloc(size):  # noqa: N802
+        return allocate(size)
+
+    def cudaFree(devPtr):  # noqa: N802, N803
+        return release(devPtr)
+
+    def cudaMallocHost(size):  # noqa: N802
+        return allocate(size)
+
+    def cudaFreeHost(ptr):  # noqa: N802
+        return release(ptr)
+
+    def cudaStreamCreateWithFlags(flags):  # noqa: N802
+        return success, handle()
+
+    def cudaStreamSynchronize(stream):  # noqa: N802
+        return (success,)
+
+    def cudaStreamDestroy(stream):  # noqa: N802
+        return (success,)
+
+    def cudaMemcpyAsync(dst, src, count, kind, stream):  # noqa: N802
+        state['copies'].append(kind.name)
+        ctypes.memmove(int(dst), int(src), int(count))
+        return (success,)
+
+    def cudaEventCreate():  # noqa: N802
+        return success, handle()
+
+    def cudaEventRecord(event, stream):  # noqa: N802
+        return (success,)
+
+    def cudaEventSynchronize(event):  # noqa: N802
+        return (success,)
+
+    def cudaEventElapsedTime(start, end):  # noqa: N802
+        return success, 0.5
+
+    def cudaEventDestroy(event):  # noqa: N802
+        return (success,)
+
+    scope = dict(locals())
+    functions = {name: value for name, value in scope.items() if name.startswith('cuda')}
+    return types.SimpleNamespace(
+        **functions, state=state, blocks=blocks, cudaStreamNonBlocking=1,
+        cudaError_t=types.SimpleNamespace(cudaSuccess=success, cudaErrorInvalidValue=bad_pointer),
+        cudaMemcpyKind=fake_enum('cudaMemcpyHostToHost', 'cudaMemcpyHostToDevice',
+                                 'cudaMemcpyDeviceToHost'))
+
+
+def stand_in_cuda(**device):
+    """Return a CudaRuntime over the stand-in module."""
+    from mono_depth_ros.inference.cuda_runtime import CudaRuntime
+
+    return CudaRuntime(fake_cuda_runtime(**device))
