@@ -34,8 +34,9 @@ from mono_depth_ros.core.preprocessing import network_input_size, PATCH_MULTIPLE
 from mono_depth_ros.inference.base import BackendUnavailableError, ModelLoadError, PRECISIONS
 from mono_depth_ros.inference.cuda_runtime import CudaRuntime
 from mono_depth_ros.inference.engine_cache import (
-    cached_engine, CachedEngine, calibration_cache_path, engine_file_name, EngineKey,
-    ensure_cache_dir, file_lock, get_or_build, read_sidecar, sha256_file, write_atomic)
+    cached_engine, cached_engine_any_profile, CachedEngine, calibration_cache_path,
+    engine_file_name, EngineKey, ensure_cache_dir, file_lock, get_or_build, read_sidecar,
+    sha256_file, write_atomic)
 from mono_depth_ros.inference.int8_calibration import (
     CalibrationSource, check_source, make_entropy_calibrator, source_fingerprint)
 from mono_depth_ros.inference.trt_compat import import_tensorrt, TensorRT
@@ -292,7 +293,8 @@ def ensure_engine(onnx_path: str, precision: str = 'fp16', input_size: int = 518
     """Return the cached engine of an ONNX model, building it first when needed.
 
     ``frame_size``: the camera's (height, width); the profile's opt shape is then its network
-    shape (see :func:`profile_shapes`). ``build`` False only looks: None when not cached.
+    shape (see :func:`profile_shapes`). ``build`` False only looks: None when not cached;
+    without a ``frame_size`` it takes the newest engine of any profile (made for the camera).
     Raises BackendUnavailableError without TensorRT or a CUDA GPU, ModelLoadError when the
     ONNX breaks the contract or TensorRT cannot build it, BadMessageError for bad settings.
     """
@@ -335,6 +337,8 @@ def ensure_engine(onnx_path: str, precision: str = 'fp16', input_size: int = 518
             timing_cache_path(directory, runtime), calibration, calib_cache, logger)
 
     if not build:
+        if frame_size is None:  # before the first frame: the engine made for the camera
+            return cached_engine_any_profile(directory, key, name)
         return cached_engine(directory, key, name)
     return get_or_build(directory, key, build_engine, name=name, extra=extra,
                         force=force_rebuild, logger=logger)

@@ -284,6 +284,39 @@ def cached_engine(cache_dir: str | os.PathLike | None, key: EngineKey,
     return None if sidecar is None else CachedEngine(engine_path, sidecar, built=False)
 
 
+def cached_engine_any_profile(cache_dir: str | os.PathLike | None, key: EngineKey,
+                              name: str = 'model') -> CachedEngine | None:
+    """Return the newest cached engine that matches ``key`` in all but the shape profile.
+
+    A node starts before it has seen a frame: the engine it built for its camera last time
+    (a profile made for that camera's aspect) is the one to start with.
+    """
+    exact = cached_engine(cache_dir, key, name)
+    if exact is not None:
+        return exact
+    wanted = {field: value for field, value in key.fields().items() if field != 'profile'}
+    directory = ensure_cache_dir(cache_dir)
+    prefix = engine_file_name(name, key).rsplit('-', 1)[0] + '-'
+    candidates = sorted(directory.glob(f'{glob_escape(prefix)}*.engine'),
+                        key=lambda path: path.stat().st_mtime, reverse=True)
+    for engine_path in candidates:
+        sidecar = read_sidecar(engine_path) or {}
+        fields = dict(sidecar.get('key_fields') or {})
+        profile = fields.pop('profile', None)
+        if fields != wanted or profile is None:
+            continue
+        other = EngineKey(**{**key.fields(), 'profile': profile})
+        found = _cached(engine_path, other)
+        if found is not None:
+            return CachedEngine(engine_path, found, built=False)
+    return None
+
+
+def glob_escape(text: str) -> str:
+    """Return ``text`` with glob's special characters escaped."""
+    return re.sub(r'([*?\[])', r'[\1]', text)
+
+
 def update_sidecar(engine_path: str | os.PathLike, changes: dict) -> dict:
     """Merge ``changes`` into an engine's sidecar (under its lock, atomically); return it.
 

@@ -39,7 +39,7 @@ from mono_depth_ros.inference.engine_builder import ensure_engine, runtime_ident
 from mono_depth_ros.inference.engine_cache import check_engine_sidecar, engine_data_problem
 from mono_depth_ros.inference.int8_calibration import CalibrationSource
 from mono_depth_ros.inference.model_files import ENGINE_SUFFIXES
-from mono_depth_ros.inference.trt_compat import import_tensorrt, TensorRT
+from mono_depth_ros.inference.trt_compat import TensorRT
 
 # TensorRT DataType name -> numpy dtype of the host staging array (numpy has no bfloat16).
 # The frame size an engine's fixed input is compared with (a 640x480 camera).
@@ -223,7 +223,9 @@ class TensorRTBackend(DepthBackend):
     Raises BackendUnavailableError without TensorRT, cuda-python or a CUDA GPU, ModelLoadError
     for a model TensorRT cannot build or load, or an engine that fails validation against ONNX
     Runtime on the CPU (``validate`` False skips that). ``calibration`` is only used by int8
-    builds; ``frame_size`` (height, width) is the camera's, for the shape profile.
+    builds; ``frame_size`` (height, width) is the camera's, for the shape profile; ``build``
+    False raises :class:`~mono_depth_ros.inference.engine_switch.EngineNotCached` instead of
+    building a missing engine.
     """
 
     name = 'tensorrt'
@@ -236,7 +238,7 @@ class TensorRTBackend(DepthBackend):
                  device: str = 'cuda', workspace_mb: int | None = None,
                  calibration: CalibrationSource | None = None,
                  logger: logging.Logger | None = None, validate: bool = True,
-                 frame_size: tuple[int, int] | None = None):
+                 frame_size: tuple[int, int] | None = None, build: bool = True):
         if device not in ('auto', 'cuda'):
             raise BackendUnavailableError(f'TensorRT runs on CUDA GPUs only (device is '
                                           f'{device!r})')
@@ -248,7 +250,11 @@ class TensorRTBackend(DepthBackend):
         onnx_path = None
         if suffix == '.onnx':
             cached = ensure_engine(path, precision, input_size, cache_dir, force_rebuild,
-                                   workspace_mb, calibration, logger, frame_size=frame_size)
+                                   workspace_mb, calibration, logger, frame_size=frame_size,
+                                   build=build)
+            if cached is None:
+                from mono_depth_ros.inference.engine_switch import EngineNotCached
+                raise EngineNotCached(path)
             onnx_path, path, self.model_format = path, str(cached.path), 'onnx'
         elif suffix in ENGINE_SUFFIXES:
             if not os.path.isfile(path):
@@ -381,7 +387,7 @@ class TensorRTBackend(DepthBackend):
 def availability() -> tuple[bool, str]:
     """Return (usable, reason) for the TensorRT backend on this machine; never raises."""
     try:
-        compat = TensorRT(import_tensorrt())
+        compat = TensorRT(engine_builder.import_tensorrt())
         cuda = engine_builder.open_cuda()
         return True, f'TensorRT {compat.version} on {cuda.identity().gpu_name}'
     except BackendUnavailableError as error:

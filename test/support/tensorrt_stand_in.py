@@ -22,6 +22,7 @@ their raw addresses, as TensorRT would.
 """
 
 import ctypes
+import json
 import pathlib
 import types
 
@@ -57,15 +58,20 @@ def floats_at(address: int, count: int) -> np.ndarray:
     return np.ctypeslib.as_array((ctypes.c_float * count).from_address(address))
 
 
-def fake_forward(input_address: int, output_address: int, shape: tuple) -> None:
-    """Run the stand-in network: output (1, h, w) = 2 x input channel 0, through raw pointers."""
+def fake_forward(input_address: int, output_address: int, shape: tuple,
+                 factor: float = 2.0) -> None:
+    """Run the stand-in network: output (1, h, w) = 2 x input channel 0, through raw pointers.
+
+    ``factor`` other than 2 makes a "wrong" engine, one that runs and gives other depth.
+    """
     height, width = shape[2], shape[3]
     source = floats_at(input_address, int(np.prod(shape))).reshape(shape)
-    floats_at(output_address, height * width).reshape(1, height, width)[...] = 2 * source[0, 0]
+    floats_at(output_address, height * width).reshape(1, height, width)[...] = (
+        factor * source[0, 0])
 
 
-def _within_profile(shape) -> bool:
-    return all(lo <= size <= hi for size, lo, hi in zip(shape, PROFILE[0], PROFILE[2]))
+def _within_profile(shape, profile=PROFILE) -> bool:
+    return all(lo <= size <= hi for size, lo, hi in zip(shape, profile[0], profile[2]))
 
 
 class TensorApiContext:
@@ -77,7 +83,7 @@ class TensorApiContext:
     def set_input_shape(self, name, shape):
         self.calls.append('set_input_shape')
         self.shapes[name] = tuple(shape)
-        return _within_profile(shape)
+        return _within_profile(shape, getattr(self.engine, 'profile', PROFILE))
 
     def get_tensor_shape(self, name):
         height, width = self.shapes['image'][2:]
@@ -90,7 +96,8 @@ class TensorApiContext:
 
     def execute_async_v3(self, stream_handle):
         self.calls.append('execute_async_v3')
-        fake_forward(self.addresses['image'], self.addresses['depth'], self.shapes['image'])
+        fake_forward(self.addresses['image'], self.addresses['depth'], self.shapes['image'],
+                     getattr(self.engine, 'factor', 2.0))
         return True
 
 
@@ -197,6 +204,33 @@ class FakeRuntime:
         FakeRuntime.deserialised.append(bytes(data))
         self.logger.log(SEVERITY.ERROR, 'Serialization assertion failed: magic tag mismatch')
         return None
+
+
+class ProfiledEngine(TensorApiEngine):
+    """A TensorRT 10 engine with the profile it was built with (and a forward ``factor``)."""
+
+    def __init__(self, profile: tuple, factor: float = 2.0):
+        self.profile = tuple(tuple(int(size) for size in shape) for shape in profile)
+        self.factor = factor
+
+    def get_tensor_profile_shape(self, name, profile_index):
+        return list(self.profile)
+
+
+class WorkingRuntime(FakeRuntime):
+    """trt.Runtime that deserialises what :class:`ProfileBuilder` built into a ProfiledEngine.
+
+    ``factor`` (class attribute) is given to the engines: 2 is right, anything else wrong.
+    """
+
+    factor = 2.0
+
+    def deserialize_cuda_engine(self, data):
+        FakeRuntime.deserialised.append(bytes(data))
+        head, _, profile = bytes(data).partition(b'|')
+        if not head.startswith(b'ENGINE') or not profile:
+            return super().deserialize_cuda_engine(data)
+        return ProfiledEngine(json.loads(profile), WorkingRuntime.factor)
 
 
 class FakeNetwork:
@@ -315,6 +349,14 @@ class FakeBuilder:
         return ('ENGINE ' + ','.join(sorted(config.flags))).encode()
 
 
+class ProfileBuilder(FakeBuilder):
+    """A TensorRT 10 builder whose engines carry their profile (for :class:`WorkingRuntime`)."""
+
+    def build_serialized_network(self, network, config):
+        data = super().build_serialized_network(network, config)
+        return data + b'|' + json.dumps(config.profiles[0].shapes).encode()
+
+
 class Fake86Builder(FakeBuilder):
     """trt.Builder of TensorRT 8.6: implicit batch still exists, so the flag is needed."""
 
@@ -346,9 +388,16 @@ def fake_tensorrt(version: str = '10.3.0', builder: type = FakeBuilder) -> types
     return module
 
 
-def use_stand_in_tensorrt(monkeypatch, version: str, **device) -> types.ModuleType:
-    """Make ensure_engine see the stand-in of TensorRT ``version`` and a stand-in GPU."""
-    module = fake_tensorrt(version)
+def use_stand_in_tensorrt(monkeypatch, version: str, working: bool = False,
+                          **device) -> types.ModuleType:
+    """Make ensure_engine see the stand-in of TensorRT ``version`` and a stand-in GPU.
+
+    ``working``: engines are built by :class:`ProfileBuilder` and deserialised by
+    :class:`WorkingRuntime`, so a whole TensorRTBackend runs on them.
+    """
+    module = fake_tensorrt(version, ProfileBuilder if working else FakeBuilder)
+    if working:
+        module.Runtime = WorkingRuntime
     monkeypatch.setattr(engine_builder, 'import_tensorrt', lambda: module)
     monkeypatch.setattr(engine_builder, 'open_cuda', lambda: stand_in_cuda(**device))
     return module
