@@ -110,11 +110,19 @@ def profile_shapes(input_size: int, network_shape: tuple | None = None,
 
 
 def builder_options(precision: str, workspace_mb: int | None,
-                    strongly_typed: bool = False) -> dict:
-    """Return the build settings besides precision and profile that change the engine."""
+                    strongly_typed: bool = False, fp16_converter: str | None = None,
+                    int8_method: str | None = None) -> dict:
+    """Return the build settings besides precision and profile that change the engine.
+
+    ``fp16_converter``: what made the fp16 ONNX of a strongly typed fp16 build (ModelOpt
+    AutoCast or this package's); ``int8_method``: explicit Q/DQ (ModelOpt) or the implicit
+    calibrator.
+    """
     return {'workspace_mb': int(workspace_mb) if workspace_mb else None,
             'tf32': precision != 'fp32', 'fp16_fallback': precision == 'int8',
-            'strongly_typed': bool(strongly_typed)}
+            'strongly_typed': bool(strongly_typed),
+            'fp16_converter': fp16_converter if precision == 'fp16' and strongly_typed else None,
+            'int8_method': int8_method if precision == 'int8' else None}
 
 
 def builds_strongly_typed(compat: TensorRT) -> bool:
@@ -167,12 +175,14 @@ def timing_cache_path(cache_dir: pathlib.Path, runtime: dict) -> pathlib.Path:
 
 
 def _parse_onnx(compat: TensorRT, builder, onnx_path: str, strongly_typed: bool = False,
-                precision: str = 'fp32'):
+                precision: str = 'fp32', parse_path: str | None = None, logger=None):
+    """Parse the ONNX (``parse_path``: a Q/DQ copy to parse instead) into a new network."""
     network = compat.create_network(builder, strongly_typed)
     compat.init_plugins()
     parser = compat.trt.OnnxParser(network, compat.logger())
     as_fp16 = strongly_typed and precision == 'fp16'
-    with _fp16_copy(onnx_path) if as_fp16 else contextlib.nullcontext(onnx_path) as path:
+    source = parse_path or onnx_path
+    with _fp16_copy(onnx_path, logger) if as_fp16 else contextlib.nullcontext(source) as path:
         parsed = parser.parse_from_file(str(path))
     if not parsed:
         errors = [str(parser.get_error(i)) for i in range(parser.num_errors)]
@@ -182,12 +192,14 @@ def _parse_onnx(compat: TensorRT, builder, onnx_path: str, strongly_typed: bool 
 
 
 @contextlib.contextmanager
-def _fp16_copy(onnx_path: str) -> Iterator[pathlib.Path]:
-    """Yield a temporary float16 copy of ``onnx_path`` (see :mod:`onnx_fp16`)."""
-    from mono_depth_ros.inference.onnx_fp16 import fp16_model_bytes
+def _fp16_copy(onnx_path: str, logger=None) -> Iterator[pathlib.Path]:
+    """Yield a temporary float16 copy of ``onnx_path`` (ModelOpt AutoCast, else onnx_fp16)."""
+    from mono_depth_ros.inference.onnx_fp16 import tensorrt_fp16_bytes
 
     try:
-        converted = fp16_model_bytes(onnx_path)
+        converted, converter = tensorrt_fp16_bytes(onnx_path, logger or _LOGGER)
+        (logger or _LOGGER).info(f'fp16 copy of {pathlib.Path(onnx_path).name} made by '
+                                 f'{converter}')
     except ValueError as error:
         raise ModelLoadError(onnx_path, f'cannot convert it to fp16 for a strongly typed '
                                         f'TensorRT build: {error}') from error
@@ -224,17 +236,23 @@ def build_serialized_engine(compat: TensorRT, onnx_path: str, precision: str,
     """Parse ``onnx_path`` and return a serialised engine for ``precision`` and ``shapes``.
 
     fp16 sets BuilderFlag.FP16, or where that flag is gone (TensorRT 11) builds a strongly
-    typed network from an fp16 copy of the ONNX; int8 sets INT8 (plus FP16 for layers that stay
-    in floating point) and calibrates with ``calibration`` frames or an existing
+    typed network from an fp16 copy of the ONNX; int8 with ModelOpt installed parses a Q/DQ
+    copy quantized on ``calibration`` frames (explicit quantization: FP16 and INT8 flags where
+    they exist, no calibrator), else sets INT8 (plus FP16 for layers that stay in floating
+    point) and calibrates implicitly with ``calibration`` frames or an existing
     ``calibration_cache``; fp32 clears TF32 so the engine computes in full fp32.
     """
+    from mono_depth_ros.inference.int8_calibration import int8_method, QDQ_METHOD
+
     logger = logger or _LOGGER
     trt = compat.trt
-    if precision == 'int8':
-        compat.check_int8_support()
+    method = int8_method(compat) if precision == 'int8' else None
     strongly_typed = builds_strongly_typed(compat)
     builder = trt.Builder(compat.logger())
-    network, _parser = _parse_onnx(compat, builder, onnx_path, strongly_typed, precision)
+    with _qdq_copy(onnx_path, shapes, calibration, calibration_cache) if (
+            method == QDQ_METHOD) else contextlib.nullcontext(None) as qdq_path:
+        network, _parser = _parse_onnx(compat, builder, onnx_path, strongly_typed, precision,
+                                       qdq_path and str(qdq_path), logger)
     if network.num_inputs != 1:
         raise ModelLoadError(onnx_path, f'{network.num_inputs} network inputs; expected one')
     config = builder.create_builder_config()
@@ -251,7 +269,9 @@ def build_serialized_engine(compat: TensorRT, onnx_path: str, precision: str,
     else:
         compat.clear_flag(config, 'TF32')
     calibrator = None
-    if precision == 'int8':
+    if method == QDQ_METHOD and not strongly_typed:
+        compat.set_flag(config, 'INT8')  # explicit quantization: the scales are in the ONNX
+    elif precision == 'int8' and method != QDQ_METHOD:
         calibrator = _int8_calibrator(compat, onnx_path, shapes, calibration, calibration_cache)
         compat.set_flag(config, 'INT8')
         warning = compat.set_int8_calibrator(config, calibrator, profile)
@@ -271,6 +291,25 @@ def build_serialized_engine(compat: TensorRT, onnx_path: str, precision: str,
     if timing_cache is not None:
         _save_timing_cache(compat, config, timing_cache)
     return data
+
+
+@contextlib.contextmanager
+def _qdq_copy(onnx_path: str, shapes: ProfileShapes, calibration: CalibrationSource | None,
+              calibration_cache: pathlib.Path | None) -> Iterator[pathlib.Path]:
+    """Yield a temporary Q/DQ copy of ``onnx_path`` quantized by ModelOpt on the frames."""
+    from mono_depth_ros.inference.int8_calibration import quantize_to_qdq
+
+    if calibration is None:
+        raise ModelLoadError(onnx_path, 'int8 needs calibration frames: run mono-depth-ros '
+                                        'build-engine --precision int8 with --calibration-dir '
+                                        'DIR or --calibration-bag BAG (or use fp16)')
+    del calibration_cache  # ModelOpt keeps no calibration table of its own here
+    with tempfile.TemporaryDirectory(prefix='mono_depth_qdq_') as directory:
+        path = pathlib.Path(directory) / f'{pathlib.Path(onnx_path).stem}.qdq.onnx'
+        try:
+            yield quantize_to_qdq(onnx_path, calibration, shapes.opt_shape, path)
+        except ValueError as error:
+            raise ModelLoadError(onnx_path, f'ModelOpt could not quantize it: {error}') from error
 
 
 def _int8_calibrator(compat, onnx_path, shapes, calibration, calibration_cache):
@@ -303,16 +342,19 @@ def ensure_engine(onnx_path: str, precision: str = 'fp16', input_size: int = 518
     logger = logger or _LOGGER
     if precision not in PRECISIONS:
         raise BadMessageError('precision', precision, ' or '.join(PRECISIONS))
+    from mono_depth_ros.inference.int8_calibration import int8_method
+    from mono_depth_ros.inference.onnx_fp16 import tensorrt_fp16_converter
+
     compat = TensorRT(import_tensorrt())
-    if precision == 'int8':
-        compat.check_int8_support()
+    method = int8_method(compat) if precision == 'int8' else None
     runtime = runtime_identity(compat, open_cuda())
     contract = read_onnx_contract(onnx_path)
     shapes = profile_shapes(input_size, contract.input_shape, frame_size)
     key = EngineKey(onnx_sha256=onnx_sha256(contract.path), precision=precision,
                     profile=shapes.as_tuple(),
                     builder_options=builder_options(
-                        precision, workspace_mb, builds_strongly_typed(compat)),
+                        precision, workspace_mb, builds_strongly_typed(compat),
+                        tensorrt_fp16_converter(), method),
                     **runtime)
     directory = ensure_cache_dir(cache_dir)
     name = pathlib.Path(contract.path).stem

@@ -241,3 +241,52 @@ def make_entropy_calibrator(base: type, source: CalibrationSource | None, shape:
                 write_atomic(recorded, (fingerprint + '\n').encode())
 
     return EntropyCalibrator()
+
+
+# Explicit quantization (Q/DQ) through ModelOpt, where it is installed ---------------------------
+QDQ_METHOD = 'modelopt-qdq'
+IMPLICIT_METHOD = 'implicit-calibration'
+
+
+def modelopt_quantize():
+    """Return ModelOpt's ONNX ``quantize``, or None where it is not installed."""
+    try:
+        from modelopt.onnx.quantization import quantize
+    except Exception:  # not installed, or its own dependencies missing
+        return None
+    return quantize
+
+
+def int8_method(compat) -> str:
+    """Return how int8 is built here: explicit Q/DQ (ModelOpt), else the implicit calibrator.
+
+    The implicit calibrator is deprecated on TensorRT 10 and gone on 11: without ModelOpt
+    there, raises BackendUnavailableError saying to install it (``compat.check_int8_support``).
+    """
+    if modelopt_quantize() is not None:
+        return QDQ_METHOD
+    try:
+        compat.check_int8_support()
+    except Exception as error:
+        raise type(error)(f'{error}; or install nvidia-modelopt[onnx] for explicit Q/DQ '
+                          'quantization') from error
+    return IMPLICIT_METHOD
+
+
+def quantize_to_qdq(onnx_path: str, source: CalibrationSource, shape: tuple,
+                    out_path: str | os.PathLike) -> pathlib.Path:
+    """Write a Q/DQ copy of ``onnx_path`` calibrated on ``source`` frames, with ModelOpt.
+
+    The frames go through the shared preprocessing at ``shape`` (1, 3, h, w); the layers left
+    unquantized compute in fp16. Raises ValueError without frames.
+    """
+    quantize = modelopt_quantize()
+    height, width = int(shape[2]), int(shape[3])
+    frames = [prepare_input(rgb, (height, width)) for rgb in iter_rgb_frames(source)]
+    if not frames:
+        raise ValueError(f'no calibration frames in {source.describe()}')
+    quantize(onnx_path=str(onnx_path), quantize_mode='int8',
+             calibration_data=np.concatenate(frames), calibration_method='entropy',
+             calibration_eps=['cpu'], high_precision_dtype='fp16',
+             output_path=str(out_path))
+    return pathlib.Path(out_path)

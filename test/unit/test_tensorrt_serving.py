@@ -318,3 +318,91 @@ def test_the_node_loader_serves_from_onnxruntime_and_switches_as_the_camera_chan
                             background_build=True)
     with again:
         assert again.serving == 'tensorrt'
+
+
+# fp16 and int8 through NVIDIA's ModelOpt, where it is installed -------------------------------
+@pytest.fixture
+def stand_in_modelopt(monkeypatch):
+    """Stand-ins of modelopt.onnx.autocast and modelopt.onnx.quantization that record calls."""
+    import sys
+    import types
+
+    import onnx
+
+    from mono_depth_ros.inference.onnx_fp16 import convert_to_fp16
+
+    calls = {'autocast': [], 'quantize': []}
+
+    def convert_to_mixed_precision(onnx_path, low_precision_type='fp16', keep_io_types=False,
+                                   **options):
+        calls['autocast'].append({'low_precision_type': low_precision_type,
+                                  'keep_io_types': keep_io_types, **options})
+        if calls.get('autocast_fails'):
+            raise RuntimeError('unsupported op')
+        return convert_to_fp16(onnx.load(onnx_path))
+
+    def quantize(onnx_path, quantize_mode='int8', calibration_data=None, output_path=None,
+                 **options):
+        calls['quantize'].append({'mode': quantize_mode, 'data': calibration_data.shape,
+                                  **options})
+        onnx.save(onnx.load(onnx_path), output_path)  # "quantized"
+
+    modules = {'modelopt': types.ModuleType('modelopt'),
+               'modelopt.onnx': types.ModuleType('modelopt.onnx'),
+               'modelopt.onnx.autocast': types.ModuleType('modelopt.onnx.autocast'),
+               'modelopt.onnx.quantization': types.ModuleType('modelopt.onnx.quantization')}
+    modules['modelopt.onnx.autocast'].convert_to_mixed_precision = convert_to_mixed_precision
+    modules['modelopt.onnx.quantization'].quantize = quantize
+    for name, module in modules.items():
+        monkeypatch.setitem(sys.modules, name, module)
+    return calls
+
+
+def test_fp16_for_tensorrt_11_is_made_by_autocast_where_installed(
+        tmp_path, monkeypatch, stand_in_modelopt, caplog):
+    from tensorrt_stand_in import FakeParser
+
+    onnx = write_doubling_onnx(tmp_path / 'doubling.onnx')
+    use_stand_in_tensorrt(monkeypatch, '11.4.0')
+    cached = ensure_engine(onnx, 'fp16', INPUT_SIZE, tmp_path / 'engines')
+    assert stand_in_modelopt['autocast'] == [
+        {'low_precision_type': 'fp16', 'keep_io_types': True, 'data_max': 512,
+         'init_max': 65504}]
+    assert FakeParser.parsed[-1]['name'] == 'doubling.fp16.onnx'
+    options = cached.sidecar['key_fields']['builder_options']
+    assert options['fp16_converter'] == 'modelopt-autocast'
+    stand_in_modelopt['autocast_fails'] = True  # falls back to the package converter
+    with caplog.at_level(logging.WARNING):
+        ensure_engine(onnx, 'fp16', INPUT_SIZE, tmp_path / 'engines', force_rebuild=True)
+    assert any('AutoCast could not convert' in record.message for record in caplog.records)
+    assert FakeParser.parsed[-1]['name'] == 'doubling.fp16.onnx'
+
+
+def test_the_package_fp16_converter_has_its_own_cache_key(tmp_path, monkeypatch):
+    onnx = write_doubling_onnx(tmp_path / 'doubling.onnx')
+    use_stand_in_tensorrt(monkeypatch, '11.4.0')
+    cached = ensure_engine(onnx, 'fp16', INPUT_SIZE, tmp_path / 'engines')
+    assert cached.sidecar['key_fields']['builder_options']['fp16_converter'] == 'mono_depth_ros'
+
+
+@pytest.mark.parametrize('version, flags', [('10.3.0', b'FP16,INT8'), ('11.4.0', b'')])
+def test_int8_is_explicit_qdq_through_modelopt_where_installed(
+        tmp_path, monkeypatch, stand_in_modelopt, version, flags):
+    import cv2
+
+    from mono_depth_ros.inference.int8_calibration import CalibrationSource
+    from tensorrt_stand_in import FakeBuilder, FakeParser
+
+    images = tmp_path / 'images'
+    images.mkdir()
+    for index in range(3):
+        cv2.imwrite(str(images / f'{index}.png'), np.full((40, 60, 3), 50 * index, np.uint8))
+    use_stand_in_tensorrt(monkeypatch, version)
+    cached = ensure_engine(write_doubling_onnx(tmp_path / 'doubling.onnx'), 'int8', INPUT_SIZE,
+                           tmp_path / 'engines',
+                           calibration=CalibrationSource(image_dir=str(images)))
+    assert cached.path.read_bytes() == b'ENGINE ' + flags
+    assert FakeBuilder.made[-1].config.int8_calibrator is None  # no implicit calibration
+    assert FakeParser.parsed[-1]['name'] == 'doubling.qdq.onnx'
+    assert stand_in_modelopt['quantize'][-1]['data'] == (3, 3, 28, 42)  # the opt shape
+    assert cached.sidecar['key_fields']['builder_options']['int8_method'] == 'modelopt-qdq'
