@@ -111,14 +111,15 @@ def profile_shapes(input_size: int, network_shape: tuple | None = None,
 
 def builder_options(precision: str, workspace_mb: int | None,
                     strongly_typed: bool = False, fp16_converter: str | None = None,
-                    int8_method: str | None = None) -> dict:
+                    int8_method: str | None = None, frame_io: 'FrameIO | None' = None) -> dict:
     """Return the build settings besides precision and profile that change the engine.
 
     ``fp16_converter``: what made the fp16 ONNX of a strongly typed fp16 build (ModelOpt
     AutoCast or this package's); ``int8_method``: explicit Q/DQ (ModelOpt) or the implicit
-    calibrator.
+    calibrator; ``frame_io``: the camera frame size the engine's own pre/postprocessing is for.
     """
     return {'workspace_mb': int(workspace_mb) if workspace_mb else None,
+            'frame_io': frame_io.record() if frame_io is not None else None,
             'tf32': precision != 'fp32', 'fp16_fallback': precision == 'int8',
             'strongly_typed': bool(strongly_typed),
             'fp16_converter': fp16_converter if precision == 'fp16' and strongly_typed else None,
@@ -175,14 +176,19 @@ def timing_cache_path(cache_dir: pathlib.Path, runtime: dict) -> pathlib.Path:
 
 
 def _parse_onnx(compat: TensorRT, builder, onnx_path: str, strongly_typed: bool = False,
-                precision: str = 'fp32', parse_path: str | None = None, logger=None):
-    """Parse the ONNX (``parse_path``: a Q/DQ copy to parse instead) into a new network."""
+                precision: str = 'fp32', parse_path: str | None = None, logger=None,
+                frame_io: 'FrameIO | None' = None):
+    """Parse the ONNX into a new network (``parse_path``: a Q/DQ copy to parse instead).
+
+    A strongly typed fp16 build parses an fp16 copy; ``frame_io`` puts the frame's
+    preprocessing and the resize back to it around the model (:mod:`preprocessing_graph`).
+    """
     network = compat.create_network(builder, strongly_typed)
     compat.init_plugins()
     parser = compat.trt.OnnxParser(network, compat.logger())
     as_fp16 = strongly_typed and precision == 'fp16'
-    source = parse_path or onnx_path
-    with _fp16_copy(onnx_path, logger) if as_fp16 else contextlib.nullcontext(source) as path:
+    with _graph_to_parse(onnx_path, parse_path or onnx_path, as_fp16, frame_io,
+                         logger) as path:
         parsed = parser.parse_from_file(str(path))
     if not parsed:
         errors = [str(parser.get_error(i)) for i in range(parser.num_errors)]
@@ -191,21 +197,49 @@ def _parse_onnx(compat: TensorRT, builder, onnx_path: str, strongly_typed: bool 
     return network, parser
 
 
-@contextlib.contextmanager
-def _fp16_copy(onnx_path: str, logger=None) -> Iterator[pathlib.Path]:
-    """Yield a temporary float16 copy of ``onnx_path`` (ModelOpt AutoCast, else onnx_fp16)."""
-    from mono_depth_ros.inference.onnx_fp16 import tensorrt_fp16_bytes
+@dataclass(frozen=True)
+class FrameIO:
+    """An engine that takes uint8 frames of ``frame_size`` and returns depth at that size."""
 
+    frame_size: tuple
+    network_size: tuple
+
+    def record(self) -> dict:
+        """Return the builder option that names it in the cache key."""
+        return {'frame_size': list(self.frame_size), 'network_size': list(self.network_size)}
+
+
+@contextlib.contextmanager
+def _graph_to_parse(onnx_path: str, source: str, as_fp16: bool, frame_io: FrameIO | None,
+                    logger=None) -> Iterator[pathlib.Path]:
+    """Yield the file TensorRT parses: ``source`` itself, or a temporary converted copy.
+
+    fp16 (ModelOpt AutoCast, else :mod:`onnx_fp16`) is applied to the model first, then the
+    frame's pre- and postprocessing go around it in fp32.
+    """
+    from mono_depth_ros.inference.onnx_fp16 import tensorrt_fp16_bytes
+    from mono_depth_ros.inference.preprocessing_graph import fused_model_bytes
+
+    logger = logger or _LOGGER
+    if not as_fp16 and frame_io is None:
+        yield pathlib.Path(source)
+        return
+    data, suffix = None, ''
     try:
-        converted, converter = tensorrt_fp16_bytes(onnx_path, logger or _LOGGER)
-        (logger or _LOGGER).info(f'fp16 copy of {pathlib.Path(onnx_path).name} made by '
-                                 f'{converter}')
+        if as_fp16:
+            data, converter = tensorrt_fp16_bytes(source, logger)
+            logger.info(f'fp16 copy of {pathlib.Path(onnx_path).name} made by {converter}')
+            suffix += '.fp16'
+        if frame_io is not None:
+            data = fused_model_bytes(data if data is not None else source, frame_io.frame_size,
+                                     frame_io.network_size)
+            suffix += '.frames'
     except ValueError as error:
-        raise ModelLoadError(onnx_path, f'cannot convert it to fp16 for a strongly typed '
-                                        f'TensorRT build: {error}') from error
-    with tempfile.TemporaryDirectory(prefix='mono_depth_fp16_') as directory:
-        path = pathlib.Path(directory) / f'{pathlib.Path(onnx_path).stem}.fp16.onnx'
-        path.write_bytes(converted)
+        raise ModelLoadError(onnx_path, f'cannot convert it for the TensorRT build: '
+                                        f'{error}') from error
+    with tempfile.TemporaryDirectory(prefix='mono_depth_trt_') as directory:
+        path = pathlib.Path(directory) / f'{pathlib.Path(source).name[:-5]}{suffix}.onnx'
+        path.write_bytes(data)
         yield path
 
 
@@ -232,7 +266,8 @@ def build_serialized_engine(compat: TensorRT, onnx_path: str, precision: str,
                             timing_cache: pathlib.Path | None = None,
                             calibration: CalibrationSource | None = None,
                             calibration_cache: pathlib.Path | None = None,
-                            logger: logging.Logger | None = None) -> bytes:
+                            logger: logging.Logger | None = None,
+                            frame_io: FrameIO | None = None) -> bytes:
     """Parse ``onnx_path`` and return a serialised engine for ``precision`` and ``shapes``.
 
     fp16 sets BuilderFlag.FP16, or where that flag is gone (TensorRT 11) builds a strongly
@@ -241,6 +276,8 @@ def build_serialized_engine(compat: TensorRT, onnx_path: str, precision: str,
     they exist, no calibrator), else sets INT8 (plus FP16 for layers that stay in floating
     point) and calibrates implicitly with ``calibration`` frames or an existing
     ``calibration_cache``; fp32 clears TF32 so the engine computes in full fp32.
+    ``frame_io``: the engine takes uint8 frames and returns depth at their size (``shapes`` is
+    then the frame's (1, H, W, 3) profile).
     """
     from mono_depth_ros.inference.int8_calibration import int8_method, QDQ_METHOD
 
@@ -249,10 +286,11 @@ def build_serialized_engine(compat: TensorRT, onnx_path: str, precision: str,
     method = int8_method(compat) if precision == 'int8' else None
     strongly_typed = builds_strongly_typed(compat)
     builder = trt.Builder(compat.logger())
-    with _qdq_copy(onnx_path, shapes, calibration, calibration_cache) if (
+    network_shape = (1, 3, *frame_io.network_size) if frame_io else shapes.opt_shape
+    with _qdq_copy(onnx_path, network_shape, calibration, calibration_cache) if (
             method == QDQ_METHOD) else contextlib.nullcontext(None) as qdq_path:
         network, _parser = _parse_onnx(compat, builder, onnx_path, strongly_typed, precision,
-                                       qdq_path and str(qdq_path), logger)
+                                       qdq_path and str(qdq_path), logger, frame_io)
     if network.num_inputs != 1:
         raise ModelLoadError(onnx_path, f'{network.num_inputs} network inputs; expected one')
     config = builder.create_builder_config()
@@ -294,7 +332,7 @@ def build_serialized_engine(compat: TensorRT, onnx_path: str, precision: str,
 
 
 @contextlib.contextmanager
-def _qdq_copy(onnx_path: str, shapes: ProfileShapes, calibration: CalibrationSource | None,
+def _qdq_copy(onnx_path: str, network_shape: tuple, calibration: CalibrationSource | None,
               calibration_cache: pathlib.Path | None) -> Iterator[pathlib.Path]:
     """Yield a temporary Q/DQ copy of ``onnx_path`` quantized by ModelOpt on the frames."""
     from mono_depth_ros.inference.int8_calibration import quantize_to_qdq
@@ -307,7 +345,7 @@ def _qdq_copy(onnx_path: str, shapes: ProfileShapes, calibration: CalibrationSou
     with tempfile.TemporaryDirectory(prefix='mono_depth_qdq_') as directory:
         path = pathlib.Path(directory) / f'{pathlib.Path(onnx_path).stem}.qdq.onnx'
         try:
-            yield quantize_to_qdq(onnx_path, calibration, shapes.opt_shape, path)
+            yield quantize_to_qdq(onnx_path, calibration, network_shape, path)
         except ValueError as error:
             raise ModelLoadError(onnx_path, f'ModelOpt could not quantize it: {error}') from error
 
@@ -328,12 +366,15 @@ def ensure_engine(onnx_path: str, precision: str = 'fp16', input_size: int = 518
                   calibration: CalibrationSource | None = None,
                   logger: logging.Logger | None = None,
                   frame_size: tuple[int, int] | None = None,
-                  build: bool = True) -> CachedEngine | None:
+                  build: bool = True, frame_io: bool = False) -> CachedEngine | None:
     """Return the cached engine of an ONNX model, building it first when needed.
 
     ``frame_size``: the camera's (height, width); the profile's opt shape is then its network
     shape (see :func:`profile_shapes`). ``build`` False only looks: None when not cached;
     without a ``frame_size`` it takes the newest engine of any profile (made for the camera).
+    ``frame_io`` (with a ``frame_size``): the engine takes that camera's uint8 frames and gives
+    depth at their size, pre- and postprocessing inside it (not for implicit int8 calibration,
+    which feeds network tensors: that builds a tensor engine).
     Raises BackendUnavailableError without TensorRT or a CUDA GPU, ModelLoadError when the
     ONNX breaks the contract or TensorRT cannot build it, BadMessageError for bad settings.
     """
@@ -342,7 +383,7 @@ def ensure_engine(onnx_path: str, precision: str = 'fp16', input_size: int = 518
     logger = logger or _LOGGER
     if precision not in PRECISIONS:
         raise BadMessageError('precision', precision, ' or '.join(PRECISIONS))
-    from mono_depth_ros.inference.int8_calibration import int8_method
+    from mono_depth_ros.inference.int8_calibration import IMPLICIT_METHOD, int8_method
     from mono_depth_ros.inference.onnx_fp16 import tensorrt_fp16_converter
 
     compat = TensorRT(import_tensorrt())
@@ -350,11 +391,17 @@ def ensure_engine(onnx_path: str, precision: str = 'fp16', input_size: int = 518
     runtime = runtime_identity(compat, open_cuda())
     contract = read_onnx_contract(onnx_path)
     shapes = profile_shapes(input_size, contract.input_shape, frame_size)
+    frame_engine = None
+    if frame_io and frame_size is not None and method != IMPLICIT_METHOD:
+        frame_engine = FrameIO(tuple(int(size) for size in frame_size),
+                               tuple(int(size) for size in shapes.opt_shape[2:]))
+        frame_shape = (1, *frame_engine.frame_size, 3)
+        shapes = ProfileShapes(frame_shape, frame_shape, frame_shape)
     key = EngineKey(onnx_sha256=onnx_sha256(contract.path), precision=precision,
                     profile=shapes.as_tuple(),
                     builder_options=builder_options(
                         precision, workspace_mb, builds_strongly_typed(compat),
-                        tensorrt_fp16_converter(), method),
+                        tensorrt_fp16_converter(), method, frame_engine),
                     **runtime)
     directory = ensure_cache_dir(cache_dir)
     name = pathlib.Path(contract.path).stem
@@ -376,7 +423,8 @@ def ensure_engine(onnx_path: str, precision: str = 'fp16', input_size: int = 518
         calib_cache = calibration_cache_path(engine_path)
         return build_serialized_engine(
             compat, contract.path, precision, shapes, workspace_mb,
-            timing_cache_path(directory, runtime), calibration, calib_cache, logger)
+            timing_cache_path(directory, runtime), calibration, calib_cache, logger,
+            frame_engine)
 
     if not build:
         if frame_size is None:  # before the first frame: the engine made for the camera

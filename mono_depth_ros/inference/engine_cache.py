@@ -286,15 +286,23 @@ def cached_engine(cache_dir: str | os.PathLike | None, key: EngineKey,
 
 def cached_engine_any_profile(cache_dir: str | os.PathLike | None, key: EngineKey,
                               name: str = 'model') -> CachedEngine | None:
-    """Return the newest cached engine that matches ``key`` in all but the shape profile.
+    """Return the newest cached engine that matches ``key`` in all but the camera's shapes.
 
     A node starts before it has seen a frame: the engine it built for its camera last time
-    (a profile made for that camera's aspect) is the one to start with.
+    (a profile made for that camera's aspect, or for its frames: ``frame_io`` in the builder
+    options) is the one to start with.
     """
     exact = cached_engine(cache_dir, key, name)
     if exact is not None:
         return exact
-    wanted = {field: value for field, value in key.fields().items() if field != 'profile'}
+
+    def camera_free(fields: dict) -> dict:
+        fields = {field: value for field, value in fields.items() if field != 'profile'}
+        options = dict(fields.get('builder_options') or {})
+        options.pop('frame_io', None)
+        return {**fields, 'builder_options': options}
+
+    wanted = camera_free(key.fields())
     directory = ensure_cache_dir(cache_dir)
     prefix = engine_file_name(name, key).rsplit('-', 1)[0] + '-'
     candidates = sorted(directory.glob(f'{glob_escape(prefix)}*.engine'),
@@ -302,10 +310,12 @@ def cached_engine_any_profile(cache_dir: str | os.PathLike | None, key: EngineKe
     for engine_path in candidates:
         sidecar = read_sidecar(engine_path) or {}
         fields = dict(sidecar.get('key_fields') or {})
-        profile = fields.pop('profile', None)
-        if fields != wanted or profile is None:
+        if 'profile' not in fields or camera_free(fields) != wanted:
             continue
-        other = EngineKey(**{**key.fields(), 'profile': profile})
+        try:
+            other = EngineKey(**fields)
+        except TypeError:  # a sidecar of another version
+            continue
         found = _cached(engine_path, other)
         if found is not None:
             return CachedEngine(engine_path, found, built=False)

@@ -41,8 +41,8 @@ import numpy as np
 from mono_depth_ros.core.preprocessing import check_rgb, network_input_size
 from mono_depth_ros.inference.base import DepthBackend, InputSpec
 
-# open_engine(frame_size, build) -> a TensorRT backend with ``fits(network_size)``; with
-# build False it raises EngineNotCached when no engine is cached for that frame size.
+# open_engine(frame_size, build) -> a TensorRT backend with ``accepts(frame_size, input_size)``;
+# with build False it raises EngineNotCached when no engine is cached for that frame size.
 OpenEngine = Callable[[tuple | None, bool], DepthBackend]
 
 
@@ -92,15 +92,16 @@ class EngineSwitch(DepthBackend):
         image = check_rgb(rgb)
         frame_size = tuple(int(size) for size in image.shape[:2])
         engine = self._take_ready_engine()
-        size = network_input_size(*frame_size, input_size)
-        if engine is not None and engine.fits(size):
+        if engine is not None and engine.accepts(frame_size, input_size):
             return engine.infer_rgb(image, input_size)
+        size = network_input_size(*frame_size, input_size)
         self._start_build(frame_size, size, engine is not None)
         return self._serving_backend().infer_rgb(image, input_size)
 
     def _infer(self, tensor: np.ndarray) -> np.ndarray:
         engine = self._take_ready_engine()
-        if engine is not None and engine.fits(tuple(tensor.shape[2:])):
+        if (engine is not None and getattr(engine, 'frame_size', None) is None
+                and engine.fits(tuple(tensor.shape[2:]))):
             return engine.infer(tensor)
         return self._serving_backend().infer(tensor)
 
@@ -139,9 +140,9 @@ class EngineSwitch(DepthBackend):
         if have_engine and network_size not in self._warned_sizes:
             self._warned_sizes.add(network_size)
             self.logger.warning(
-                f'frames of {frame_size[1]}x{frame_size[0]} need a {network_size[0]}x'
-                f'{network_size[1]} network input, outside the engine profile: rebuilding the '
-                'engine for them in the background, ONNX Runtime serves meanwhile')
+                f'frames of {frame_size[1]}x{frame_size[0]} ({network_size[0]}x'
+                f'{network_size[1]} network input) do not fit the running engine: rebuilding '
+                'it for them in the background, ONNX Runtime serves meanwhile')
         else:
             self.logger.info(f'building the TensorRT engine for {frame_size[1]}x'
                              f'{frame_size[0]} frames in the background')
@@ -175,9 +176,9 @@ class EngineSwitch(DepthBackend):
             self.state = 'engine ready: switching on the next frame'
 
     # Reporting and closing -----------------------------------------------------------------
-    def fits(self, network_size: tuple[int, int]) -> bool:
+    def accepts(self, frame_size: tuple[int, int], input_size) -> bool:
         """Return True: any frame runs here (on the engine or on ONNX Runtime)."""
-        del network_size
+        del frame_size, input_size
         return True
 
     @property

@@ -29,7 +29,8 @@ from typing import Callable
 import cv2
 import numpy as np
 
-from mono_depth_ros.core.preprocessing import network_input_size, prepare_input
+from mono_depth_ros.core.preprocessing import (
+    network_input_size, output_to_input_size, prepare_input)
 
 # AbsRel an engine may differ from the fp32 CPU reference by, per precision.
 ABS_REL_BOUNDS = {'fp32': 0.01, 'fp16': 0.03, 'int8': 0.12}
@@ -109,21 +110,26 @@ def onnxruntime_cpu_reference(onnx_path: str) -> Callable[[np.ndarray], np.ndarr
 def validate_engine(run_engine: Callable[[np.ndarray], np.ndarray],
                     reference: Callable[[np.ndarray], np.ndarray], precision: str,
                     network_size: tuple[int, int], tensorrt_version: str,
-                    frames: list[np.ndarray] | None = None) -> ValidationResult:
+                    frames: list[np.ndarray] | None = None,
+                    at_frame_size: bool = False) -> ValidationResult:
     """Compare ``run_engine`` with ``reference`` on the reference frames at ``network_size``.
 
-    Both take a (1, 3, h, w) float32 tensor. An engine that raises, or gives a non-finite or
-    wrongly shaped output, fails; so does one whose worst frame's AbsRel exceeds the bound.
+    ``run_engine`` takes a uint8 RGB frame; ``reference`` the (1, 3, h, w) float32 tensor the
+    shared preprocessing makes of it. ``at_frame_size``: the engine returns depth at the
+    frame's size, compared with the reference resized as the pipeline resizes it. An engine
+    that raises, or gives a non-finite or wrongly shaped output, fails; so does one whose
+    worst frame's AbsRel exceeds the bound.
     """
     frames = reference_frames() if frames is None else frames
     bound = ABS_REL_BOUNDS.get(precision, ABS_REL_BOUNDS['fp32'])
     size = tuple(int(value) for value in network_size)
     worst, reason = 0.0, ''
     for frame in frames:
-        tensor = prepare_input(frame, size)
-        expected = np.squeeze(reference(tensor))
+        expected = np.squeeze(reference(prepare_input(frame, size)))
+        if at_frame_size:
+            expected = output_to_input_size(expected, frame.shape[1], frame.shape[0])
         try:
-            actual = np.squeeze(run_engine(tensor))
+            actual = np.squeeze(run_engine(frame))
         except Exception as error:  # noqa: B902 (what failed is the verdict)
             worst, reason = float('inf'), f'the engine raised {type(error).__name__}: {error}'
             break

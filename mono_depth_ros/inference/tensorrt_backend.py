@@ -27,6 +27,7 @@ import logging
 import os
 import pathlib
 
+import cv2
 import numpy as np
 
 from mono_depth_ros.core.errors import BadMessageError
@@ -156,6 +157,22 @@ class EngineRunner:
         self._host_input.array[...] = prepare_input(rgb, tuple(shape[2:]))
         return self._execute()
 
+    @property
+    def frame_size(self) -> tuple[int, int] | None:
+        """Return (H, W) for an engine that takes uint8 RGB frames [1, H, W, 3], else None."""
+        shape = self.profile[2]
+        if self.input.dtype == 'UINT8' and len(shape) == 4 and shape[3] == 3:
+            return int(shape[1]), int(shape[2])
+        return None
+
+    def run_frame(self, rgb: np.ndarray) -> np.ndarray:
+        """Return the output for a uint8 RGB frame, for an engine that takes frames itself."""
+        shape = (1, *rgb.shape)
+        if shape != self._shape:
+            self._allocate(shape)
+        self._host_input.array[0] = rgb
+        return self._execute()
+
     def _execute(self) -> np.ndarray:
         """Copy the input up, run the bound engine and copy the first output back.
 
@@ -225,7 +242,8 @@ class TensorRTBackend(DepthBackend):
     Runtime on the CPU (``validate`` False skips that). ``calibration`` is only used by int8
     builds; ``frame_size`` (height, width) is the camera's, for the shape profile; ``build``
     False raises :class:`~mono_depth_ros.inference.engine_switch.EngineNotCached` instead of
-    building a missing engine.
+    building a missing engine; ``frame_io`` (with a ``frame_size``): the engine takes that
+    camera's uint8 frames and returns depth at their size (:mod:`preprocessing_graph`).
     """
 
     name = 'tensorrt'
@@ -238,7 +256,8 @@ class TensorRTBackend(DepthBackend):
                  device: str = 'cuda', workspace_mb: int | None = None,
                  calibration: CalibrationSource | None = None,
                  logger: logging.Logger | None = None, validate: bool = True,
-                 frame_size: tuple[int, int] | None = None, build: bool = True):
+                 frame_size: tuple[int, int] | None = None, build: bool = True,
+                 frame_io: bool = True):
         if device not in ('auto', 'cuda'):
             raise BackendUnavailableError(f'TensorRT runs on CUDA GPUs only (device is '
                                           f'{device!r})')
@@ -251,7 +270,7 @@ class TensorRTBackend(DepthBackend):
         if suffix == '.onnx':
             cached = ensure_engine(path, precision, input_size, cache_dir, force_rebuild,
                                    workspace_mb, calibration, logger, frame_size=frame_size,
-                                   build=build)
+                                   build=build, frame_io=frame_io)
             if cached is None:
                 from mono_depth_ros.inference.engine_switch import EngineNotCached
                 raise EngineNotCached(path)
@@ -272,8 +291,9 @@ class TensorRTBackend(DepthBackend):
         self.tensorrt_version = compat.version
         self.input_size = int(input_size)
         self._runner = EngineRunner(compat, engine, cuda)
+        self.frame_size = self._runner.frame_size
         low, _, high = self._runner.profile
-        fixed = low[2:] == high[2:]
+        fixed = low[2:] == high[2:] and self.frame_size is None
         spec = InputSpec(self._runner.input.name, *(low[2:] if fixed else (None, None)))
         built_precision = self.sidecar.get('key_fields', {}).get('precision')
         super().__init__('cuda', built_precision or precision, spec, logger)
@@ -291,7 +311,8 @@ class TensorRTBackend(DepthBackend):
         """Check the engine against ONNX Runtime CPU once per TensorRT version; refuse if bad."""
         from mono_depth_ros.inference.engine_cache import update_sidecar
         from mono_depth_ros.inference.engine_validation import (
-            onnxruntime_cpu_reference, refusal, stored_result, validate_engine, validation_size)
+            onnxruntime_cpu_reference, reference_frames, refusal, stored_result, validate_engine,
+            validation_size)
 
         result = stored_result(self.sidecar, self.tensorrt_version)
         if result is None:
@@ -300,11 +321,19 @@ class TensorRTBackend(DepthBackend):
                     f'{pathlib.Path(self.engine_path).name} not validated: its ONNX is not '
                     'known (give the .onnx as the model to have the engine checked)')
                 return None
-            size = validation_size(self._runner.profile, self.input_size)
             self.logger.info(f'validating {pathlib.Path(self.engine_path).name} against ONNX '
                              'Runtime on the CPU')
-            result = validate_engine(self._runner.run, onnxruntime_cpu_reference(onnx_path),
-                                     self.precision, size, self.tensorrt_version)
+            reference = onnxruntime_cpu_reference(onnx_path)
+            if self.frame_size is not None:  # frames in, depth at their size out
+                size = network_input_size(*self.frame_size, self.input_size)
+                result = validate_engine(self._runner.run_frame, reference, self.precision,
+                                         size, self.tensorrt_version,
+                                         reference_frames(size=self.frame_size),
+                                         at_frame_size=True)
+            else:
+                size = validation_size(self._runner.profile, self.input_size)
+                result = validate_engine(lambda rgb: self._runner.run_rgb(rgb, size), reference,
+                                         self.precision, size, self.tensorrt_version)
             self.sidecar = update_sidecar(self.engine_path, {'validation': result.record()}) or (
                 self.sidecar)
         if not result.passed:
@@ -317,7 +346,18 @@ class TensorRTBackend(DepthBackend):
         """Return True when the engine's profile takes a network input of ``network_size``."""
         return self._runner.fits((1, 3, *network_size))
 
+    def accepts(self, frame_size: tuple[int, int], input_size: int | tuple[int, int]) -> bool:
+        """Return True when frames of ``frame_size`` run on this engine as they are."""
+        wanted = network_input_size(*frame_size, input_size)
+        if self.frame_size is not None:
+            built_for = network_input_size(*self.frame_size, self.input_size)
+            return tuple(frame_size) == self.frame_size and wanted == built_for
+        return self.fits(wanted)
+
     def _infer(self, tensor: np.ndarray) -> np.ndarray:
+        if self.frame_size is not None:
+            raise BadMessageError('tensor', tuple(tensor.shape), 'a uint8 frame: this engine '
+                                  'takes frames (infer_rgb), not network tensors')
         return self._runner.run(tensor)
 
     def network_size_for(self, frame_size: tuple[int, int],
@@ -347,8 +387,23 @@ class TensorRTBackend(DepthBackend):
         """Resize and normalise ``rgb`` into the pinned engine input, then run it."""
         self._check_open()
         image = check_rgb(rgb)
+        if self.frame_size is not None:
+            return prediction_to_2d(self._runner.run_frame(self._at_engine_frame_size(image)))
         size = self.network_size_for(image.shape[:2], input_size)
         return prediction_to_2d(self._runner.run_rgb(image, size))
+
+    def _at_engine_frame_size(self, image: np.ndarray) -> np.ndarray:
+        """Return ``image`` at the frame size the engine takes (resized, one warning)."""
+        height, width = self.frame_size
+        if image.shape[:2] == (height, width):
+            return image
+        if image.shape[:2] not in self._warned_sizes:
+            self._warned_sizes.add(image.shape[:2])
+            self.logger.warning(
+                f'{pathlib.Path(self.engine_path).name} takes {width}x{height} frames; '
+                f'{image.shape[1]}x{image.shape[0]} frames are resized to that on the CPU '
+                '(build an engine for this camera for the full speed)')
+        return cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
 
     @property
     def io_api(self) -> str:

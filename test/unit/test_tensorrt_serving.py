@@ -26,7 +26,8 @@ import time
 import numpy as np
 import pytest
 
-from mono_depth_ros.core.preprocessing import network_input_size, prepare_input
+from mono_depth_ros.core.preprocessing import (
+    network_input_size, output_to_input_size, prepare_input)
 from mono_depth_ros.inference.base import DepthBackend, InputSpec, ModelLoadError
 from mono_depth_ros.inference.engine_builder import ensure_engine, onnx_sha256, profile_shapes
 from mono_depth_ros.inference.engine_cache import read_sidecar
@@ -185,8 +186,8 @@ class RecordingBackend(DepthBackend):
         super().__init__('cpu', 'fp32', InputSpec('image'))
         self.value, self._fits, self.frames = value, fits, 0
 
-    def fits(self, size):
-        return self._fits(size)
+    def accepts(self, frame_size, input_size):
+        return self._fits(network_input_size(*frame_size, input_size))
 
     def infer_rgb(self, rgb, input_size):
         self.frames += 1
@@ -261,7 +262,7 @@ def test_a_resolution_change_rebuilds_once_in_the_background_with_one_warning(ca
         assert served == [1.0] * 3  # ONNX Runtime serves the new size meanwhile
         assert switch.infer_rgb(FRAME, INPUT_SIZE)[0, 0] == 2.0  # the old size: the engine
     assert len(builds.pending) == 1
-    assert len([r for r in caplog.records if 'rebuilding the engine' in r.message]) == 1
+    assert len([r for r in caplog.records if 'rebuilding it for them' in r.message]) == 1
     builds.finish()
     assert builds.requests[-1] == (30, 300)
     assert switch.infer_rgb(WIDE, INPUT_SIZE)[0, 0] == 3.0
@@ -303,11 +304,18 @@ def test_the_node_loader_serves_from_onnxruntime_and_switches_as_the_camera_chan
             while backend.state != 'engine ready: switching on the next frame':
                 assert time.monotonic() < deadline, backend.state
                 time.sleep(0.01)
-            np.testing.assert_allclose(backend.infer_rgb(image, INPUT_SIZE), expected,
-                                       atol=1e-6)
+            # The engine takes the frame and gives depth at its size (pre/postprocessing in it).
+            at_frame = output_to_input_size(expected, image.shape[1], image.shape[0])
+            np.testing.assert_allclose(backend.infer_rgb(image, INPUT_SIZE), at_frame,
+                                       atol=1e-4)
             assert backend.serving == 'tensorrt'
         sidecars = [json.loads(path.read_text()) for path in (tmp_path / 'e').glob('*.json')]
-        assert sorted(s['key_fields']['profile'][1][3] for s in sidecars) == [42, 280]
+        frame_io = sorted(((s['key_fields']['builder_options']['frame_io'],
+                            s['key_fields']['profile'][1]) for s in sidecars),
+                          key=lambda entry: entry[1])
+        assert frame_io == [
+            ({'frame_size': [30, 300], 'network_size': [28, 280]}, [1, 30, 300, 3]),
+            ({'frame_size': [40, 60], 'network_size': [28, 42]}, [1, 40, 60, 3])]
         assert all(s['validation']['passed'] for s in sidecars)
         assert FakeRuntime.deserialised
     finally:
@@ -406,3 +414,24 @@ def test_int8_is_explicit_qdq_through_modelopt_where_installed(
     assert FakeParser.parsed[-1]['name'] == 'doubling.qdq.onnx'
     assert stand_in_modelopt['quantize'][-1]['data'] == (3, 3, 28, 42)  # the opt shape
     assert cached.sidecar['key_fields']['builder_options']['int8_method'] == 'modelopt-qdq'
+
+
+def test_an_engine_for_one_camera_takes_its_frames_and_resizes_others_with_one_warning(
+        tmp_path, working_tensorrt, caplog):
+    from mono_depth_ros.core.errors import BadMessageError
+
+    with open_backend(tmp_path, frame_size=(40, 60)) as backend:
+        assert backend.frame_size == (40, 60) and backend.validation.passed
+        assert backend.validation.network_size == (28, 42)
+        frame = reference_frames(1, (40, 60))[0]
+        expected = output_to_input_size(2 * prepare_input(frame, (28, 42))[0, 0], 60, 40)
+        np.testing.assert_allclose(backend.infer_rgb(frame, INPUT_SIZE), expected, atol=1e-4)
+        assert backend.accepts((40, 60), INPUT_SIZE)
+        assert not backend.accepts((30, 300), INPUT_SIZE)
+        with pytest.raises(BadMessageError, match='takes frames'):
+            backend.infer(prepare_input(frame, (28, 42)))
+        with caplog.at_level(logging.WARNING):
+            for _ in range(2):
+                assert backend.infer_rgb(np.zeros((80, 120, 3), np.uint8),
+                                         INPUT_SIZE).shape == (40, 60)
+    assert len([r for r in caplog.records if 'takes 60x40 frames' in r.message]) == 1
