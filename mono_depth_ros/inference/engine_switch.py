@@ -39,7 +39,8 @@ from typing import Callable
 import numpy as np
 
 from mono_depth_ros.core.preprocessing import check_rgb, network_input_size
-from mono_depth_ros.inference.base import DepthBackend, InputSpec
+from mono_depth_ros.inference.base import (
+    BackendUnavailableError, DepthBackend, InputSpec, ModelLoadError)
 
 # open_engine(frame_size, build) -> a TensorRT backend with ``accepts(frame_size, input_size)``;
 # with build False it raises EngineNotCached when no engine is cached for that frame size.
@@ -84,6 +85,12 @@ class EngineSwitch(DepthBackend):
             self.logger.info(f'no TensorRT engine cached yet: serving from '
                              f'{self._serving.describe()}; the engine is built in the '
                              'background from the first frame (minutes)')
+        except (ModelLoadError, BackendUnavailableError) as error:  # e.g. failed validation
+            self._serving = open_serving()
+            self.failure = str(error)
+            self.state = 'engine failed: serving from ONNX Runtime'
+            self.logger.error(f'TensorRT engine not used, {self._serving.describe()} serves: '
+                              f'{error}')
 
     # Frames --------------------------------------------------------------------------------
     def infer_rgb(self, rgb: np.ndarray, input_size: int | tuple[int, int]) -> np.ndarray:

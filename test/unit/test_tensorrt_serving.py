@@ -435,3 +435,20 @@ def test_an_engine_for_one_camera_takes_its_frames_and_resizes_others_with_one_w
                 assert backend.infer_rgb(np.zeros((80, 120, 3), np.uint8),
                                          INPUT_SIZE).shape == (40, 60)
     assert len([r for r in caplog.records if 'takes 60x40 frames' in r.message]) == 1
+
+
+def test_a_cached_engine_that_failed_validation_leaves_onnxruntime_serving(
+        tmp_path, working_tensorrt, monkeypatch):
+    from mono_depth_ros.inference.selection import load_backend
+
+    onnx = write_doubling_onnx(tmp_path / 'doubling.onnx')
+    monkeypatch.setattr(WorkingRuntime, 'factor', 2.5)
+    with pytest.raises(ModelLoadError):
+        TensorRTBackend(onnx, 'fp16', INPUT_SIZE, str(tmp_path / 'e'))  # cached, refused
+    backend, _ = load_backend(onnx, backend='tensorrt', device='cuda', precision='fp16',
+                              input_size=INPUT_SIZE, engine_cache_dir=str(tmp_path / 'e'),
+                              background_build=True)
+    with backend:
+        assert backend.serving == 'onnxruntime'
+        assert 'AbsRel 0.2500' in backend.diagnostic_values()['engine_failure']
+        assert backend.infer_rgb(reference_frames(1, (40, 60))[0], INPUT_SIZE).shape == (28, 42)
