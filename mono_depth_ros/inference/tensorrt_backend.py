@@ -429,7 +429,9 @@ class TensorRTBackend(DepthBackend):
 
     def describe(self) -> str:
         """Return a one-line description for logs and diagnostics."""
-        return (f'{super().describe()}, TensorRT {self.tensorrt_version}, '
+        frames = (f', takes {self.frame_size[1]}x{self.frame_size[0]} frames'
+                  if self.frame_size else '')
+        return (f'{super().describe()}{frames}, TensorRT {self.tensorrt_version}, '
                 f'{pathlib.Path(self.engine_path).name}')
 
     def close(self) -> None:
