@@ -292,6 +292,12 @@ class TensorRTBackend(DepthBackend):
         self.input_size = int(input_size)
         self._runner = EngineRunner(compat, engine, cuda)
         self.frame_size = self._runner.frame_size
+        recorded = ((self.sidecar.get('key_fields') or {}).get('builder_options') or {}).get(
+            'frame_io') or {}
+        # The network size a frame engine resizes its frames to (recorded at build time).
+        self.frame_network_size = (
+            tuple(recorded['network_size']) if recorded.get('network_size') else
+            network_input_size(*self.frame_size, self.input_size) if self.frame_size else None)
         low, _, high = self._runner.profile
         fixed = low[2:] == high[2:] and self.frame_size is None
         spec = InputSpec(self._runner.input.name, *(low[2:] if fixed else (None, None)))
@@ -325,7 +331,7 @@ class TensorRTBackend(DepthBackend):
                              'Runtime on the CPU')
             reference = onnxruntime_cpu_reference(onnx_path)
             if self.frame_size is not None:  # frames in, depth at their size out
-                size = network_input_size(*self.frame_size, self.input_size)
+                size = self.frame_network_size
                 result = validate_engine(self._runner.run_frame, reference, self.precision,
                                          size, self.tensorrt_version,
                                          reference_frames(size=self.frame_size),
@@ -350,8 +356,7 @@ class TensorRTBackend(DepthBackend):
         """Return True when frames of ``frame_size`` run on this engine as they are."""
         wanted = network_input_size(*frame_size, input_size)
         if self.frame_size is not None:
-            built_for = network_input_size(*self.frame_size, self.input_size)
-            return tuple(frame_size) == self.frame_size and wanted == built_for
+            return tuple(frame_size) == self.frame_size and wanted == self.frame_network_size
         return self.fits(wanted)
 
     def _infer(self, tensor: np.ndarray) -> np.ndarray:

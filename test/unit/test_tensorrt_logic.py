@@ -453,6 +453,8 @@ def _engine_with_sidecar(tmp_path, **runtime_changes) -> pathlib.Path:
 @pytest.mark.parametrize('change, named', [
     ({'tensorrt_version': '8.6.1'}, 'TensorRT 8.6.1'),
     ({'gpu_name': 'Orin', 'compute_capability': '8.7'}, "'Orin'"),
+    ({'sm_count': 16, 'total_memory_mb': 65536}, '16 SMs, 65536 MiB'),  # an AGX Orin's engine
+    ({'module_model': 'NVIDIA Jetson AGX Orin'}, 'NVIDIA Jetson AGX Orin'),
 ])
 def test_engine_built_for_another_gpu_or_tensorrt_is_refused_before_deserialising(
         tmp_path, change, named):
