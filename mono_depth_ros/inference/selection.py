@@ -26,7 +26,9 @@ device=, logger=)`` (or calls ``open_backend`` with the same keywords plus ``thr
 module defines one). An optional module function ``availability() -> (bool, reason)`` decides
 whether auto may pick it; without one, an installed ``tensorrt`` package and a CUDA device
 seen by onnxruntime or torch do. If the import fails, tensorrt is reported as not available,
-with the import error.
+with the import error. With ``background_build`` (the node), an ONNX model on tensorrt is
+wrapped in an :class:`~mono_depth_ros.inference.engine_switch.EngineSwitch`: ONNX Runtime
+serves while the engine for the camera's frames builds and is validated.
 """
 
 import hashlib

@@ -83,9 +83,9 @@ def test_the_node_serves_from_onnxruntime_switches_to_the_engine_and_follows_the
         # The camera changes resolution: a second engine, built in the background.
         second = _wait_for_diagnostics(
             collector, lambda values: values['engine_builds'] == '2'
-            and values['serving_backend'] == 'tensorrt',
+            and values['engine_state'] == 'engine',  # built, and switched to
             lambda: publisher.publish_frame(small, small_camera, next(stamp)))
         received = collector.messages('depth/relative')[-1]
-    assert second['engine_state'] == 'engine'
+    assert second['serving_backend'] == 'tensorrt'
     assert (received.height, received.width) == small.shape[:2]
     assert len(list(tmp_path.glob('*.engine'))) == 2
