@@ -249,3 +249,25 @@ def test_int8_engine_calibrates_from_images_and_runs(v2_small, tmp_path):
         assert prediction.shape == (308, 406) and np.isfinite(prediction).all()
     assert {path.suffix for path in tmp_path.iterdir()} >= {'.engine', '.json', '.calib',
                                                             '.cache'}
+
+
+@pytest.mark.parametrize('precision, tolerance', [('fp32', 1e-3), ('fp16', 1e-2)])
+def test_a_frame_engine_matches_pytorch_at_the_frame_size(
+        bench, v2_small, cache_dir, precision, tolerance):
+    """The engine made for a camera: TensorRT's own resizes against OpenCV's around PyTorch."""
+    from mono_depth_ros.core.preprocessing import output_to_input_size
+
+    model, onnx_path = v2_small
+    height, width = FRAMES['4:3']
+    coarse = np.random.default_rng(9).integers(0, 256, (12, 16, 3), dtype=np.uint8)
+    rgb = cv2.resize(coarse, (width, height), interpolation=cv2.INTER_CUBIC)
+    tensor = prepare_input(rgb, INPUT_SIZE)
+    with torch.inference_mode():
+        reference = model(pixel_values=torch.from_numpy(tensor)).predicted_depth[0].numpy()
+    with TensorRTBackend(onnx_path, precision=precision, input_size=INPUT_SIZE,
+                         cache_dir=cache_dir, frame_size=(height, width)) as backend:
+        assert backend.frame_size == (height, width) and backend.validation.passed
+        depth = backend.infer_rgb(rgb, INPUT_SIZE)
+    assert depth.shape == (height, width)
+    expected = output_to_input_size(reference, width, height)
+    assert bench.abs_rel(depth, expected) <= tolerance
