@@ -452,3 +452,38 @@ def test_a_cached_engine_that_failed_validation_leaves_onnxruntime_serving(
         assert backend.serving == 'onnxruntime'
         assert 'AbsRel 0.2500' in backend.diagnostic_values()['engine_failure']
         assert backend.infer_rgb(reference_frames(1, (40, 60))[0], INPUT_SIZE).shape == (28, 42)
+
+
+_WITHOUT_TORCH = '''
+import sys
+sys.modules['torch'] = None  # any import of torch fails
+import numpy as np
+import pytest
+from tensorrt_stand_in import use_stand_in_tensorrt
+from mono_depth_ros.inference.selection import load_backend
+patch = pytest.MonkeyPatch()
+use_stand_in_tensorrt(patch, '10.3.0', working=True)
+backend, _ = load_backend(sys.argv[1], backend='tensorrt', device='cuda', precision='fp16',
+                          input_size=28, engine_cache_dir=sys.argv[2], background_build=True)
+frame = np.zeros((40, 60, 3), np.uint8)
+backend.infer_rgb(frame, 28)
+while backend.serving != 'tensorrt':
+    backend.infer_rgb(frame, 28)
+print(backend.infer_rgb(frame, 28).shape, backend.diagnostic_values()['engine_validation'][:6])
+'''
+
+
+def test_the_whole_tensorrt_path_runs_with_torch_unimportable(tmp_path):
+    import os
+    import pathlib
+    import subprocess
+    import sys
+
+    root = pathlib.Path(__file__).resolve().parents[2]
+    result = subprocess.run(
+        [sys.executable, '-c', _WITHOUT_TORCH, write_doubling_onnx(tmp_path / 'doubling.onnx'),
+         str(tmp_path / 'engines')], capture_output=True, text=True, timeout=120, cwd=root,
+        env={**os.environ, 'PYTHONPATH': os.pathsep.join(
+            [str(root), str(root / 'test' / 'support'), os.environ.get('PYTHONPATH', '')])})
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == '(40, 60) passed'
