@@ -41,7 +41,7 @@ import re
 
 from mono_depth_ros.core.errors import BadMessageError
 from mono_depth_ros.inference.base import (BackendUnavailableError, DepthBackend, DEVICES,
-                                           ModelInfo, PRECISIONS)
+                                           ModelInfo, ModelLoadError, PRECISIONS)
 
 BACKENDS = ('tensorrt', 'onnxruntime', 'torch')
 TENSORRT_MODULE = 'mono_depth_ros.inference.tensorrt_backend'
@@ -232,9 +232,23 @@ def _engine_switch(onnx_path: str, contract, device: str, precision: str, input_
     def open_engine(frame_size, build):
         if not build and forced['pending']:
             raise EngineNotCached(onnx_path)  # force_engine_rebuild: build from the first frame
-        backend = _open_tensorrt(onnx_path, device, precision, input_size, cache_dir, threads,
-                                 logger, forced['pending'] and build, engine_cache_dir,
-                                 validate=validate_engine, frame_size=frame_size, build=build)
+
+        def engine(frame_io: bool):
+            return _open_tensorrt(onnx_path, device, precision, input_size, cache_dir, threads,
+                                  logger, forced['pending'] and build, engine_cache_dir,
+                                  validate=validate_engine, frame_size=frame_size, build=build,
+                                  frame_io=frame_io)
+
+        try:
+            backend = engine(frame_io=True)
+        except ModelLoadError as error:
+            if frame_size is None or not build:
+                raise
+            # A TensorRT that cannot build (or builds wrong) the frame's own resizes: the
+            # network tensor engine for this camera, the CPU resizing.
+            logger.warning(f'TensorRT engine taking {frame_size[1]}x{frame_size[0]} frames not '
+                           f'used ({error}); building one that takes network tensors')
+            backend = engine(frame_io=False)
         forced['pending'] = False
         return backend
 

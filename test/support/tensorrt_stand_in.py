@@ -317,6 +317,7 @@ class FakeParser:
 
     num_errors = 0
     parsed = []
+    refuses_uint8 = False  # True: a TensorRT whose parser takes no uint8 network input
 
     def __init__(self, network, logger):
         self.network = network
@@ -326,6 +327,8 @@ class FakeParser:
 
         model = onnx.load(str(path))
         self.network.onnx_bytes = pathlib.Path(path).read_bytes()
+        if self.refuses_uint8 and model.graph.input[0].type.tensor_type.elem_type == 2:
+            return False
         FakeParser.parsed.append({
             'name': pathlib.Path(path).name,
             'inputs': [value.type.tensor_type.elem_type for value in model.graph.input],

@@ -487,3 +487,28 @@ def test_the_whole_tensorrt_path_runs_with_torch_unimportable(tmp_path):
             [str(root), str(root / 'test' / 'support'), os.environ.get('PYTHONPATH', '')])})
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip() == '(40, 60) passed'
+
+
+def test_a_tensorrt_that_cannot_build_a_frame_engine_gets_a_tensor_engine_for_the_camera(
+        tmp_path, working_tensorrt, monkeypatch, caplog):
+    from mono_depth_ros.inference.selection import load_backend
+    from tensorrt_stand_in import FakeParser
+
+    monkeypatch.setattr(FakeParser, 'refuses_uint8', True)
+    onnx = write_doubling_onnx(tmp_path / 'doubling.onnx')
+    backend, _ = load_backend(onnx, backend='tensorrt', device='cuda', precision='fp16',
+                              input_size=INPUT_SIZE, engine_cache_dir=str(tmp_path / 'e'),
+                              background_build=True)
+    frame = reference_frames(1, (40, 60))[0]
+    with backend, caplog.at_level(logging.WARNING):
+        backend.infer_rgb(frame, INPUT_SIZE)
+        deadline = time.monotonic() + 30
+        while backend.serving != 'tensorrt':
+            assert time.monotonic() < deadline, backend.state
+            time.sleep(0.01)
+            backend.infer_rgb(frame, INPUT_SIZE)
+        np.testing.assert_allclose(backend.infer_rgb(frame, INPUT_SIZE),
+                                   2 * prepare_input(frame, (28, 42))[0, 0], atol=1e-6)
+        assert backend.diagnostic_values()['engine_builds'] == 1
+    assert any('building one that takes network tensors' in record.message
+               for record in caplog.records)
