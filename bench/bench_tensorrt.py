@@ -22,8 +22,13 @@ neck 48/96/192/384, fusion 64, head 32) with random weights (``benchmark_model``
 download is needed; speed does not depend on the weights. A 640x480 frame is preprocessed at
 ``input_size`` 518 and 308 (518x686 and 308x406 network inputs). Times are per
 ``backend.infer`` call (host tensor in, host depth out, so the copies are included), in
-milliseconds, after warm-up. ``abs_rel`` is each backend's mean relative difference from torch
-fp32 on the same GPU.
+milliseconds, after warm-up; ``tensorrt_fp16_frame_engine`` is the engine the node builds for
+its camera, timed per ``infer_rgb`` (uint8 frame in, depth at the frame's size out: the resizes
+included). ``abs_rel`` is each backend's mean relative difference from torch
+fp32 on the same GPU (on the CPU where torch has no CUDA). For TensorRT, ``load_s`` includes
+the engine build and its validation against ONNX Runtime on the CPU (``validation``: its
+verdict and AbsRel); ``build_s`` is a second build of the same engine, forced, without the
+validation.
 """
 
 import copy
@@ -43,24 +48,22 @@ FRAME = (480, 640)
 
 def _skip_reason() -> str | None:
     try:
-        import torch
+        import torch  # noqa: F401 (the model; torch CUDA only for the torch rows)
     except ImportError:
-        return 'PyTorch is not installed'
-    if not torch.cuda.is_available():
-        return 'no CUDA GPU (torch.cuda.is_available() is False)'
+        return 'PyTorch is not installed (it makes the random model)'
     from mono_depth_ros.inference.tensorrt_backend import availability
 
     available, reason = availability()
     return None if available else reason
 
 
-def _time(backend, tensor: np.ndarray, repeats: int, warmup: int) -> tuple[dict, np.ndarray]:
+def _time(run, repeats: int, warmup: int) -> tuple[dict, np.ndarray]:
     for _ in range(warmup):
-        output = backend.infer(tensor)
+        output = run()
     times = []
     for _ in range(repeats):
         started = time.perf_counter()
-        output = backend.infer(tensor)
+        output = run()
         times.append((time.perf_counter() - started) * 1e3)
     times = np.asarray(times)
     return {'median_ms': round(float(np.median(times)), 3),
@@ -69,7 +72,14 @@ def _time(backend, tensor: np.ndarray, repeats: int, warmup: int) -> tuple[dict,
             'fps': round(1e3 / float(np.median(times)), 1)}, output
 
 
-def _measure(name: str, make_backend, tensor, reference, repeats, warmup) -> dict:
+def _measure(name: str, make_backend, tensor, reference, repeats, warmup,
+             frame: tuple | None = None) -> dict:
+    """Time one backend's ``infer(tensor)``, or its ``infer_rgb`` for a ``frame``.
+
+    ``frame`` is (rgb, input_size): the output is at the frame's size and is compared with
+    the reference resized to it.
+    """
+    from mono_depth_ros.core.preprocessing import output_to_input_size
     from mono_depth_ros.inference.base import BackendUnavailableError, ModelLoadError
 
     started = time.perf_counter()
@@ -79,13 +89,34 @@ def _measure(name: str, make_backend, tensor, reference, repeats, warmup) -> dic
         return {'skipped': f'{name}: {error}'}
     load_s = time.perf_counter() - started
     try:
-        result, output = _time(backend, tensor, repeats, warmup)
+        if frame is None:
+            result, output = _time(lambda: backend.infer(tensor), repeats, warmup)
+        else:
+            rgb, input_size = frame
+            result, output = _time(lambda: backend.infer_rgb(rgb, input_size), repeats, warmup)
+            reference = output_to_input_size(reference, rgb.shape[1], rgb.shape[0])
         result['load_s'] = round(load_s, 2)
         result['abs_rel'] = round(abs_rel(output, reference), 6)
         result['backend'] = backend.describe()
+        validation = getattr(backend, 'validation', None)
+        if validation is not None:
+            result['validation'] = validation.describe()
         return result
     finally:
         backend.close()
+
+
+def _build_seconds(onnx_path: str, input_size: int, cache_dir: str) -> float | None:
+    """Return the seconds a forced fp16 engine build takes (timing cache warm), or None."""
+    from mono_depth_ros.inference.base import BackendUnavailableError, ModelLoadError
+    from mono_depth_ros.inference.engine_builder import ensure_engine
+
+    started = time.perf_counter()
+    try:
+        ensure_engine(onnx_path, 'fp16', input_size, cache_dir, force_rebuild=True)
+    except (BackendUnavailableError, ModelLoadError):
+        return None
+    return round(time.perf_counter() - started, 1)
 
 
 def run(repeats: int = 50, warmup: int = 10) -> dict:
@@ -97,6 +128,7 @@ def run(repeats: int = 50, warmup: int = 10) -> dict:
     import tensorrt
     import torch
 
+    from mono_depth_ros.inference import engine_builder
     from mono_depth_ros.inference.onnx_export import export_onnx
     from mono_depth_ros.inference.onnxruntime_backend import OnnxRuntimeBackend
     from mono_depth_ros.inference.tensorrt_backend import TensorRTBackend
@@ -111,7 +143,8 @@ def run(repeats: int = 50, warmup: int = 10) -> dict:
         export_onnx(model, onnx_path, input_size=518, info=info)
         for input_size in INPUT_SIZES:
             tensor = prepare_input(rgb, input_size)
-            with TorchBackend(copy.deepcopy(model), 'cuda', 'fp32') as exact:
+            torch_device = 'cuda' if torch.cuda.is_available() else 'cpu'
+            with TorchBackend(copy.deepcopy(model), torch_device, 'fp32') as exact:
                 reference = exact.infer(tensor)
             backends = {  # TorchBackend converts the module in place: give it a copy
                 'tensorrt_fp16': lambda: TensorRTBackend(
@@ -120,14 +153,26 @@ def run(repeats: int = 50, warmup: int = 10) -> dict:
                 'onnxruntime_cuda_fp16': lambda: OnnxRuntimeBackend(onnx_path, device='cuda',
                                                                     precision='fp16'),
                 'onnxruntime_cuda_fp32': lambda: OnnxRuntimeBackend(onnx_path, device='cuda'),
-                'torch_cuda_fp16': lambda: TorchBackend(copy.deepcopy(model), 'cuda', 'fp16'),
-                'torch_cuda_fp32': lambda: TorchBackend(copy.deepcopy(model), 'cuda', 'fp32'),
             }
+            if torch_device == 'cuda':  # a Jetson's TensorRT path has no CUDA torch
+                backends['torch_cuda_fp16'] = lambda: TorchBackend(copy.deepcopy(model), 'cuda',
+                                                                   'fp16')
+                backends['torch_cuda_fp32'] = lambda: TorchBackend(copy.deepcopy(model), 'cuda',
+                                                                   'fp32')
             results[str(input_size)] = {'network_input': list(tensor.shape[2:]), **{
                 name: _measure(name, make, tensor, reference, repeats, warmup)
                 for name, make in backends.items()}}
+            # The engine made for the camera: frame in, depth at the frame's size out.
+            results[str(input_size)]['tensorrt_fp16_frame_engine'] = _measure(
+                'tensorrt_fp16_frame_engine', lambda: TensorRTBackend(
+                    onnx_path, precision='fp16', input_size=input_size,
+                    cache_dir=f'{scratch}/engines', frame_size=FRAME),
+                tensor, reference, repeats, warmup, frame=(rgb, input_size))
+            results[str(input_size)]['tensorrt_fp16']['build_s'] = _build_seconds(
+                onnx_path, input_size, f'{scratch}/engines')
     return {'model': info.source, 'frame': list(FRAME), 'repeats': repeats,
-            'gpu': torch.cuda.get_device_name(), 'tensorrt': tensorrt.__version__,
+            'gpu': engine_builder.open_cuda().identity().fields(),
+            'tensorrt': tensorrt.__version__,
             'onnxruntime': onnxruntime.__version__, 'torch': torch.__version__,
             'results': results}
 

@@ -19,7 +19,9 @@ half-pixel centres, as OpenCV's ``INTER_CUBIC``) of the float image to the netwo
 RGB/255 normalised with the ImageNet mean and std. On a GPU only the uint8 frame crosses the
 bus (a quarter of the float tensor's bytes, and usually fewer pixels than the network's) and
 the CPU does no resize. Parity with the OpenCV path is measured in
-test/test_device_preprocessing.py. torch is imported when a preprocessor is made.
+test/test_device_preprocessing.py. torch is imported when a preprocessor is made. This is the
+torch backend's; the TensorRT path does the same without torch, inside the engine
+(:mod:`mono_depth_ros.inference.preprocessing_graph`).
 """
 
 import numpy as np
@@ -31,8 +33,7 @@ class DevicePreprocessor:
     """Turns (H, W, 3) uint8 RGB frames into (1, 3, h, w) network tensors on ``device``.
 
     A pinned host staging buffer is kept for the frame size and reallocated only when that
-    changes; callers that reuse it must have finished the previous upload (the TensorRT runner
-    synchronises its stream after every frame).
+    changes; callers that reuse it must have finished the previous upload.
     """
 
     def __init__(self, device: str = 'cuda') -> None:

@@ -39,9 +39,11 @@ from typing import Callable, Iterator
 from mono_depth_ros.inference.base import ModelLoadError
 
 _LOGGER = logging.getLogger('mono_depth_ros.inference.engine_cache')
-SIDECAR_VERSION = 1
-# What the engine must match on the machine that runs it.
-RUNTIME_FIELDS = ('tensorrt_version', 'gpu_name', 'compute_capability')
+SIDECAR_VERSION = 2
+# What the engine must match on the machine that runs it (the module's identity: every Orin
+# module has the same name and compute capability; SM count, memory and model differ).
+RUNTIME_FIELDS = ('tensorrt_version', 'gpu_name', 'compute_capability', 'sm_count',
+                  'total_memory_mb', 'module_model')
 
 
 def default_cache_dir() -> pathlib.Path:
@@ -85,7 +87,10 @@ class EngineKey:
     """Everything an engine depends on. ``digest`` is the cache key.
 
     ``profile`` is (min, opt, max), each a (1, 3, h, w) shape; ``builder_options`` holds the
-    other settings that change the engine (workspace, TF32, ...), any JSON-able values.
+    other settings that change the engine (workspace, TF32, ...), any JSON-able values;
+    ``onnx_sha256`` covers the ONNX file and its external data; ``sm_count``,
+    ``total_memory_mb`` and ``module_model`` (Jetson device tree) tell modules with the same
+    GPU name apart.
     """
 
     onnx_sha256: str
@@ -95,12 +100,17 @@ class EngineKey:
     precision: str
     profile: tuple
     builder_options: dict = field(default_factory=dict)
+    sm_count: int = 0
+    total_memory_mb: int = 0
+    module_model: str = ''
 
     def fields(self) -> dict:
         """Return the key fields as plain JSON-able values (the sidecar's ``key_fields``)."""
         return _jsonable({
             'onnx_sha256': self.onnx_sha256, 'tensorrt_version': self.tensorrt_version,
             'gpu_name': self.gpu_name, 'compute_capability': self.compute_capability,
+            'sm_count': self.sm_count, 'total_memory_mb': self.total_memory_mb,
+            'module_model': self.module_model,
             'precision': self.precision, 'profile': self.profile,
             'builder_options': self.builder_options})
 
@@ -202,20 +212,30 @@ def read_sidecar(engine_path: str | os.PathLike) -> dict | None:
 def sidecar_problem(sidecar: dict, runtime: dict) -> str | None:
     """Return why an engine described by ``sidecar`` cannot run here, or None if it can.
 
-    ``runtime`` has this machine's ``tensorrt_version``, ``gpu_name`` and ``compute_capability``.
-    The sidecar's key must also match its own fields (an edited or torn sidecar is refused).
+    ``runtime`` has this machine's :data:`RUNTIME_FIELDS` (TensorRT version and the module's
+    identity). The sidecar's key must also match its own fields (an edited or torn sidecar is
+    refused).
     """
     fields = sidecar.get('key_fields')
     if not isinstance(fields, dict) or sidecar.get('key') != engine_cache_key(fields):
         return 'its sidecar is damaged (the key does not match the recorded fields)'
-    built = {name: str(fields.get(name)) for name in RUNTIME_FIELDS}
-    here = {name: str(runtime.get(name)) for name in RUNTIME_FIELDS}
+    built = {name: str(fields.get(name, '')) for name in RUNTIME_FIELDS}
+    here = {name: str(runtime.get(name, '')) for name in RUNTIME_FIELDS}
     if built == here:
         return None
-    return (f"it was built with TensorRT {built['tensorrt_version']} for "
-            f"'{built['gpu_name']}' (compute capability {built['compute_capability']}), and "
-            f"this machine has TensorRT {here['tensorrt_version']} on '{here['gpu_name']}' "
-            f"(compute capability {here['compute_capability']})")
+    return (f'it was built with TensorRT {built["tensorrt_version"]} for {describe_device(built)}'
+            f', and this machine has TensorRT {here["tensorrt_version"]} on '
+            f'{describe_device(here)}')
+
+
+def describe_device(identity: dict) -> str:
+    """Return "'NAME' (compute capability X.Y, N SMs, M MiB[, MODULE])" for messages."""
+    parts = [f"compute capability {identity.get('compute_capability')}",
+             f"{identity.get('sm_count') or '?'} SMs",
+             f"{identity.get('total_memory_mb') or '?'} MiB"]
+    if identity.get('module_model'):
+        parts.append(str(identity['module_model']))
+    return f"'{identity.get('gpu_name')}' ({', '.join(parts)})"
 
 
 def check_engine_sidecar(engine_path: str | os.PathLike, runtime: dict) -> dict | None:
@@ -253,6 +273,74 @@ def _cached(engine_path: pathlib.Path, key: EngineKey) -> dict | None:
     if problem:
         _LOGGER.warning('cached engine %s: %s; building it again', engine_path, problem)
         return None
+    return sidecar
+
+
+def cached_engine(cache_dir: str | os.PathLike | None, key: EngineKey,
+                  name: str = 'model') -> CachedEngine | None:
+    """Return the complete cached engine for ``key``, or None; never builds."""
+    engine_path = ensure_cache_dir(cache_dir) / engine_file_name(name, key)
+    sidecar = _cached(engine_path, key)
+    return None if sidecar is None else CachedEngine(engine_path, sidecar, built=False)
+
+
+def cached_engine_any_profile(cache_dir: str | os.PathLike | None, key: EngineKey,
+                              name: str = 'model') -> CachedEngine | None:
+    """Return the newest cached engine that matches ``key`` in all but the camera's shapes.
+
+    A node starts before it has seen a frame: the engine it built for its camera last time
+    (a profile made for that camera's aspect, or for its frames: ``frame_io`` in the builder
+    options) is the one to start with.
+    """
+    exact = cached_engine(cache_dir, key, name)
+    if exact is not None:
+        return exact
+
+    def camera_free(fields: dict) -> dict:
+        fields = {field: value for field, value in fields.items() if field != 'profile'}
+        options = dict(fields.get('builder_options') or {})
+        options.pop('frame_io', None)
+        return {**fields, 'builder_options': options}
+
+    wanted = camera_free(key.fields())
+    directory = ensure_cache_dir(cache_dir)
+    prefix = engine_file_name(name, key).rsplit('-', 1)[0] + '-'
+    candidates = sorted(directory.glob(f'{glob_escape(prefix)}*.engine'),
+                        key=lambda path: path.stat().st_mtime, reverse=True)
+    for engine_path in candidates:
+        sidecar = read_sidecar(engine_path) or {}
+        fields = dict(sidecar.get('key_fields') or {})
+        if 'profile' not in fields or camera_free(fields) != wanted:
+            continue
+        try:
+            other = EngineKey(**fields)
+        except TypeError:  # a sidecar of another version
+            continue
+        found = _cached(engine_path, other)
+        if found is not None:
+            return CachedEngine(engine_path, found, built=False)
+    return None
+
+
+def glob_escape(text: str) -> str:
+    """Return ``text`` with glob's special characters escaped."""
+    return re.sub(r'([*?\[])', r'[\1]', text)
+
+
+def update_sidecar(engine_path: str | os.PathLike, changes: dict) -> dict:
+    """Merge ``changes`` into an engine's sidecar (under its lock, atomically); return it.
+
+    The key fields are never changed here; an engine without a sidecar gets none.
+    """
+    path = pathlib.Path(engine_path)
+    with file_lock(path.with_suffix('.lock')):
+        sidecar = read_sidecar(path)
+        if sidecar is None:
+            return {}
+        sidecar.update(_jsonable({name: value for name, value in changes.items()
+                                  if name not in ('key', 'key_fields', 'engine_sha256')}))
+        write_atomic(sidecar_path(path),
+                     (json.dumps(sidecar, indent=2, sort_keys=True) + '\n').encode('utf-8'))
     return sidecar
 
 

@@ -173,19 +173,21 @@ def fingerprint_path(cache_path: str | os.PathLike) -> pathlib.Path:
 
 
 def make_entropy_calibrator(base: type, source: CalibrationSource | None, shape: tuple,
-                            cache_path: str | os.PathLike, device: str = 'cuda'):
+                            cache_path: str | os.PathLike, cuda=None):
     """Return an instance of a ``base`` (IInt8EntropyCalibrator2) subclass feeding ``source``.
 
-    ``shape`` is the (1, 3, h, w) calibration shape; batches live in one torch tensor on
-    ``device``, allocated with the first batch. A read error ends calibration early and is kept
+    ``shape`` is the (1, 3, h, w) calibration shape; batches go through one pinned host array
+    into one device buffer of ``cuda`` (a :class:`~mono_depth_ros.inference.cuda_runtime.
+    CudaRuntime`; None: cuda-python's), allocated with the first batch, no PyTorch. A read
+    error ends calibration early and is kept
     in ``.error`` for the builder; the partial table is then not written. ``source`` None:
     TensorRT must use the cache file alone; otherwise the cache is used only when it was made
     from the same frames (:func:`source_fingerprint`, kept in :func:`fingerprint_path`).
     """
-    import torch
-
+    from mono_depth_ros.inference.cuda_runtime import CudaRuntime
     from mono_depth_ros.inference.engine_cache import write_atomic
 
+    cuda = cuda if cuda is not None else CudaRuntime()
     height, width = int(shape[2]), int(shape[3])
     fingerprint = source_fingerprint(source) if source is not None else None
     recorded = fingerprint_path(cache_path)
@@ -198,7 +200,7 @@ def make_entropy_calibrator(base: type, source: CalibrationSource | None, shape:
             self.error = None
             # Without a source, TensorRT must find everything in the calibration cache.
             self._frames = iter_rgb_frames(source) if source is not None else iter(())
-            self._batch = None  # allocated on the first batch
+            self._batch = self._host = self._stream = None  # made with the first batch
 
         def get_batch_size(self):
             return 1
@@ -209,16 +211,17 @@ def make_entropy_calibrator(base: type, source: CalibrationSource | None, shape:
                 if rgb is None:
                     return None
                 if self._batch is None:
-                    self._batch = torch.empty((1, 3, height, width), dtype=torch.float32,
-                                              device=device)
-                self._batch.copy_(torch.from_numpy(prepare_input(rgb, (height, width))))
-                if self._batch.is_cuda:
-                    torch.cuda.synchronize(self._batch.device)
+                    self._host = cuda.pinned_array((1, 3, height, width), 'float32')
+                    self._batch = cuda.device_buffer(self._host.nbytes)
+                    self._stream = cuda.stream()
+                self._host.array[...] = prepare_input(rgb, (height, width))
+                cuda.copy_to_device(self._batch.address, self._host, self._stream)
+                cuda.synchronize(self._stream)
             except Exception as error:  # raised inside TensorRT's callback: keep it for later
                 self.error = error
                 return None
             self.batches += 1
-            return [int(self._batch.data_ptr())] * len(names)
+            return [int(self._batch.address)] * len(names)
 
         def read_calibration_cache(self):
             if not self.cache_path.is_file():
@@ -238,3 +241,52 @@ def make_entropy_calibrator(base: type, source: CalibrationSource | None, shape:
                 write_atomic(recorded, (fingerprint + '\n').encode())
 
     return EntropyCalibrator()
+
+
+# Explicit quantization (Q/DQ) through ModelOpt, where it is installed ---------------------------
+QDQ_METHOD = 'modelopt-qdq'
+IMPLICIT_METHOD = 'implicit-calibration'
+
+
+def modelopt_quantize():
+    """Return ModelOpt's ONNX ``quantize``, or None where it is not installed."""
+    try:
+        from modelopt.onnx.quantization import quantize
+    except Exception:  # not installed, or its own dependencies missing
+        return None
+    return quantize
+
+
+def int8_method(compat) -> str:
+    """Return how int8 is built here: explicit Q/DQ (ModelOpt), else the implicit calibrator.
+
+    The implicit calibrator is deprecated on TensorRT 10 and gone on 11: without ModelOpt
+    there, raises BackendUnavailableError saying to install it (``compat.check_int8_support``).
+    """
+    if modelopt_quantize() is not None:
+        return QDQ_METHOD
+    try:
+        compat.check_int8_support()
+    except Exception as error:
+        raise type(error)(f'{error}; or install nvidia-modelopt[onnx] for explicit Q/DQ '
+                          'quantization') from error
+    return IMPLICIT_METHOD
+
+
+def quantize_to_qdq(onnx_path: str, source: CalibrationSource, shape: tuple,
+                    out_path: str | os.PathLike) -> pathlib.Path:
+    """Write a Q/DQ copy of ``onnx_path`` calibrated on ``source`` frames, with ModelOpt.
+
+    The frames go through the shared preprocessing at ``shape`` (1, 3, h, w); the layers left
+    unquantized compute in fp16. Raises ValueError without frames.
+    """
+    quantize = modelopt_quantize()
+    height, width = int(shape[2]), int(shape[3])
+    frames = [prepare_input(rgb, (height, width)) for rgb in iter_rgb_frames(source)]
+    if not frames:
+        raise ValueError(f'no calibration frames in {source.describe()}')
+    quantize(onnx_path=str(onnx_path), quantize_mode='int8',
+             calibration_data=np.concatenate(frames), calibration_method='entropy',
+             calibration_eps=['cpu'], high_precision_dtype='fp16',
+             output_path=str(out_path))
+    return pathlib.Path(out_path)

@@ -192,3 +192,44 @@ def fp16_model_bytes(path: str) -> bytes:
         return convert_to_fp16(onnx.load(str(path))).SerializeToString()
     except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError) as error:
         raise ValueError(str(error)) from error
+
+
+# NVIDIA's converter, where it is installed -----------------------------------------------------
+PACKAGE_CONVERTER = 'mono_depth_ros'
+AUTOCAST_CONVERTER = 'modelopt-autocast'
+
+
+def modelopt_autocast():
+    """Return ModelOpt AutoCast's ``convert_to_mixed_precision``, or None where not installed."""
+    try:
+        from modelopt.onnx.autocast import convert_to_mixed_precision
+    except Exception:  # not installed, or its own dependencies (torch, graphsurgeon) missing
+        return None
+    return convert_to_mixed_precision
+
+
+def tensorrt_fp16_converter() -> str:
+    """Return the name of the converter :func:`tensorrt_fp16_bytes` uses here."""
+    return AUTOCAST_CONVERTER if modelopt_autocast() is not None else PACKAGE_CONVERTER
+
+
+def tensorrt_fp16_bytes(path: str, logger=None) -> tuple[bytes, str]:
+    """Return (fp16 ONNX bytes, converter name) for a strongly typed TensorRT build.
+
+    ModelOpt AutoCast where it is installed: it keeps in fp32 the nodes whose outputs or
+    weights would overflow fp16 (``data_max``, ``init_max``) and keeps the I/O types. Else,
+    or when AutoCast fails on the model, this package's :func:`convert_to_fp16`.
+    Raises ValueError when neither can convert the model.
+    """
+    convert = modelopt_autocast()
+    if convert is not None:
+        try:
+            model = convert(onnx_path=str(path), low_precision_type='fp16', keep_io_types=True,
+                            data_max=512, init_max=65504)
+            return model.SerializeToString(), AUTOCAST_CONVERTER
+        except Exception as error:  # noqa: B902 (any failure: the package's converter)
+            if logger is not None:
+                logger.warning(f'ModelOpt AutoCast could not convert {path} '
+                               f'({type(error).__name__}: {error}); using the package '
+                               'converter')
+    return fp16_model_bytes(path), PACKAGE_CONVERTER

@@ -26,7 +26,9 @@ device=, logger=)`` (or calls ``open_backend`` with the same keywords plus ``thr
 module defines one). An optional module function ``availability() -> (bool, reason)`` decides
 whether auto may pick it; without one, an installed ``tensorrt`` package and a CUDA device
 seen by onnxruntime or torch do. If the import fails, tensorrt is reported as not available,
-with the import error.
+with the import error. With ``background_build`` (the node), an ONNX model on tensorrt is
+wrapped in an :class:`~mono_depth_ros.inference.engine_switch.EngineSwitch`: ONNX Runtime
+serves while the engine for the camera's frames builds and is validated.
 """
 
 import hashlib
@@ -39,7 +41,7 @@ import re
 
 from mono_depth_ros.core.errors import BadMessageError
 from mono_depth_ros.inference.base import (BackendUnavailableError, DepthBackend, DEVICES,
-                                           ModelInfo, PRECISIONS)
+                                           ModelInfo, ModelLoadError, PRECISIONS)
 
 BACKENDS = ('tensorrt', 'onnxruntime', 'torch')
 TENSORRT_MODULE = 'mono_depth_ros.inference.tensorrt_backend'
@@ -203,15 +205,60 @@ def exported_onnx(module, info: ModelInfo, model: str, cache_dir: str, input_siz
 
 def _open_tensorrt(model: str, device: str, precision: str, input_size: int, cache_dir: str,
                    threads: int, logger: logging.Logger, force_rebuild: bool = False,
-                   engine_cache_dir: str | None = None) -> DepthBackend:
+                   engine_cache_dir: str | None = None, **engine_options) -> DepthBackend:
+    """Return the TensorRT backend; ``engine_options``: validate, frame_size, build."""
     module = importlib.import_module(TENSORRT_MODULE)
     options = {'precision': precision, 'input_size': input_size,
                'cache_dir': (os.path.expanduser(engine_cache_dir) if engine_cache_dir
                              else os.path.join(cache_dir, 'engines')),
-               'device': device, 'logger': logger, 'force_rebuild': force_rebuild}
+               'device': device, 'logger': logger, 'force_rebuild': force_rebuild,
+               **engine_options}
     if hasattr(module, 'open_backend'):
         return module.open_backend(model, threads=threads, **options)
     return module.TensorRTBackend(model, **options)
+
+
+def _engine_switch(onnx_path: str, contract, device: str, precision: str, input_size: int,
+                   cache_dir: str, threads: int, logger: logging.Logger, force_rebuild: bool,
+                   engine_cache_dir: str | None, validate_engine: bool) -> DepthBackend:
+    """Return an EngineSwitch: the cached engine, else ONNX Runtime while the engine builds."""
+    from mono_depth_ros.inference.engine_switch import EngineNotCached, EngineSwitch
+    from mono_depth_ros.inference.onnx_contract import read_onnx_contract
+    from mono_depth_ros.inference.onnxruntime_backend import OnnxRuntimeBackend
+
+    contract = contract or read_onnx_contract(onnx_path)
+    forced = {'pending': bool(force_rebuild)}
+
+    def open_engine(frame_size, build):
+        if not build and forced['pending']:
+            raise EngineNotCached(onnx_path)  # force_engine_rebuild: build from the first frame
+
+        def engine(frame_io: bool):
+            return _open_tensorrt(onnx_path, device, precision, input_size, cache_dir, threads,
+                                  logger, forced['pending'] and build, engine_cache_dir,
+                                  validate=validate_engine, frame_size=frame_size, build=build,
+                                  frame_io=frame_io)
+
+        try:
+            backend = engine(frame_io=True)
+        except ModelLoadError as error:
+            if frame_size is None or not build:
+                raise
+            # A TensorRT that cannot build (or builds wrong) the frame's own resizes: the
+            # network tensor engine for this camera, the CPU resizing.
+            logger.warning(f'TensorRT engine taking {frame_size[1]}x{frame_size[0]} frames not '
+                           f'used ({error}); building one that takes network tensors')
+            backend = engine(frame_io=False)
+        forced['pending'] = False
+        return backend
+
+    def open_serving():
+        on_gpu = onnxruntime_status('cuda')[0]
+        return OnnxRuntimeBackend(onnx_path, 'cuda' if on_gpu else 'cpu',
+                                  precision if on_gpu else 'fp32', threads, cache_dir=None,
+                                  logger=logger, contract=contract)
+
+    return EngineSwitch(open_engine, open_serving, contract.input_spec, precision, logger)
 
 
 def load_backend(model: str, backend: str = 'auto', device: str = 'auto',
@@ -219,7 +266,8 @@ def load_backend(model: str, backend: str = 'auto', device: str = 'auto',
                  allow_download: bool = False, cache_dir: str | None = None,
                  logger: logging.Logger | None = None, *, max_depth: float | None = None,
                  threads: int = 0, force_rebuild: bool = False,
-                 engine_cache_dir: str | None = None) -> tuple[DepthBackend, ModelInfo]:
+                 engine_cache_dir: str | None = None, background_build: bool = False,
+                 validate_engine: bool = True) -> tuple[DepthBackend, ModelInfo]:
     """Load ``model`` into the chosen backend; return (backend, ModelInfo).
 
     ``model``: a Hugging Face id or directory, .pth/.pt, .safetensors, .onnx, or a TensorRT
@@ -229,6 +277,9 @@ def load_backend(model: str, backend: str = 'auto', device: str = 'auto',
     used for metric checkpoints that do not record it; ``threads`` > 0 sets intra-op threads;
     ``force_rebuild`` rebuilds a cached TensorRT engine; ``engine_cache_dir`` holds the engines
     themselves (default ``cache_dir``/engines, where ``build-engine`` puts them too).
+    ``background_build`` (the node): on tensorrt, an engine not cached yet is built in the
+    background while ONNX Runtime serves (:mod:`engine_switch`); ``validate_engine`` False
+    skips the check of new engines against ONNX Runtime on the CPU.
     Raises ModelLoadError (naming the model and the reason), BackendUnavailableError or
     BadMessageError (a bad argument).
     """
@@ -255,7 +306,7 @@ def load_backend(model: str, backend: str = 'auto', device: str = 'auto',
     contract = None
     if kind == 'engine':
         runner = _open_tensorrt(model, device, precision, input_size, cache, threads, logger,
-                                force_rebuild, engine_cache_dir)
+                                force_rebuild, engine_cache_dir, validate=validate_engine)
         describe_model = getattr(runner, 'model_info', None)
         info = (describe_model(depth_type, max_depth) if describe_model else
                 ModelInfo(depth_type if depth_type != 'auto' else 'relative', max_depth,
@@ -275,8 +326,12 @@ def load_backend(model: str, backend: str = 'auto', device: str = 'auto',
         runner = OnnxRuntimeBackend(onnx_path, device, precision, threads,
                                     cache_dir=None if device == 'cpu' else cache, logger=logger,
                                     contract=contract)
+    elif background_build:
+        runner = _engine_switch(onnx_path, contract, device, precision, input_size, cache,
+                                threads, logger, force_rebuild, engine_cache_dir,
+                                validate_engine)
     else:
         runner = _open_tensorrt(onnx_path, device, precision, input_size, cache, threads, logger,
-                                force_rebuild, engine_cache_dir)
+                                force_rebuild, engine_cache_dir, validate=validate_engine)
     logger.info('model %s on %s', info.describe(), runner.describe())
     return runner, info

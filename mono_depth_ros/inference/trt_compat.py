@@ -39,10 +39,6 @@ from mono_depth_ros.inference.base import BackendUnavailableError
 
 TENSORRT_MISSING = ("TensorRT is not installed (python module 'tensorrt' not importable); "
                     "install the tensorrt wheel or use JetPack's system TensorRT")
-TORCH_MISSING = ('PyTorch is not installed (python module torch not importable); the TensorRT '
-                 'backend keeps its GPU buffers in PyTorch CUDA tensors')
-CUDA_MISSING = ('no CUDA GPU is usable (torch.cuda.is_available() is False): TensorRT needs an '
-                'NVIDIA GPU, its driver and a CUDA build of PyTorch')
 _LOGGER = logging.getLogger('mono_depth_ros.inference.tensorrt')
 # One TensorRT logger per tensorrt module: TensorRT warns when builders and runtimes differ.
 _TRT_LOGGERS = {}
@@ -59,17 +55,6 @@ def import_tensorrt():
             f'TensorRT is installed but its libraries do not load ({error}); check the CUDA '
             'and TensorRT library path (LD_LIBRARY_PATH)') from error
     return tensorrt
-
-
-def import_cuda_torch():
-    """Return ``torch`` when it can use a CUDA GPU, or raise BackendUnavailableError."""
-    try:
-        import torch
-    except ImportError as error:
-        raise BackendUnavailableError(TORCH_MISSING) from error
-    if not torch.cuda.is_available():
-        raise BackendUnavailableError(CUDA_MISSING)
-    return torch
 
 
 @dataclass(frozen=True)

@@ -171,7 +171,8 @@ class DepthNode(Node):
                 allow_download=values['allow_download'],
                 engine_cache_dir=values['engine_cache_dir'] or None,
                 force_rebuild=values['force_engine_rebuild'], threads=values['threads'],
-                logger=logger_for_node(self))
+                logger=logger_for_node(self), background_build=True,
+                validate_engine=values['validate_engine'])
         except BackendUnavailableError as error:
             raise ModelLoadError(values['model'], str(error)) from None
         return DepthPipeline(backend, info, self._settings(values))
@@ -289,6 +290,8 @@ class DepthNode(Node):
             **self._scale.diagnostics(),
             'model_loading': self._loader.busy,
             'model_reload_failures': self._reload_failures,
+            # TensorRT: engine build state and time, the switch from ONNX Runtime.
+            **getattr(pipeline.backend, 'diagnostic_values', dict)(),
         }
         level, message = self._loop.status('publishing depth')
         if not_applied:

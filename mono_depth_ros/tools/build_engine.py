@@ -14,9 +14,11 @@
 
 """``mono-depth-ros build-engine``: build (or find) the cached TensorRT engine of an ONNX model.
 
-Prints the engine path on stdout. Exit codes (:mod:`mono_depth_ros.tools.errors`): 0 done,
-2 the model or settings are wrong, 1 this machine cannot build engines (no TensorRT, no CUDA
-GPU) or the build failed, with one line saying why.
+The engine is then checked against ONNX Runtime on the CPU (``--no-validate`` skips that) and
+the result kept in its sidecar. Prints the engine path on stdout. Exit codes
+(:mod:`mono_depth_ros.tools.errors`): 0 done, 2 the model or settings are wrong, 1 this
+machine cannot build engines (no TensorRT, no CUDA GPU) or the build failed, with one line
+saying why.
 """
 
 import argparse
@@ -51,6 +53,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--workspace-mb', type=int, default=None,
                         help='builder workspace limit in MiB (default: TensorRT decides)')
     parser.add_argument('--force', action='store_true', help='rebuild even if cached')
+    parser.add_argument('--frame-size', default=None, metavar='WxH',
+                        help="the camera's frame size: the profile's opt shape is its network "
+                             'shape (default: a 640x480 frame)')
+    parser.add_argument('--no-validate', action='store_true',
+                        help='do not check the engine against ONNX Runtime on the CPU')
+
+
+def _frame_size(text: str | None) -> tuple[int, int] | None:
+    """Return (height, width) of a 'WxH' argument."""
+    if not text:
+        return None
+    try:
+        width, height = (int(part) for part in text.lower().split('x'))
+    except ValueError:
+        raise UsageError(f'--frame-size {text}', 'WIDTHxHEIGHT, e.g. 1280x720') from None
+    if width < 1 or height < 1:
+        raise UsageError(f'--frame-size {text}', 'positive sizes, e.g. 1280x720')
+    return height, width
 
 
 def _calibration(args: argparse.Namespace) -> CalibrationSource | None:
@@ -61,16 +81,21 @@ def _calibration(args: argparse.Namespace) -> CalibrationSource | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Build or find the engine and print its path; return 0."""
-    from mono_depth_ros.inference.engine_builder import ensure_engine
+    """Build or find the engine, validate it, and print its path; return 0."""
+    from mono_depth_ros.inference.tensorrt_backend import TensorRTBackend
 
     log_to_stderr()
     if not os.path.isfile(os.path.expanduser(args.onnx)):
         raise UsageError(f'--onnx {args.onnx} is not a file', 'an ONNX depth model')
-    cached = ensure_engine(args.onnx, precision=args.precision, input_size=args.input_size,
-                           cache_dir=args.cache_dir, force_rebuild=args.force,
-                           workspace_mb=args.workspace_mb, calibration=_calibration(args))
-    state = 'built' if cached.built else 'cached'
-    print(f'{PROG} build-engine: {state} {cached.path.name}', file=sys.stderr)
-    print(cached.path)
+    frame_size = _frame_size(args.frame_size)
+    backend = TensorRTBackend(args.onnx, precision=args.precision, input_size=args.input_size,
+                              cache_dir=args.cache_dir, force_rebuild=args.force,
+                              workspace_mb=args.workspace_mb, calibration=_calibration(args),
+                              validate=not args.no_validate, frame_size=frame_size)
+    with backend:
+        validation = backend.validation
+        print(f'{PROG} build-engine: {backend.engine_path}'
+              + (f'; validation {validation.describe()}' if validation else
+                 '; not validated'), file=sys.stderr)
+        print(backend.engine_path)
     return 0

@@ -16,7 +16,8 @@
 
 The model is Depth-Anything-V2-Small's real architecture with random weights (from
 bench/bench_tensorrt.py), exported with the package's exporter. Parity is AbsRel against
-PyTorch fp32 on the CPU: at most 1e-3 for fp32 engines (TF32 off) and 1e-2 for fp16.
+PyTorch fp32 on the CPU: at most 1e-3 for fp32 engines (TF32 off) and 1e-2 for fp16. The
+TensorRT path itself runs without PyTorch (cuda-python); torch here only makes the reference.
 """
 
 import json
@@ -28,19 +29,21 @@ import numpy as np
 import pytest
 
 pytestmark = pytest.mark.gpu
-torch = pytest.importorskip('torch')
-if not torch.cuda.is_available():
-    pytest.skip('needs a CUDA GPU', allow_module_level=True)
+torch = pytest.importorskip('torch')  # the reference model, on the CPU
 tensorrt = pytest.importorskip('tensorrt')
+pytest.importorskip('cuda.bindings')
 
 from mono_depth_ros.core.preprocessing import prepare_input  # noqa: E402
 from mono_depth_ros.inference.base import ModelLoadError  # noqa: E402
+from mono_depth_ros.inference.cuda_runtime import CudaRuntime  # noqa: E402
 from mono_depth_ros.inference.engine_builder import ensure_engine  # noqa: E402
 from mono_depth_ros.inference.engine_cache import (  # noqa: E402
     engine_cache_key, sidecar_path)
 from mono_depth_ros.inference.int8_calibration import CalibrationSource  # noqa: E402
 from mono_depth_ros.inference.tensorrt_backend import TensorRTBackend  # noqa: E402
 
+if CudaRuntime().device_count() < 1:
+    pytest.skip('needs a CUDA GPU', allow_module_level=True)
 INPUT_SIZE = 518
 FRAMES = {'4:3': (480, 640), '16:9': (720, 1280)}
 
@@ -149,7 +152,49 @@ def test_second_build_reuses_the_engine_and_engine_files_load_directly(
         np.testing.assert_array_equal(from_onnx.infer(tensor), from_engine.infer(tensor))
     sidecar = json.loads(sidecar_path(first.path).read_text())
     assert sidecar['key_fields']['tensorrt_version'] == tensorrt.__version__
-    assert sidecar['key_fields']['gpu_name'] == torch.cuda.get_device_name()
+    identity = CudaRuntime().identity()
+    assert sidecar['key_fields']['gpu_name'] == identity.gpu_name
+    assert sidecar['key_fields']['sm_count'] == identity.sm_count > 0
+    assert sidecar['validation']['passed'] and sidecar['validation']['tensorrt_version'] == (
+        tensorrt.__version__)
+
+
+def test_the_tensorrt_path_runs_without_pytorch(v2_small, cache_dir, package_root):
+    _, onnx_path = v2_small
+    code = (
+        "import sys; sys.modules['torch'] = None\n"
+        'from mono_depth_ros.core.preprocessing import prepare_input\n'
+        'from mono_depth_ros.inference.tensorrt_backend import TensorRTBackend\n'
+        'import numpy as np\n'
+        f'backend = TensorRTBackend({onnx_path!r}, "fp16", {INPUT_SIZE}, {str(cache_dir)!r})\n'
+        'rgb = np.zeros((480, 640, 3), np.uint8)\n'
+        'print(backend.infer_rgb(rgb, 518).shape, backend.validation.passed)\n')
+    result = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
+                            timeout=900, cwd=package_root)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == '(518, 686) True'
+
+
+def test_the_node_loader_serves_from_onnxruntime_until_the_engine_is_built(
+        v2_small, tmp_path, frames_and_references):
+    import time
+
+    from mono_depth_ros.inference.selection import load_backend
+
+    _, onnx_path = v2_small
+    backend, _ = load_backend(onnx_path, backend='tensorrt', device='cuda', precision='fp16',
+                              input_size=INPUT_SIZE, engine_cache_dir=str(tmp_path),
+                              background_build=True)
+    rgb = np.zeros((480, 640, 3), np.uint8)
+    with backend:
+        assert backend.serving == 'onnxruntime'
+        backend.infer_rgb(rgb, INPUT_SIZE)  # starts the build
+        deadline = time.monotonic() + 900
+        while backend.serving == 'onnxruntime' and time.monotonic() < deadline:
+            backend.infer_rgb(rgb, INPUT_SIZE)
+        values = backend.diagnostic_values()
+        assert values['serving_backend'] == 'tensorrt', values
+        assert values['engine_build_s'] > 0 and 'passed' in values['engine_validation']
 
 
 def test_engine_from_another_gpu_or_a_corrupt_file_is_refused(v2_small, cache_dir, tmp_path):
@@ -204,3 +249,25 @@ def test_int8_engine_calibrates_from_images_and_runs(v2_small, tmp_path):
         assert prediction.shape == (308, 406) and np.isfinite(prediction).all()
     assert {path.suffix for path in tmp_path.iterdir()} >= {'.engine', '.json', '.calib',
                                                             '.cache'}
+
+
+@pytest.mark.parametrize('precision, tolerance', [('fp32', 1e-3), ('fp16', 1e-2)])
+def test_a_frame_engine_matches_pytorch_at_the_frame_size(
+        bench, v2_small, cache_dir, precision, tolerance):
+    """The engine made for a camera: TensorRT's own resizes against OpenCV's around PyTorch."""
+    from mono_depth_ros.core.preprocessing import output_to_input_size
+
+    model, onnx_path = v2_small
+    height, width = FRAMES['4:3']
+    coarse = np.random.default_rng(9).integers(0, 256, (12, 16, 3), dtype=np.uint8)
+    rgb = cv2.resize(coarse, (width, height), interpolation=cv2.INTER_CUBIC)
+    tensor = prepare_input(rgb, INPUT_SIZE)
+    with torch.inference_mode():
+        reference = model(pixel_values=torch.from_numpy(tensor)).predicted_depth[0].numpy()
+    with TensorRTBackend(onnx_path, precision=precision, input_size=INPUT_SIZE,
+                         cache_dir=cache_dir, frame_size=(height, width)) as backend:
+        assert backend.frame_size == (height, width) and backend.validation.passed
+        depth = backend.infer_rgb(rgb, INPUT_SIZE)
+    assert depth.shape == (height, width)
+    expected = output_to_input_size(reference, width, height)
+    assert bench.abs_rel(depth, expected) <= tolerance

@@ -22,6 +22,8 @@ their raw addresses, as TensorRT would.
 """
 
 import ctypes
+import hashlib
+import json
 import pathlib
 import types
 
@@ -48,7 +50,7 @@ def fake_enum(*names: str) -> types.SimpleNamespace:
 
 
 IO_MODE = fake_enum('NONE', 'INPUT', 'OUTPUT')
-DATA_TYPE = fake_enum('FLOAT', 'HALF', 'INT8', 'INT32', 'BOOL')
+DATA_TYPE = fake_enum('FLOAT', 'HALF', 'INT8', 'INT32', 'BOOL', 'UINT8')
 SEVERITY = fake_enum('INTERNAL_ERROR', 'ERROR', 'WARNING', 'INFO', 'VERBOSE')
 
 
@@ -57,15 +59,20 @@ def floats_at(address: int, count: int) -> np.ndarray:
     return np.ctypeslib.as_array((ctypes.c_float * count).from_address(address))
 
 
-def fake_forward(input_address: int, output_address: int, shape: tuple) -> None:
-    """Run the stand-in network: output (1, h, w) = 2 x input channel 0, through raw pointers."""
+def fake_forward(input_address: int, output_address: int, shape: tuple,
+                 factor: float = 2.0) -> None:
+    """Run the stand-in network: output (1, h, w) = 2 x input channel 0, through raw pointers.
+
+    ``factor`` other than 2 makes a "wrong" engine, one that runs and gives other depth.
+    """
     height, width = shape[2], shape[3]
     source = floats_at(input_address, int(np.prod(shape))).reshape(shape)
-    floats_at(output_address, height * width).reshape(1, height, width)[...] = 2 * source[0, 0]
+    floats_at(output_address, height * width).reshape(1, height, width)[...] = (
+        factor * source[0, 0])
 
 
-def _within_profile(shape) -> bool:
-    return all(lo <= size <= hi for size, lo, hi in zip(shape, PROFILE[0], PROFILE[2]))
+def _within_profile(shape, profile=PROFILE) -> bool:
+    return all(lo <= size <= hi for size, lo, hi in zip(shape, profile[0], profile[2]))
 
 
 class TensorApiContext:
@@ -77,7 +84,7 @@ class TensorApiContext:
     def set_input_shape(self, name, shape):
         self.calls.append('set_input_shape')
         self.shapes[name] = tuple(shape)
-        return _within_profile(shape)
+        return _within_profile(shape, getattr(self.engine, 'profile', PROFILE))
 
     def get_tensor_shape(self, name):
         height, width = self.shapes['image'][2:]
@@ -90,7 +97,8 @@ class TensorApiContext:
 
     def execute_async_v3(self, stream_handle):
         self.calls.append('execute_async_v3')
-        fake_forward(self.addresses['image'], self.addresses['depth'], self.shapes['image'])
+        fake_forward(self.addresses['image'], self.addresses['depth'], self.shapes['image'],
+                     getattr(self.engine, 'factor', 2.0))
         return True
 
 
@@ -199,6 +207,104 @@ class FakeRuntime:
         return None
 
 
+class OnnxContext:
+    """IExecutionContext (tensor API) of an :class:`OnnxEngine`: ONNX Runtime does the work."""
+
+    def __init__(self, engine):
+        self.engine, self.calls, self.shapes, self.addresses = engine, [], {}, {}
+
+    def set_input_shape(self, name, shape):
+        self.calls.append('set_input_shape')
+        self.shapes[name] = tuple(shape)
+        if not _within_profile(shape, self.engine.profile):
+            return False
+        dtype = self.engine.numpy_dtype(name)
+        output = self.engine.run(np.zeros(shape, dtype))
+        self.shapes[self.engine.names[1]] = tuple(output.shape)
+        return True
+
+    def get_tensor_shape(self, name):
+        return self.shapes[name]
+
+    def set_tensor_address(self, name, address):
+        self.calls.append('set_tensor_address')
+        self.addresses[name] = address
+        return True
+
+    def execute_async_v3(self, stream_handle):
+        self.calls.append('execute_async_v3')
+        source, target = self.engine.names
+        dtype = self.engine.numpy_dtype(source)
+        shape = self.shapes[source]
+        count = int(np.prod(shape))
+        raw = (ctypes.c_uint8 * (count * np.dtype(dtype).itemsize)).from_address(
+            self.addresses[source])
+        tensor = np.frombuffer(raw, dtype=dtype, count=count).reshape(shape).copy()
+        output = self.engine.run(tensor)
+        floats_at(self.addresses[target], output.size).reshape(output.shape)[...] = output
+        return True
+
+
+class OnnxEngine(TensorApiEngine):
+    """A TensorRT 10 engine that runs, on ONNX Runtime, the very ONNX graph TensorRT parsed.
+
+    ``factor`` / 2 scales its output: 2 is right, anything else a "wrong" engine.
+    """
+
+    context_class = OnnxContext
+
+    def __init__(self, onnx_bytes: bytes, profile: tuple, factor: float = 2.0):
+        import onnx
+        import onnxruntime
+
+        model = onnx.load_from_string(onnx_bytes)
+        self.names = (model.graph.input[0].name, model.graph.output[0].name)
+        self._input_type = model.graph.input[0].type.tensor_type.elem_type
+        self._session = onnxruntime.InferenceSession(onnx_bytes,
+                                                     providers=['CPUExecutionProvider'])
+        self.profile = tuple(tuple(int(size) for size in shape) for shape in profile)
+        self.factor = factor
+
+    def numpy_dtype(self, name):
+        return np.uint8 if name == self.names[0] and self._input_type == 2 else np.float32
+
+    def run(self, tensor):
+        output = self._session.run(None, {self.names[0]: tensor})[0]
+        return (output * (self.factor / 2.0)).astype(np.float32)
+
+    def get_tensor_mode(self, name):
+        return IO_MODE.INPUT if name == self.names[0] else IO_MODE.OUTPUT
+
+    def get_tensor_dtype(self, name):
+        return DATA_TYPE.UINT8 if self.numpy_dtype(name) == np.uint8 else DATA_TYPE.FLOAT
+
+    def get_tensor_shape(self, name):
+        return self.profile[0] if name == self.names[0] else (-1, -1, -1)
+
+    def get_tensor_profile_shape(self, name, profile_index):
+        return list(self.profile)
+
+
+# What ProfileBuilder built, by engine bytes: (parsed ONNX bytes, profile).
+BUILT_ENGINES = {}
+
+
+class WorkingRuntime(FakeRuntime):
+    """trt.Runtime that deserialises what :class:`ProfileBuilder` built into an OnnxEngine.
+
+    ``factor`` (class attribute) is given to the engines: 2 is right, anything else wrong.
+    """
+
+    factor = 2.0
+
+    def deserialize_cuda_engine(self, data):
+        FakeRuntime.deserialised.append(bytes(data))
+        built = BUILT_ENGINES.get(bytes(data))
+        if built is None:
+            return super().deserialize_cuda_engine(data)
+        return OnnxEngine(*built, WorkingRuntime.factor)
+
+
 class FakeNetwork:
     num_inputs = 1
 
@@ -211,6 +317,7 @@ class FakeParser:
 
     num_errors = 0
     parsed = []
+    refuses_uint8 = False  # True: a TensorRT whose parser takes no uint8 network input
 
     def __init__(self, network, logger):
         self.network = network
@@ -219,6 +326,9 @@ class FakeParser:
         import onnx
 
         model = onnx.load(str(path))
+        self.network.onnx_bytes = pathlib.Path(path).read_bytes()
+        if self.refuses_uint8 and model.graph.input[0].type.tensor_type.elem_type == 2:
+            return False
         FakeParser.parsed.append({
             'name': pathlib.Path(path).name,
             'inputs': [value.type.tensor_type.elem_type for value in model.graph.input],
@@ -315,6 +425,18 @@ class FakeBuilder:
         return ('ENGINE ' + ','.join(sorted(config.flags))).encode()
 
 
+class ProfileBuilder(FakeBuilder):
+    """A TensorRT 10 builder whose engines :class:`WorkingRuntime` can run (see BUILT_ENGINES)."""
+
+    def build_serialized_network(self, network, config):
+        data = super().build_serialized_network(network, config)
+        profile = config.profiles[0].shapes
+        data += b'|' + json.dumps(profile).encode() + b'|' + hashlib.sha256(
+            network.onnx_bytes).hexdigest().encode()
+        BUILT_ENGINES[data] = (network.onnx_bytes, profile)
+        return data
+
+
 class Fake86Builder(FakeBuilder):
     """trt.Builder of TensorRT 8.6: implicit batch still exists, so the flag is needed."""
 
@@ -346,14 +468,133 @@ def fake_tensorrt(version: str = '10.3.0', builder: type = FakeBuilder) -> types
     return module
 
 
-FAKE_TORCH = types.SimpleNamespace(cuda=types.SimpleNamespace(
-    current_device=lambda: 0, get_device_capability=lambda index: (8, 7),
-    get_device_name=lambda index: 'Stand-in GPU'))
+def use_stand_in_tensorrt(monkeypatch, version: str, working: bool = False,
+                          **device) -> types.ModuleType:
+    """Make ensure_engine see the stand-in of TensorRT ``version`` and a stand-in GPU.
 
-
-def use_stand_in_tensorrt(monkeypatch, version: str) -> types.ModuleType:
-    """Make ensure_engine see the stand-in of TensorRT ``version`` and a stand-in GPU."""
-    module = fake_tensorrt(version)
+    ``working``: engines are built by :class:`ProfileBuilder` and deserialised by
+    :class:`WorkingRuntime`, so a whole TensorRTBackend runs on them.
+    """
+    module = fake_tensorrt(version, ProfileBuilder if working else FakeBuilder)
+    if working:
+        module.Runtime = WorkingRuntime
     monkeypatch.setattr(engine_builder, 'import_tensorrt', lambda: module)
-    monkeypatch.setattr(engine_builder, 'import_cuda_torch', lambda: FAKE_TORCH)
+    monkeypatch.setattr(engine_builder, 'open_cuda', lambda: stand_in_cuda(**device))
     return module
+
+
+# The CUDA runtime (cuda.bindings.runtime) ---------------------------------------------------
+class FakeCudaError(FakeEnum):
+    """A cudaError_t member; compares equal to members of the same value."""
+
+    def __eq__(self, other):
+        return int(self) == int(other)
+
+    def __hash__(self):
+        return self.value
+
+
+class FakeDeviceProperties(types.SimpleNamespace):
+    """cudaDeviceProp: the fields the runtime identity reads."""
+
+
+def fake_cuda_runtime(name: bytes = b'Stand-in GPU', capability: tuple = (8, 7),
+                      sm_count: int = 8, total_memory: int = 16 << 30,
+                      integrated: int = 0) -> types.SimpleNamespace:
+    """Return a stand-in of ``cuda.bindings.runtime``: device memory is host memory.
+
+    Its functions have the names and parameters of the real module's (checked against it in
+    test_cuda_runtime.py where cuda-bindings is installed) and return (cudaError_t, value...)
+    tuples like them; copies are done at once with ctypes.memmove.
+    """
+    success = FakeCudaError('cudaSuccess', 0)
+    bad_pointer = FakeCudaError('cudaErrorInvalidValue', 1)
+    blocks, state = {}, {'next_handle': 1, 'copies': [], 'frees': 0}
+
+    def allocate(size):
+        block = ctypes.create_string_buffer(int(size))
+        blocks[ctypes.addressof(block)] = block
+        return success, ctypes.addressof(block)
+
+    def release(address):
+        if blocks.pop(int(address), None) is None:
+            return (bad_pointer,)
+        state['frees'] += 1
+        return (success,)
+
+    def handle():
+        state['next_handle'] += 1
+        return state['next_handle']
+
+    def cudaGetDeviceCount():  # noqa: N802 (the real module's names)
+        return success, 1
+
+    def cudaGetDevice():  # noqa: N802
+        return success, 0
+
+    def cudaGetDeviceProperties(device):  # noqa: N802
+        return success, FakeDeviceProperties(
+            name=name + b'\x00' * 8, major=capability[0], minor=capability[1],
+            multiProcessorCount=sm_count, totalGlobalMem=total_memory, integrated=integrated)
+
+    def cudaGetErrorName(error):  # noqa: N802
+        return success, error.name.encode()
+
+    def cudaGetErrorString(error):  # noqa: N802
+        return success, b'invalid argument'
+
+    def cudaMalloc(size):  # noqa: N802
+        return allocate(size)
+
+    def cudaFree(devPtr):  # noqa: N802, N803
+        return release(devPtr)
+
+    def cudaMallocHost(size):  # noqa: N802
+        return allocate(size)
+
+    def cudaFreeHost(ptr):  # noqa: N802
+        return release(ptr)
+
+    def cudaStreamCreateWithFlags(flags):  # noqa: N802
+        return success, handle()
+
+    def cudaStreamSynchronize(stream):  # noqa: N802
+        return (success,)
+
+    def cudaStreamDestroy(stream):  # noqa: N802
+        return (success,)
+
+    def cudaMemcpyAsync(dst, src, count, kind, stream):  # noqa: N802
+        state['copies'].append(kind.name)
+        ctypes.memmove(int(dst), int(src), int(count))
+        return (success,)
+
+    def cudaEventCreate():  # noqa: N802
+        return success, handle()
+
+    def cudaEventRecord(event, stream):  # noqa: N802
+        return (success,)
+
+    def cudaEventSynchronize(event):  # noqa: N802
+        return (success,)
+
+    def cudaEventElapsedTime(start, end):  # noqa: N802
+        return success, 0.5
+
+    def cudaEventDestroy(event):  # noqa: N802
+        return (success,)
+
+    scope = dict(locals())
+    functions = {name: value for name, value in scope.items() if name.startswith('cuda')}
+    return types.SimpleNamespace(
+        **functions, state=state, blocks=blocks, cudaStreamNonBlocking=1,
+        cudaError_t=types.SimpleNamespace(cudaSuccess=success, cudaErrorInvalidValue=bad_pointer),
+        cudaMemcpyKind=fake_enum('cudaMemcpyHostToHost', 'cudaMemcpyHostToDevice',
+                                 'cudaMemcpyDeviceToHost'))
+
+
+def stand_in_cuda(**device):
+    """Return a CudaRuntime over the stand-in module."""
+    from mono_depth_ros.inference.cuda_runtime import CudaRuntime
+
+    return CudaRuntime(fake_cuda_runtime(**device))

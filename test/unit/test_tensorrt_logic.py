@@ -46,11 +46,12 @@ from mono_depth_ros.inference.tensorrt_backend import _read_engine, EngineRunner
 from mono_depth_ros.inference.trt_compat import TensorRT, TENSORRT_MISSING
 from tensorrt_stand_in import (BindingApiEngine, DATA_TYPE, Fake86Builder, fake_enum,
                                fake_tensorrt, FakeBuilder, FakeConfig, FakeParser, FakeRuntime,
-                               floats_at, OldConfig, PROFILE, TensorApiEngine, Trt86Engine,
-                               use_stand_in_tensorrt)
+                               floats_at, OldConfig, PROFILE, stand_in_cuda, TensorApiEngine,
+                               Trt86Engine, use_stand_in_tensorrt)
 
 PACKAGE_ROOT = pathlib.Path(__file__).resolve().parents[2]
-RUNTIME = {'tensorrt_version': '10.3.0', 'gpu_name': 'Stand-in GPU', 'compute_capability': '8.7'}
+RUNTIME = {'tensorrt_version': '10.3.0', 'gpu_name': 'Stand-in GPU', 'compute_capability': '8.7',
+           'sm_count': 8, 'total_memory_mb': 16384, 'module_model': ''}
 HAVE_TENSORRT = importlib.util.find_spec('tensorrt') is not None
 
 
@@ -72,7 +73,8 @@ def write_tiny_onnx(path: pathlib.Path, fixed: tuple | None = None) -> pathlib.P
 def a_key(**changes) -> EngineKey:
     fields = {'onnx_sha256': 'ab' * 32, 'tensorrt_version': '10.3.0', 'gpu_name': 'Stand-in GPU',
               'compute_capability': '8.7', 'precision': 'fp16', 'profile': PROFILE,
-              'builder_options': {'workspace_mb': None, 'tf32': True}}
+              'builder_options': {'workspace_mb': None, 'tf32': True}, 'sm_count': 8,
+              'total_memory_mb': 16384, 'module_model': ''}
     fields.update(changes)
     return EngineKey(**fields)
 
@@ -87,7 +89,8 @@ def test_cache_key_is_stable_for_the_same_fields():
 
 @pytest.mark.parametrize('change', [
     {'onnx_sha256': 'cd' * 32}, {'tensorrt_version': '8.6.1'}, {'gpu_name': 'Orin'},
-    {'compute_capability': '9.0'}, {'precision': 'fp32'},
+    {'compute_capability': '9.0'}, {'precision': 'fp32'}, {'sm_count': 16},
+    {'total_memory_mb': 8192}, {'module_model': 'NVIDIA Jetson Orin NX'},
     {'profile': ((1, 3, 14, 14), (1, 3, 28, 28), (1, 3, 56, 56))},
     {'builder_options': {'workspace_mb': 1024, 'tf32': True}},
 ])
@@ -127,7 +130,7 @@ def test_profile_refuses_an_input_size_that_is_not_a_multiple_of_14():
 
 # Runner: API chosen by feature ---------------------------------------------------------------
 def _run_twice_then_resize(engine, version):
-    runner = EngineRunner(TensorRT(fake_tensorrt(version)), engine, device='cpu')
+    runner = EngineRunner(TensorRT(fake_tensorrt(version)), engine, stand_in_cuda())
     tensor = np.random.default_rng(0).random((1, 3, 28, 42), dtype=np.float32)
     first = runner.run(tensor)
     np.testing.assert_array_equal(first, 2 * tensor[:, 0])
@@ -163,7 +166,7 @@ def test_runner_falls_back_to_the_binding_api():
 
 
 def test_runner_preprocesses_frames_into_the_input_binding():
-    runner = EngineRunner(TensorRT(fake_tensorrt()), TensorApiEngine(), device='cpu')
+    runner = EngineRunner(TensorRT(fake_tensorrt()), TensorApiEngine(), stand_in_cuda())
     rgb = cv2.resize(np.random.default_rng(1).integers(0, 256, (7, 9, 3), dtype=np.uint8),
                      (64, 48), interpolation=cv2.INTER_CUBIC)
     for _ in range(2):
@@ -176,7 +179,7 @@ def test_runner_preprocesses_frames_into_the_input_binding():
 
 
 def test_runner_refuses_a_shape_outside_the_profile():
-    runner = EngineRunner(TensorRT(fake_tensorrt()), TensorApiEngine(), device='cpu')
+    runner = EngineRunner(TensorRT(fake_tensorrt()), TensorApiEngine(), stand_in_cuda())
     with pytest.raises(BadMessageError, match='engine profile'):
         runner.run(np.zeros((1, 3, 70, 28), np.float32))
 
@@ -186,7 +189,7 @@ def test_runner_refuses_an_engine_with_io_types_it_has_no_buffers_for():
         def get_tensor_dtype(self, name):
             return types.SimpleNamespace(name='FP8') if name == 'depth' else DATA_TYPE.FLOAT
 
-    runner = EngineRunner(TensorRT(fake_tensorrt()), Fp8OutputEngine(), device='cpu')
+    runner = EngineRunner(TensorRT(fake_tensorrt()), Fp8OutputEngine(), stand_in_cuda())
     with pytest.raises(BackendUnavailableError, match='FP8'):
         runner.run(np.zeros((1, 3, 28, 42), np.float32))
 
@@ -450,6 +453,8 @@ def _engine_with_sidecar(tmp_path, **runtime_changes) -> pathlib.Path:
 @pytest.mark.parametrize('change, named', [
     ({'tensorrt_version': '8.6.1'}, 'TensorRT 8.6.1'),
     ({'gpu_name': 'Orin', 'compute_capability': '8.7'}, "'Orin'"),
+    ({'sm_count': 16, 'total_memory_mb': 65536}, '16 SMs, 65536 MiB'),  # an AGX Orin's engine
+    ({'module_model': 'NVIDIA Jetson AGX Orin'}, 'NVIDIA Jetson AGX Orin'),
 ])
 def test_engine_built_for_another_gpu_or_tensorrt_is_refused_before_deserialising(
         tmp_path, change, named):
@@ -521,7 +526,7 @@ def test_calibrator_feeds_preprocessed_frames_and_keeps_its_cache(tmp_path):
         cv2.imwrite(str(images / f'{index}.png'), np.full((30, 40, 3), 60 * index, np.uint8))
     cache = tmp_path / 'engine.calib'
     calibrator = make_entropy_calibrator(object, CalibrationSource(image_dir=str(images)),
-                                         (1, 3, 28, 42), cache, device='cpu')
+                                         (1, 3, 28, 42), cache, stand_in_cuda())
     addresses = [calibrator.get_batch(['image']) for _ in range(4)]
     assert [a is None for a in addresses] == [False, False, False, True]
     assert calibrator.batches == 3 and calibrator.error is None
@@ -540,7 +545,7 @@ def test_calibration_cache_serves_only_the_frames_that_made_it(tmp_path):
     cache = tmp_path / 'engine.calib'
 
     def calibrator(source):
-        return make_entropy_calibrator(object, source, (1, 3, 28, 42), cache, device='cpu')
+        return make_entropy_calibrator(object, source, (1, 3, 28, 42), cache, stand_in_cuda())
 
     frames = CalibrationSource(image_dir=str(images))
     calibrator(frames).write_calibration_cache(b'table of a')
@@ -563,7 +568,7 @@ def test_a_calibration_that_failed_part_way_leaves_no_table(tmp_path, monkeypatc
     cv2.imwrite(str(images / 'a.png'), np.zeros((30, 40, 3), np.uint8))
     cache = tmp_path / 'engine.calib'
     calibrator = make_entropy_calibrator(object, CalibrationSource(image_dir=str(images)),
-                                         (1, 3, 28, 42), cache, device='cpu')
+                                         (1, 3, 28, 42), cache, stand_in_cuda())
     assert calibrator.get_batch(['image']) is not None
     assert calibrator.get_batch(['image']) is None
     assert 'truncated' in str(calibrator.error)
