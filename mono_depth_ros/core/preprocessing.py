@@ -38,6 +38,8 @@ settings), measured in test/test_preprocessing.py:
   bicubic is what the official Depth-Anything-V2 inference code uses.
 """
 
+from dataclasses import dataclass
+
 import cv2
 import numpy as np
 
@@ -51,6 +53,45 @@ PATCH_MULTIPLE = 14
 # (x / 255 - mean) / std == x * _SCALE + _OFFSET, per RGB channel, on 0..255 values.
 _SCALE = (1.0 / (255.0 * np.asarray(IMAGENET_STD))).astype(np.float32)
 _OFFSET = (-np.asarray(IMAGENET_MEAN) / np.asarray(IMAGENET_STD)).astype(np.float32)
+_CV2_INTERPOLATION = {'cubic': cv2.INTER_CUBIC, 'linear': cv2.INTER_LINEAR,
+                      'area': cv2.INTER_AREA}
+
+
+@dataclass(frozen=True)
+class Preprocessing:
+    """A model card's input rule: (x * input_scale - mean) / std at a size the model accepts.
+
+    The defaults are the Depth Anything contract above. ``resize``: lower_bound (both sides at
+    least ``input_size``), upper_bound (both at most) or fixed ((height, width) exactly).
+    """
+
+    mean: tuple[float, float, float] = IMAGENET_MEAN
+    std: tuple[float, float, float] = IMAGENET_STD
+    input_scale: float = 1.0 / 255.0
+    size_multiple: int = PATCH_MULTIPLE
+    resize: str = 'lower_bound'
+    interpolation: str = 'cubic'
+
+    def constants(self) -> tuple[np.ndarray, np.ndarray]:
+        """Return per-channel float32 (scale, offset): normalised = x * scale + offset."""
+        std = np.asarray(self.std, dtype=np.float64)
+        return ((self.input_scale / std).astype(np.float32),
+                (-np.asarray(self.mean, dtype=np.float64) / std).astype(np.float32))
+
+    def network_size(self, height: int, width: int,
+                     input_size: int | tuple[int, int]) -> tuple[int, int]:
+        """Return the network (height, width) of a height x width image under this rule."""
+        multiple = self.size_multiple
+        if self.resize != 'upper_bound' or isinstance(input_size, (tuple, list)):
+            return network_input_size(height, width, input_size, multiple)
+        if int(input_size) < multiple:
+            raise BadMessageError('input_size', input_size, f'an integer >= {multiple}')
+        scale = min(int(input_size) / height, int(input_size) / width)
+        return (max(multiple, int(scale * height // multiple) * multiple),
+                max(multiple, int(scale * width // multiple) * multiple))
+
+
+DEFAULT_PREPROCESSING = Preprocessing()
 
 
 def _round_to_multiple(value: float, multiple: int, minimum: int) -> int:
@@ -100,33 +141,47 @@ def check_rgb(rgb: np.ndarray) -> np.ndarray:
     return image
 
 
-def normalisation_constants() -> tuple[np.ndarray, np.ndarray]:
+def normalisation_constants(preprocessing: Preprocessing | None = None
+                            ) -> tuple[np.ndarray, np.ndarray]:
     """Return per-channel (scale, offset): (x / 255 - mean) / std == x * scale + offset."""
+    if preprocessing is not None and preprocessing != DEFAULT_PREPROCESSING:
+        return preprocessing.constants()
     return _SCALE.copy(), _OFFSET.copy()
 
 
 def prepare_input(rgb: np.ndarray, input_size: int | tuple[int, int] = DEFAULT_INPUT_SIZE,
-                  multiple: int = PATCH_MULTIPLE, keep_aspect: bool = True) -> np.ndarray:
+                  multiple: int = PATCH_MULTIPLE, keep_aspect: bool = True,
+                  preprocessing: Preprocessing | None = None) -> np.ndarray:
     """Return the (1, 3, h, w) float32 network tensor of an (H, W, 3) uint8 RGB image.
 
     Bicubic resize to :func:`network_input_size`, then RGB/255 normalised with the ImageNet
-    mean and standard deviation; h and w are multiples of ``multiple``.
+    mean and standard deviation; h and w are multiples of ``multiple``. A model card's
+    ``preprocessing`` replaces the size rule, interpolation, scale and mean/std.
     """
     image = check_rgb(rgb)
-    height, width = network_input_size(image.shape[0], image.shape[1], input_size, multiple,
-                                       keep_aspect)
+    if preprocessing is None:
+        height, width = network_input_size(image.shape[0], image.shape[1], input_size, multiple,
+                                           keep_aspect)
+        interpolation, scale, offset = cv2.INTER_CUBIC, _SCALE, _OFFSET
+    else:
+        height, width = preprocessing.network_size(image.shape[0], image.shape[1], input_size)
+        interpolation = _CV2_INTERPOLATION[preprocessing.interpolation]
+        scale, offset = normalisation_constants(preprocessing)
     # Resize the float image (not uint8) so cubic overshoot is neither clipped nor rounded.
     resized = image.astype(np.float32)
     if (height, width) != image.shape[:2]:
-        resized = cv2.resize(resized, (width, height), interpolation=cv2.INTER_CUBIC)
-    normalised = resized * _SCALE + _OFFSET
+        resized = cv2.resize(resized, (width, height), interpolation=interpolation)
+    normalised = resized * scale + offset
     return np.ascontiguousarray(normalised.transpose(2, 0, 1)[np.newaxis])
 
 
-def output_to_input_size(prediction: np.ndarray, width: int, height: int) -> np.ndarray:
+def output_to_input_size(prediction: np.ndarray, width: int, height: int,
+                         mode: str = 'linear') -> np.ndarray:
     """Return a (h, w), (1, h, w) or (1, 1, h, w) prediction resized to (height, width) float32.
 
-    Bilinear with pixel-centre alignment (OpenCV ``INTER_LINEAR``).
+    ``mode`` linear: bilinear with pixel-centre alignment (OpenCV ``INTER_LINEAR``, torch
+    ``align_corners=False``); linear_align_corners: bilinear with the corner pixels aligned
+    (Depth Anything V2's reference); cubic: bicubic a = -0.75, pixel centres (torch bicubic).
     """
     array = np.asarray(prediction)
     while array.ndim > 2 and array.shape[0] == 1:
@@ -139,4 +194,21 @@ def output_to_input_size(prediction: np.ndarray, width: int, height: int) -> np.
     array = array.astype(np.float32, copy=False)
     if array.shape == (int(height), int(width)):
         return array.copy()
-    return cv2.resize(array, (int(width), int(height)), interpolation=cv2.INTER_LINEAR)
+    if mode == 'linear_align_corners':
+        return _resize_align_corners(array, int(width), int(height))
+    interpolation = cv2.INTER_CUBIC if mode == 'cubic' else cv2.INTER_LINEAR
+    return cv2.resize(array, (int(width), int(height)), interpolation=interpolation)
+
+
+def _resize_align_corners(array: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Bilinear resize mapping the corner pixel centres onto each other (align_corners=True)."""
+    rows, cols = array.shape
+
+    def source(count_in: int, count_out: int) -> np.ndarray:
+        step = (count_in - 1) / (count_out - 1) if count_out > 1 else 0.0
+        return (np.arange(count_out, dtype=np.float64) * step).astype(np.float32)
+
+    map_x = np.broadcast_to(source(cols, width)[np.newaxis, :], (height, width))
+    map_y = np.broadcast_to(source(rows, height)[:, np.newaxis], (height, width))
+    return cv2.remap(array, np.ascontiguousarray(map_x), np.ascontiguousarray(map_y),
+                     interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)

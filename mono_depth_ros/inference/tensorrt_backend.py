@@ -131,7 +131,8 @@ class EngineRunner:
             self._device_buffers[self.input.name].copy_(self._host_input, non_blocking=True)
             return self._execute()
 
-    def run_rgb(self, rgb: np.ndarray, network_size: tuple[int, int]) -> np.ndarray:
+    def run_rgb(self, rgb: np.ndarray, network_size: tuple[int, int],
+                preprocessing=None) -> np.ndarray:
         """Return the first output for a uint8 RGB frame, preprocessed on the device.
 
         The frame is resized and normalised straight into the input binding (see
@@ -140,7 +141,7 @@ class EngineRunner:
         shape = (1, 3, *(int(size) for size in network_size))
         if self._preprocessor is None:
             from mono_depth_ros.inference.device_preprocessing import DevicePreprocessor
-            self._preprocessor = DevicePreprocessor(str(self.device))
+            self._preprocessor = DevicePreprocessor(str(self.device), preprocessing)
         with self._on_stream():
             if shape != self._shape:
                 self._allocate(shape)
@@ -260,10 +261,11 @@ class TensorRTBackend(DepthBackend):
     def _infer(self, tensor: np.ndarray) -> np.ndarray:
         return self._runner.run(tensor)
 
-    def infer_rgb(self, rgb: np.ndarray, input_size: int | tuple[int, int]) -> np.ndarray:
+    def infer_rgb(self, rgb: np.ndarray, input_size: int | tuple[int, int],
+                  preprocessing=None) -> np.ndarray:
         """Resize and normalise ``rgb`` on the GPU into the engine input, then run it."""
-        image, size = self._frame_and_network_size(rgb, input_size)
-        return prediction_to_2d(self._runner.run_rgb(image, size))
+        image, size = self._frame_and_network_size(rgb, input_size, preprocessing)
+        return prediction_to_2d(self._runner.run_rgb(image, size, preprocessing))
 
     @property
     def io_api(self) -> str:

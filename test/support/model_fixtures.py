@@ -246,3 +246,121 @@ def make_onnx(directory=None, depth_type: str = 'relative', input_size: int = TI
                     info=info)
         return path
     return _cached('onnx', directory, (depth_type, input_size, dynamic), write)
+
+
+# Tiny random-initialised models of the other families (issue 23), built as transformers' own
+# tests build theirs: the real classes with tiny sizes. Each runs in milliseconds at its
+# TINY_FAMILY_SIZES input and exports to ONNX in a few seconds.
+FAMILIES = ('dpt', 'zoedepth', 'glpn', 'depth_pro', 'prompt_depth_anything')
+TINY_FAMILY_SIZES = {'dpt': (64, 64), 'zoedepth': (64, 96), 'glpn': (64, 96),
+                     'depth_pro': (64, 64), 'prompt_depth_anything': (56, 84)}
+TINY_FAMILY_MAX_DEPTH = 10.0
+
+
+def tiny_family_config(family: str):
+    """Return the transformers config of ``family`` with tiny sizes."""
+    import transformers
+
+    if family == 'dpt':
+        return transformers.DPTConfig(
+            image_size=64, patch_size=16, hidden_size=32, num_hidden_layers=4,
+            backbone_out_indices=[0, 1, 2, 3], num_attention_heads=4, intermediate_size=37,
+            neck_hidden_sizes=[16, 16, 32, 32], fusion_hidden_size=16, is_hybrid=False,
+            reassemble_factors=[4, 2, 1, 0.5])
+    if family == 'glpn':
+        return transformers.GLPNConfig(
+            num_encoder_blocks=4, depths=[1, 1, 1, 1], sr_ratios=[8, 4, 2, 1],
+            hidden_sizes=[8, 16, 32, 64], patch_sizes=[7, 3, 3, 3], strides=[4, 2, 2, 2],
+            num_attention_heads=[1, 1, 2, 4], mlp_ratios=[2, 2, 2, 2], decoder_hidden_size=16,
+            max_depth=int(TINY_FAMILY_MAX_DEPTH))
+    if family == 'zoedepth':
+        backbone = transformers.BeitConfig(
+            image_size=64, patch_size=16, hidden_size=32, num_hidden_layers=4,
+            num_attention_heads=4, intermediate_size=37, reshape_hidden_states=False,
+            out_features=['stage1', 'stage2', 'stage3', 'stage4'],
+            use_relative_position_bias=True)
+        return transformers.ZoeDepthConfig(
+            backbone_config=backbone, neck_hidden_sizes=[16, 16, 32, 32], fusion_hidden_size=16,
+            bottleneck_features=16, num_relative_features=8, bin_embedding_dim=8,
+            num_attractors=[4, 4, 2, 1], num_patch_transformer_layers=1,
+            patch_transformer_hidden_size=16, patch_transformer_intermediate_size=16,
+            patch_transformer_num_attention_heads=2,
+            bin_configurations=[{'n_bins': 16, 'min_depth': 0.001,
+                                 'max_depth': TINY_FAMILY_MAX_DEPTH, 'name': 'nyu'}])
+    if family == 'depth_pro':
+        encoder = {'model_type': 'dinov2', 'hidden_size': 32, 'num_hidden_layers': 2,
+                   'num_attention_heads': 2, 'mlp_ratio': 2, 'image_size': 32, 'patch_size': 16}
+        return transformers.DepthProConfig(
+            patch_size=32, fusion_hidden_size=16, intermediate_hook_ids=[1, 0],
+            intermediate_feature_dims=[8, 8], scaled_images_ratios=[0.5, 1.0],
+            scaled_images_overlap_ratios=[0.0, 0.5], scaled_images_feature_dims=[16, 16],
+            use_fov_model=False, image_model_config=encoder, patch_model_config=encoder,
+            fov_model_config=encoder)
+    if family == 'prompt_depth_anything':
+        backbone = transformers.Dinov2Config(
+            hidden_size=TINY_HIDDEN, num_hidden_layers=TINY_LAYERS, num_attention_heads=1,
+            mlp_ratio=2, image_size=56, patch_size=14, out_indices=[1, 2, 3, 4],
+            apply_layernorm=True, reshape_hidden_states=False)
+        return transformers.PromptDepthAnythingConfig(
+            backbone_config=backbone, reassemble_hidden_size=TINY_HIDDEN, patch_size=14,
+            neck_hidden_sizes=[8, 16, 32, 32], fusion_hidden_size=16, head_hidden_size=8,
+            depth_estimation_type='metric', max_depth=1)
+    raise ValueError(f'family {family!r}: expected one of {", ".join(FAMILIES)}')
+
+
+def tiny_family_model(family: str, seed: int = 0):
+    """Return the seeded tiny model of ``family`` (eval, CPU, float32), outputs varying."""
+    import torch
+    import transformers
+
+    from mono_depth_ros.inference.model_architecture import DEPTH_FAMILIES
+
+    config = tiny_family_config(family)
+    module = getattr(transformers, DEPTH_FAMILIES[config.model_type][0])(config)
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, parameter in module.named_parameters():
+            if parameter.ndim >= 2:
+                fan_in = max(1, parameter[0].numel())
+                parameter.copy_(torch.randn(parameter.shape, generator=generator)
+                                * 1.2 / fan_in ** 0.5)
+            elif 'norm' in name and name.endswith('weight'):
+                parameter.fill_(1.0)
+            else:
+                parameter.copy_(0.1 * torch.randn(parameter.shape, generator=generator))
+        head = getattr(module, 'head', torch.nn.Identity())
+        convolutions = [layer for layer in head.modules() if isinstance(layer, torch.nn.Conv2d)]
+        if family == 'dpt':
+            convolutions[-1].bias.fill_(8.0)  # relative inverse depth behind a ReLU
+        elif family == 'depth_pro':
+            convolutions[-1].bias.fill_(0.5)
+    return module.eval()
+
+
+def make_family_onnx(family: str, directory=None, licence: str = '') -> pathlib.Path:
+    """Export the tiny model of ``family`` with the package's exporter; return the path.
+
+    The card is the family's reference card at the tiny input size (``licence`` added).
+    """
+    from dataclasses import replace
+
+    from mono_depth_ros.inference.base import ModelInfo
+    from mono_depth_ros.inference.model_loading import module_card
+    from mono_depth_ros.inference.onnx_export import export_onnx
+
+    def write(base: pathlib.Path) -> pathlib.Path:
+        module = tiny_family_model(family)
+        metric = family != 'dpt'
+        info = ModelInfo(depth_type='metric' if metric else 'relative',
+                         max_depth=TINY_FAMILY_MAX_DEPTH if metric else None,
+                         source=f'tiny-{family}', model_format='hf')
+        card = module_card(module, info)
+        height, width = TINY_FAMILY_SIZES[family]
+        if card.resize != 'fixed':
+            card = replace(card, input_size=min(height, width))
+        card = replace(card, license=licence or card.license)
+        path = base / f'tiny_{family}.onnx'
+        export_onnx(module, path, input_size=min(height, width), info=info, card=card,
+                    parity_tolerance=5e-3)
+        return path
+    return _cached('family_onnx', directory, (family, licence), write)
