@@ -202,13 +202,16 @@ def output_to_input_size(prediction: np.ndarray, width: int, height: int,
 
 def _resize_align_corners(array: np.ndarray, width: int, height: int) -> np.ndarray:
     """Bilinear resize mapping the corner pixel centres onto each other (align_corners=True)."""
-    rows, cols = array.shape
-
-    def source(count_in: int, count_out: int) -> np.ndarray:
+    def taps(count_in: int, count_out: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         step = (count_in - 1) / (count_out - 1) if count_out > 1 else 0.0
-        return (np.arange(count_out, dtype=np.float64) * step).astype(np.float32)
+        position = np.arange(count_out, dtype=np.float64) * step
+        low = np.minimum(np.floor(position).astype(np.int64), max(count_in - 2, 0))
+        high = np.minimum(low + 1, count_in - 1)
+        return low, high, (position - low).astype(np.float32)
 
-    map_x = np.broadcast_to(source(cols, width)[np.newaxis, :], (height, width))
-    map_y = np.broadcast_to(source(rows, height)[:, np.newaxis], (height, width))
-    return cv2.remap(array, np.ascontiguousarray(map_x), np.ascontiguousarray(map_y),
-                     interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    top, bottom, row_weight = taps(array.shape[0], height)
+    left, right, column_weight = taps(array.shape[1], width)
+    rows = (array[top] * (1 - row_weight)[:, np.newaxis]
+            + array[bottom] * row_weight[:, np.newaxis])
+    return np.ascontiguousarray(rows[:, left] * (1 - column_weight)
+                                + rows[:, right] * column_weight, dtype=np.float32)

@@ -47,7 +47,7 @@ OUTPUT_RESIZE = {
     'glpn': 'cubic',
     'zoedepth': 'cubic',
     'depth_pro': 'linear',
-    'prompt_depth_anything': 'linear_align_corners',
+    'prompt_depth_anything': 'cubic',
 }
 
 

@@ -364,3 +364,40 @@ def make_family_onnx(family: str, directory=None, licence: str = '') -> pathlib.
                     parity_tolerance=5e-3)
         return path
     return _cached('family_onnx', directory, (family, licence), write)
+
+
+def make_constant_output_onnx(path, output: np.ndarray, card=None,
+                              input_names: tuple[str, ...] = ('pixel_values',)) -> pathlib.Path:
+    """Write a fixed-size ONNX model whose output is ``output`` (h, w) for any input.
+
+    The image input's channel mean times 0 is added, so the graph really reads its input;
+    ``card`` (a ModelCard) is written to the metadata. For disparity, focal and FoV tests: the
+    expected depth follows from ``output`` and the camera alone.
+    """
+    import onnx
+    from onnx import helper, numpy_helper, TensorProto
+
+    from mono_depth_ros.inference.model_card import METADATA_KEY
+
+    height, width = output.shape
+    inputs = [helper.make_tensor_value_info(input_names[0], TensorProto.FLOAT,
+                                            [1, 3, height, width])]
+    inputs += [helper.make_tensor_value_info(name, TensorProto.FLOAT, [1, 1, 'h', 'w'])
+               for name in input_names[1:]]
+    nodes = [helper.make_node('ReduceMean', [input_names[0]], ['mean'], axes=[1], keepdims=0),
+             helper.make_node('Mul', ['mean', 'zero'], ['nothing']),
+             helper.make_node('Add', ['nothing', 'map'], ['depth'])]
+    initializers = [numpy_helper.from_array(np.zeros(1, np.float32), 'zero'),
+                    numpy_helper.from_array(output.astype(np.float32)[np.newaxis], 'map')]
+    graph = helper.make_graph(
+        nodes, 'constant_output', inputs,
+        [helper.make_tensor_value_info('depth', TensorProto.FLOAT, [1, height, width])],
+        initializers)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid('', 17)])
+    model.ir_version = 8
+    if card is not None:
+        model.metadata_props.add(key=METADATA_KEY, value=card.to_json())
+    onnx.checker.check_model(model)
+    path = pathlib.Path(path)
+    onnx.save(model, str(path))
+    return path
