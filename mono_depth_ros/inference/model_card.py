@@ -48,6 +48,8 @@ OUTPUT_RESIZE = {
     'zoedepth': 'cubic',
     'depth_pro': 'linear',
     'prompt_depth_anything': 'cubic',
+    'depth_anything_3': 'linear',
+    'depth_anything_3_metric': 'linear',
 }
 
 
@@ -301,6 +303,17 @@ FAMILY_CARDS = {
     'prompt_depth_anything': ModelCard(family='prompt_depth_anything', output='depth',
                                        metric='max_depth', extra_inputs=('prompt_depth',)),
 }
+
+# Depth Anything 3 (its PyPI package depth-anything-3, not transformers): ImageNet mean/std,
+# "upper_bound_resize" to 504 in multiples of 14, OpenCV area when shrinking; the mono model
+# predicts relative depth, the metric one depth = output * focal / 300 with the focal length in
+# pixels of the network input (the node scales the camera's fx by network / image width).
+FAMILY_CARDS['depth_anything_3'] = ModelCard(
+    family='depth_anything_3', resize='upper_bound', input_size=504, interpolation='area',
+    output='depth', metric='none', license='Apache-2.0')
+FAMILY_CARDS['depth_anything_3_metric'] = replace(
+    FAMILY_CARDS['depth_anything_3'], family='depth_anything_3_metric', metric='focal',
+    focal_reference=300.0)
 
 # Licences of released checkpoints, by a lower-case fragment of their name (issue 23).
 KNOWN_LICENSES = (

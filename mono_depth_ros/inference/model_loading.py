@@ -207,6 +207,9 @@ def module_card(module, info: ModelInfo):
     from mono_depth_ros.inference.model_card import (depth_anything_card, family_card,
                                                      known_license)
 
+    if type(module).__name__ == 'DepthAnything3Net':  # package depth-anything-3, no config
+        return family_card('depth_anything_3_metric' if info.is_metric else 'depth_anything_3',
+                           license=known_license(info.source) or 'Apache-2.0')
     config = module.config
     family = family_of_config(config)
     licence = known_license(info.source, info.encoder, info.version)

@@ -123,6 +123,37 @@ def _family_export_module(model, extra_inputs: tuple[str, ...]):
     return FamilyOutput(model).eval()
 
 
+def _depth_anything_3_export_module(model):
+    """Return forward(pixel_values) -> (1, H, W) of a Depth Anything 3 ``DepthAnything3Net``.
+
+    The backbone and depth head of its own forward, on one view; the sky handling that the
+    package's forward applies afterwards (a data-dependent quantile) is postprocessing and is
+    left out of the graph.
+    """
+    import torch
+
+    class DepthAnything3Output(torch.nn.Module):
+        """Depth Anything 3's depth for one image."""
+
+        def __init__(self, depth_model):
+            super().__init__()
+            self.model = depth_model
+
+        def forward(self, pixel_values):
+            height, width = pixel_values.shape[-2:]
+            features, _ = self.model.backbone(pixel_values[:, None], cam_token=None,
+                                              export_feat_layers=[])
+            depth = self.model._process_depth_head(features, height, width).depth
+            return depth.reshape(1, depth.shape[-2], depth.shape[-1])
+
+    return DepthAnything3Output(model).eval()
+
+
+def is_depth_anything_3(model) -> bool:
+    """Return True for Depth Anything 3's ``DepthAnything3Net`` (package depth-anything-3)."""
+    return type(model).__name__ == 'DepthAnything3Net'
+
+
 def is_depth_anything(model) -> bool:
     """Return True for a transformers ``DepthAnythingForDepthEstimation``."""
     return getattr(getattr(model, 'config', None), 'model_type', None) == 'depth_anything'
@@ -145,8 +176,12 @@ def _random_image(height: int, width: int, seed: int = 0) -> np.ndarray:
 
 
 def parity(onnx_path: str, model, size: tuple[int, int], seed: int = 0,
-           card: ModelCard | None = None) -> float:
-    """Return max |onnxruntime - torch| / max |torch| on one random image of ``size``."""
+           card: ModelCard | None = None, reference=None) -> float:
+    """Return max |onnxruntime - torch| / max |torch| on one random image of ``size``.
+
+    ``reference``: a torch module computing the same output (default: ``model``'s own
+    ``predicted_depth``).
+    """
     import onnxruntime
     import torch
 
@@ -159,7 +194,11 @@ def parity(onnx_path: str, model, size: tuple[int, int], seed: int = 0,
         feeds['prompt_depth'] = example_prompt(*size, seed=seed)
         extras['prompt_depth'] = torch.from_numpy(feeds['prompt_depth'])
     with torch.inference_mode():
-        reference = model(pixel_values=torch.from_numpy(tensor), **extras).predicted_depth.numpy()
+        if reference is not None:
+            reference = reference(torch.from_numpy(tensor)).numpy()
+        else:
+            reference = model(pixel_values=torch.from_numpy(tensor),
+                              **extras).predicted_depth.numpy()
     options = onnxruntime.SessionOptions()
     options.log_severity_level = 3
     session = onnxruntime.InferenceSession(str(onnx_path), sess_options=options,
@@ -235,6 +274,10 @@ def export_onnx(model_source, out_path, input_size: int = 518, opset: int = DEFA
             raise ExportError('export_onnx needs info (a ModelInfo) with a model object')
     model = model.float().eval().to('cpu')
     card = card or module_card(model, info)
+    if is_depth_anything_3(model) and card.resize != 'fixed':
+        raise ExportError('Depth Anything 3 exports at a fixed size (its position embeddings '
+                          'trace to constants): give a card with resize fixed and input_size '
+                          '[height, width], the network size of your camera')
     if card.resize == 'fixed':
         dynamic, traced_size = False, tuple(card.input_size)
     else:
@@ -252,8 +295,13 @@ def export_onnx(model_source, out_path, input_size: int = 518, opset: int = DEFA
     if len(input_names) > 1:
         dynamic_axes = {**(dynamic_axes or {}),
                         'prompt_depth': {2: 'prompt_height', 3: 'prompt_width'}}
-    module = (_export_module(model) if is_depth_anything(model)
-              else _family_export_module(model, card.extra_inputs))
+    reference = None
+    if is_depth_anything(model):
+        module = _export_module(model)
+    elif is_depth_anything_3(model):
+        module = reference = _depth_anything_3_export_module(model)
+    else:
+        module = _family_export_module(model, card.extra_inputs)
     handle, temporary = tempfile.mkstemp(suffix='.onnx', prefix=f'.{out_path.stem}-',
                                          dir=out_path.parent)
     os.close(handle)
@@ -270,7 +318,7 @@ def export_onnx(model_source, out_path, input_size: int = 518, opset: int = DEFA
         if dynamic:
             check_size = network_input_size(3 * traced_size[0], 4 * traced_size[1],
                                             traced_size[0], card.size_multiple)
-        difference = parity(str(temporary), model, check_size, card=card)
+        difference = parity(str(temporary), model, check_size, card=card, reference=reference)
         if not difference <= parity_tolerance:
             raise ExportError(f'ONNX Runtime and PyTorch differ by {difference:.2e} (relative) '
                               f'at {check_size[0]}x{check_size[1]}; tolerance '

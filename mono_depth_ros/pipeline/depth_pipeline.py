@@ -79,6 +79,7 @@ class DepthPipeline:
         self.card = getattr(model_info, 'card', None) or getattr(backend, 'card', None)
         # Frames of a metric-via-camera model (focal, baseline, model_fov) without intrinsics.
         self.frames_without_fx = 0
+        self.network_width = 0
 
     @property
     def extra_inputs(self) -> tuple[str, ...]:
@@ -117,6 +118,8 @@ class DepthPipeline:
             prepared = time.perf_counter()
             output = self.backend.infer(tensor, extras) if extras else self.backend.infer(tensor)
         inferred = time.perf_counter()
+        # The network output's width: a focal-scaled model's focal is in its pixels.
+        self.network_width = int(np.shape(output)[-1])
         prediction = output_to_input_size(output, width, height,
                                           card.output_resize if card else 'linear')
         done = time.perf_counter()
@@ -159,6 +162,9 @@ class DepthPipeline:
                                  is_metric_model=False, depth=None, timings_ms=timings)
             self.apply_scale(result, scale_shift or self.fixed_scale_shift())
             return result
+        if card.metric == 'focal' and fx is not None and self.network_width:
+            # Depth Anything 3 scales by the focal length of the image it saw (the network's).
+            fx = fx * self.network_width / width
         depth = model_output_to_depth(prediction, card.output, card.metric, fx, width,
                                       card.focal_reference, card.baseline)
         if depth is None:

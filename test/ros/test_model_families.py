@@ -140,3 +140,21 @@ def test_a_model_card_with_a_missing_field_fails_at_start_naming_it(tmp_path):
             DepthNode(context=context)
     text = str(raised.value)
     assert "'output'" in text and '\n' not in text
+
+
+@pytest.mark.parametrize('metric', [False, True], ids=['mono', 'metric'])
+def test_depth_anything_3_mono_and_metric_through_the_node(metric):
+    pytest.importorskip('depth_anything_3', reason='the depth-anything-3 package (installed '
+                        'with --no-deps, plus einops, addict, omegaconf) is not here')
+    import model_fixtures
+
+    model = model_fixtures.make_depth_anything_3_onnx(metric)
+    topic = 'depth/image' if metric else 'depth/relative'
+    camera = off_centre_camera(WIDTH, HEIGHT)
+    with node_under_test(make_depth_node, OUTPUTS, args=node_args(model)) as (
+            node, publisher, collector):
+        publisher.publish_frame(textured_rgb(WIDTH, HEIGHT), camera, STAMP_NS)
+        assert collector.wait_for(topic, 1, timeout=30.0), f'nothing on {topic}'
+        image = image_to_numpy(collector.messages(topic)[0])
+    assert image.shape == (HEIGHT, WIDTH) and np.isfinite(image).mean() > 0.5
+    assert np.nanmin(image) > 0.0

@@ -401,3 +401,60 @@ def make_constant_output_onnx(path, output: np.ndarray, card=None,
     path = pathlib.Path(path)
     onnx.save(model, str(path))
     return path
+
+
+def tiny_depth_anything_3(metric: bool = False, seed: int = 0):
+    """Return a seeded tiny Depth Anything 3 ``DepthAnything3Net`` (package depth-anything-3).
+
+    Its own classes (DinoV2 wrapper, DinoVisionTransformer, DPT head) with tiny sizes: width 64,
+    4 layers, patch 14, fusion 16. The package installs with ``--no-deps`` plus einops, addict
+    and omegaconf; tests that need it skip where it is missing.
+    """
+    import torch
+    from depth_anything_3.model.da3 import DepthAnything3Net
+    from depth_anything_3.model.dinov2.dinov2 import DinoV2
+    from depth_anything_3.model.dinov2.vision_transformer import DinoVisionTransformer
+    from depth_anything_3.model.dpt import DPT
+
+    torch.manual_seed(seed)
+    backbone = DinoV2.__new__(DinoV2)  # its __init__ only builds the full-size encoders
+    torch.nn.Module.__init__(backbone)
+    backbone.name, backbone.out_layers, backbone.cat_token = 'vits', [0, 1, 2, 3], False
+    backbone.alt_start = backbone.qknorm_start = backbone.rope_start = -1
+    backbone.pretrained = DinoVisionTransformer(
+        img_size=56, patch_size=14, embed_dim=TINY_HIDDEN, depth=TINY_LAYERS, num_heads=1,
+        mlp_ratio=2, ffn_layer='mlp', alt_start=-1, qknorm_start=-1, rope_start=-1,
+        cat_token=False)
+    head = DPT(dim_in=TINY_HIDDEN, output_dim=1, features=16, out_channels=[8, 16, 32, 32])
+    module = DepthAnything3Net(net=backbone, head=head).eval()
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, parameter in module.named_parameters():
+            if parameter.ndim >= 2:
+                parameter.copy_(torch.randn(parameter.shape, generator=generator)
+                                * 1.2 / max(1, parameter[0].numel()) ** 0.5)
+    return module
+
+
+def make_depth_anything_3_onnx(metric: bool = False, directory=None) -> pathlib.Path:
+    """Export the tiny Depth Anything 3 (mono, or metric via the focal length); return it.
+
+    The file has a fixed 56 x 84 input, as a real export would have its camera's network size.
+    """
+    from dataclasses import replace
+
+    from mono_depth_ros.inference.base import ModelInfo
+    from mono_depth_ros.inference.model_card import family_card
+    from mono_depth_ros.inference.onnx_export import export_onnx
+
+    def write(base: pathlib.Path) -> pathlib.Path:
+        family = 'depth_anything_3_metric' if metric else 'depth_anything_3'
+        info = ModelInfo(depth_type='metric' if metric else 'relative', max_depth=None,
+                         source=f'tiny-{family}', model_format='pth')
+        # Fixed size: its position-embedding interpolation traces to constants.
+        card = replace(family_card(family), resize='fixed', input_size=(56, 84))
+        path = base / f'tiny_{family}.onnx'
+        export_onnx(tiny_depth_anything_3(metric), path, input_size=56, info=info, card=card,
+                    parity_tolerance=5e-3)
+        return path
+    return _cached('da3_onnx', directory, (metric,), write)

@@ -169,6 +169,14 @@ def test_each_output_kind_and_metric_source_gives_metres(tmp_path, card, output)
     np.testing.assert_allclose(result.depth, truth, rtol=1e-5)
 
 
+def test_a_focal_scaled_model_uses_the_focal_length_of_the_network_input(tmp_path):
+    card = fixed_card(output='depth', metric='focal', focal_reference=300.0)
+    path = make_constant_output_onnx(tmp_path / 'f.onnx', np.full((HEIGHT, WIDTH), 3.0), card)
+    # A camera image twice the network size: Depth Anything 3's focal is the network's.
+    result = pipeline_for(path).estimate(textured_rgb(2 * WIDTH, 2 * HEIGHT), fx=2 * FX)
+    np.testing.assert_allclose(result.depth, 3.0 * FX / 300.0, rtol=1e-5)
+
+
 def test_a_camera_metric_without_fx_publishes_no_depth_and_counts_it(tmp_path):
     card = fixed_card(output='disparity', metric='baseline', baseline=0.12)
     pipeline = pipeline_for(make_constant_output_onnx(tmp_path / 'd.onnx',
@@ -310,3 +318,21 @@ def test_the_prompt_is_a_dense_low_resolution_map_of_the_points():
     assert (prompt[0, 0, 0, 0], prompt[0, 0, 0, -1], prompt[0, 0, -1, 0],
             prompt[0, 0, -1, -1]) == (1.0, 2.0, 3.0, 4.0)
     assert rasterise_prompt(camera.unproject(pixels[:2], depths[:2]), camera, 120, 160) is None
+
+
+# Families from their transformers configs ----------------------------------------------------
+@pytest.mark.parametrize('family', ['glpn', 'prompt_depth_anything'])
+def test_a_family_checkpoint_runs_on_the_torch_backend_with_its_card(tmp_path, family):
+    import model_fixtures
+
+    model_fixtures.tiny_family_model(family).save_pretrained(tmp_path / family)
+    backend, info = load_backend(str(tmp_path / family), backend='torch', device='cpu')
+    assert info.card.family == family and info.is_metric
+    pipeline = DepthPipeline(backend, info, DepthSettings(input_size=140, min_depth=0.01,
+                                                         max_depth=100.0))
+    extras = {}
+    if family == 'prompt_depth_anything':
+        extras = {'prompt_depth': np.linspace(1, 4, 80, dtype=np.float32).reshape(1, 1, 8, 10)}
+    result = pipeline.estimate(textured_rgb(WIDTH * 2, HEIGHT * 2), fx=FX, extras=extras)
+    assert result.depth.shape == (2 * HEIGHT, 2 * WIDTH)
+    assert np.isfinite(result.depth).mean() > 0.5
