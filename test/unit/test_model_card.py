@@ -328,8 +328,8 @@ def test_a_family_checkpoint_runs_on_the_torch_backend_with_its_card(tmp_path, f
     model_fixtures.tiny_family_model(family).save_pretrained(tmp_path / family)
     backend, info = load_backend(str(tmp_path / family), backend='torch', device='cpu')
     assert info.card.family == family and info.is_metric
-    pipeline = DepthPipeline(backend, info, DepthSettings(input_size=140, min_depth=0.01,
-                                                         max_depth=100.0))
+    settings = DepthSettings(input_size=140, min_depth=0.01, max_depth=100.0)
+    pipeline = DepthPipeline(backend, info, settings)
     extras = {}
     if family == 'prompt_depth_anything':
         extras = {'prompt_depth': np.linspace(1, 4, 80, dtype=np.float32).reshape(1, 1, 8, 10)}
