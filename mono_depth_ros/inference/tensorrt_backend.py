@@ -286,7 +286,11 @@ class TensorRTBackend(DepthBackend):
             path=self.source, input_name=self.input_spec.name,
             input_shape=(1, 3, height, width), output_name=self._runner.outputs[0].name,
             output_shape=(), metadata=dict(self.sidecar.get('onnx_metadata') or {}))
+        if self.sidecar.get('model_card'):  # the card the engine was built with
+            from mono_depth_ros.inference.model_card import METADATA_KEY
+            contract.metadata[METADATA_KEY] = self.sidecar['model_card']
         info = onnx_model_info(contract, depth_type, max_depth)
+        self.card = info.card
         return dataclasses.replace(info, model_format=self.model_format)
 
     def describe(self) -> str:

@@ -336,3 +336,18 @@ def test_a_family_checkpoint_runs_on_the_torch_backend_with_its_card(tmp_path, f
     result = pipeline.estimate(textured_rgb(WIDTH * 2, HEIGHT * 2), fx=FX, extras=extras)
     assert result.depth.shape == (2 * HEIGHT, 2 * WIDTH)
     assert np.isfinite(result.depth).mean() > 0.5
+
+
+def test_an_engine_sidecar_carries_the_card_it_was_built_with(tmp_path, monkeypatch):
+    import json
+
+    from mono_depth_ros.inference.engine_builder import ensure_engine
+    from mono_depth_ros.inference.engine_cache import sidecar_path
+    from tensorrt_stand_in import use_stand_in_tensorrt
+
+    use_stand_in_tensorrt(monkeypatch, '10.3.0')
+    card = fixed_card(output='disparity', metric='baseline', baseline=0.2, license='MIT')
+    path = make_constant_output_onnx(tmp_path / 'disparity.onnx', np.ones((HEIGHT, WIDTH)), card)
+    cached = ensure_engine(str(path), 'fp16', 308, tmp_path / 'engines')
+    recorded = json.loads(sidecar_path(cached.path).read_text())['model_card']
+    assert card_from_json(recorded) == card
