@@ -147,7 +147,7 @@ def _load_state_dict_model(path: str, kind: str, depth_type: str, max_depth: flo
     info = ModelInfo(depth_type=resolved_type, max_depth=resolved_max, source=str(path),
                      encoder=encoder_name(backbone.hidden_size, backbone.num_hidden_layers),
                      version=version, model_format=kind)
-    return module, info
+    return module, dataclasses.replace(info, card=module_card(module, info))
 
 
 def _load_hf_model(model: str, depth_type: str, max_depth: float | None, allow_download: bool,
@@ -199,7 +199,7 @@ def _load_hf_model(model: str, depth_type: str, max_depth: float | None, allow_d
         version=version_from_feature_layers(backbone.hidden_size, backbone.num_hidden_layers,
                                             backbone.out_indices),
         model_format='hf')
-    return module.eval(), info
+    return module.eval(), dataclasses.replace(info, card=module_card(module, info))
 
 
 def module_card(module, info: ModelInfo):
