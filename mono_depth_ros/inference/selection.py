@@ -302,6 +302,11 @@ def load_backend(model: str, backend: str = 'auto', device: str = 'auto',
         if given_card is not None:
             contract = read_onnx_contract(onnx_path, given_card)
             info = _with_card(info, given_card, max_depth)
+    extra_inputs = getattr(info.card, 'extra_inputs', ())
+    if name == 'tensorrt' and extra_inputs:
+        raise BackendUnavailableError(
+            f'the tensorrt backend runs single-input models; this one also takes '
+            f'{", ".join(extra_inputs)} (model card extra_inputs): use backend onnxruntime')
     if name == 'onnxruntime':
         from mono_depth_ros.inference.onnxruntime_backend import OnnxRuntimeBackend
         runner = OnnxRuntimeBackend(onnx_path, device, precision, threads,
