@@ -304,9 +304,12 @@ def load_backend(model: str, backend: str = 'auto', device: str = 'auto',
             info = _with_card(info, given_card, max_depth)
     extra_inputs = getattr(info.card, 'extra_inputs', ())
     if name == 'tensorrt' and extra_inputs:
-        raise BackendUnavailableError(
-            f'the tensorrt backend runs single-input models; this one also takes '
-            f'{", ".join(extra_inputs)} (model card extra_inputs): use backend onnxruntime')
+        why = ('the tensorrt backend runs single-input models; this one also takes '
+               f'{", ".join(extra_inputs)} (model card extra_inputs)')
+        if backend != 'auto':
+            raise BackendUnavailableError(f'{why}: use backend onnxruntime')
+        logger.info('%s: using onnxruntime', why)
+        name = 'onnxruntime'
     if name == 'onnxruntime':
         from mono_depth_ros.inference.onnxruntime_backend import OnnxRuntimeBackend
         runner = OnnxRuntimeBackend(onnx_path, device, precision, threads,
