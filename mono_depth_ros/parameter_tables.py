@@ -130,11 +130,15 @@ DEPTH_PARAMETERS = (
                   float_range=(0.0, 1000.0)),
     ParameterSpec('validate_engine', True,
                   'Check a new TensorRT engine against ONNX Runtime on the CPU before use'),
+    ParameterSpec('model_card', '',
+                  'Model card YAML (pre/postprocessing, output kind, licence) for a model file '
+                  "that carries none; replaces the file's own"),
 )
 # Changing one of these loads the model again; the others apply from the next frame.
 DEPTH_RELOAD_PARAMETERS = frozenset({
     'model', 'backend', 'device', 'precision', 'depth_type', 'max_depth', 'engine_cache_dir',
-    'force_engine_rebuild', 'allow_download', 'input_size', 'threads', 'validate_engine'})
+    'force_engine_rebuild', 'allow_download', 'input_size', 'threads', 'validate_engine',
+    'model_card'})
 
 TRIANGULATION_PIPELINE_PARAMETERS = (
     ParameterSpec('camera_to_base', default_camera_to_base_values(),

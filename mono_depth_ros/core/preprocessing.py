@@ -49,43 +49,57 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 DEFAULT_INPUT_SIZE = 518
 PATCH_MULTIPLE = 14
-_INTERPOLATIONS = {'cubic': cv2.INTER_CUBIC, 'linear': cv2.INTER_LINEAR,
-                   'area': cv2.INTER_AREA, 'nearest': cv2.INTER_NEAREST}
+_CV2_INTERPOLATION = {'cubic': cv2.INTER_CUBIC, 'linear': cv2.INTER_LINEAR,
+                      'area': cv2.INTER_AREA, 'nearest': cv2.INTER_NEAREST}
 
 
 @dataclass(frozen=True)
-class InputRecipe:
-    """How a model wants its input: per-channel RGB mean/std (of 0..1 values) and resize rule.
+class Preprocessing:
+    """A model's input rule: (x * input_scale - mean) / std at a size the model accepts.
 
-    ``multiple``: both network sides are multiples of it; ``keep_aspect``: the resize keeps the
-    aspect ratio (else a square); ``interpolation``: one of cubic, linear, area, nearest
-    (OpenCV's, on the float image). The defaults are Depth Anything's.
+    Built from a model card; the defaults are the Depth Anything contract above. ``resize``:
+    lower_bound (both sides at least ``input_size``), upper_bound (both at most) or fixed
+    ((height, width) exactly); ``interpolation``: cubic, linear, area or nearest (OpenCV's, on
+    the float image).
     """
 
     mean: tuple[float, float, float] = IMAGENET_MEAN
     std: tuple[float, float, float] = IMAGENET_STD
-    multiple: int = PATCH_MULTIPLE
-    keep_aspect: bool = True
+    input_scale: float = 1.0 / 255.0
+    size_multiple: int = PATCH_MULTIPLE
+    resize: str = 'lower_bound'
     interpolation: str = 'cubic'
 
     def __post_init__(self) -> None:
-        if self.interpolation not in _INTERPOLATIONS:
+        if self.interpolation not in _CV2_INTERPOLATION:
             raise BadMessageError('interpolation', self.interpolation,
-                                  f'one of {", ".join(_INTERPOLATIONS)}')
+                                  f'one of {", ".join(_CV2_INTERPOLATION)}')
         if len(self.mean) != 3 or len(self.std) != 3 or not all(v > 0 for v in self.std):
             raise BadMessageError('mean/std', (self.mean, self.std),
                                   'three means and three positive standard deviations')
 
-    def scale_offset(self) -> tuple[np.ndarray, np.ndarray]:
-        """Return float32 (scale, offset): (x / 255 - mean) / std == x * scale + offset."""
+    def constants(self) -> tuple[np.ndarray, np.ndarray]:
+        """Return per-channel float32 (scale, offset): normalised = x * scale + offset."""
         std = np.asarray(self.std, dtype=np.float64)
-        return ((1.0 / (255.0 * std)).astype(np.float32),
+        return ((self.input_scale / std).astype(np.float32),
                 (-np.asarray(self.mean, dtype=np.float64) / std).astype(np.float32))
 
+    def network_size(self, height: int, width: int,
+                     input_size: int | tuple[int, int]) -> tuple[int, int]:
+        """Return the network (height, width) of a height x width image under this rule."""
+        multiple = self.size_multiple
+        if self.resize != 'upper_bound' or isinstance(input_size, (tuple, list)):
+            return network_input_size(height, width, input_size, multiple)
+        if int(input_size) < multiple:
+            raise BadMessageError('input_size', input_size, f'an integer >= {multiple}')
+        scale = min(int(input_size) / height, int(input_size) / width)
+        return (max(multiple, int(scale * height // multiple) * multiple),
+                max(multiple, int(scale * width // multiple) * multiple))
 
-DEPTH_ANYTHING_INPUT = InputRecipe()
+
+DEFAULT_PREPROCESSING = Preprocessing()
 # (x / 255 - mean) / std == x * _SCALE + _OFFSET, per RGB channel, on 0..255 values.
-_SCALE, _OFFSET = DEPTH_ANYTHING_INPUT.scale_offset()
+_SCALE, _OFFSET = DEFAULT_PREPROCESSING.constants()
 
 
 class InputBuffers:
@@ -157,30 +171,35 @@ def check_rgb(rgb: np.ndarray) -> np.ndarray:
     return image
 
 
-def normalisation_constants(recipe: InputRecipe = DEPTH_ANYTHING_INPUT
+def normalisation_constants(preprocessing: Preprocessing | None = None
                             ) -> tuple[np.ndarray, np.ndarray]:
-    """Return per-channel (scale, offset): (x / 255 - mean) / std == x * scale + offset."""
-    if recipe == DEPTH_ANYTHING_INPUT:
-        return _SCALE.copy(), _OFFSET.copy()
-    return recipe.scale_offset()
+    """Return per-channel (scale, offset): (x * input_scale - mean) / std == x * scale + offset."""
+    if preprocessing is not None and preprocessing != DEFAULT_PREPROCESSING:
+        return preprocessing.constants()
+    return _SCALE.copy(), _OFFSET.copy()
 
 
 def prepare_input(rgb: np.ndarray, input_size: int | tuple[int, int] = DEFAULT_INPUT_SIZE,
-                  multiple: int | None = None, keep_aspect: bool | None = None, *,
-                  recipe: InputRecipe = DEPTH_ANYTHING_INPUT,
+                  multiple: int = PATCH_MULTIPLE, keep_aspect: bool = True,
+                  preprocessing: Preprocessing | None = None, *,
                   buffers: InputBuffers | None = None) -> np.ndarray:
     """Return the (1, 3, h, w) float32 network tensor of an (H, W, 3) uint8 RGB image.
 
-    Resize (``recipe.interpolation``, bicubic by default) to :func:`network_input_size`, then
-    RGB/255 normalised with the recipe's mean and standard deviation; h and w are multiples of
-    ``multiple`` (default: the recipe's). With ``buffers`` no full-size array is allocated once
-    the shapes are known, and the returned tensor is one of them (overwritten next call).
+    Bicubic resize to :func:`network_input_size`, then RGB/255 normalised with the ImageNet
+    mean and standard deviation; h and w are multiples of ``multiple``. A model card's
+    ``preprocessing`` replaces the size rule, interpolation, scale and mean/std. With
+    ``buffers`` no full-size array is allocated once the shapes are known, and the returned
+    tensor is one of them (overwritten by the next call).
     """
     image = check_rgb(rgb)
-    multiple = recipe.multiple if multiple is None else multiple
-    keep_aspect = recipe.keep_aspect if keep_aspect is None else keep_aspect
-    height, width = network_input_size(image.shape[0], image.shape[1], input_size, multiple,
-                                       keep_aspect)
+    if preprocessing is None:
+        height, width = network_input_size(image.shape[0], image.shape[1], input_size, multiple,
+                                           keep_aspect)
+        interpolation, scale, offset = cv2.INTER_CUBIC, _SCALE, _OFFSET
+    else:
+        height, width = preprocessing.network_size(image.shape[0], image.shape[1], input_size)
+        interpolation = _CV2_INTERPOLATION[preprocessing.interpolation]
+        scale, offset = normalisation_constants(preprocessing)
     buffers = buffers or InputBuffers()
     # Resize the float image (not uint8) so cubic overshoot is neither clipped nor rounded.
     source = buffers.get('frame', image.shape)
@@ -189,7 +208,7 @@ def prepare_input(rgb: np.ndarray, input_size: int | tuple[int, int] = DEFAULT_I
     if (height, width) != image.shape[:2]:
         resized = cv2.resize(source, (width, height),
                              dst=buffers.get('resized', (height, width, 3)),
-                             interpolation=_INTERPOLATIONS[recipe.interpolation])
+                             interpolation=interpolation)
     tensor = buffers.get('tensor', (1, 3, height, width))
     planes = tensor[0]
     # Splitting into the tensor's planes, then scaling each plane in place, gives the same
@@ -198,17 +217,19 @@ def prepare_input(rgb: np.ndarray, input_size: int | tuple[int, int] = DEFAULT_I
     for plane, written in zip(planes, split):
         if written.ctypes.data != plane.ctypes.data:  # OpenCV chose not to write in place
             np.copyto(plane, written)
-    scale, offset = normalisation_constants(recipe)
     for plane, channel_scale, channel_offset in zip(planes, scale, offset):
         np.multiply(plane, channel_scale, out=plane)
         np.add(plane, channel_offset, out=plane)
     return tensor
 
 
-def output_to_input_size(prediction: np.ndarray, width: int, height: int) -> np.ndarray:
+def output_to_input_size(prediction: np.ndarray, width: int, height: int,
+                         mode: str = 'linear') -> np.ndarray:
     """Return a (h, w), (1, h, w) or (1, 1, h, w) prediction resized to (height, width) float32.
 
-    Bilinear with pixel-centre alignment (OpenCV ``INTER_LINEAR``).
+    ``mode`` linear: bilinear with pixel-centre alignment (OpenCV ``INTER_LINEAR``, torch
+    ``align_corners=False``); linear_align_corners: bilinear with the corner pixels aligned
+    (Depth Anything V2's reference); cubic: bicubic a = -0.75, pixel centres (torch bicubic).
     """
     array = np.asarray(prediction)
     while array.ndim > 2 and array.shape[0] == 1:
@@ -221,4 +242,24 @@ def output_to_input_size(prediction: np.ndarray, width: int, height: int) -> np.
     array = array.astype(np.float32, copy=False)
     if array.shape == (int(height), int(width)):
         return array.copy()
-    return cv2.resize(array, (int(width), int(height)), interpolation=cv2.INTER_LINEAR)
+    if mode == 'linear_align_corners':
+        return _resize_align_corners(array, int(width), int(height))
+    interpolation = cv2.INTER_CUBIC if mode == 'cubic' else cv2.INTER_LINEAR
+    return cv2.resize(array, (int(width), int(height)), interpolation=interpolation)
+
+
+def _resize_align_corners(array: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Bilinear resize mapping the corner pixel centres onto each other (align_corners=True)."""
+    def taps(count_in: int, count_out: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        step = (count_in - 1) / (count_out - 1) if count_out > 1 else 0.0
+        position = np.arange(count_out, dtype=np.float64) * step
+        low = np.minimum(np.floor(position).astype(np.int64), max(count_in - 2, 0))
+        high = np.minimum(low + 1, count_in - 1)
+        return low, high, (position - low).astype(np.float32)
+
+    top, bottom, row_weight = taps(array.shape[0], height)
+    left, right, column_weight = taps(array.shape[1], width)
+    rows = (array[top] * (1 - row_weight)[:, np.newaxis]
+            + array[bottom] * row_weight[:, np.newaxis])
+    return np.ascontiguousarray(rows[:, left] * (1 - column_weight)
+                                + rows[:, right] * column_weight, dtype=np.float32)

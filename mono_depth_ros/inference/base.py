@@ -26,7 +26,8 @@ import logging
 import numpy as np
 
 from mono_depth_ros.core.errors import BadMessageError
-from mono_depth_ros.core.preprocessing import check_rgb, network_input_size, prepare_input
+from mono_depth_ros.core.preprocessing import (check_rgb, network_input_size, prepare_input,
+                                               Preprocessing)
 from mono_depth_ros.inference.errors import BackendUnavailableError, ModelLoadError
 
 # ModelLoadError and BackendUnavailableError live in inference.errors (light to import) and
@@ -81,6 +82,14 @@ class ModelInfo:
     encoder: str | None = None
     version: str | None = None
     model_format: str = ''
+    # The model card (inference.model_card.ModelCard) read from the file, a sidecar or
+    # ``model_card``; None: the Depth Anything contract.
+    card: object | None = None
+
+    @property
+    def license(self) -> str:  # noqa: A003 (the model card's field name)
+        """Return the model's licence where its card names one, else ''."""
+        return getattr(self.card, 'license', '') or ''
 
     @property
     def is_metric(self) -> bool:
@@ -93,6 +102,11 @@ class ModelInfo:
         if self.is_metric and self.max_depth is not None:
             parts.append(f'max {self.max_depth:g} m')
         parts.extend(value for value in (self.version, self.encoder, self.model_format) if value)
+        family = getattr(self.card, 'family', None)
+        if family not in (None, 'depth_anything', 'depth_anything_v2'):
+            parts.insert(0, family)
+        if self.license:
+            parts.append(f'licence {self.license}')
         return f"{self.source} ({', '.join(parts)})"
 
 
@@ -132,6 +146,8 @@ class DepthBackend(abc.ABC):
     name: str = ''
     # True where ``infer_rgb`` resizes and normalises on the inference device itself.
     preprocesses_on_device: bool = False
+    # The model card the backend read with the model (None: the Depth Anything contract).
+    card = None
 
     def __init__(self, device: str, precision: str, input_spec: InputSpec,
                  logger: logging.Logger | None = None):
@@ -141,28 +157,45 @@ class DepthBackend(abc.ABC):
         self.logger = logger or logging.getLogger(f'mono_depth_ros.inference.{self.name}')
         self._closed = False
 
-    def infer(self, tensor: np.ndarray) -> np.ndarray:
-        """Run the network on a (1, 3, h, w) float32 tensor; return the (h, w) float32 output."""
-        self._check_open()
-        return prediction_to_2d(self._infer(check_input_tensor(tensor, self.input_spec)))
+    def infer(self, tensor: np.ndarray, extras: dict | None = None) -> np.ndarray:
+        """Run the network on a (1, 3, h, w) float32 tensor; return the (h, w) float32 output.
 
-    def infer_rgb(self, rgb: np.ndarray, input_size: int | tuple[int, int]) -> np.ndarray:
+        ``extras``: a model card's extra inputs by name (e.g. ``prompt_depth``, float32
+        (1, 1, h', w')), for backends that run models with more than one input.
+        """
+        self._check_open()
+        checked = check_input_tensor(tensor, self.input_spec)
+        if extras:
+            return prediction_to_2d(self._infer_with(checked, extras))
+        return prediction_to_2d(self._infer(checked))
+
+    def infer_rgb(self, rgb: np.ndarray, input_size: int | tuple[int, int],
+                  preprocessing: Preprocessing | None = None) -> np.ndarray:
         """Run the network on an (H, W, 3) uint8 RGB frame; return the (h, w) float32 output.
 
         ``input_size`` is what :meth:`InputSpec.network_size` returns. This runs the shared
-        OpenCV preprocessing; GPU backends override it to preprocess on the device.
+        OpenCV preprocessing (the card's ``preprocessing`` when given); GPU backends override
+        it to preprocess on the device.
         """
-        return self.infer(prepare_input(rgb, input_size))
+        return self.infer(prepare_input(rgb, input_size, preprocessing=preprocessing))
+
+    def _infer_with(self, tensor: np.ndarray, extras: dict) -> np.ndarray:
+        """Run a model with extra inputs; backends that support them override this."""
+        raise BadMessageError('extra inputs', sorted(extras),
+                              f'none: the {self.name} backend runs single-input models only')
 
     def _check_open(self) -> None:
         if self._closed:
             raise RuntimeError(f'{self.name} backend is closed')
 
-    def _frame_and_network_size(self, rgb: np.ndarray, input_size: int | tuple[int, int]
+    def _frame_and_network_size(self, rgb: np.ndarray, input_size: int | tuple[int, int],
+                                preprocessing: Preprocessing | None = None
                                 ) -> tuple[np.ndarray, tuple[int, int]]:
         """Check the backend is open and ``rgb`` a frame; return it and its network (h, w)."""
         self._check_open()
         image = check_rgb(rgb)
+        if preprocessing is not None:
+            return image, preprocessing.network_size(image.shape[0], image.shape[1], input_size)
         return image, network_input_size(image.shape[0], image.shape[1], input_size)
 
     @abc.abstractmethod

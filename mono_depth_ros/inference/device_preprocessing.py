@@ -26,7 +26,10 @@ torch backend's; the TensorRT path does the same without torch, inside the engin
 
 import numpy as np
 
-from mono_depth_ros.core.preprocessing import check_rgb, normalisation_constants
+from mono_depth_ros.core.preprocessing import check_rgb, normalisation_constants, Preprocessing
+
+# A model card's interpolation as torch ``interpolate`` modes (pixel centres, as OpenCV's).
+_TORCH_MODES = {'cubic': 'bicubic', 'linear': 'bilinear', 'area': 'area'}
 
 
 class DevicePreprocessor:
@@ -36,13 +39,14 @@ class DevicePreprocessor:
     changes; callers that reuse it must have finished the previous upload.
     """
 
-    def __init__(self, device: str = 'cuda') -> None:
+    def __init__(self, device: str = 'cuda', preprocessing: Preprocessing | None = None) -> None:
         import torch
 
         self._torch = torch
         self.device = torch.device(device)
         self._pinned = self.device.type == 'cuda'
-        scale, offset = normalisation_constants()
+        self._mode = _TORCH_MODES[preprocessing.interpolation if preprocessing else 'cubic']
+        scale, offset = normalisation_constants(preprocessing)
         self._scale = torch.from_numpy(scale).view(1, 3, 1, 1).to(self.device)
         self._offset = torch.from_numpy(offset).view(1, 3, 1, 1).to(self.device)
         self._host = None
@@ -64,8 +68,9 @@ class DevicePreprocessor:
         tensor = frame.permute(2, 0, 1).unsqueeze(0).to(torch.float32)
         height, width = (int(size) for size in network_size)
         if (height, width) != image.shape[:2]:
+            corners = None if self._mode == 'area' else False
             tensor = torch.nn.functional.interpolate(tensor, size=(height, width),
-                                                     mode='bicubic', align_corners=False)
+                                                     mode=self._mode, align_corners=corners)
         tensor = torch.addcmul(self._offset, tensor, self._scale)
         if out is None:
             return tensor

@@ -417,7 +417,8 @@ def ensure_engine(onnx_path: str, precision: str = 'fp16', input_size: int = 518
             force_rebuild = True
     extra = {'onnx_path': contract.path, 'input_name': contract.input_name,
              'output_name': contract.output_name, 'onnx_metadata': contract.metadata,
-             'input_size': int(input_size), 'calibration': calibration_record}
+             'input_size': int(input_size), 'calibration': calibration_record,
+             'model_card': contract.card.to_json() if getattr(contract, 'card', None) else None}
 
     def build_engine(engine_path: pathlib.Path) -> bytes:
         calib_cache = calibration_cache_path(engine_path)

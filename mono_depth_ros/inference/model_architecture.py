@@ -23,6 +23,15 @@ import math
 import re
 
 HEAD_DIM = 64
+# transformers ``model_type`` -> (its depth estimation class, the model card family).
+DEPTH_FAMILIES = {
+    'depth_anything': ('DepthAnythingForDepthEstimation', 'depth_anything_v2'),
+    'dpt': ('DPTForDepthEstimation', 'dpt'),
+    'zoedepth': ('ZoeDepthForDepthEstimation', 'zoedepth'),
+    'glpn': ('GLPNForDepthEstimation', 'glpn'),
+    'depth_pro': ('DepthProForDepthEstimation', 'depth_pro'),
+    'prompt_depth_anything': ('PromptDepthAnythingForDepthEstimation', 'prompt_depth_anything'),
+}
 # Official DINOv2 encoders: width -> (name, depth, V2 feature layers, 1-based as in transformers).
 ENCODERS = {
     384: ('vits', 12, (3, 6, 9, 12)),
@@ -112,3 +121,18 @@ def config_from_state_dict(state_dict: dict, depth_type: str = 'relative',
 def config_max_depth(value: float | None) -> int:
     """Return ``value`` as the config accepts it (an int); loading sets the exact value after."""
     return int(value) if value is not None and float(value).is_integer() else 1
+
+
+def family_of_config(config) -> str | None:
+    """Return the model card family of a transformers config, None when not a depth family."""
+    entry = DEPTH_FAMILIES.get(getattr(config, 'model_type', None))
+    return entry[1] if entry else None
+
+
+def config_metric_range(config) -> float | None:
+    """Return the metric range (m) a family's config records: max_depth or the largest bin."""
+    bins = getattr(config, 'bin_configurations', None)
+    if bins:
+        return float(max(entry['max_depth'] for entry in bins))
+    value = getattr(config, 'max_depth', None)
+    return float(value) if value else None

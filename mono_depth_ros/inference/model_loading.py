@@ -29,6 +29,7 @@ Relative or metric comes from :mod:`~mono_depth_ros.inference.depth_type_resolut
 transformers are imported when a model is loaded.
 """
 
+import dataclasses
 import logging
 import os
 import pathlib
@@ -40,7 +41,9 @@ from mono_depth_ros.inference.depth_type_resolution import (Evidence, name_hints
                                                             resolve_depth_type)
 from mono_depth_ros.inference.errors import DownloadDisabledError, error_summary, ModelLoadError
 from mono_depth_ros.inference.model_architecture import (config_from_state_dict,
-                                                         config_max_depth, encoder_name,
+                                                         config_max_depth, config_metric_range,
+                                                         DEPTH_FAMILIES, encoder_name,
+                                                         family_of_config,
                                                          version_from_feature_layers)
 from mono_depth_ros.inference.model_files import model_format
 
@@ -144,7 +147,7 @@ def _load_state_dict_model(path: str, kind: str, depth_type: str, max_depth: flo
     info = ModelInfo(depth_type=resolved_type, max_depth=resolved_max, source=str(path),
                      encoder=encoder_name(backbone.hidden_size, backbone.num_hidden_layers),
                      version=version, model_format=kind)
-    return module, info
+    return module, dataclasses.replace(info, card=module_card(module, info))
 
 
 def _load_hf_model(model: str, depth_type: str, max_depth: float | None, allow_download: bool,
@@ -166,9 +169,12 @@ def _load_hf_model(model: str, depth_type: str, max_depth: float | None, allow_d
                   if is_local else
                   f'could not download it from the Hugging Face Hub: {error_summary(error)}')
         raise ModelLoadError(model, reason) from error
-    if getattr(config, 'model_type', None) != 'depth_anything':
-        raise ModelLoadError(model, f'model_type is {getattr(config, "model_type", None)!r}, '
-                                    "expected 'depth_anything'")
+    model_type = getattr(config, 'model_type', None)
+    if model_type not in DEPTH_FAMILIES:
+        raise ModelLoadError(model, f'model_type is {model_type!r}, expected one of '
+                                    f'{", ".join(repr(name) for name in DEPTH_FAMILIES)}')
+    if model_type != 'depth_anything':
+        return _load_family_model(model, source, config, options)
     recorded = {'depth_type': config.depth_estimation_type}
     if config.depth_estimation_type == 'metric' and config.max_depth:
         recorded['max_depth'] = float(config.max_depth)
@@ -193,7 +199,53 @@ def _load_hf_model(model: str, depth_type: str, max_depth: float | None, allow_d
         version=version_from_feature_layers(backbone.hidden_size, backbone.num_hidden_layers,
                                             backbone.out_indices),
         model_format='hf')
-    return module.eval(), info
+    return module.eval(), dataclasses.replace(info, card=module_card(module, info))
+
+
+def module_card(module, info: ModelInfo):
+    """Return the model card of a transformers depth module (its family's reference contract)."""
+    from mono_depth_ros.inference.model_card import (depth_anything_card, family_card,
+                                                     known_license)
+
+    if type(module).__name__ == 'DepthAnything3Net':  # package depth-anything-3, no config
+        return family_card('depth_anything_3_metric' if info.is_metric else 'depth_anything_3',
+                           license=known_license(info.source) or 'Apache-2.0')
+    config = module.config
+    family = family_of_config(config)
+    licence = known_license(info.source, info.encoder, info.version)
+    if family in (None, 'depth_anything_v2'):
+        return depth_anything_card(info.depth_type, info.max_depth, info.version, licence)
+    values = {}
+    if family == 'dpt':
+        side = int(config.image_size)
+        values = {'input_size': (side, side), 'size_multiple': 2 * int(config.patch_size)}
+    elif family == 'depth_pro':
+        side = int(round(config.patch_size / min(config.scaled_images_ratios)))
+        values = {'input_size': (side, side), 'size_multiple': int(config.patch_size)}
+    elif family in ('zoedepth', 'glpn', 'prompt_depth_anything'):
+        values = {'max_depth': info.max_depth or config_metric_range(config) or 10.0}
+    if licence:
+        values['license'] = licence
+    return family_card(family, **values)
+
+
+def _load_family_model(model: str, source: str, config, options: dict):
+    """Load a DPT, ZoeDepth, GLPN, Depth Pro or Prompt Depth Anything model by its class."""
+    import torch
+    import transformers
+
+    class_name = DEPTH_FAMILIES[config.model_type][0]
+    try:
+        module = getattr(transformers, class_name).from_pretrained(
+            source, config=config, dtype=torch.float32, **options)
+    except (OSError, ValueError, RuntimeError) as error:
+        raise ModelLoadError(model,
+                             f'could not load the weights: {error_summary(error)}') from error
+    metric = family_of_config(config) != 'dpt'
+    info = ModelInfo(depth_type='metric' if metric else 'relative',
+                     max_depth=config_metric_range(config) if metric else None, source=model,
+                     model_format='hf')
+    return module.eval(), dataclasses.replace(info, card=module_card(module, info))
 
 
 def load_torch_model(model: str, depth_type: str = 'auto', max_depth: float | None = None,

@@ -140,9 +140,25 @@ class OnnxRuntimeBackend(DepthBackend):
         self.threads = int(threads)
         self._input_name = contract.input_name
         self._output_name = contract.output_name
+        self.card = contract.card
+        self.extra_input_names = tuple(contract.extra_input_names)
 
     def _infer(self, tensor: np.ndarray) -> np.ndarray:
+        if self.extra_input_names:
+            raise ValueError(f'the model also needs {", ".join(self.extra_input_names)} '
+                             '(model card extra_inputs)')
         return self._session.run([self._output_name], {self._input_name: tensor})[0]
+
+    def _infer_with(self, tensor: np.ndarray, extras: dict) -> np.ndarray:
+        """Run a model with its card's extra inputs (float32 arrays by input name)."""
+        missing = [name for name in self.extra_input_names if name not in extras]
+        if missing:
+            raise ValueError(f'the model also needs {", ".join(missing)} (model card '
+                             'extra_inputs)')
+        feeds = {self._input_name: tensor}
+        feeds.update({name: np.ascontiguousarray(extras[name], dtype=np.float32)
+                      for name in self.extra_input_names})
+        return self._session.run([self._output_name], feeds)[0]
 
     def close(self) -> None:
         """Drop the session (frees its memory once no other reference holds it)."""

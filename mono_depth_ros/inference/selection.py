@@ -31,6 +31,7 @@ wrapped in an :class:`~mono_depth_ros.inference.engine_switch.EngineSwitch`: ONN
 serves while the engine for the camera's frames builds and is validated.
 """
 
+import dataclasses
 import hashlib
 import importlib
 import importlib.util
@@ -261,13 +262,34 @@ def _engine_switch(onnx_path: str, contract, device: str, precision: str, input_
     return EngineSwitch(open_engine, open_serving, contract.input_spec, precision, logger)
 
 
+def _given_card(model: str, path: str):
+    """Return the card of the YAML file ``path`` (None when ''), or raise ModelLoadError."""
+    if not path:
+        return None
+    from mono_depth_ros.inference.model_card import load_card_file, ModelCardError
+
+    try:
+        return load_card_file(path)
+    except (ModelCardError, OSError) as error:
+        raise ModelLoadError(model, f'model_card {path}: {error}') from None
+
+
+def _with_card(info: ModelInfo, card, max_depth: float | None) -> ModelInfo:
+    """Return ``info`` decided by ``card``: relative or metric, and its range."""
+    kind = 'metric' if card.is_metric else 'relative'
+    return dataclasses.replace(info, depth_type=kind, card=card,
+                               max_depth=card.max_depth or (max_depth if card.is_metric
+                                                            else None))
+
+
 def load_backend(model: str, backend: str = 'auto', device: str = 'auto',
                  precision: str = 'fp32', input_size: int = 518, depth_type: str = 'auto',
                  allow_download: bool = False, cache_dir: str | None = None,
                  logger: logging.Logger | None = None, *, max_depth: float | None = None,
                  threads: int = 0, force_rebuild: bool = False,
                  engine_cache_dir: str | None = None, background_build: bool = False,
-                 validate_engine: bool = True) -> tuple[DepthBackend, ModelInfo]:
+                 validate_engine: bool = True,
+                 model_card: str = '') -> tuple[DepthBackend, ModelInfo]:
     """Load ``model`` into the chosen backend; return (backend, ModelInfo).
 
     ``model``: a Hugging Face id or directory, .pth/.pt, .safetensors, .onnx, or a TensorRT
@@ -280,6 +302,8 @@ def load_backend(model: str, backend: str = 'auto', device: str = 'auto',
     ``background_build`` (the node): on tensorrt, an engine not cached yet is built in the
     background while ONNX Runtime serves (:mod:`engine_switch`); ``validate_engine`` False
     skips the check of new engines against ONNX Runtime on the CPU.
+    ``model_card``: a YAML card (inference.model_card) for a file that carries none; it
+    replaces the file's own card.
     Raises ModelLoadError (naming the model and the reason), BackendUnavailableError or
     BadMessageError (a bad argument).
     """
@@ -290,6 +314,7 @@ def load_backend(model: str, backend: str = 'auto', device: str = 'auto',
     logger = logger or _LOGGER
     _check_arguments(precision, input_size)
     kind = model_format(model)
+    given_card = _given_card(model, model_card)
     name, reason = select_backend(backend, device, model_is_onnx=kind == 'onnx',
                                   model_is_engine=kind == 'engine')
     if backend == 'auto' and name != 'tensorrt' and device != 'cpu':
@@ -302,7 +327,9 @@ def load_backend(model: str, backend: str = 'auto', device: str = 'auto',
     if name == 'torch':
         from mono_depth_ros.inference.torch_backend import TorchBackend
         module, info = load_torch_model(model, **loader_options)
-        return TorchBackend(module, device, precision, threads, logger), info
+        if given_card is not None:
+            info = _with_card(info, given_card, max_depth)
+        return TorchBackend(module, device, precision, threads, logger, card=info.card), info
     contract = None
     if kind == 'engine':
         runner = _open_tensorrt(model, device, precision, input_size, cache, threads, logger,
@@ -311,16 +338,29 @@ def load_backend(model: str, backend: str = 'auto', device: str = 'auto',
         info = (describe_model(depth_type, max_depth) if describe_model else
                 ModelInfo(depth_type if depth_type != 'auto' else 'relative', max_depth,
                           str(model), model_format='engine'))
+        if given_card is not None:
+            info = _with_card(info, given_card, max_depth)
         logger.info('model %s on %s', info.describe(), runner.describe())
         return runner, info
     if kind == 'onnx':
-        contract = read_onnx_contract(model)
+        contract = read_onnx_contract(model, given_card)
         info = onnx_model_info(contract, depth_type, max_depth, logger)
         onnx_path = contract.path
     else:
         module, info = load_torch_model(model, **loader_options)
         onnx_path = exported_onnx(module, info, model, cache, input_size, logger)
         del module
+        if given_card is not None:
+            contract = read_onnx_contract(onnx_path, given_card)
+            info = _with_card(info, given_card, max_depth)
+    extra_inputs = getattr(info.card, 'extra_inputs', ())
+    if name == 'tensorrt' and extra_inputs:
+        why = ('the tensorrt backend runs single-input models; this one also takes '
+               f'{", ".join(extra_inputs)} (model card extra_inputs)')
+        if backend != 'auto':
+            raise BackendUnavailableError(f'{why}: use backend onnxruntime')
+        logger.info('%s: using onnxruntime', why)
+        name = 'onnxruntime'
     if name == 'onnxruntime':
         from mono_depth_ros.inference.onnxruntime_backend import OnnxRuntimeBackend
         runner = OnnxRuntimeBackend(onnx_path, device, precision, threads,

@@ -145,7 +145,8 @@ class EngineRunner:
         self._host_input.array[...] = tensor  # casts to the binding's type (fp16 I/O)
         return self._execute()
 
-    def run_rgb(self, rgb: np.ndarray, network_size: tuple[int, int]) -> np.ndarray:
+    def run_rgb(self, rgb: np.ndarray, network_size: tuple[int, int],
+                preprocessing=None) -> np.ndarray:
         """Return the first output for a uint8 RGB frame at ``network_size``.
 
         The frame is resized and normalised on the CPU (the shared OpenCV contract) straight
@@ -154,7 +155,8 @@ class EngineRunner:
         shape = (1, 3, *(int(size) for size in network_size))
         if shape != self._shape:
             self._allocate(shape)
-        self._host_input.array[...] = prepare_input(rgb, tuple(shape[2:]))
+        self._host_input.array[...] = prepare_input(rgb, tuple(shape[2:]),
+                                                    preprocessing=preprocessing)
         return self._execute()
 
     @property
@@ -388,14 +390,23 @@ class TensorRTBackend(DepthBackend):
                 f'{high[2:]}): running them at {fitted[0]}x{fitted[1]}')
         return fitted
 
-    def infer_rgb(self, rgb: np.ndarray, input_size: int | tuple[int, int]) -> np.ndarray:
-        """Resize and normalise ``rgb`` into the pinned engine input, then run it."""
+    def infer_rgb(self, rgb: np.ndarray, input_size: int | tuple[int, int],
+                  preprocessing=None) -> np.ndarray:
+        """Resize and normalise ``rgb`` into the pinned engine input, then run it.
+
+        ``preprocessing``: a model card's rule (None: Depth Anything's). An engine that takes
+        frames has Depth Anything's folded in, so it refuses another.
+        """
         self._check_open()
         image = check_rgb(rgb)
         if self.frame_size is not None:
+            if preprocessing is not None:
+                raise BadMessageError('model card preprocessing', preprocessing,
+                                      "Depth Anything's for an engine that takes frames (build "
+                                      'one that takes network tensors)')
             return prediction_to_2d(self._runner.run_frame(self._at_engine_frame_size(image)))
         size = self.network_size_for(image.shape[:2], input_size)
-        return prediction_to_2d(self._runner.run_rgb(image, size))
+        return prediction_to_2d(self._runner.run_rgb(image, size, preprocessing))
 
     def _at_engine_frame_size(self, image: np.ndarray) -> np.ndarray:
         """Return ``image`` at the frame size the engine takes (resized, one warning)."""
@@ -429,7 +440,11 @@ class TensorRTBackend(DepthBackend):
             path=self.source, input_name=self.input_spec.name,
             input_shape=(1, 3, height, width), output_name=self._runner.outputs[0].name,
             output_shape=(), metadata=dict(self.sidecar.get('onnx_metadata') or {}))
+        if self.sidecar.get('model_card'):  # the card the engine was built with
+            from mono_depth_ros.inference.model_card import METADATA_KEY
+            contract.metadata[METADATA_KEY] = self.sidecar['model_card']
         info = onnx_model_info(contract, depth_type, max_depth)
+        self.card = info.card
         return dataclasses.replace(info, model_format=self.model_format)
 
     def describe(self) -> str:

@@ -46,7 +46,7 @@ class TorchBackend(DepthBackend):
     name = 'torch'
 
     def __init__(self, model, device: str = 'auto', precision: str = 'fp32', threads: int = 0,
-                 logger: logging.Logger | None = None):
+                 logger: logging.Logger | None = None, card=None):
         import torch
 
         use_cuda = device == 'cuda' or (device == 'auto' and torch.cuda.is_available())
@@ -64,22 +64,24 @@ class TorchBackend(DepthBackend):
         self._torch_device = torch.device(self.device)
         self._model = model.eval().to(device=self._torch_device, dtype=self._dtype)
         self._preprocessor = None
+        self.card = card
 
     @property
     def preprocesses_on_device(self) -> bool:
         """Return True on CUDA, where frames are resized and normalised on the GPU."""
         return self.device == 'cuda'
 
-    def infer_rgb(self, rgb: np.ndarray, input_size: int | tuple[int, int]) -> np.ndarray:
+    def infer_rgb(self, rgb: np.ndarray, input_size: int | tuple[int, int],
+                  preprocessing=None) -> np.ndarray:
         """Run on a uint8 RGB frame; on CUDA the preprocessing runs on the GPU too."""
         if not self.preprocesses_on_device:
-            return super().infer_rgb(rgb, input_size)
+            return super().infer_rgb(rgb, input_size, preprocessing)
         import torch
 
-        image, size = self._frame_and_network_size(rgb, input_size)
+        image, size = self._frame_and_network_size(rgb, input_size, preprocessing)
         if self._preprocessor is None:
             from mono_depth_ros.inference.device_preprocessing import DevicePreprocessor
-            self._preprocessor = DevicePreprocessor(self.device)
+            self._preprocessor = DevicePreprocessor(self.device, preprocessing)
         with torch.inference_mode():
             return prediction_to_2d(self._predict(self._preprocessor.prepare(image, size)))
 
@@ -90,9 +92,18 @@ class TorchBackend(DepthBackend):
             return self._predict(torch.from_numpy(tensor).to(self._torch_device, self._dtype,
                                                              non_blocking=True))
 
-    def _predict(self, pixels) -> np.ndarray:
+    def _infer_with(self, tensor: np.ndarray, extras: dict) -> np.ndarray:
+        import torch
+
+        inputs = {name: torch.from_numpy(np.ascontiguousarray(value, dtype=np.float32)).to(
+            self._torch_device, self._dtype) for name, value in extras.items()}
+        with torch.inference_mode():
+            return self._predict(torch.from_numpy(tensor).to(self._torch_device, self._dtype),
+                                 **inputs)
+
+    def _predict(self, pixels, **extras) -> np.ndarray:
         """Run the model on a (1, 3, h, w) tensor on its device (call in inference mode)."""
-        depth = self._model(pixel_values=pixels.to(self._dtype)).predicted_depth
+        depth = self._model(pixel_values=pixels.to(self._dtype), **extras).predicted_depth
         return depth.float().cpu().numpy()
 
     def close(self) -> None:

@@ -22,11 +22,12 @@ from rclpy.parameter import Parameter
 from sensor_msgs.msg import CameraInfo, Image, PointCloud2
 
 from mono_depth_ros.core.camera_model import CameraModel
+from mono_depth_ros.core.prompt_depth import rasterise_prompt
 from mono_depth_ros.inference.base import BackendUnavailableError, ModelLoadError
 from mono_depth_ros.inference.model_files import model_format
 from mono_depth_ros.inference.selection import load_backend, select_backend
 from mono_depth_ros.nodes.runner import run_node
-from mono_depth_ros.nodes.start_summary import depth_output_plan, summary_lines
+from mono_depth_ros.nodes.start_summary import depth_output_plan, license_lines, summary_lines
 from mono_depth_ros.parameter_tables import (DEPTH_PARAMETERS as PARAMETERS,
                                              DEPTH_RELOAD_PARAMETERS as RELOAD_PARAMETERS)
 from mono_depth_ros.pipeline.depth_pipeline import DepthPipeline, DepthSettings
@@ -102,6 +103,8 @@ class DepthNode(Node):
         """Load the model and create the loader, the endpoints and the frame loop."""
         self._closing = False
         self._pipeline = self._load_pipeline(self._values, announce=True)
+        self._prompt_frames_skipped = 0
+        self._announced_no_prompt = False
         # The parameter values the running model was loaded with, and why newer ones are not.
         self._loaded = self._values
         self._not_applied = ''
@@ -123,7 +126,9 @@ class DepthNode(Node):
                                        self._pipeline.backend.describe(), self._report)
         self.get_logger().info(f'depth from {self._pipeline.model_info.describe()} on '
                                f'{self._pipeline.backend.describe()}')
-        plan = depth_output_plan(self._values, self._pipeline.is_metric_model)
+        self._announce_license(self._pipeline)
+        plan = depth_output_plan(self._values, self._pipeline.is_metric_model,
+                                 self._pipeline.extra_inputs)
         names = {**self._loop.resolved_names(), **self._output_publishers.resolved_names(),
                  'triangulation/points': self._scale.topic_name}
         for line in summary_lines(plan, lambda topic: names.get(topic, topic)):
@@ -172,10 +177,19 @@ class DepthNode(Node):
                 engine_cache_dir=values['engine_cache_dir'] or None,
                 force_rebuild=values['force_engine_rebuild'], threads=values['threads'],
                 logger=logger_for_node(self), background_build=True,
-                validate_engine=values['validate_engine'])
+                validate_engine=values['validate_engine'], model_card=values['model_card'])
         except BackendUnavailableError as error:
             raise ModelLoadError(values['model'], str(error)) from None
         return DepthPipeline(backend, info, self._settings(values))
+
+    def _announce_license(self, pipeline: DepthPipeline) -> None:
+        """Log the model's licence once; warn once when it forbids commercial use."""
+        card = pipeline.card
+        line, warning = license_lines(pipeline.model_info.license,
+                                      bool(card is not None and card.non_commercial))
+        self.get_logger().info(line)
+        if warning:
+            self.get_logger().warning(warning)
 
     @staticmethod
     def _settings(values: dict) -> DepthSettings:
@@ -252,6 +266,7 @@ class DepthNode(Node):
             pipeline.settings = self._settings(self._in_force(self._values))
         self.get_logger().info(f'reloaded: {pipeline.model_info.describe()} on '
                                f'{pipeline.backend.describe()}')
+        self._announce_license(pipeline)
 
     # Frames -------------------------------------------------------------------------------
     def _estimate(self, frame: CameraFrame, rgb: np.ndarray, camera: CameraModel) -> bool:
@@ -263,7 +278,10 @@ class DepthNode(Node):
             pipeline, retired, self._retired = self._pipeline, self._retired, []
         for old in retired:
             old.backend.close()
-        result = pipeline.estimate(rgb)
+        extras = self._extra_inputs(pipeline, rgb, camera)
+        if extras is None:
+            return False
+        result = pipeline.estimate(rgb, fx=camera.fx, extras=extras)
         if pipeline.settings.scale_source == 'triangulation' and not pipeline.is_metric_model:
             pipeline.apply_scale(result, self._scale.update(frame.stamp_ns, result.prediction,
                                                             camera))
@@ -275,6 +293,30 @@ class DepthNode(Node):
         timings.update(self._output_publishers.publish(fields, frame.header))
         self._loop.stages.add(timings)
         return True
+
+    def _extra_inputs(self, pipeline: DepthPipeline, rgb: np.ndarray,
+                      camera: CameraModel) -> dict | None:
+        """Return the card's extra inputs for this frame ({} if none), None to skip it.
+
+        ``prompt_depth`` is rasterised from the newest triangulation/points; until there are
+        enough points the frame is skipped (nothing is fed, nothing published), said once.
+        """
+        if 'prompt_depth' not in pipeline.extra_inputs:
+            return {}
+        points = self._scale.latest_points()
+        prompt = None if points is None else rasterise_prompt(points, camera, *rgb.shape[:2])
+        if prompt is None:
+            self._prompt_frames_skipped += 1
+            if not self._announced_no_prompt:
+                self.get_logger().info(
+                    f'prompt_depth: not enough points on {self._scale.topic_name} yet; '
+                    'frames are skipped (no prompt is fed) until triangulation_node gives some')
+                self._announced_no_prompt = True
+            return None
+        if self._announced_no_prompt:
+            self.get_logger().info(f'prompt_depth: fed from {self._scale.topic_name}')
+            self._announced_no_prompt = False
+        return {'prompt_depth': prompt}
 
     # Diagnostics --------------------------------------------------------------------------
     def _report(self):
@@ -292,7 +334,14 @@ class DepthNode(Node):
             'model_reload_failures': self._reload_failures,
             # TensorRT: engine build state and time, the switch from ONNX Runtime.
             **getattr(pipeline.backend, 'diagnostic_values', dict)(),
+            'model_license': pipeline.model_info.license or 'unknown',
         }
+        if pipeline.card is not None and pipeline.card.non_commercial:
+            values['model_license_warning'] = 'non-commercial use only'
+        if pipeline.extra_inputs:
+            values['prompt_frames_skipped'] = self._prompt_frames_skipped
+        if pipeline.frames_without_fx:
+            values['frames_without_fx'] = pipeline.frames_without_fx
         level, message = self._loop.status('publishing depth')
         if not_applied:
             values['model_not_applied'] = not_applied

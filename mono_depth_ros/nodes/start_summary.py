@@ -43,15 +43,26 @@ class OutputPlan:
     notes: tuple[str, ...] = ()
 
 
-def depth_output_plan(values: Mapping[str, object], metric_model: bool) -> OutputPlan:
-    """Return depth_node's plan for its parameter ``values`` and the model loaded."""
+def depth_output_plan(values: Mapping[str, object], metric_model: bool,
+                      extra_inputs: tuple[str, ...] = ()) -> OutputPlan:
+    """Return depth_node's plan for its parameter ``values`` and the model loaded.
+
+    ``extra_inputs``: the model card's; ``prompt_depth`` is fed from ``triangulation/points``.
+    """
     subscriptions = [image_topic(str(values['image_transport'])).name, CAMERA_INFO.name]
     published: list[str] = []
     pending, missing, notes = [], [], []
     metric_topics = [topic for topic in METRIC_DEPTH_TOPICS
                      if topic not in CLOUD_TOPICS or values['publish_points']]
     scale_source = values['scale_source']
-    if metric_model:
+    if metric_model and 'prompt_depth' in extra_inputs:
+        subscriptions.append(SCALE_TOPIC)
+        pending.append((tuple(metric_topics),
+                        f'once {SCALE_TOPIC} (triangulation_node) gives points for the '
+                        'prompt_depth input'))
+        missing.append((('depth/relative',),
+                        'the model is metric; a relative model publishes it'))
+    elif metric_model:
         published += metric_topics
         missing.append((('depth/relative',),
                         'the model is metric; a relative model publishes it'))
@@ -104,3 +115,12 @@ def summary_lines(plan: OutputPlan, resolve: Callable[[str], str] = str) -> list
              f'publishes {outputs}']
     lines += [f'no {names(topics)}: {why}' for topics, why in plan.missing]
     return lines + list(plan.notes)
+
+
+def license_lines(licence: str, non_commercial: bool) -> tuple[str, str | None]:
+    """Return (the licence line logged at start, a warning for a non-commercial licence)."""
+    if not licence:
+        return 'model licence: not recorded in the model card', None
+    warning = (f'model licence {licence} forbids commercial use: check it before deploying'
+               if non_commercial else None)
+    return f'model licence: {licence}', warning

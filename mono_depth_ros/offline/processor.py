@@ -250,7 +250,7 @@ class OfflineProcessor:
     def _estimate_depth(self, frame: InputFrame, rgb: np.ndarray, camera: CameraModel,
                         points: np.ndarray | None, output: FrameOutput) -> None:
         pipeline = self.depth
-        result = pipeline.estimate(rgb)
+        result = pipeline.estimate(rgb, fx=camera.fx)
         if self.fusion is not None:
             if points is not None:
                 self.fusion.add_points(frame.stamp_ns, points)

@@ -79,7 +79,8 @@ def _depth_pipeline(args: argparse.Namespace, mode: str):
         args.model, backend=args.backend, device=args.device, precision=args.precision,
         input_size=args.input_size, depth_type=args.depth_type,
         max_depth=settings.max_depth, allow_download=args.allow_download,
-        cache_dir=args.engine_cache_dir or None, logger=LOGGER)
+        cache_dir=args.engine_cache_dir or None, logger=LOGGER,
+        model_card=getattr(args, 'model_card', ''))
     return DepthPipeline(backend, info, settings)
 
 

@@ -27,9 +27,10 @@ import time
 import numpy as np
 
 from mono_depth_ros.core.depth_encoding import mask_depth_range
-from mono_depth_ros.core.preprocessing import (InputBuffers, output_to_input_size,
-                                               prepare_input)
-from mono_depth_ros.core.relative_depth import relative_to_metric
+from mono_depth_ros.core.preprocessing import (DEFAULT_PREPROCESSING, InputBuffers,
+                                               output_to_input_size, prepare_input)
+from mono_depth_ros.core.relative_depth import (model_output_to_depth, relative_inverse_depth,
+                                                relative_to_metric)
 from mono_depth_ros.inference.base import DepthBackend, ModelInfo
 
 
@@ -121,27 +122,54 @@ class DepthPipeline:
         # The preprocessing's float buffers, kept from frame to frame (one frame at a time).
         self.input_buffers = InputBuffers()
         retain_freed_memory()
+        # The model card (None: the Depth Anything contract, exactly as before cards).
+        self.card = getattr(model_info, 'card', None) or getattr(backend, 'card', None)
+        # Frames of a metric-via-camera model (focal, baseline, model_fov) without intrinsics.
+        self.frames_without_fx = 0
+        self.network_width = 0
+
+    @property
+    def extra_inputs(self) -> tuple[str, ...]:
+        """Return the model card's extra inputs (e.g. prompt_depth) the caller must feed."""
+        return tuple(self.card.extra_inputs) if self.card else ()
 
     @property
     def is_metric_model(self) -> bool:
         """Return True when the network itself predicts metres."""
         return self.model_info.is_metric
 
-    def predict(self, rgb: np.ndarray) -> tuple[np.ndarray, dict[str, float]]:
-        """Return the network output resized to the image, and the stage timings in ms."""
+    def predict(self, rgb: np.ndarray, extras: dict | None = None
+                ) -> tuple[np.ndarray, dict[str, float]]:
+        """Return the network output resized to the image, and the stage timings in ms.
+
+        ``extras``: the card's extra inputs by name (see :attr:`extra_inputs`).
+        """
         height, width = rgb.shape[:2]
         start = time.perf_counter()
+        card = self.card
         size = self.backend.input_spec.network_size(self.settings.input_size)
-        if self.backend.preprocesses_on_device:
+        preprocessing = None
+        if card is not None:
+            size = self.backend.input_spec.fixed_size or card.network_input_size(
+                self.settings.input_size)
+            # The Depth Anything contract keeps the calls (and backends) of files without a card.
+            preprocessing = (None if card.preprocessing == DEFAULT_PREPROCESSING
+                             else card.preprocessing)
+        if self.backend.preprocesses_on_device and not extras:
             # Resize and normalisation run on the GPU inside the inference call.
             prepared = start
-            output = self.backend.infer_rgb(rgb, size)
+            output = (self.backend.infer_rgb(rgb, size) if preprocessing is None
+                      else self.backend.infer_rgb(rgb, size, preprocessing))
         else:
-            tensor = prepare_input(rgb, size, buffers=self.input_buffers)
+            tensor = prepare_input(rgb, size, preprocessing=preprocessing,
+                                   buffers=self.input_buffers)
             prepared = time.perf_counter()
-            output = self.backend.infer(tensor)
+            output = self.backend.infer(tensor, extras) if extras else self.backend.infer(tensor)
         inferred = time.perf_counter()
-        prediction = output_to_input_size(output, width, height)
+        # The network output's width: a focal-scaled model's focal is in its pixels.
+        self.network_width = int(np.shape(output)[-1])
+        prediction = output_to_input_size(output, width, height,
+                                          card.output_resize if card else 'linear')
         done = time.perf_counter()
         return prediction, {'preprocess': 1e3 * (prepared - start),
                             'inference': 1e3 * (inferred - prepared),
@@ -154,13 +182,17 @@ class DepthPipeline:
         return None
 
     def estimate(self, rgb: np.ndarray,
-                 scale_shift: tuple[float, float] | None = None) -> DepthResult:
+                 scale_shift: tuple[float, float] | None = None, *, fx: float | None = None,
+                 extras: dict | None = None) -> DepthResult:
         """Return the depth of one (H, W, 3) uint8 RGB frame.
 
         For a relative model, ``scale_shift`` (or the fixed one) maps the output to inverse
-        metres: ``1 / depth = scale * relative + shift``.
+        metres: ``1 / depth = scale * relative + shift``. With a model card, ``fx`` (the
+        camera's, pixels) turns disparity, focal-scaled and FoV-scaled outputs into metres.
         """
-        prediction, timings = self.predict(rgb)
+        prediction, timings = self.predict(rgb, extras)
+        if self.card is not None:
+            return self._card_result(prediction, timings, scale_shift, fx, rgb.shape[1])
         result = DepthResult(prediction=prediction, is_metric_model=self.is_metric_model,
                              depth=None, timings_ms=timings)
         if self.is_metric_model:
@@ -168,6 +200,27 @@ class DepthPipeline:
         else:
             self.apply_scale(result, scale_shift or self.fixed_scale_shift())
         return result
+
+    def _card_result(self, prediction: np.ndarray, timings: dict, scale_shift, fx,
+                     width: int) -> DepthResult:
+        """Return the result of a model with a card: its output kind and metric source."""
+        card = self.card
+        if not card.is_metric:
+            result = DepthResult(prediction=relative_inverse_depth(prediction, card.output),
+                                 is_metric_model=False, depth=None, timings_ms=timings)
+            self.apply_scale(result, scale_shift or self.fixed_scale_shift())
+            return result
+        if card.metric == 'focal' and fx is not None and self.network_width:
+            # Depth Anything 3 scales by the focal length of the image it saw (the network's).
+            fx = fx * self.network_width / width
+        depth = model_output_to_depth(prediction, card.output, card.metric, fx, width,
+                                      card.focal_reference, card.baseline)
+        if depth is None:
+            self.frames_without_fx += 1
+            return DepthResult(prediction=prediction, is_metric_model=True, depth=None,
+                               timings_ms=timings)
+        return DepthResult(prediction=depth, is_metric_model=True, depth=self.gate(depth),
+                           timings_ms=timings)
 
     def apply_scale(self, result: DepthResult, scale_shift: tuple[float, float] | None) -> None:
         """Fill ``result.depth`` from its relative prediction and a (scale, shift), if any."""

@@ -36,6 +36,8 @@ class TriangulationScale:
         self._node = node
         self._fusion = ScaleFusion()
         self._announced_waiting = False
+        # The newest cloud, for models that take the points themselves (a depth prompt).
+        self._latest_points: np.ndarray | None = None
         # Reliable and best-effort publishers both match a best-effort subscription.
         qos = QoSProfile(depth=10, reliability=ReliabilityPolicy.BEST_EFFORT)
         self._subscription = node.create_subscription(
@@ -53,7 +55,12 @@ class TriangulationScale:
     def _on_points(self, message: PointCloud2) -> None:
         fields = read_cloud(message)
         points = np.stack([fields['x'], fields['y'], fields['z']], axis=-1).reshape(-1, 3)
+        self._latest_points = points
         self._fusion.add_points(stamp_to_ns(message.header.stamp), points)
+
+    def latest_points(self) -> np.ndarray | None:
+        """Return the newest cloud's (N, 3) optical-frame points, None before the first."""
+        return self._latest_points
 
     def update(self, stamp_ns: int, relative, camera: CameraModel) -> tuple[float, float] | None:
         """Return the (scale, shift) for this frame, or None (said once) while there is none."""

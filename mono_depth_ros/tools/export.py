@@ -44,6 +44,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help='let Hugging Face ids be downloaded')
     parser.add_argument('--parity-tolerance', type=float, default=PARITY_TOLERANCE,
                         help='largest accepted ONNX Runtime vs PyTorch relative difference')
+    parser.add_argument('--model-card', default='',
+                        help='a model card YAML to write into the file (default: the card of '
+                             "the model's family)")
     parser.add_argument('--json', action='store_true', help='print the result as JSON')
 
 
@@ -58,11 +61,18 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f'--input-size {args.input_size}', 'a positive multiple of 14')
     if args.opset < 17:
         raise UsageError(f'--opset {args.opset}', '17 or newer')
+    card = None
+    if args.model_card:
+        from mono_depth_ros.inference.model_card import load_card_file, ModelCardError
+        try:
+            card = load_card_file(args.model_card)
+        except (ModelCardError, OSError) as error:
+            raise UsageError(f'--model-card {args.model_card}', str(error)) from None
     try:
         result = export_onnx(args.model, args.out, input_size=args.input_size, opset=args.opset,
                              dynamic=not args.static, depth_type=args.depth_type,
                              max_depth=args.max_depth, allow_download=args.allow_download,
-                             parity_tolerance=args.parity_tolerance)
+                             parity_tolerance=args.parity_tolerance, card=card)
     except ExportError as error:
         raise RunFailure(str(error)) from None
     except ValueError as error:  # a bad --depth-type / --max-depth combination

@@ -97,6 +97,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     depth.add_argument('--points-stride', type=int,
                        default=depth_parameter('points_stride').default)
     depth.add_argument('--no-points', action='store_true', help='leave out the points cloud')
+    depth.add_argument('--model-card', default=depth_parameter('model_card').default,
+                       help=depth_parameter('model_card').description)
     depth.add_argument('--no-points-color', action='store_true', help='points without rgb')
     depth.add_argument('--no-colored', action='store_true', help='leave out depth/colored')
     depth.add_argument('--colormap', default=depth_parameter('colormap').default,

@@ -246,3 +246,215 @@ def make_onnx(directory=None, depth_type: str = 'relative', input_size: int = TI
                     info=info)
         return path
     return _cached('onnx', directory, (depth_type, input_size, dynamic), write)
+
+
+# Tiny random-initialised models of the other families (issue 23), built as transformers' own
+# tests build theirs: the real classes with tiny sizes. Each runs in milliseconds at its
+# TINY_FAMILY_SIZES input and exports to ONNX in a few seconds.
+FAMILIES = ('dpt', 'zoedepth', 'glpn', 'depth_pro', 'prompt_depth_anything')
+TINY_FAMILY_SIZES = {'dpt': (64, 64), 'zoedepth': (64, 96), 'glpn': (64, 96),
+                     'depth_pro': (64, 64), 'prompt_depth_anything': (56, 84)}
+TINY_FAMILY_MAX_DEPTH = 10.0
+
+
+def tiny_family_config(family: str):
+    """Return the transformers config of ``family`` with tiny sizes."""
+    import transformers
+
+    if family == 'dpt':
+        return transformers.DPTConfig(
+            image_size=64, patch_size=16, hidden_size=32, num_hidden_layers=4,
+            backbone_out_indices=[0, 1, 2, 3], num_attention_heads=4, intermediate_size=37,
+            neck_hidden_sizes=[16, 16, 32, 32], fusion_hidden_size=16, is_hybrid=False,
+            reassemble_factors=[4, 2, 1, 0.5])
+    if family == 'glpn':
+        return transformers.GLPNConfig(
+            num_encoder_blocks=4, depths=[1, 1, 1, 1], sr_ratios=[8, 4, 2, 1],
+            hidden_sizes=[8, 16, 32, 64], patch_sizes=[7, 3, 3, 3], strides=[4, 2, 2, 2],
+            num_attention_heads=[1, 1, 2, 4], mlp_ratios=[2, 2, 2, 2], decoder_hidden_size=16,
+            max_depth=int(TINY_FAMILY_MAX_DEPTH))
+    if family == 'zoedepth':
+        backbone = transformers.BeitConfig(
+            image_size=64, patch_size=16, hidden_size=32, num_hidden_layers=4,
+            num_attention_heads=4, intermediate_size=37, reshape_hidden_states=False,
+            out_features=['stage1', 'stage2', 'stage3', 'stage4'],
+            use_relative_position_bias=True)
+        return transformers.ZoeDepthConfig(
+            backbone_config=backbone, neck_hidden_sizes=[16, 16, 32, 32], fusion_hidden_size=16,
+            bottleneck_features=16, num_relative_features=8, bin_embedding_dim=8,
+            num_attractors=[4, 4, 2, 1], num_patch_transformer_layers=1,
+            patch_transformer_hidden_size=16, patch_transformer_intermediate_size=16,
+            patch_transformer_num_attention_heads=2,
+            bin_configurations=[{'n_bins': 16, 'min_depth': 0.001,
+                                 'max_depth': TINY_FAMILY_MAX_DEPTH, 'name': 'nyu'}])
+    if family == 'depth_pro':
+        encoder = {'model_type': 'dinov2', 'hidden_size': 32, 'num_hidden_layers': 2,
+                   'num_attention_heads': 2, 'mlp_ratio': 2, 'image_size': 32, 'patch_size': 16}
+        return transformers.DepthProConfig(
+            patch_size=32, fusion_hidden_size=16, intermediate_hook_ids=[1, 0],
+            intermediate_feature_dims=[8, 8], scaled_images_ratios=[0.5, 1.0],
+            scaled_images_overlap_ratios=[0.0, 0.5], scaled_images_feature_dims=[16, 16],
+            use_fov_model=False, image_model_config=encoder, patch_model_config=encoder,
+            fov_model_config=encoder)
+    if family == 'prompt_depth_anything':
+        backbone = transformers.Dinov2Config(
+            hidden_size=TINY_HIDDEN, num_hidden_layers=TINY_LAYERS, num_attention_heads=1,
+            mlp_ratio=2, image_size=56, patch_size=14, out_indices=[1, 2, 3, 4],
+            apply_layernorm=True, reshape_hidden_states=False)
+        return transformers.PromptDepthAnythingConfig(
+            backbone_config=backbone, reassemble_hidden_size=TINY_HIDDEN, patch_size=14,
+            neck_hidden_sizes=[8, 16, 32, 32], fusion_hidden_size=16, head_hidden_size=8,
+            depth_estimation_type='metric', max_depth=1)
+    raise ValueError(f'family {family!r}: expected one of {", ".join(FAMILIES)}')
+
+
+def tiny_family_model(family: str, seed: int = 0):
+    """Return the seeded tiny model of ``family`` (eval, CPU, float32), outputs varying."""
+    import torch
+    import transformers
+
+    from mono_depth_ros.inference.model_architecture import DEPTH_FAMILIES
+
+    config = tiny_family_config(family)
+    module = getattr(transformers, DEPTH_FAMILIES[config.model_type][0])(config)
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, parameter in module.named_parameters():
+            if parameter.ndim >= 2:
+                fan_in = max(1, parameter[0].numel())
+                parameter.copy_(torch.randn(parameter.shape, generator=generator)
+                                * 1.2 / fan_in ** 0.5)
+            elif 'norm' in name and name.endswith('weight'):
+                parameter.fill_(1.0)
+            else:
+                parameter.copy_(0.1 * torch.randn(parameter.shape, generator=generator))
+        head = getattr(module, 'head', torch.nn.Identity())
+        convolutions = [layer for layer in head.modules() if isinstance(layer, torch.nn.Conv2d)]
+        if family == 'dpt':
+            convolutions[-1].bias.fill_(8.0)  # relative inverse depth behind a ReLU
+        elif family == 'depth_pro':
+            convolutions[-1].bias.fill_(0.5)
+    return module.eval()
+
+
+def make_family_onnx(family: str, directory=None, licence: str = '') -> pathlib.Path:
+    """Export the tiny model of ``family`` with the package's exporter; return the path.
+
+    The card is the family's reference card at the tiny input size (``licence`` added).
+    """
+    from dataclasses import replace
+
+    from mono_depth_ros.inference.base import ModelInfo
+    from mono_depth_ros.inference.model_loading import module_card
+    from mono_depth_ros.inference.onnx_export import export_onnx
+
+    def write(base: pathlib.Path) -> pathlib.Path:
+        module = tiny_family_model(family)
+        metric = family != 'dpt'
+        info = ModelInfo(depth_type='metric' if metric else 'relative',
+                         max_depth=TINY_FAMILY_MAX_DEPTH if metric else None,
+                         source=f'tiny-{family}', model_format='hf')
+        card = module_card(module, info)
+        height, width = TINY_FAMILY_SIZES[family]
+        if card.resize != 'fixed':
+            card = replace(card, input_size=min(height, width))
+        card = replace(card, license=licence or card.license)
+        path = base / f'tiny_{family}.onnx'
+        export_onnx(module, path, input_size=min(height, width), info=info, card=card,
+                    parity_tolerance=5e-3)
+        return path
+    return _cached('family_onnx', directory, (family, licence), write)
+
+
+def make_constant_output_onnx(path, output: np.ndarray, card=None,
+                              input_names: tuple[str, ...] = ('pixel_values',)) -> pathlib.Path:
+    """Write a fixed-size ONNX model whose output is ``output`` (h, w) for any input.
+
+    The image input's channel mean times 0 is added, so the graph really reads its input;
+    ``card`` (a ModelCard) is written to the metadata. For disparity, focal and FoV tests: the
+    expected depth follows from ``output`` and the camera alone.
+    """
+    import onnx
+    from onnx import helper, numpy_helper, TensorProto
+
+    from mono_depth_ros.inference.model_card import METADATA_KEY
+
+    height, width = output.shape
+    inputs = [helper.make_tensor_value_info(input_names[0], TensorProto.FLOAT,
+                                            [1, 3, height, width])]
+    inputs += [helper.make_tensor_value_info(name, TensorProto.FLOAT, [1, 1, 'h', 'w'])
+               for name in input_names[1:]]
+    nodes = [helper.make_node('ReduceMean', [input_names[0]], ['mean'], axes=[1], keepdims=0),
+             helper.make_node('Mul', ['mean', 'zero'], ['nothing']),
+             helper.make_node('Add', ['nothing', 'map'], ['depth'])]
+    initializers = [numpy_helper.from_array(np.zeros(1, np.float32), 'zero'),
+                    numpy_helper.from_array(output.astype(np.float32)[np.newaxis], 'map')]
+    graph = helper.make_graph(
+        nodes, 'constant_output', inputs,
+        [helper.make_tensor_value_info('depth', TensorProto.FLOAT, [1, height, width])],
+        initializers)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid('', 17)])
+    model.ir_version = 8
+    if card is not None:
+        model.metadata_props.add(key=METADATA_KEY, value=card.to_json())
+    onnx.checker.check_model(model)
+    path = pathlib.Path(path)
+    onnx.save(model, str(path))
+    return path
+
+
+def tiny_depth_anything_3(metric: bool = False, seed: int = 0):
+    """Return a seeded tiny Depth Anything 3 ``DepthAnything3Net`` (package depth-anything-3).
+
+    Its own classes (DinoV2 wrapper, DinoVisionTransformer, DPT head) with tiny sizes: width 64,
+    4 layers, patch 14, fusion 16. The package installs with ``--no-deps`` plus einops, addict
+    and omegaconf; tests that need it skip where it is missing.
+    """
+    import torch
+    from depth_anything_3.model.da3 import DepthAnything3Net
+    from depth_anything_3.model.dinov2.dinov2 import DinoV2
+    from depth_anything_3.model.dinov2.vision_transformer import DinoVisionTransformer
+    from depth_anything_3.model.dpt import DPT
+
+    torch.manual_seed(seed)
+    backbone = DinoV2.__new__(DinoV2)  # its __init__ only builds the full-size encoders
+    torch.nn.Module.__init__(backbone)
+    backbone.name, backbone.out_layers, backbone.cat_token = 'vits', [0, 1, 2, 3], False
+    backbone.alt_start = backbone.qknorm_start = backbone.rope_start = -1
+    backbone.pretrained = DinoVisionTransformer(
+        img_size=56, patch_size=14, embed_dim=TINY_HIDDEN, depth=TINY_LAYERS, num_heads=1,
+        mlp_ratio=2, ffn_layer='mlp', alt_start=-1, qknorm_start=-1, rope_start=-1,
+        cat_token=False)
+    head = DPT(dim_in=TINY_HIDDEN, output_dim=1, features=16, out_channels=[8, 16, 32, 32])
+    module = DepthAnything3Net(net=backbone, head=head).eval()
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, parameter in module.named_parameters():
+            if parameter.ndim >= 2:
+                parameter.copy_(torch.randn(parameter.shape, generator=generator)
+                                * 1.2 / max(1, parameter[0].numel()) ** 0.5)
+    return module
+
+
+def make_depth_anything_3_onnx(metric: bool = False, directory=None) -> pathlib.Path:
+    """Export the tiny Depth Anything 3 (mono, or metric via the focal length); return it.
+
+    The file has a fixed 56 x 84 input, as a real export would have its camera's network size.
+    """
+    from dataclasses import replace
+
+    from mono_depth_ros.inference.base import ModelInfo
+    from mono_depth_ros.inference.model_card import family_card
+    from mono_depth_ros.inference.onnx_export import export_onnx
+
+    def write(base: pathlib.Path) -> pathlib.Path:
+        family = 'depth_anything_3_metric' if metric else 'depth_anything_3'
+        info = ModelInfo(depth_type='metric' if metric else 'relative', max_depth=None,
+                         source=f'tiny-{family}', model_format='pth')
+        # Fixed size: its position-embedding interpolation traces to constants.
+        card = replace(family_card(family), resize='fixed', input_size=(56, 84))
+        path = base / f'tiny_{family}.onnx'
+        export_onnx(tiny_depth_anything_3(metric), path, input_size=56, info=info, card=card,
+                    parity_tolerance=5e-3)
+        return path
+    return _cached('da3_onnx', directory, (metric,), write)

@@ -35,7 +35,8 @@ from mono_depth_ros.core.colorize import colorize_depth
 from mono_depth_ros.core.image_codec import numpy_to_image
 from mono_depth_ros.core.pointcloud import depth_to_organized_cloud, read_cloud
 from mono_depth_ros.core.preprocessing import (IMAGENET_MEAN, IMAGENET_STD, InputBuffers,
-                                               InputRecipe, network_input_size, prepare_input)
+                                               network_input_size, prepare_input,
+                                               Preprocessing)
 from mono_depth_ros.core.relative_depth import relative_to_metric
 from mono_depth_ros.inference.selection import load_backend
 from mono_depth_ros.pipeline.depth_pipeline import DepthPipeline, DepthResult, DepthSettings
@@ -134,12 +135,13 @@ def test_prepare_input_equals_the_broadcast_formulation(shape, input_size):
     assert buffers.allocations == (3 if expected.shape[2:] != shape else 2)
 
 
-def test_prepare_input_takes_another_recipe_and_follows_shape_changes():
-    recipe = InputRecipe(mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5))
+def test_prepare_input_takes_another_normalisation_and_follows_shape_changes():
+    preprocessing = Preprocessing(mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5))
     buffers = InputBuffers()
     for shape in ((480, 640), (240, 320), (480, 640)):
         rgb = _frame(*shape, seed=shape[0])
-        assert np.array_equal(prepare_input(rgb, 140, recipe=recipe, buffers=buffers),
+        assert np.array_equal(prepare_input(rgb, 140, preprocessing=preprocessing,
+                                            buffers=buffers),
                               reference_tensor(rgb, 140, (0.5,) * 3, (0.5,) * 3))
 
 

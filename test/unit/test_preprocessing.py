@@ -18,10 +18,10 @@ import numpy as np
 import pytest
 
 from mono_depth_ros.core.errors import BadMessageError
-from mono_depth_ros.core.preprocessing import (DEPTH_ANYTHING_INPUT, IMAGENET_MEAN, IMAGENET_STD,
-                                               InputRecipe, network_input_size,
+from mono_depth_ros.core.preprocessing import (DEFAULT_PREPROCESSING, IMAGENET_MEAN,
+                                               IMAGENET_STD, network_input_size,
                                                normalisation_constants, output_to_input_size,
-                                               prepare_input)
+                                               prepare_input, Preprocessing)
 
 # The bound documented in mono_depth_ros/core/preprocessing.py for smooth images (OpenCV vs PIL
 # bicubic, measured max 0.037): one grey level is 1 / (255 * 0.225) = 0.017 after normalising.
@@ -154,12 +154,13 @@ def test_output_to_input_size_rejects_a_batch_of_predictions():
         output_to_input_size(np.zeros((2, 14, 14), np.float32), 28, 28)
 
 
-def test_input_recipe_defaults_are_depth_anythings_and_bad_ones_are_named():
-    assert DEPTH_ANYTHING_INPUT == InputRecipe(IMAGENET_MEAN, IMAGENET_STD, 14, True, 'cubic')
-    scale, offset = normalisation_constants(InputRecipe(mean=(0.5,) * 3, std=(0.25,) * 3))
+def test_preprocessing_defaults_are_depth_anythings_and_bad_ones_are_named():
+    assert DEFAULT_PREPROCESSING == Preprocessing(IMAGENET_MEAN, IMAGENET_STD, 1 / 255, 14,
+                                                  'lower_bound', 'cubic')
+    scale, offset = normalisation_constants(Preprocessing(mean=(0.5,) * 3, std=(0.25,) * 3))
     np.testing.assert_allclose(scale, 1 / (255 * 0.25), rtol=1e-6)
     np.testing.assert_allclose(offset, -2.0, rtol=1e-6)
     with pytest.raises(BadMessageError, match='interpolation'):
-        InputRecipe(interpolation='lanczos9')
+        Preprocessing(interpolation='lanczos9')
     with pytest.raises(BadMessageError, match='mean/std'):
-        InputRecipe(std=(0.2, 0.0, 0.2))
+        Preprocessing(std=(0.2, 0.0, 0.2))
