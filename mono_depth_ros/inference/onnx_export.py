@@ -98,7 +98,7 @@ def _export_module(model):
     return DepthOutput(model).eval()
 
 
-def _random_image(height: int, width: int, seed: int = 0) -> np.ndarray:
+def random_image(height: int, width: int, seed: int = 0) -> np.ndarray:
     """Return a smooth random RGB image with some texture (the parity test input)."""
     rng = np.random.default_rng(seed)
     coarse = rng.integers(0, 256, (max(2, height // 16), max(2, width // 16), 3), dtype=np.uint8)
@@ -112,7 +112,7 @@ def parity(onnx_path: str, model, size: tuple[int, int], seed: int = 0) -> float
     import onnxruntime
     import torch
 
-    tensor = prepare_input(_random_image(size[0], size[1], seed), size)
+    tensor = prepare_input(random_image(size[0], size[1], seed), size)
     with torch.inference_mode():
         reference = model(pixel_values=torch.from_numpy(tensor)).predicted_depth.numpy()
     options = onnxruntime.SessionOptions()
@@ -125,7 +125,7 @@ def parity(onnx_path: str, model, size: tuple[int, int], seed: int = 0) -> float
     return float(np.abs(result - reference).max()) / scale
 
 
-def _finalise(path: pathlib.Path, info: ModelInfo, input_size) -> None:
+def finalise_onnx(path: pathlib.Path, info: ModelInfo, input_size) -> None:
     """Pin the output batch size, write the metadata, check and save the ONNX file."""
     import onnx
 
@@ -184,7 +184,7 @@ def export_onnx(model_source, out_path, input_size: int = 518, opset: int = DEFA
             raise ExportError('export_onnx needs info (a ModelInfo) with a model object')
     model = model.float().eval().to('cpu')
     traced_size = network_input_size(input_size, input_size, input_size)
-    example = torch.from_numpy(prepare_input(_random_image(*traced_size, seed=1), traced_size))
+    example = torch.from_numpy(prepare_input(random_image(*traced_size, seed=1), traced_size))
     out_path = pathlib.Path(out_path).expanduser()
     out_path.parent.mkdir(parents=True, exist_ok=True)
     dynamic_axes = ({INPUT_NAME: {2: 'height', 3: 'width'},
@@ -200,7 +200,7 @@ def export_onnx(model_source, out_path, input_size: int = 518, opset: int = DEFA
                               opset_version=opset, input_names=[INPUT_NAME],
                               output_names=[OUTPUT_NAME], dynamic_axes=dynamic_axes,
                               do_constant_folding=True)
-        _finalise(temporary, info, input_size)
+        finalise_onnx(temporary, info, input_size)
         check_size = traced_size
         if dynamic:
             check_size = network_input_size(3 * traced_size[0], 4 * traced_size[1],
