@@ -66,9 +66,11 @@ def model_input_size(model: str | None) -> int:
     """Return the input size a model was trained at where it records one, else the default.
 
     A network of ``mono-depth-ros train`` records its training resolution (the shorter side)
-    as ONNX metadata ``input_size``; it sees the scene at that scale best.
+    as ONNX metadata ``input_size``; it sees the scene at that scale best. A size outside the
+    parameter's range gives the default.
     """
-    default = depth_parameter('input_size').default
+    spec = depth_parameter('input_size')
+    default = spec.default
     if not model or not str(model).endswith('.onnx') or not os.path.isfile(model):
         return default
     from mono_depth_ros.inference.onnx_contract import read_onnx_contract
@@ -81,7 +83,8 @@ def model_input_size(model: str | None) -> int:
         size = int(metadata.get('input_size', default))
     except ValueError:
         return default
-    return size if size >= 14 and size % 14 == 0 else default
+    low, high = spec.integer_range
+    return size if low <= size <= high and size % spec.integer_step == 0 else default
 
 
 def find_model(requested: str | None) -> tuple[str | None, str]:

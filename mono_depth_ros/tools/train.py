@@ -77,8 +77,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     data.add_argument('--synth-frames', type=int, default=40, help='frames per scene (40)')
     data.add_argument('--synth-motions', default='drive,forward,turning,sideways',
                       help='paths rendered per seed (drive,forward,turning,sideways)')
-    data.add_argument('--size', type=_size, default=(168, 224), metavar='HxW',
-                      help='training resolution, multiples of 14 (168x224)')
+    data.add_argument('--size', type=_size, default=(140, 182), metavar='HxW',
+                      help='training resolution, multiples of 14 (140x182)')
     data.add_argument('--held-out-seeds', type=_seeds, default=[100], metavar='SEEDS',
                       help='synthetic seeds scored after training, never trained on (100)')
     data.add_argument('--held-out-frames', type=int, default=20, help='frames per held-out '

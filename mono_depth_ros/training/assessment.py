@@ -28,7 +28,7 @@ from mono_depth_ros.training.datasets import TrainingSequence
 REPORTED = ('abs_rel', 'rmse', 'delta1')
 
 
-def onnx_predictor(path, input_size: int = 168, threads: int = 1):
+def onnx_predictor(path, input_size: int = 140, threads: int = 1):
     """Return rgb -> the ONNX model's output at the image size (the node's preprocessing)."""
     import onnxruntime
 

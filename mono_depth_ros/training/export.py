@@ -59,7 +59,7 @@ def output_module(model, depth_type: str):
 
 
 def export_network(model, out_path, *, depth_type: str = 'relative', source: str = '',
-                   traced_size: tuple[int, int] = (168, 224),
+                   traced_size: tuple[int, int] = (140, 182),
                    logger: logging.Logger | None = None) -> pathlib.Path:
     """Write the network to ``out_path`` as ONNX; check it against PyTorch at another size."""
     import onnxruntime

@@ -47,7 +47,7 @@ class TrainingRequest:
     synth_seeds: list[int] = field(default_factory=list)  # rendered in memory
     synth_frames: int = 40
     synth_motions: tuple[str, ...] = ('drive', 'forward', 'turning', 'sideways')
-    size: tuple[int, int] = (168, 224)
+    size: tuple[int, int] = (140, 182)
     held_out_seeds: list[int] = field(default_factory=lambda: [100])
     held_out_frames: int = 20
     init: str | None = None
