@@ -211,9 +211,12 @@ def run_training(request: TrainingRequest, logger: logging.Logger | None = None)
     final = {}
     if held_out:
         predict = onnx_predictor(model_path, input_size=min(request.size))
-        final['relative, scale+shift per frame'] = assess(predict, held_out, 'relative')
         if depth_type == 'metric':
             final['metric, as predicted'] = assess(predict, held_out, 'metric')
+            final['relative, scale+shift per frame'] = assess(
+                lambda rgb: 1.0 / predict(rgb), held_out, 'relative')
+        else:
+            final['relative, scale+shift per frame'] = assess(predict, held_out, 'relative')
         if 'held_out_metric_at_start' in extra:
             final['metric, starting point'] = extra['held_out_metric_at_start']
     for name, values in final.items():
