@@ -113,6 +113,12 @@ def run(args: argparse.Namespace) -> int:
     unknown = [motion for motion in motions if motion not in MOTIONS]
     if unknown:
         raise UsageError(f'--synth-motions {",".join(unknown)}', f'from {", ".join(MOTIONS)}')
+    missing = [path for path in args.data if not pathlib.Path(path).exists()]
+    if missing:
+        raise UsageError(f'--data {missing[0]} does not exist',
+                         'a synth/TUM RGB-D directory or a rosbag2')
+    if not args.data and not args.synth_seeds:
+        raise UsageError('no training data', '--data DIR|BAG or --synth-seeds SEEDS')
     if args.resume:
         out = pathlib.Path(args.out)
         if not (out / 'checkpoint.safetensors').is_file():
