@@ -253,7 +253,10 @@ def evaluate(sequence, replay: ReplayResult, *, model: str | None, model_note: s
         if fused:
             fused_metrics = aggregate_metrics(fused)
             findings.summary['depth'] = fused_metrics
-            rows.append(['depth network, metric (scale from triangulation)', 'dense',
+            # A relative model's depth is in metres by the triangulated points; a metric
+            # model's (no depth/relative output) by itself.
+            source = 'scale from triangulation' if relative_messages else "the model's own"
+            rows.append([f'depth network, metric ({source})', 'dense',
                          *_metric_cells(fused_metrics)])
         if oracle:
             oracle_metrics = aggregate_metrics(oracle)
