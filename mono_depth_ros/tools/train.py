@@ -24,11 +24,10 @@ metric depth. Writes ``OUT/model.onnx`` (the node's contract), ``OUT/checkpoint.
 """
 
 import argparse
-import logging
 import shlex
 import sys
 
-from mono_depth_ros.tools.errors import prepare_output_dir, UsageError
+from mono_depth_ros.tools.errors import log_to_stderr, prepare_output_dir, UsageError
 
 MODES = ('auto', 'supervised', 'self-supervised')
 MOTIONS = ('drive', 'forward', 'sideways', 'turning', 'stop')
@@ -136,7 +135,7 @@ def run(args: argparse.Namespace) -> int:
                              learning_rate=args.lr, seed=args.seed,
                              checkpoint_every=args.checkpoint_every,
                              flip=mode == 'supervised')
-    logging.basicConfig(level=logging.INFO, format='%(message)s')
+    log_to_stderr()
     request = TrainingRequest(
         out=pathlib.Path(out), settings=settings, data=list(args.data),
         synth_seeds=args.synth_seeds, synth_frames=args.synth_frames, synth_motions=motions,

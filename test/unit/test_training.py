@@ -255,3 +255,22 @@ def test_train_refuses_a_bad_size_in_one_line(tmp_path, capsys):
     assert exited.value.code == 2
     assert 'multiples of 14' in capsys.readouterr().err
     assert not pathlib.Path(tmp_path / 'out').exists()
+
+
+def test_the_train_command_writes_model_checkpoint_and_a_report_naming_its_command(tmp_path):
+    import json
+
+    from mono_depth_ros.tools import cli
+
+    out = tmp_path / 'run'
+    code = cli.main(['train', '--out', str(out), '--synth-seeds', '2', '--synth-frames', '3',
+                     '--synth-motions', 'drive', '--size', '56x84', '--steps', '4', '--batch',
+                     '2', '--held-out-seeds', '9', '--held-out-frames', '2', '--quiet',
+                     '--threads', '1'])
+    assert code == 0
+    for name in ('model.onnx', 'checkpoint.safetensors', 'report.md', 'loss_curve.png'):
+        assert (out / name).is_file(), name
+    report = json.loads((out / 'report.json').read_text())
+    assert report['command'].startswith('mono-depth-ros train --out ')
+    assert report['settings']['mode'] == 'supervised'
+    assert report['final']['relative, scale+shift per frame']['frames'] == 2
