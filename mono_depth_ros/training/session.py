@@ -109,7 +109,7 @@ def build_model(init: str | None, logger: logging.Logger):
     return DepthAnythingAdapter.wrap(depth_anything.float().train()), 'depth_anything', info
 
 
-def calibrate_metric_offset(model, sequences, settings: TrainSettings, logger) -> float:
+def calibrate_metric_offset(model, sequences, logger: logging.Logger) -> float:
     """Shift a relative DepthNet's output to metres from the sparse points; return the shift.
 
     A relative network's log inverse depth is right up to a constant; self-supervision needs
@@ -180,8 +180,7 @@ def run_training(request: TrainingRequest, logger: logging.Logger | None = None)
     extra: dict = {}
     if request.settings.mode == 'self-supervised' and kind == 'depthnet' and not request.resume:
         model.eval()
-        extra['metric_offset'] = calibrate_metric_offset(model, sequences, request.settings,
-                                                         logger)
+        extra['metric_offset'] = calibrate_metric_offset(model, sequences, logger)
         if held_out:
             extra['held_out_metric_at_start'] = assess(torch_predictor(model, 'metric'),
                                                        held_out, 'metric')
@@ -228,9 +227,11 @@ def run_training(request: TrainingRequest, logger: logging.Logger | None = None)
                      'synth_seeds': request.synth_seeds, 'synth_frames': request.synth_frames,
                      'synth_motions': list(request.synth_motions), 'init': request.init,
                      'held_out_seeds': request.held_out_seeds})
-    data = ', '.join([*request.data, *(f'synthetic seeds {request.synth_seeds} '
-                                       f'({", ".join(request.synth_motions)})'
-                                       for _ in request.synth_seeds[:1])]) or 'none'
+    described = list(request.data)
+    if request.synth_seeds:
+        described.append(f'synthetic seeds {request.synth_seeds} '
+                         f'({", ".join(request.synth_motions)})')
+    data = ', '.join(described)
     paths = write_training_report(
         request.out, command=request.command or shlex.join(sys.argv), settings=settings,
         history=state.history, held_out=scores, final=final, data=data,
