@@ -274,3 +274,18 @@ def test_the_train_command_writes_model_checkpoint_and_a_report_naming_its_comma
     assert report['command'].startswith('mono-depth-ros train --out ')
     assert report['settings']['mode'] == 'supervised'
     assert report['final']['relative, scale+shift per frame']['frames'] == 2
+
+
+def test_a_synth_directory_reads_as_frames_with_depth_and_poses_at_the_training_size(tmp_path):
+    from mono_depth_ros.synth import render_sequence, write_sequence
+    from mono_depth_ros.training.datasets import open_data
+
+    rendered = render_sequence(frames=3, width=112, height=84, seed=6, supersample=1)
+    write_sequence(rendered, tmp_path / 'synth')
+    sequence = open_data(tmp_path / 'synth', SIZE)
+    assert len(sequence.frames) == 3 and sequence.supervised and sequence.posed
+    frame = sequence.frames[1]
+    assert frame.rgb.shape == (*SIZE, 3) and frame.depth.shape == SIZE
+    truth = rendered.frames[1].depth
+    assert np.median(frame.depth) == pytest.approx(np.median(truth), rel=0.05)  # metres
+    assert np.allclose(frame.camera_pose, rendered.frames[1].camera_pose, atol=1e-4)
