@@ -21,7 +21,8 @@ import numpy as np
 
 from mono_depth_ros.core.image_codec import image_to_numpy
 from mono_depth_ros.core.pointcloud import read_cloud
-from mono_depth_ros.demo.figures import (ColourScale, depth_figure, grid, image_figure,
+from mono_depth_ros.demo.figures import (bar_chart, ColourScale, depth_figure, grid,
+                                         image_figure,
                                          PANEL_WIDTH, plan_view, relative_error, render_points,
                                          titled)
 from mono_depth_ros.demo.report import Figure, Report
@@ -82,6 +83,9 @@ def write_report(out: pathlib.Path, sequence, findings: Findings, *,
     clouds = _cloud_figure(figures_dir, sequence, findings)
     if clouds is not None:
         report.add('Point clouds in the odometry frame', '', [clouds])
+    latency = _latency_figure(figures_dir, findings)
+    if latency is not None:
+        report.add('Per-stage latency', findings.tables['latency'], [latency])
     topics = ', '.join(f'`{topic}` ({count})' for topic, count in sorted(bag_counts.items()))
     report.add('The output bag',
                f'`{output_bag}` holds what the nodes published and the inputs they answered, '
@@ -223,3 +227,21 @@ def _cloud_figure(figures_dir: pathlib.Path, sequence, findings: Findings) -> Fi
         f'and coloured by height ({height_scale.describe()}); the black line is the camera '
         'path, the circle its start. Left: seen from straight above, axes in metres; right: '
         'a perspective view from behind and above the start (no scale).' + network))
+
+
+def _latency_figure(figures_dir: pathlib.Path, findings: Findings) -> Figure | None:
+    """Return the nodes' per-stage latencies (their last /diagnostics) as bars."""
+    stages = findings.summary.get('latency_ms') or {}
+    if not stages:
+        return None
+    name = 'figures/latency.png'
+    cv2.imwrite(str(figures_dir.parent / name),
+                bar_chart(stages, 'per-stage latency, mean (ms)', 'milliseconds'),
+                [cv2.IMWRITE_PNG_COMPRESSION, 9])
+    return Figure(name, (
+        'Mean time of each stage as the nodes last reported it on /diagnostics (over their '
+        "most recent frames), in milliseconds: the triangulation node's work on one frame and "
+        "its image-to-output latency; the depth node's network inference and its "
+        'image-to-output latency (queueing, pre- and postprocessing, scale fusion and the '
+        'cloud included). Both nodes share this process and its CPU, so the figures are '
+        'higher than on a robot with the nodes in their own processes.'))

@@ -128,6 +128,23 @@ def with_axes(plot: np.ndarray, x_span: tuple[float, float], y_span: tuple[float
     return canvas
 
 
+def bar_chart(values: dict[str, float], title: str, x_name: str,
+              width: int = PANEL_WIDTH + 160) -> np.ndarray:
+    """Return horizontal bars, numbered from the top, one per named value, on an axis from 0."""
+    bar_height, gap = 22, 8
+    plot = np.full((max(len(values), 1) * (bar_height + gap) + gap, width, 3), WHITE, np.uint8)
+    top = max(list(values.values()) + [1e-9]) * 1.15
+    for number, (name, value) in enumerate(values.items()):
+        row = gap + number * (bar_height + gap)
+        length = int(round(max(value, 0.0) / top * (width - 1)))
+        cv2.rectangle(plot, (0, row), (length, row + bar_height), (200, 150, 90), -1)
+        cv2.putText(plot, f'{number + 1}. {name}: {value:.1f}', (4, row + bar_height - 7), FONT,
+                    FONT_SCALE, BLACK, 1, cv2.LINE_AA)
+    count = max(len(values), 1)
+    edge = 0.5 - gap / 2 / (bar_height + gap)
+    return titled(with_axes(plot, (0.0, top), (edge, count + 1 - edge), x_name, 'bar'), title)
+
+
 def image_figure(bgr: np.ndarray, title: str, scale: ColourScale | None = None,
                  width: int = PANEL_WIDTH) -> np.ndarray:
     """Return a colour image as a panel: shrunk, pixel axes (of the full image), a title.

@@ -19,6 +19,7 @@ import os
 import pathlib
 import shutil
 
+from diagnostic_msgs.msg import DiagnosticArray
 from nav_msgs.msg import Odometry
 import numpy as np
 from rclpy.parameter import Parameter
@@ -45,12 +46,60 @@ OUTPUT_TOPICS = {
 }
 DEPTH_RANGE = (0.5, 12.0)
 DEFAULT_MODEL_ID = depth_parameter('model').default
+# The network mono-depth-ros train made on synthetic scenes (doc/training.md), in the repository.
+DEMO_MODEL = 'models/demo/model.onnx'
+NO_MODEL = 'none'  # --model none: the triangulation node alone
+DIAGNOSTICS_TOPIC = '/diagnostics'
+
+
+def demo_model() -> pathlib.Path | None:
+    """Return the committed demo model's path, or None where it is not installed."""
+    from mono_depth_ros.resources import package_file
+
+    try:
+        return package_file(DEMO_MODEL)
+    except FileNotFoundError:
+        return None
+
+
+def model_input_size(model: str | None) -> int:
+    """Return the input size a model was trained at where it records one, else the default.
+
+    A network of ``mono-depth-ros train`` records its training resolution (the shorter side)
+    as ONNX metadata ``input_size``; it sees the scene at that scale best. A size outside the
+    parameter's range gives the default.
+    """
+    spec = depth_parameter('input_size')
+    default = spec.default
+    if not model or not str(model).endswith('.onnx') or not os.path.isfile(model):
+        return default
+    from mono_depth_ros.inference.onnx_contract import read_onnx_contract
+    from mono_depth_ros.training.network import ARCHITECTURE
+
+    metadata = read_onnx_contract(model).metadata
+    if metadata.get('encoder') != ARCHITECTURE:
+        return default
+    try:
+        size = int(metadata.get('input_size', default))
+    except ValueError:
+        return default
+    low, high = spec.integer_range
+    return size if low <= size <= high and size % spec.integer_step == 0 else default
 
 
 def find_model(requested: str | None) -> tuple[str | None, str]:
-    """Return (model, how it was found) or (None, what was looked for)."""
+    """Return (model, how it was found) or (None, what was looked for).
+
+    Default: the committed demo model; ``none`` runs the triangulation node alone.
+    """
+    if requested == NO_MODEL:
+        return None, 'not run (--model none)'
     if requested:
         return requested, f'{requested}, given on the command line'
+    committed = demo_model()
+    if committed is not None:
+        return str(committed), (f'the demo model {DEMO_MODEL}, a small network trained by '
+                                'mono-depth-ros train on synthetic scenes (not for real robots)')
     try:
         from huggingface_hub import constants
         cache = pathlib.Path(constants.HF_HUB_CACHE)
@@ -65,7 +114,8 @@ def find_model(requested: str | None) -> tuple[str | None, str]:
 
 
 def run_nodes_on_bag(bag: pathlib.Path, *, model: str | None, backend: str = 'auto',
-                     rate: float = 1.0, lockstep: bool = True) -> ReplayResult:
+                     rate: float = 1.0, lockstep: bool = True,
+                     input_size: int | None = None) -> ReplayResult:
     """Play the bag into the triangulation node (and the depth node with a model).
 
     ``lockstep`` holds each image until the nodes have answered the previous one, so every
@@ -87,6 +137,7 @@ def run_nodes_on_bag(bag: pathlib.Path, *, model: str | None, backend: str = 'au
                 parameter_overrides=[
                     Parameter('model', value=str(model)), Parameter('backend', value=backend),
                     Parameter('scale_source', value='triangulation'),
+                    Parameter('input_size', value=input_size or model_input_size(model)),
                     Parameter('min_depth', value=DEPTH_RANGE[0]),
                     Parameter('max_depth', value=DEPTH_RANGE[1])]))
         return nodes
@@ -94,6 +145,7 @@ def run_nodes_on_bag(bag: pathlib.Path, *, model: str | None, backend: str = 'au
     collect = {BAG_TOPICS['image']: Image, BAG_TOPICS['camera_info']: CameraInfo,
                BAG_TOPICS['odom']: Odometry}
     collect.update({f'{NAMESPACE}/{topic}': kind for topic, kind in OUTPUT_TOPICS.items()})
+    collect[DIAGNOSTICS_TOPIC] = DiagnosticArray
     answers = [f'{NAMESPACE}/triangulation/depth']
     if model:
         answers.append(f'{NAMESPACE}/depth/colored')
@@ -118,7 +170,8 @@ def write_output_bag(replay: ReplayResult, path: pathlib.Path) -> dict[str, int]
             raise FileExistsError(f'{path} exists and is not a rosbag2: not replacing it')
         shutil.rmtree(path)
     stamped = sorted(((stamp_to_ns(message.header.stamp), topic, message)
-                      for topic, messages in replay.messages.items() for message in messages),
+                      for topic, messages in replay.messages.items() for message in messages
+                      if topic != DIAGNOSTICS_TOPIC),
                      key=lambda entry: (entry[0], entry[1]))
     counts: dict[str, int] = {}
     with BagWriter(path) as writer:
@@ -200,7 +253,10 @@ def evaluate(sequence, replay: ReplayResult, *, model: str | None, model_note: s
         if fused:
             fused_metrics = aggregate_metrics(fused)
             findings.summary['depth'] = fused_metrics
-            rows.append(['depth network, metric (scale from triangulation)', 'dense',
+            # A relative model's depth is in metres by the triangulated points; a metric
+            # model's (no depth/relative output) by itself.
+            source = 'scale from triangulation' if relative_messages else "the model's own"
+            rows.append([f'depth network, metric ({source})', 'dense',
                          *_metric_cells(fused_metrics)])
         if oracle:
             oracle_metrics = aggregate_metrics(oracle)
@@ -214,7 +270,37 @@ def evaluate(sequence, replay: ReplayResult, *, model: str | None, model_note: s
             findings.lines.append('depth node published nothing: see the log above')
     findings.tables['metrics'] = markdown_table(
         ['output', 'points', 'AbsRel', 'RMSE (m)', 'δ<1.25', 'δ<1.25²'], rows)
+    _latency(replay, findings)
     return findings
+
+
+# Per-stage latencies the nodes report on /diagnostics: (node status word, key, stage name).
+LATENCY_KEYS = (
+    ('triangulation', 'frame_ms', 'triangulation: tracking + triangulation of one frame'),
+    ('triangulation', 'latency_mean_ms', 'triangulation: image received -> depth published'),
+    ('depth', 'inference_mean_ms', 'depth: network inference'),
+    ('depth', 'latency_mean_ms', 'depth: image received -> depth published'),
+)
+
+
+def _latency(replay: ReplayResult, findings: Findings) -> None:
+    """Record each node's last reported per-stage latencies (ms) from /diagnostics."""
+    last: dict[str, dict[str, str]] = {}
+    for array in replay.messages.get(DIAGNOSTICS_TOPIC, []):
+        for status in array.status:
+            last[status.name] = {value.key: value.value for value in status.values}
+    stages = {}
+    for word, key, stage in LATENCY_KEYS:
+        for name, values in last.items():
+            if name.endswith(f': {word}') and key in values:
+                try:
+                    stages[stage] = float(values[key])
+                except ValueError:
+                    continue
+    findings.summary['latency_ms'] = stages
+    if stages:
+        findings.tables['latency'] = markdown_table(
+            ['stage', 'mean (ms)'], [[stage, value] for stage, value in stages.items()])
 
 
 def _metric_cells(metrics: dict) -> list:

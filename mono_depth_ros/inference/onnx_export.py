@@ -41,7 +41,8 @@ import warnings
 import cv2
 import numpy as np
 
-from mono_depth_ros.core.preprocessing import network_input_size, prepare_input
+from mono_depth_ros.core.preprocessing import (DEFAULT_PREPROCESSING, network_input_size,
+                                               prepare_input)
 from mono_depth_ros.inference.base import ModelInfo, ModelLoadError
 from mono_depth_ros.inference.model_card import METADATA_KEY, ModelCard
 
@@ -166,7 +167,7 @@ def example_prompt(height: int, width: int, seed: int = 0) -> np.ndarray:
             ).astype(np.float32)
 
 
-def _random_image(height: int, width: int, seed: int = 0) -> np.ndarray:
+def random_image(height: int, width: int, seed: int = 0) -> np.ndarray:
     """Return a smooth random RGB image with some texture (the parity test input)."""
     rng = np.random.default_rng(seed)
     coarse = rng.integers(0, 256, (max(2, height // 16), max(2, width // 16), 3), dtype=np.uint8)
@@ -186,7 +187,7 @@ def parity(onnx_path: str, model, size: tuple[int, int], seed: int = 0,
     import torch
 
     preprocessing = card.preprocessing if card is not None else None
-    tensor = prepare_input(_random_image(size[0], size[1], seed), size,
+    tensor = prepare_input(random_image(size[0], size[1], seed), size,
                            preprocessing=preprocessing)
     feeds = {INPUT_NAME: tensor}
     extras = {}
@@ -209,8 +210,13 @@ def parity(onnx_path: str, model, size: tuple[int, int], seed: int = 0,
     return float(np.abs(result - reference).max()) / scale
 
 
-def _finalise(path: pathlib.Path, info: ModelInfo, input_size, card: ModelCard) -> None:
-    """Pin the output batch size, write the metadata and card, check and save the ONNX file."""
+def finalise_onnx(path: pathlib.Path, info: ModelInfo, input_size,
+                  card: ModelCard | None = None) -> None:
+    """Pin the output batch size, write the metadata (and the card), check and save the ONNX.
+
+    Without ``card`` the file gets none: the Depth Anything contract (the package's own trained
+    networks follow it).
+    """
     import onnx
 
     proto = onnx.load(str(path))
@@ -222,10 +228,12 @@ def _finalise(path: pathlib.Path, info: ModelInfo, input_size, card: ModelCard) 
         'max_depth': '' if info.max_depth is None else f'{info.max_depth:g}',
         'encoder': info.encoder or '', 'version': info.version or '',
         'source': info.source, 'input_size': str(input_size),
-        'preprocessing': (f'RGB * {card.input_scale:.6g}, mean {list(card.mean)}, std '
-                          f'{list(card.std)}, H and W multiples of {card.size_multiple}'),
-        METADATA_KEY: card.to_json(),
     }
+    rule = card.preprocessing if card is not None else DEFAULT_PREPROCESSING
+    metadata['preprocessing'] = (f'RGB * {rule.input_scale:.6g}, mean {list(rule.mean)}, std '
+                                 f'{list(rule.std)}, H and W multiples of {rule.size_multiple}')
+    if card is not None:
+        metadata[METADATA_KEY] = card.to_json()
     del proto.metadata_props[:]
     for key, value in metadata.items():
         proto.metadata_props.add(key=key, value=value)
@@ -282,7 +290,7 @@ def export_onnx(model_source, out_path, input_size: int = 518, opset: int = DEFA
         dynamic, traced_size = False, tuple(card.input_size)
     else:
         traced_size = network_input_size(input_size, input_size, input_size, card.size_multiple)
-    example = (torch.from_numpy(prepare_input(_random_image(*traced_size, seed=1), traced_size,
+    example = (torch.from_numpy(prepare_input(random_image(*traced_size, seed=1), traced_size,
                                               preprocessing=card.preprocessing)),)
     input_names = [INPUT_NAME]
     if 'prompt_depth' in card.extra_inputs:
@@ -313,7 +321,7 @@ def export_onnx(model_source, out_path, input_size: int = 518, opset: int = DEFA
                               opset_version=opset, input_names=input_names,
                               output_names=[OUTPUT_NAME], dynamic_axes=dynamic_axes,
                               do_constant_folding=True)
-        _finalise(temporary, info, input_size, card)
+        finalise_onnx(temporary, info, input_size, card)
         check_size = traced_size
         if dynamic:
             check_size = network_input_size(3 * traced_size[0], 4 * traced_size[1],

@@ -33,6 +33,7 @@ SUBCOMMANDS = {
               'run the benchmarks in bench/: a summary, or JSON with --json'),
     'demo': ('mono_depth_ros.tools.demo', 'the end-to-end demo (make demo)'),
     'play-bag': ('mono_depth_ros.tools.play_bag', 'play a rosbag2 over DDS (no ros2 bag needed)'),
+    'train': ('mono_depth_ros.tools.train', 'train or fine-tune a depth network; ends with ONNX'),
 }
 
 

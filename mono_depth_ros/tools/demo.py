@@ -15,10 +15,11 @@
 """``mono-depth-ros demo`` (``make demo``): a synthetic camera run through the pipeline over DDS.
 
 It renders a textured scene with exact poses and depth, writes it as a rosbag2, plays that bag
-over real DDS into the package's nodes (the triangulation node always; the depth node when a
-model is given or cached locally), checks what comes back against the ground truth, records
-what the nodes published as a rosbag2 (``output_bag/``) and writes a report with pictures and
-metrics to the output directory, with the commands to view the bag.
+over real DDS into the package's nodes (the triangulation node always; the depth node with the
+committed demo model or the one given, its relative depth put in metres by the triangulated
+points), checks what comes back against the ground truth, records what the nodes published as
+a rosbag2 (``output_bag/``) and writes a report with pictures, metrics and per-stage latency
+to the output directory, with the commands to view the bag.
 """
 
 import argparse
@@ -27,7 +28,7 @@ import random
 import time
 
 from mono_depth_ros.demo import contents, stages
-from mono_depth_ros.demo.stages import DEFAULT_MODEL_ID, find_model, WARMUP_FRAMES
+from mono_depth_ros.demo.stages import DEMO_MODEL, find_model, NO_MODEL, WARMUP_FRAMES
 from mono_depth_ros.parameter_tables import depth_parameter
 from mono_depth_ros.tools.errors import prepare_output_dir
 
@@ -38,8 +39,9 @@ OUTPUT_BAG = 'output_bag'  # in --out: what the nodes published, with their inpu
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the demo's options."""
     parser.add_argument('--model', default=None,
-                        help='depth model (path or Hugging Face id); default: '
-                             f'{DEFAULT_MODEL_ID} if it is in the local Hugging Face cache')
+                        help='depth model (path or Hugging Face id); default: the demo model '
+                             f'{DEMO_MODEL} (trained on synthetic scenes); {NO_MODEL}: the '
+                             'triangulation node alone')
     parser.add_argument('--out', default='demo_out', help='output directory (default demo_out)')
     parser.add_argument('--frames', type=_frame_count, default=60,
                         help=f'frames to render (default 60, at least {MIN_FRAMES}: the first '

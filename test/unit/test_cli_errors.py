@@ -40,6 +40,9 @@ USER_ERRORS = [
     ('demo', ['--out', '{file}/demo']),
     ('play-bag', ['{tmp}/missing.mcap']),
     ('play-bag', ['{tmp}/missing.mcap', '--rate', '-1']),
+    ('train', ['--out', '{tmp}/t', '--size', '15x20']),
+    ('train', ['--out', '{tmp}/t', '--data', '{tmp}/missing']),
+    ('train', ['--out', '{tmp}/t']),
 ]
 
 

@@ -16,8 +16,8 @@
 
 import numpy as np
 
-from mono_depth_ros.demo.figures import (ColourScale, depth_figure, PANEL_WIDTH, plan_view,
-                                         relative_error)
+from mono_depth_ros.demo.figures import (bar_chart, ColourScale, depth_figure, PANEL_WIDTH,
+                                         plan_view, relative_error)
 from mono_depth_ros.demo.report import Figure, Report
 
 
@@ -73,3 +73,12 @@ def test_every_figure_of_a_report_gets_a_numbered_caption(tmp_path):
     page = paths['html'].read_text()
     assert '<figcaption><b>Figure 1:</b> what a shows</figcaption>' in page
     assert '<code>code</code>' in page
+
+
+def test_a_bar_chart_draws_one_bar_per_stage_as_long_as_its_value():
+    chart = bar_chart({'fast': 10.0, 'slow': 40.0}, 'per-stage latency (ms)', 'milliseconds')
+    assert chart.shape[1] > PANEL_WIDTH
+    coloured = np.all(chart == (200, 150, 90), axis=2)   # the bar colour
+    rows = [row for row in range(chart.shape[0]) if coloured[row].any()]
+    lengths = sorted({int(coloured[row].sum()) for row in rows})
+    assert len(rows) > 20 and lengths[-1] > 3 * lengths[0]
