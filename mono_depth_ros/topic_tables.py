@@ -77,8 +77,12 @@ DEPTH_NODE_TOPICS = NodeTopics(
         TopicSpec('points', 'sensor_msgs/msg/PointCloud2',
                   'Organized cloud x, y, z (and rgb with points_color) in the optical frame',
                   'with depth/image and publish_points: true'),
+        TopicSpec('depth/sigma', 'sensor_msgs/msg/Image',
+                  '32FC1 1-sigma of depth/image in metres, NaN where it is NaN',
+                  'with scale_source: triangulation once it has a scale'),
         TopicSpec(DIAGNOSTICS.name, DIAGNOSTICS.message_type,
-                  DIAGNOSTICS.description + '; the backend and the metric scale'),
+                  DIAGNOSTICS.description + '; the backend and the metric scale with its '
+                  'sigma'),
     ),
 )
 

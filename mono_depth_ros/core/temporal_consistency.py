@@ -47,28 +47,33 @@ def warp_depth(depth: np.ndarray, camera: CameraModel, target_from_source: np.nd
     frame in the target camera's optical frame (``inv(T_world_target) @ T_world_source``).
     Each source pixel lands on the nearest target pixel; the nearest surface wins.
     """
-    depth = np.asarray(depth, dtype=np.float64)
+    depth = np.asarray(depth, dtype=np.float32)
     height, width = depth.shape
     if tuple(camera.output_size) != (width, height):
         raise ValueError(f'depth of size {width}x{height} for a camera of '
                          f'{camera.output_size[0]}x{camera.output_size[1]}')
-    rays = camera.pixel_rays(1).reshape(-1, 3).astype(np.float64)
     values = depth.reshape(-1)
-    known = np.isfinite(values) & (values > 0)
-    points = rays[known] * values[known, None]
-    transform = np.asarray(target_from_source, dtype=np.float64)
+    known = np.flatnonzero(np.isfinite(values) & (values > 0))
+    points = camera.pixel_rays(1).reshape(-1, 3)[known] * values[known, None]
+    transform = np.asarray(target_from_source, dtype=np.float32)
     moved = points @ transform[:3, :3].T + transform[:3, 3]
-    pixels = camera.project(moved)
-    columns = np.rint(pixels[:, 0])
-    rows = np.rint(pixels[:, 1])
-    inside = (np.isfinite(columns) & np.isfinite(rows) & (columns >= 0) & (columns < width)
-              & (rows >= 0) & (rows < height))
+    if camera.is_distorted:
+        pixels = camera.project(moved)
+    else:
+        with np.errstate(divide='ignore', invalid='ignore'):
+            pixels = moved[:, :2] / moved[:, 2:] * np.float32((camera.fx, camera.fy)) \
+                + np.float32((camera.cx, camera.cy))
+    with np.errstate(invalid='ignore'):
+        columns = np.rint(pixels[:, 0])
+        rows = np.rint(pixels[:, 1])
+        inside = ((moved[:, 2] > 0) & (columns >= 0) & (columns < width) & (rows >= 0)
+                  & (rows < height))
     flat = rows[inside].astype(np.int64) * width + columns[inside].astype(np.int64)
     z = moved[inside, 2]
-    warped = np.full(height * width, np.inf)
+    warped = np.full(height * width, np.inf, np.float32)
     np.minimum.at(warped, flat, z)
     warped[np.isinf(warped)] = np.nan
-    return warped.reshape(height, width).astype(np.float32)
+    return warped.reshape(height, width)
 
 
 def pair_alignment_error(depth_source: np.ndarray, depth_target: np.ndarray,

@@ -28,6 +28,7 @@ from mono_depth_ros.core.depth_encoding import mask_depth_range
 from mono_depth_ros.core.preprocessing import output_to_input_size, prepare_input
 from mono_depth_ros.core.relative_depth import relative_to_metric
 from mono_depth_ros.inference.base import DepthBackend, ModelInfo
+from mono_depth_ros.pipeline.scale_fusion import MetricScale
 
 
 @dataclass
@@ -58,6 +59,16 @@ class DepthResult:
     depth: np.ndarray | None
     scale_shift: tuple[float, float] | None = None
     timings_ms: dict[str, float] = field(default_factory=dict)
+    metric_scale: MetricScale | None = None
+
+    def sigma(self) -> np.ndarray | None:
+        """Return the 1-sigma (m) of each pixel of ``depth`` (NaN where it is NaN), if known.
+
+        Known when the scale came from triangulated points (its filter, local map and misfit).
+        """
+        if self.depth is None or self.metric_scale is None:
+            return None
+        return self.metric_scale.sigma(self.prediction, self.depth)
 
     @property
     def relative(self) -> np.ndarray | None:
@@ -121,11 +132,21 @@ class DepthPipeline:
             self.apply_scale(result, scale_shift or self.fixed_scale_shift())
         return result
 
-    def apply_scale(self, result: DepthResult, scale_shift: tuple[float, float] | None) -> None:
-        """Fill ``result.depth`` from its relative prediction and a (scale, shift), if any."""
-        if result.is_metric_model or scale_shift is None:
+    def apply_scale(self, result: DepthResult,
+                    scale: MetricScale | tuple[float, float] | None) -> None:
+        """Fill ``result.depth`` from its relative prediction and a scale, if any.
+
+        ``scale`` is a fused :class:`MetricScale` (with its local map and sigma) or a plain
+        (scale, shift).
+        """
+        if result.is_metric_model or scale is None:
             return
-        result.scale_shift = (float(scale_shift[0]), float(scale_shift[1]))
+        if isinstance(scale, MetricScale):
+            result.metric_scale = scale
+            result.scale_shift = (scale.scale, scale.shift)
+            result.depth = self.gate(scale.depth(result.prediction))
+            return
+        result.scale_shift = (float(scale[0]), float(scale[1]))
         result.depth = self.gate(relative_to_metric(result.prediction, *result.scale_shift))
 
     def gate(self, depth: np.ndarray) -> np.ndarray:

@@ -35,7 +35,8 @@ from mono_depth_ros.core.triangulation.pipeline import (draw_tracks, sparse_dept
                                                         sparse_sigma_image, TriangulationResult)
 from mono_depth_ros.pipeline.depth_pipeline import DepthResult
 
-DEPTH_TOPICS = ('depth/image', 'depth/camera_info', 'depth/relative', 'depth/colored', 'points')
+DEPTH_TOPICS = ('depth/image', 'depth/camera_info', 'depth/relative', 'depth/colored', 'points',
+                'depth/sigma')
 TRIANGULATION_TOPICS = ('triangulation/depth', 'triangulation/sigma', 'triangulation/points',
                         'triangulation/tracks')
 
@@ -84,8 +85,9 @@ class DepthOutputs:
         """Return the fields of the ``wanted`` depth topics this result and settings give.
 
         ``depth/relative`` comes from a relative model; ``depth/image``, ``depth/camera_info``
-        and ``points`` once there is metric depth; ``depth/colored`` from either (relative
-        depth in a steady range that follows the scene).
+        and ``points`` once there is metric depth; ``depth/sigma`` with a fused scale (its
+        1-sigma per pixel); ``depth/colored`` from either (relative depth in a steady range
+        that follows the scene).
         """
         messages: dict[str, OutputFields] = {}
         if result.relative is not None and 'depth/relative' in wanted:
@@ -93,6 +95,8 @@ class DepthOutputs:
         if result.depth is not None:
             if 'depth/image' in wanted:
                 messages['depth/image'] = numpy_to_image(result.depth, '32FC1')
+            if 'depth/sigma' in wanted and result.metric_scale is not None:
+                messages['depth/sigma'] = numpy_to_image(result.sigma(), '32FC1')
             if 'depth/camera_info' in wanted:
                 messages['depth/camera_info'] = camera.to_camera_info_fields()
             if settings.publish_points and 'points' in wanted:

@@ -57,7 +57,8 @@ def test_exact_points_recover_the_inverse_depth_scale_and_shift():
     depth, relative = _scene()
     fusion = ScaleFusion()
     fusion.add_points(10, _points(depth))
-    scale, shift = fusion.update(10, relative, CAMERA)
+    estimate = fusion.update(10, relative, CAMERA)
+    scale, shift = estimate.scale, estimate.shift
     assert scale == pytest.approx(1.0 / SCALE, rel=2e-3)
     assert shift == pytest.approx(-SHIFT / SCALE, rel=2e-2)
 
@@ -69,7 +70,7 @@ def test_outliers_are_rejected():
     points[20:40] *= 0.4
     fusion = ScaleFusion()
     fusion.add_points(10, points)
-    scale, _ = fusion.update(10, relative, CAMERA)
+    scale = fusion.update(10, relative, CAMERA).scale
     assert scale == pytest.approx(1.0 / SCALE, rel=0.02)
     assert fusion.last_fit.inliers <= 170
 
@@ -89,13 +90,13 @@ def test_a_jump_is_smoothed_once_and_adopted_when_it_persists():
     for index in range(3):
         fusion.add_points(index, _points(depth, seed=index))
         fusion.update(index, relative, CAMERA)
-    before = fusion.current(2)[0]
+    before = fusion.current(2).scale
     doubled = _points(depth) * 2.0   # the scene is suddenly twice as far: half the scale
     for index in range(3, 5):
         fusion.add_points(index, doubled)
-        assert fusion.update(index, relative, CAMERA)[0] == pytest.approx(before)
+        assert fusion.update(index, relative, CAMERA).scale == pytest.approx(before)
     fusion.add_points(5, doubled)
-    assert fusion.update(5, relative, CAMERA)[0] == pytest.approx(before / 2, rel=1e-2)
+    assert fusion.update(5, relative, CAMERA).scale == pytest.approx(before / 2, rel=1e-2)
     assert fusion.resets == 1
 
 
@@ -147,9 +148,9 @@ def test_points_and_maps_from_two_threads_keep_the_fusion_consistent():
         assert not set(fusion._points) & set(fusion._relative)
     fit, fits = fusion.fit_summary()
     assert fits > 0 and fit is not None
-    scale, shift = fusion.current(0)
-    assert scale == pytest.approx(1.0 / SCALE, rel=0.02)
-    assert shift == pytest.approx(-SHIFT / SCALE, rel=0.1)
+    estimate = fusion.current(0)
+    assert estimate.scale == pytest.approx(1.0 / SCALE, rel=0.02)
+    assert estimate.shift == pytest.approx(-SHIFT / SCALE, rel=0.1)
 
 
 @pytest.fixture(scope='module')
