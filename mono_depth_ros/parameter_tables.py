@@ -120,6 +120,14 @@ DEPTH_PARAMETERS = (
                   integer_range=(1, 100_000_000)),
     ParameterSpec('threads', 0, 'CPU threads for inference (0: the backend chooses)',
                   integer_range=(0, 256)),
+    ParameterSpec('edge_filter', True,
+                  'NaN at flying pixels (depth smeared across edges) in depth/image and points'),
+    ParameterSpec('voxel_size', 0.05, 'Voxel of points/filtered (m; 0: none)',
+                  float_range=(0.0, 10.0)),
+    ParameterSpec('max_range', 5.0, 'Farthest point of points/filtered (m)',
+                  float_range=(0.1, 1000.0)),
+    ParameterSpec('max_sigma', 0.5, 'Largest known depth sigma in points/filtered (m)',
+                  float_range=(0.0, 1000.0)),
 )
 # Changing one of these loads the model again; the others apply from the next frame.
 DEPTH_RELOAD_PARAMETERS = frozenset({

@@ -54,7 +54,9 @@ DIAGNOSTICS = TopicSpec('/diagnostics', 'diagnostic_msgs/msg/DiagnosticArray',
                         'Rates, dropped frames, latency and input problems, once a second')
 
 # The depth topics that need metric depth: a metric model, or a relative one with a scale.
-METRIC_DEPTH_TOPICS = ('depth/image', 'depth/camera_info', 'points')
+METRIC_DEPTH_TOPICS = ('depth/image', 'depth/camera_info', 'points', 'points/filtered')
+# The clouds, published with publish_points.
+CLOUD_TOPICS = ('points', 'points/filtered')
 
 DEPTH_NODE_TOPICS = NodeTopics(
     subscriptions=(
@@ -76,6 +78,9 @@ DEPTH_NODE_TOPICS = NodeTopics(
                   'bgr8 colorized depth for people', 'with publish_colored: true'),
         TopicSpec('points', 'sensor_msgs/msg/PointCloud2',
                   'Organized cloud x, y, z (and rgb with points_color) in the optical frame',
+                  'with depth/image and publish_points: true'),
+        TopicSpec('points/filtered', 'sensor_msgs/msg/PointCloud2',
+                  'Unorganized cloud for costmaps, fields of points, one point per voxel',
                   'with depth/image and publish_points: true'),
         TopicSpec('depth/sigma', 'sensor_msgs/msg/Image',
                   '32FC1 1-sigma of depth/image in metres, NaN where it is NaN',

@@ -21,7 +21,7 @@ at start. The topics are those of ``topic_tables``.
 from dataclasses import dataclass
 from typing import Callable, Mapping
 
-from mono_depth_ros.topic_tables import (CAMERA_INFO, DIAGNOSTICS, image_topic,
+from mono_depth_ros.topic_tables import (CAMERA_INFO, CLOUD_TOPICS, DIAGNOSTICS, image_topic,
                                          METRIC_DEPTH_TOPICS)
 
 SCALE_TOPIC = 'triangulation/points'
@@ -49,7 +49,7 @@ def depth_output_plan(values: Mapping[str, object], metric_model: bool) -> Outpu
     published: list[str] = []
     pending, missing, notes = [], [], []
     metric_topics = [topic for topic in METRIC_DEPTH_TOPICS
-                     if topic != 'points' or values['publish_points']]
+                     if topic not in CLOUD_TOPICS or values['publish_points']]
     scale_source = values['scale_source']
     if metric_model:
         published += metric_topics
@@ -67,10 +67,11 @@ def depth_output_plan(values: Mapping[str, object], metric_model: bool) -> Outpu
                             f'once {SCALE_TOPIC} (triangulation_node) gives a metric scale'))
         else:
             missing.append((tuple(metric_topics),
+                            # Short enough for one line with the four topics.
                             'the model is relative and scale_source is none; set '
-                            'scale_source:=triangulation (with triangulation_node) or fixed'))
+                            'scale_source:=triangulation or fixed'))
     if not values['publish_points']:
-        missing.append((('points',), 'publish_points is false; set publish_points:=true'))
+        missing.append((CLOUD_TOPICS, 'publish_points is false; set publish_points:=true'))
     if values['publish_colored']:
         published.append('depth/colored')
     else:

@@ -48,6 +48,7 @@ OUTPUT_TOPICS = {
     'depth/relative': 'sensor_msgs/msg/Image',
     'depth/colored': 'sensor_msgs/msg/Image',
     'points': 'sensor_msgs/msg/PointCloud2',
+    'points/filtered': 'sensor_msgs/msg/PointCloud2',
     'triangulation/depth': 'sensor_msgs/msg/Image',
     'triangulation/sigma': 'sensor_msgs/msg/Image',
     'triangulation/points': 'sensor_msgs/msg/PointCloud2',

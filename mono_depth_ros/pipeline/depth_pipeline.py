@@ -59,16 +59,8 @@ class DepthResult:
     depth: np.ndarray | None
     scale_shift: tuple[float, float] | None = None
     timings_ms: dict[str, float] = field(default_factory=dict)
+    # The fused scale behind ``depth`` (its sigma gives depth/sigma), when it came from points.
     metric_scale: MetricScale | None = None
-
-    def sigma(self) -> np.ndarray | None:
-        """Return the 1-sigma (m) of each pixel of ``depth`` (NaN where it is NaN), if known.
-
-        Known when the scale came from triangulated points (its filter, local map and misfit).
-        """
-        if self.depth is None or self.metric_scale is None:
-            return None
-        return self.metric_scale.sigma(self.prediction, self.depth)
 
     @property
     def relative(self) -> np.ndarray | None:

@@ -27,7 +27,9 @@ import cv2
 import numpy as np
 
 from mono_depth_ros.core.camera_model import CameraModel
+from mono_depth_ros.core.cloud_filter import filter_points
 from mono_depth_ros.core.colorize import colorize_depth, RangeTracker
+from mono_depth_ros.core.depth_edges import remove_flying_pixels
 from mono_depth_ros.core.image_codec import ImageFields, numpy_to_image
 from mono_depth_ros.core.pointcloud import (CloudFields, depth_to_points, pack_organized_cloud,
                                             pack_unorganized_cloud)
@@ -36,7 +38,9 @@ from mono_depth_ros.core.triangulation.pipeline import (draw_tracks, sparse_dept
 from mono_depth_ros.pipeline.depth_pipeline import DepthResult
 
 DEPTH_TOPICS = ('depth/image', 'depth/camera_info', 'depth/relative', 'depth/colored', 'points',
-                'depth/sigma')
+                'points/filtered', 'depth/sigma')
+# The topics made from metric depth after its flying pixels are removed (edge_filter).
+EDGE_FILTERED_TOPICS = frozenset({'depth/image', 'points', 'points/filtered', 'depth/sigma'})
 TRIANGULATION_TOPICS = ('triangulation/depth', 'triangulation/sigma', 'triangulation/points',
                         'triangulation/tracks')
 
@@ -54,6 +58,10 @@ class DepthOutputSettings:
     points_color: bool = True
     publish_colored: bool = True
     colormap: str = 'turbo'
+    edge_filter: bool = True
+    voxel_size: float = 0.05
+    max_range: float = 5.0
+    max_sigma: float = 0.5
 
     @classmethod
     def from_values(cls, values: Mapping[str, object]) -> 'DepthOutputSettings':
@@ -73,6 +81,24 @@ def organized_cloud(depth: np.ndarray, camera: CameraModel, stride: int,
     return pack_organized_cloud(points, colors)
 
 
+def costmap_cloud(depth: np.ndarray, camera: CameraModel, settings: 'DepthOutputSettings',
+                  bgr: np.ndarray | None = None,
+                  sigma: np.ndarray | None = None) -> CloudFields:
+    """Return ``points/filtered``: the pixels of ``points``, gated and one per voxel.
+
+    Every ``points_stride``-th pixel within ``max_range`` (m from the optical centre) and, where
+    ``sigma`` (H, W) is known, ``max_sigma``, reduced to one point per ``voxel_size`` voxel (the
+    centroid): an unorganized, dense cloud with the fields of ``points``.
+    """
+    stride = int(settings.points_stride)
+    points = depth_to_points(depth, camera.pixel_rays(stride), stride)
+    kept = filter_points(points, None if bgr is None else bgr[::stride, ::stride],
+                         None if sigma is None else sigma[::stride, ::stride],
+                         voxel_size=settings.voxel_size, max_range=settings.max_range,
+                         max_sigma=settings.max_sigma)
+    return pack_unorganized_cloud(kept.points, kept.colors_bgr)
+
+
 class DepthOutputs:
     """One camera stream's depth outputs; keeps the display range of relative depth/colored."""
 
@@ -84,25 +110,37 @@ class DepthOutputs:
                wanted: Collection[str]) -> dict[str, OutputFields]:
         """Return the fields of the ``wanted`` depth topics this result and settings give.
 
-        ``depth/relative`` comes from a relative model; ``depth/image``, ``depth/camera_info``
-        and ``points`` once there is metric depth; ``depth/sigma`` with a fused scale (its
-        1-sigma per pixel); ``depth/colored`` from either (relative depth in a steady range
-        that follows the scene).
+        ``depth/relative`` comes from a relative model; ``depth/image``, ``depth/camera_info``,
+        ``points`` and ``points/filtered`` once there is metric depth (with ``edge_filter``, its
+        flying pixels NaN first); ``depth/sigma`` with a fused scale (the 1-sigma of each pixel
+        of depth/image, which also gates points/filtered's ``max_sigma``); ``depth/colored``
+        from either (relative depth in a steady range that follows the scene).
         """
         messages: dict[str, OutputFields] = {}
         if result.relative is not None and 'depth/relative' in wanted:
             messages['depth/relative'] = numpy_to_image(result.relative, '32FC1')
         if result.depth is not None:
+            depth = result.depth
+            if settings.edge_filter and not EDGE_FILTERED_TOPICS.isdisjoint(wanted):
+                depth, _ = remove_flying_pixels(depth)
+            sigma = None
+            if result.metric_scale is not None and {'depth/sigma', 'points/filtered'} & set(
+                    wanted):
+                sigma = result.metric_scale.sigma(result.prediction, depth)
             if 'depth/image' in wanted:
-                messages['depth/image'] = numpy_to_image(result.depth, '32FC1')
-            if 'depth/sigma' in wanted and result.metric_scale is not None:
-                messages['depth/sigma'] = numpy_to_image(result.sigma(), '32FC1')
+                messages['depth/image'] = numpy_to_image(depth, '32FC1')
+            if 'depth/sigma' in wanted and sigma is not None:
+                messages['depth/sigma'] = numpy_to_image(sigma, '32FC1')
             if 'depth/camera_info' in wanted:
                 messages['depth/camera_info'] = camera.to_camera_info_fields()
             if settings.publish_points and 'points' in wanted:
                 bgr = rgb[:, :, ::-1] if settings.points_color else None
-                messages['points'] = organized_cloud(result.depth, camera,
+                messages['points'] = organized_cloud(depth, camera,
                                                      settings.points_stride, bgr)
+            if settings.publish_points and 'points/filtered' in wanted:
+                bgr = rgb[:, :, ::-1] if settings.points_color else None
+                # depth/sigma (None until a scale source or model gives one) gates max_sigma.
+                messages['points/filtered'] = costmap_cloud(depth, camera, settings, bgr, sigma)
         if settings.publish_colored and 'depth/colored' in wanted:
             messages['depth/colored'] = numpy_to_image(self._colored(result, settings), 'bgr8')
         return messages

@@ -38,7 +38,7 @@ from ros_harness import FRAME_ID, header, node_under_test
 from synthetic_frames import off_centre_camera, textured_rgb
 
 OUTPUTS = {'depth/image': Image, 'depth/camera_info': CameraInfo, 'depth/relative': Image,
-           'depth/colored': Image, 'points': PointCloud2}
+           'depth/colored': Image, 'points': PointCloud2, 'points/filtered': PointCloud2}
 STAMP_NS = 1_700_000_123_456_789_000
 
 
@@ -79,15 +79,17 @@ def test_metric_model_publishes_every_output_stamped_like_the_input(metric_model
                          args=depth_node_args(metric_model, min_depth=0.5, max_depth=8.0)) as (
                              node, publisher, collector):
         publisher.publish_frame(rgb, camera, STAMP_NS)
-        for topic in ('depth/image', 'depth/camera_info', 'depth/colored', 'points'):
+        for topic in ('depth/image', 'depth/camera_info', 'depth/colored', 'points',
+                      'points/filtered'):
             assert collector.wait_for(topic, 1, timeout=30.0), f'nothing on {topic}'
         depth_message = collector.messages('depth/image')[0]
         info = collector.messages('depth/camera_info')[0]
         colored = collector.messages('depth/colored')[0]
         cloud_message = collector.messages('points')[0]
+        costmap_message = collector.messages('points/filtered')[0]
         assert collector.count('depth/relative') == 0, 'a metric model has no relative output'
 
-    for message in (depth_message, info, colored, cloud_message):
+    for message in (depth_message, info, colored, cloud_message, costmap_message):
         assert stamp_to_ns(message.header.stamp) == STAMP_NS
         assert message.header.frame_id == FRAME_ID
     assert (depth_message.encoding, depth_message.width, depth_message.height) == (
@@ -115,11 +117,28 @@ def test_metric_model_publishes_every_output_stamped_like_the_input(metric_model
     np.testing.assert_allclose(cloud['y'][valid], expected_y[valid], rtol=1e-5, atol=1e-6)
     np.testing.assert_array_equal(cloud['rgb'][valid], rgb[::stride, ::stride][valid])
 
+    # points/filtered: the same fields, unorganized and dense, one point per 5 cm voxel within
+    # max_range (5 m), each the centroid of points of the organized cloud.
+    assert costmap_message.height == 1 and costmap_message.is_dense
+    assert 0 < costmap_message.width < valid.sum()
+    assert [(f.name, f.offset, f.datatype) for f in costmap_message.fields] == [
+        (f.name, f.offset, f.datatype) for f in cloud_message.fields]
+    assert costmap_message.point_step == cloud_message.point_step
+    costmap = read_cloud(costmap_message)
+    xyz = np.stack([costmap[axis][0] for axis in 'xyz'], axis=1)
+    assert np.isfinite(xyz).all() and np.linalg.norm(xyz, axis=1).max() <= 5.0
+    cells = np.floor(xyz / 0.05).astype(int)
+    assert len(np.unique(cells, axis=0)) == len(cells), 'one point per voxel'
+    organized = np.stack([cloud[axis][valid] for axis in 'xyz'], axis=1)
+    in_range = organized[np.linalg.norm(organized, axis=1) <= 5.0]
+    assert len(np.unique(np.floor(in_range / 0.05).astype(int), axis=0)) == len(cells)
+
 
 def test_relative_model_publishes_relative_depth_and_metric_only_with_a_scale(relative_model):
     camera = off_centre_camera()
-    with node_under_test(make_depth_node, OUTPUTS, args=depth_node_args(relative_model)) as (
-            node, publisher, collector):
+    # Without the edge filter depth/image is exactly the scaled relative output.
+    args = depth_node_args(relative_model, edge_filter=False)
+    with node_under_test(make_depth_node, OUTPUTS, args=args) as (node, publisher, collector):
         publisher.publish_frame(textured_rgb(), camera, STAMP_NS)
         assert collector.wait_for('depth/relative', 1, timeout=30.0)
         assert collector.wait_for('depth/colored', 1, timeout=10.0)

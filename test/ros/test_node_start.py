@@ -111,8 +111,8 @@ def test_a_cpu_start_without_a_params_file_is_short_and_says_what_it_publishes(t
     assert max(map(len, messages)) <= 160, output
     assert 'subscribes to /image, /camera_info' in output
     assert 'publishes /depth/relative, /depth/colored, /diagnostics' in output
-    assert ('no /depth/image, /depth/camera_info, /points: the model is relative and '
-            'scale_source is none; set scale_source:=triangulation') in output, output
+    assert ('no /depth/image, /depth/camera_info, /points, /points/filtered: the model is '
+            'relative and scale_source is none; set scale_source:=triangulation') in output, output
 
 
 def test_640x480_depth_crosses_from_a_node_started_with_a_clean_environment(tiny_onnx):

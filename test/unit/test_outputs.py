@@ -17,6 +17,7 @@
 That depth_node publishes exactly what process-bag writes is checked in test_depth_node.py.
 """
 
+import cv2
 import numpy as np
 import pytest
 
@@ -24,8 +25,9 @@ from mono_depth_ros.core.image_codec import ImageFields
 from mono_depth_ros.core.pointcloud import CloudFields, read_cloud
 from mono_depth_ros.core.triangulation.pipeline import TriangulationResult
 from mono_depth_ros.pipeline.depth_pipeline import DepthResult
-from mono_depth_ros.pipeline.outputs import (DEPTH_TOPICS, DepthOutputs, DepthOutputSettings,
-                                             triangulation_fields, TRIANGULATION_TOPICS)
+from mono_depth_ros.pipeline.outputs import (costmap_cloud, DEPTH_TOPICS, DepthOutputs,
+                                             DepthOutputSettings, triangulation_fields,
+                                             TRIANGULATION_TOPICS)
 from synthetic_frames import off_centre_camera, textured_rgb
 
 CAMERA = off_centre_camera()
@@ -48,7 +50,8 @@ def _relative_result(scaled: bool = False) -> DepthResult:
 def test_a_metric_result_gives_depth_camera_info_points_and_colour_but_no_relative():
     fields = DepthOutputs().fields(_metric_result(), CAMERA, RGB, DepthOutputSettings(),
                                    DEPTH_TOPICS)
-    assert list(fields) == ['depth/image', 'depth/camera_info', 'points', 'depth/colored']
+    assert list(fields) == ['depth/image', 'depth/camera_info', 'points', 'points/filtered',
+                            'depth/colored']
     assert isinstance(fields['depth/image'], ImageFields)
     assert fields['depth/image'].encoding == '32FC1'
     assert fields['depth/colored'].encoding == 'bgr8'
@@ -64,7 +67,7 @@ def test_a_relative_result_gives_metric_outputs_only_once_it_has_a_scale():
     scaled = outputs.fields(_relative_result(scaled=True), CAMERA, RGB, DepthOutputSettings(),
                             DEPTH_TOPICS)
     assert list(scaled) == ['depth/relative', 'depth/image', 'depth/camera_info', 'points',
-                            'depth/colored']
+                            'points/filtered', 'depth/colored']
 
 
 def test_only_wanted_and_enabled_topics_are_computed():
@@ -84,13 +87,74 @@ def test_points_follow_the_stride_and_the_colour_switch():
     coloured = DepthOutputs().fields(result, CAMERA, RGB, DepthOutputSettings(points_stride=4),
                                      {'points'})['points']
     plain = DepthOutputs().fields(result, CAMERA, RGB,
-                                  DepthOutputSettings(points_stride=4, points_color=False),
+                                  DepthOutputSettings(points_stride=4, points_color=False,
+                                                      edge_filter=False),
                                   {'points'})['points']
     assert (coloured.height, coloured.width) == (HEIGHT // 4, WIDTH // 4)
     assert 'rgb' in {field.name for field in coloured.fields}
     assert 'rgb' not in {field.name for field in plain.fields}
     np.testing.assert_array_equal(read_cloud(coloured)['rgb'], RGB[::4, ::4])
     np.testing.assert_allclose(read_cloud(plain)['z'], result.depth[::4, ::4])
+
+
+def _stepped_result() -> DepthResult:
+    """A wall at 2 m in front of one at 6 m, the step smeared over ~4 px as a network does."""
+    depth = np.full((HEIGHT, WIDTH), 6.0, dtype=np.float32)
+    depth[:, : WIDTH // 2] = 2.0
+    inverse = cv2.GaussianBlur(1.0 / depth, (0, 0), 1.5)
+    smeared = (1.0 / inverse).astype(np.float32)
+    return DepthResult(prediction=smeared, is_metric_model=True, depth=smeared)
+
+
+def test_the_edge_filter_blanks_the_same_flying_pixels_in_depth_image_and_points():
+    result = _stepped_result()
+    topics = {'depth/image', 'points'}
+    filtered = DepthOutputs().fields(result, CAMERA, RGB, DepthOutputSettings(points_stride=1),
+                                     topics)
+    raw = DepthOutputs().fields(result, CAMERA, RGB,
+                                DepthOutputSettings(points_stride=1, edge_filter=False), topics)
+    depth = np.frombuffer(filtered['depth/image'].data, np.float32).reshape(HEIGHT, WIDTH)
+    blanked = np.isnan(depth)
+    between = (result.depth > 2.1) & (result.depth < 5.7)  # off both walls by > 5 %
+    assert between.any() and blanked[between].all()
+    assert blanked.sum() < 12 * HEIGHT, 'only a band at the step goes'
+    np.testing.assert_array_equal(np.isnan(read_cloud(filtered['points'])['z']), blanked)
+    np.testing.assert_array_equal(
+        np.frombuffer(raw['depth/image'].data, np.float32).reshape(HEIGHT, WIDTH), result.depth)
+
+
+def test_points_filtered_is_an_unorganized_voxel_cloud_with_the_fields_of_points():
+    result = _stepped_result()
+    settings = DepthOutputSettings(voxel_size=0.1, max_range=4.0)
+    fields = DepthOutputs().fields(result, CAMERA, RGB, settings, {'points', 'points/filtered'})
+    cloud, organized = fields['points/filtered'], fields['points']
+    assert cloud.height == 1 and cloud.is_dense and cloud.width > 0
+    assert cloud.fields == organized.fields and cloud.point_step == organized.point_step
+    values = read_cloud(cloud)
+    xyz = np.stack([values[axis][0] for axis in 'xyz'], axis=1)
+    assert np.linalg.norm(xyz, axis=1).max() <= 4.0, 'the 6 m wall is beyond max_range'
+    np.testing.assert_allclose(xyz[:, 2], 2.0, rtol=0.03)  # the near wall only
+    cells = np.floor(xyz / 0.1).astype(int)
+    assert len(np.unique(cells, axis=0)) == len(cells), 'one point per voxel'
+    plain = DepthOutputs().fields(result, CAMERA, RGB,
+                                  DepthOutputSettings(points_color=False, publish_points=True),
+                                  {'points/filtered'})['points/filtered']
+    assert [field.name for field in plain.fields] == ['x', 'y', 'z']
+    assert 'points/filtered' not in DepthOutputs().fields(
+        result, CAMERA, RGB, DepthOutputSettings(publish_points=False), {'points/filtered'})
+
+
+def test_points_filtered_leaves_out_points_whose_known_sigma_exceeds_max_sigma():
+    depth = np.full((HEIGHT, WIDTH), 2.0, dtype=np.float32)
+    sigma = np.full((HEIGHT, WIDTH), np.nan, dtype=np.float32)  # unknown: kept
+    sigma[:, WIDTH // 2:] = 0.8  # known and too uncertain: left out
+    sigma[: HEIGHT // 2, : WIDTH // 4] = 0.1
+    settings = DepthOutputSettings(max_sigma=0.5, voxel_size=0.0, points_stride=1)
+    cloud = costmap_cloud(depth, CAMERA, settings, sigma=sigma)
+    x = read_cloud(cloud)['x'][0]
+    assert cloud.width == HEIGHT * WIDTH // 2
+    assert x.max() < (WIDTH // 2 - CAMERA.cx) / CAMERA.fx * 2.0
+    assert costmap_cloud(depth, CAMERA, settings).width == HEIGHT * WIDTH, 'no sigma: no gate'
 
 
 def test_relative_colour_follows_a_steady_range_kept_per_stream():

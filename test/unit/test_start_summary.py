@@ -24,7 +24,7 @@ from mono_depth_ros.topic_tables import NODE_TOPICS
 
 DEPTH_DEFAULTS = {spec.name: spec.default for spec in DEPTH_PARAMETERS}
 TRIANGULATION_DEFAULTS = {spec.name: spec.default for spec in TRIANGULATION_PARAMETERS}
-METRIC = ('depth/image', 'depth/camera_info', 'points')
+METRIC = ('depth/image', 'depth/camera_info', 'points', 'points/filtered')
 
 
 def depth_plan(metric_model: bool = False, **changes):
@@ -53,9 +53,8 @@ def test_a_relative_model_without_a_scale_source_says_how_to_get_metric_depth():
     assert lines == [
         'subscribes to /cam/image, /cam/camera_info',
         'publishes /cam/depth/relative, /cam/depth/colored, /cam/diagnostics',
-        'no /cam/depth/image, /cam/depth/camera_info, /cam/points: the model is relative and '
-        'scale_source is none; set scale_source:=triangulation (with triangulation_node) or '
-        'fixed']
+        'no /cam/depth/image, /cam/depth/camera_info, /cam/points, /cam/points/filtered: the '
+        'model is relative and scale_source is none; set scale_source:=triangulation or fixed']
 
 
 def test_a_relative_model_with_a_fixed_scale_publishes_everything():
@@ -72,7 +71,8 @@ def test_a_relative_model_with_triangulation_waits_for_the_points():
                                      'metric scale'),)
     assert summary_lines(plan)[1] == (
         'publishes depth/relative, depth/colored, /diagnostics; depth/image, depth/camera_info, '
-        'points once triangulation/points (triangulation_node) gives a metric scale')
+        'points, points/filtered once triangulation/points (triangulation_node) gives a metric '
+        'scale')
 
 
 @pytest.mark.parametrize('metric_model', [True, False])
@@ -80,7 +80,9 @@ def test_outputs_switched_off_by_a_parameter_say_which_one(metric_model):
     plan = depth_plan(metric_model, scale_source='fixed', publish_points=False,
                       publish_colored=False)
     assert 'points' not in plan.published and 'depth/colored' not in plan.published
+    assert 'points/filtered' not in plan.published
     assert missing(plan)['points'] == 'publish_points is false; set publish_points:=true'
+    assert missing(plan)['points/filtered'] == missing(plan)['points']
     assert missing(plan)['depth/colored'] == ('publish_colored is false; set '
                                               'publish_colored:=true')
     relative = depth_plan(metric_model, publish_points=False)
