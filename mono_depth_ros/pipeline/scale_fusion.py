@@ -36,8 +36,8 @@ import numpy as np
 from mono_depth_ros.core.camera_model import CameraModel
 from mono_depth_ros.core.metrics import fit_scale_shift_robust
 from mono_depth_ros.core.relative_depth import relative_to_metric
-from mono_depth_ros.core.scale_map import (fit_scale_map, LocalScaleMap, robust_variance,
-                                           ScaleMapSettings)
+from mono_depth_ros.core.scale_map import (blend_maps, fit_scale_map, LocalScaleMap,
+                                           robust_variance, ScaleMapSettings)
 
 SPREAD_GRID = (4, 4)        # image regions counted for the spread check (columns, rows)
 CORRELATION_GRID = (8, 6)   # cells that count as independent samples of the network's misfit
@@ -52,6 +52,7 @@ class ScaleFusionSettings:
     min_inlier_fraction: float = 0.5   # share of the points that must agree with the fit
     min_regions: int = 4            # of the 4x4 image regions, how many must hold points
     min_relative_span: float = 0.05  # (p95 - p5) / median of the points' relative values
+    max_residual: float = 0.2       # median |depth error| / depth of the inliers after the fit
     stamp_tolerance_ns: int = 5_000_000   # points and image belong together within this
     jump_ratio: float = 1.5         # a fit this far from the estimate is a jump...
     jump_frames: int = 3            # ...and this many in a row restart the filter
@@ -59,12 +60,16 @@ class ScaleFusionSettings:
     keep_frames: int = 30           # how many frames of points and relative maps are kept
     method: str = 'huber'           # robust fit: huber (IRLS) or ransac, then weighted LS
     min_process_noise: float = 1e-6   # per-fit variance floor of log scale and shift / scale
-    noise_learning_rate: float = 0.3  # how fast the process noise follows the innovations
+    noise_learning_rate: float = 0.15  # how fast the process noise follows the innovations
     local_map: bool = True          # correct the global fit per pixel from the residuals
-    # A priori 1-sigma of a network's log-depth error where no point checks it: a pixel's
-    # sigma never claims less misfit than this away from the points.
-    prior_misfit_sigma: float = 0.05
+    # A priori 1-sigma of a network's log-depth error where no point checks it (relative
+    # networks are typically 5-10 % off after alignment on real scenes): away from the points
+    # a pixel's sigma never claims less than this.
+    prior_misfit_sigma: float = 0.1
     scale_map: ScaleMapSettings = field(default_factory=ScaleMapSettings)
+    # Share of the previous local map kept at each fit: the network's spatial error stays
+    # where it is in the image from frame to frame, the points' noise does not.
+    map_memory: float = 0.5
 
 
 @dataclass
@@ -79,11 +84,13 @@ class FrameFit:
     residual: float  # median |depth error| / depth over the inliers
     covariance: np.ndarray = field(default_factory=lambda: np.eye(2))  # of (log s, t / s)
     regions: int = 0
-    relative: np.ndarray = field(default_factory=lambda: np.empty(0, np.float32))
+    relative: np.ndarray = field(default_factory=lambda: np.empty(0, np.float32))  # at pixels
     depths: np.ndarray = field(default_factory=lambda: np.empty(0, np.float32))
     log_variances: np.ndarray = field(default_factory=lambda: np.empty(0))
     pixels: np.ndarray = field(default_factory=lambda: np.empty((0, 2)))
     image_size: tuple[int, int] = (0, 0)
+    # The share of the fit's error that repeats from frame to frame (the network's misfit).
+    bias_covariance: np.ndarray = field(default_factory=lambda: np.zeros((2, 2)))
 
     @property
     def state(self) -> np.ndarray:
@@ -113,11 +120,13 @@ class MetricScale:
     misfit_variance: float
     local_map: LocalScaleMap | None = None
     inliers: int = 0
+    bias_variance: float = 0.0   # of log scale: the misfit's share that does not average out
 
     @property
     def scale_sigma(self) -> float:
-        """Return the 1-sigma of ``scale`` (first order, from the log-scale variance)."""
-        return self.scale * math.sqrt(max(float(self.covariance[0, 0]), 0.0))
+        """Return the 1-sigma of ``scale``: the filter's and the misfit's bias (first order)."""
+        return self.scale * math.sqrt(max(float(self.covariance[0, 0]) + self.bias_variance,
+                                          0.0))
 
     def depth(self, relative: np.ndarray) -> np.ndarray:
         """Return metric depth (float32, NaN where unknown) with the local map applied."""
@@ -208,7 +217,7 @@ def fit_frame(stamp_ns: int, relative: np.ndarray, camera: CameraModel, points: 
                              point_sigmas[inliers], pixels[inliers], width, height)
     if weighted is None:
         return FitRefusal(stamp_ns, 'the weighted fit is singular (points at one depth)')
-    scale, shift, covariance = weighted
+    scale, shift, covariance, bias_covariance = weighted
     if not (math.isfinite(scale) and math.isfinite(shift)) or scale <= 0:
         return FitRefusal(stamp_ns, f'the fit gives scale {scale:.3g}: the relative map does '
                           'not grow with inverse depth here')
@@ -216,21 +225,31 @@ def fit_frame(stamp_ns: int, relative: np.ndarray, camera: CameraModel, points: 
     with np.errstate(divide='ignore', invalid='ignore'):
         errors = np.abs(1.0 / fitted - depths[inliers]) / depths[inliers]
     residual = float(np.nanmedian(errors)) if errors.size else float('nan')
+    if not residual <= settings.max_residual:
+        return FitRefusal(stamp_ns, f'inconsistent points: the fit is off by {residual:.0%} '
+                          f'of the depth at the median point (need <= '
+                          f'{settings.max_residual:.0%})')
     with np.errstate(divide='ignore', invalid='ignore'):
         log_variances = np.where(np.isfinite(point_sigmas[inliers]),
                                  (point_sigmas[inliers] / depths[inliers]) ** 2, np.nan)
+    # The residuals that size each pixel's sigma use the pixel itself, not the bilinear mean
+    # of four: a network's per-pixel noise would otherwise be halved.
+    columns, rows = np.rint(pixels[inliers]).astype(np.int64).T
+    nearest = np.asarray(relative, dtype=np.float32)[rows, columns]
     return FrameFit(stamp_ns, float(scale), float(shift), count, inlier_count, residual,
-                    covariance, regions, values[inliers], depths[inliers], log_variances,
-                    pixels[inliers], (width, height))
+                    covariance, regions, nearest, depths[inliers], log_variances,
+                    pixels[inliers], (width, height), bias_covariance)
 
 
 def _weighted_fit(values: np.ndarray, inverse: np.ndarray, depths: np.ndarray,
                   sigmas: np.ndarray, pixels: np.ndarray, width: int, height: int):
-    """Return (scale, shift, covariance of (log s, t / s)) of the inliers, or None.
+    """Return (scale, shift, covariances of (log s, t / s)) of the inliers, or None.
 
     Each point weighs by its inverse-depth variance plus the network's misfit (measured from
-    the residuals). The misfit is spatially correlated, so its share of the covariance counts
-    one sample per occupied cell, not per point.
+    the residuals). The misfit is spatially correlated, so its share counts one sample per
+    occupied cell, not per point; and it stays where it is in the image from frame to frame,
+    so that share (the second covariance) is a bias that averaging over frames does not
+    reduce, kept apart from the first, which does average out.
     """
     r = values.astype(np.float64)
     design = np.column_stack([r, np.ones_like(r)])
@@ -252,10 +271,11 @@ def _weighted_fit(values: np.ndarray, inverse: np.ndarray, depths: np.ndarray,
     chi2 = float(np.sum(weights * residuals ** 2)) / max(len(r) - 2, 1)
     cells = max(_occupied_cells(pixels, width, height, CORRELATION_GRID), 1)
     correlated = misfit / (misfit + typical)
-    inflation = max(chi2, 1.0) * (1.0 + (len(r) / cells - 1.0) * correlated)
-    covariance = inverse_normal * inflation
+    independent = inverse_normal * max(chi2, 1.0)
+    shared = independent * (len(r) / cells - 1.0) * correlated
     jacobian = np.array([[1.0 / scale, 0.0], [-shift / scale ** 2, 1.0 / scale]])
-    return float(scale), float(shift), jacobian @ covariance @ jacobian.T
+    return (float(scale), float(shift), jacobian @ independent @ jacobian.T,
+            jacobian @ shared @ jacobian.T)
 
 
 def _occupied_cells(pixels: np.ndarray, width: int, height: int, grid: tuple[int, int]) -> int:
@@ -278,15 +298,16 @@ class ScaleFilter:
         self.settings = settings
         self.state: np.ndarray | None = None
         self.covariance = np.eye(2)
-        self.process_noise = np.full(2, settings.min_process_noise)
-        self.jumps = 0
         self.restarts = 0
+        self.reset()
 
     def reset(self) -> None:
         """Forget the estimate."""
         self.state = None
         self.jumps = 0
         self.process_noise = np.full(2, self.settings.min_process_noise)
+        self._innovation_power = np.zeros(2)
+        self._explained_power = np.zeros(2)
 
     def update(self, fit: FrameFit) -> bool:
         """Absorb one fit; return False when it was held back as a possible jump."""
@@ -304,11 +325,17 @@ class ScaleFilter:
             self.state, self.covariance = measured, noise.copy()
             return True
         self.jumps = 0
-        unexplained = innovation ** 2 - np.diag(self.covariance) - np.diag(noise)
+        # Covariance matching over a few fits: the squared innovations beyond what the last
+        # estimate's variance and the fits' own explain are the process noise.
         rate = self.settings.noise_learning_rate
-        self.process_noise = np.maximum(
-            (1.0 - rate) * self.process_noise + rate * np.maximum(unexplained, 0.0),
-            self.settings.min_process_noise)
+        self._innovation_power = (1.0 - rate) * self._innovation_power + rate * innovation ** 2
+        self._explained_power = ((1.0 - rate) * self._explained_power
+                                 + rate * (np.diag(self.covariance) + np.diag(noise)))
+        # Only innovations clearly beyond the explained (twice, as a chi-square test over the
+        # few fits the rate averages) count: a steady network keeps the floor and is averaged.
+        excess = np.where(self._innovation_power > 2.0 * self._explained_power,
+                          self._innovation_power - self._explained_power, 0.0)
+        self.process_noise = np.maximum(excess, self.settings.min_process_noise)
         predicted = self.covariance + np.diag(self.process_noise)
         gain = predicted @ np.linalg.inv(predicted + noise)
         self.state = self.state + gain @ innovation
@@ -390,9 +417,11 @@ class ScaleFusion:
             if abs(stamp_ns - self._estimate_stamp_ns) > self.settings.max_age_ns:
                 return None
             scale = math.exp(state[0])
+            fit = self.last_fit
             return MetricScale(scale, scale * float(state[1]), self._filter.covariance.copy(),
                                self._misfit_variance, self._local_map,
-                               self.last_fit.inliers if self.last_fit else 0)
+                               fit.inliers if fit else 0,
+                               float(fit.bias_covariance[0, 0]) if fit else 0.0)
 
     def fit_summary(self) -> tuple[FrameFit | None, int]:
         """Return the last fit and the number of fits, read together."""
@@ -441,10 +470,12 @@ class ScaleFusion:
         typical = float(np.median(fit.log_variances[known])) if known.any() else 0.0
         # The points' own noise is left in: below it the network's error cannot be told
         # apart from theirs, so a pixel's sigma errs on the safe side.
-        self._misfit_variance = max(robust_variance(residuals),
-                                    self.settings.prior_misfit_sigma ** 2)
-        self._local_map = None
-        if self.settings.local_map:
-            variances = np.where(known, fit.log_variances, typical)
-            self._local_map = fit_scale_map(fit.pixels, residuals, variances, fit.image_size,
-                                            self._misfit_variance, self.settings.scale_map)
+        misfit = robust_variance(residuals)
+        floor = self.settings.prior_misfit_sigma ** 2
+        self._misfit_variance = max(misfit, floor)
+        if not self.settings.local_map:
+            return
+        variances = np.where(known, fit.log_variances, typical)
+        fresh = fit_scale_map(fit.pixels, residuals, variances, fit.image_size, misfit,
+                              self.settings.scale_map, floor)
+        self._local_map = blend_maps(self._local_map, fresh, self.settings.map_memory)
