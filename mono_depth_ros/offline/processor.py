@@ -49,6 +49,7 @@ OUTPUT_TOPICS = {
     'depth/colored': 'sensor_msgs/msg/Image',
     'points': 'sensor_msgs/msg/PointCloud2',
     'points/filtered': 'sensor_msgs/msg/PointCloud2',
+    'depth/sigma': 'sensor_msgs/msg/Image',
     'triangulation/depth': 'sensor_msgs/msg/Image',
     'triangulation/sigma': 'sensor_msgs/msg/Image',
     'triangulation/points': 'sensor_msgs/msg/PointCloud2',
