@@ -82,8 +82,12 @@ DEPTH_NODE_TOPICS = NodeTopics(
         TopicSpec('points/filtered', 'sensor_msgs/msg/PointCloud2',
                   'Unorganized cloud for costmaps, fields of points, one point per voxel',
                   'with depth/image and publish_points: true'),
+        TopicSpec('depth/sigma', 'sensor_msgs/msg/Image',
+                  '32FC1 1-sigma of depth/image in metres, NaN where it is NaN',
+                  'with scale_source: triangulation once it has a scale'),
         TopicSpec(DIAGNOSTICS.name, DIAGNOSTICS.message_type,
-                  DIAGNOSTICS.description + '; the backend and the metric scale'),
+                  DIAGNOSTICS.description + '; the backend and the metric scale with its '
+                  'sigma'),
     ),
 )
 

@@ -31,7 +31,8 @@ import numpy as np
 
 from mono_depth_ros.core.camera_model import CameraModel
 from mono_depth_ros.core.errors import BadMessageError
-from mono_depth_ros.core.transforms import invert_pose, matrix_to_quaternion, pose_matrix
+from mono_depth_ros.core.transforms import (invert_pose, matrix_to_quaternion, pose_matrix,
+                                            slerp)
 
 DEFAULT_MAX_DIFFERENCE_NS = 20_000_000  # 0.02 s, as TUM's associate.py
 TUM_IMAGE_SIZE = (640, 480)
@@ -75,6 +76,35 @@ class Trajectory:
         """Return the 4x4 poses."""
         return [pose_matrix(position, quaternion, check_norm=False)
                 for position, quaternion in zip(self.positions, self.quaternions)]
+
+    def pose_at(self, stamp_ns: int, max_gap_ns: int = DEFAULT_MAX_DIFFERENCE_NS * 5
+                ) -> np.ndarray | None:
+        """Return the 4x4 pose at ``stamp_ns``, interpolated (slerp) between its neighbours.
+
+        None when the stamp is outside the trajectory (beyond ``max_gap_ns`` of its ends) or
+        its neighbours are more than ``max_gap_ns`` apart.
+        """
+        stamps = self.stamps_ns
+        if not len(stamps):
+            return None
+        after = int(np.searchsorted(stamps, stamp_ns))
+        before = after - 1
+        if after < len(stamps) and stamps[after] == stamp_ns:
+            return pose_matrix(self.positions[after], self.quaternions[after], check_norm=False)
+        if before < 0 or after >= len(stamps):
+            nearest = 0 if before < 0 else len(stamps) - 1
+            if abs(int(stamps[nearest]) - stamp_ns) > max_gap_ns:
+                return None
+            return pose_matrix(self.positions[nearest], self.quaternions[nearest],
+                               check_norm=False)
+        gap = int(stamps[after]) - int(stamps[before])
+        if gap > max_gap_ns:
+            return None
+        fraction = (stamp_ns - int(stamps[before])) / gap
+        position = ((1.0 - fraction) * self.positions[before]
+                    + fraction * self.positions[after])
+        return pose_matrix(position, slerp(self.quaternions[before], self.quaternions[after],
+                                           fraction), check_norm=False)
 
     def transformed(self, right: np.ndarray) -> 'Trajectory':
         """Return the trajectory of ``pose @ right`` (a fixed frame change on the moving side).

@@ -40,12 +40,17 @@ def format_table(result: dict) -> str:
     lines.append(f'{"metric":<{width}}  value')
     lines += [f'{_LABELS[name]:<{width}}  {result["metrics"][name]:.4f}'
               for name in METRIC_NAMES]
+    if 'tae' in result:
+        lines.append(f'{"TAE":<{width}}  {result["tae"]:.4f} ({result["tae_pairs"]} pairs of '
+                     'consecutive frames)')
     return '\n'.join(lines)
 
 
 def write_csv(path, rows: list[dict]) -> None:
-    """Write the per-frame rows (pred, gt, stamp, count, metrics, scale, shift)."""
+    """Write the per-frame rows (pred, gt, stamp, count, metrics, scale, shift[, tae])."""
     columns = ['pred', 'gt', 'stamp', 'count', *METRIC_NAMES, 'scale', 'shift']
+    if any('tae' in row for row in rows):
+        columns.append('tae')
     with open(path, 'w', newline='') as stream:
         writer = csv.DictWriter(stream, fieldnames=columns, extrasaction='ignore')
         writer.writeheader()

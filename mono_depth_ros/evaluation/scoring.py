@@ -31,6 +31,7 @@ from mono_depth_ros.core.metrics import (aggregate_metrics, align_median, align_
                                          compute_metrics, METRIC_NAMES)
 from mono_depth_ros.evaluation import EvalError, NothingScoredError
 from mono_depth_ros.evaluation.sources import DepthSource, open_sources
+from mono_depth_ros.evaluation.temporal import open_temporal_scorer
 
 ALIGNMENTS = ('none', 'median', 'scale-shift')
 
@@ -55,9 +56,9 @@ def match_frames(pred: DepthSource, gt: DepthSource, tolerance_ns: int,
     return [(pred_known[i], gt_known[j]) for i, j in pairs], 'stamp'
 
 
-def score_frame(pred: np.ndarray, gt: np.ndarray, align: str, space: str, min_depth: float,
-                max_depth: float | None) -> dict:
-    """Return the metrics of one frame after alignment, with ``scale`` and ``shift``."""
+def align_frame(pred: np.ndarray, gt: np.ndarray, align: str, space: str, min_depth: float,
+                max_depth: float | None) -> tuple[np.ndarray, float, float]:
+    """Return the prediction aligned to the ground truth (``align``) with its scale and shift."""
     scored_range = np.isfinite(gt) & (gt > min_depth)
     if max_depth is not None:
         scored_range &= gt <= max_depth
@@ -66,8 +67,7 @@ def score_frame(pred: np.ndarray, gt: np.ndarray, align: str, space: str, min_de
         pred, scale = align_median(pred, gt, mask=scored_range)
     elif align == 'scale-shift':
         pred, scale, shift = align_scale_shift(pred, gt, mask=scored_range, space=space)
-    metrics = compute_metrics(pred, gt, min_depth=min_depth, max_depth=max_depth)
-    return {**metrics, 'scale': float(scale), 'shift': float(shift)}
+    return pred, float(scale), float(shift)
 
 
 def evaluate(args: argparse.Namespace) -> dict:
@@ -84,6 +84,7 @@ def evaluate(args: argparse.Namespace) -> dict:
             f'{_span(pred.keys)}; {len(gt.keys)} ground-truth frames from {gt.description}, '
             f'{_span(gt.keys)})')
     gt_for = dict(pairs)
+    temporal = open_temporal_scorer(args) if getattr(args, 'tae', False) else None
     rows, resized, unaligned = [], 0, 0
     for index, prediction in pred.load(sorted(gt_for)):
         _, truth = next(gt.load([gt_for[index]]))
@@ -92,12 +93,20 @@ def evaluate(args: argparse.Namespace) -> dict:
                                     interpolation=cv2.INTER_NEAREST)
             resized += 1
         try:
-            metrics = score_frame(prediction, truth, args.align, args.align_space,
-                                  args.min_depth, args.max_depth)
+            aligned, scale, shift = align_frame(prediction, truth, args.align, args.align_space,
+                                                args.min_depth, args.max_depth)
+            metrics = {**compute_metrics(aligned, truth, min_depth=args.min_depth,
+                                         max_depth=args.max_depth),
+                       'scale': scale, 'shift': shift}
         except BadMessageError:  # too few valid pixels to align: nothing to score
             unaligned += 1
+            aligned = None
             metrics = {'count': 0, **{name: float('nan') for name in METRIC_NAMES},
                        'scale': float('nan'), 'shift': float('nan')}
+        if temporal is not None and aligned is not None:
+            stamp = gt.stamps_ns[gt_for[index]]
+            metrics['tae'] = temporal.add(stamp if stamp is not None
+                                          else pred.stamps_ns[index], aligned, truth)
         rows.append({'pred': pred.keys[index], 'gt': gt.keys[gt_for[index]],
                      'stamp': _stamp_text(pred.stamps_ns[index]), **metrics})
     summary = aggregate_metrics(rows, weighting=args.weighting)
@@ -121,6 +130,7 @@ def evaluate(args: argparse.Namespace) -> dict:
         'pred': pred.description,
         'pred_note': pred.note,
         'gt': gt.description,
+        **(temporal.summary() if temporal is not None else {}),
         'per_frame': rows,
     }
 

@@ -44,7 +44,8 @@ from mono_depth_ros.topic_tables import DEPTH_NODE_TOPICS
 
 # The published topics (relative to the node's namespace) and their message types.
 OUTPUT_TYPES = {'depth/image': Image, 'depth/camera_info': CameraInfo, 'depth/relative': Image,
-                'depth/colored': Image, 'points': PointCloud2, 'points/filtered': PointCloud2}
+                'depth/colored': Image, 'points': PointCloud2, 'points/filtered': PointCloud2,
+                'depth/sigma': Image}
 
 
 def cpu_fallback(values: dict) -> str | None:

@@ -66,15 +66,18 @@ def depth_output_plan(values: Mapping[str, object], metric_model: bool,
         published += metric_topics
         missing.append((('depth/relative',),
                         'the model is metric; a relative model publishes it'))
+        missing.append((('depth/sigma',), 'the model gives no variance'))
         if scale_source != 'none':
             notes.append(f'scale_source {scale_source} is not used: the model is metric')
     else:
         published.append('depth/relative')
         if scale_source == 'fixed':
             published += metric_topics
+            missing.append((('depth/sigma',), 'a fixed scale has no sigma; '
+                            'scale_source:=triangulation gives one'))
         elif scale_source == 'triangulation':
             subscriptions.append(SCALE_TOPIC)
-            pending.append((tuple(metric_topics),
+            pending.append(((*metric_topics, 'depth/sigma'),
                             f'once {SCALE_TOPIC} (triangulation_node) gives a metric scale'))
         else:
             missing.append((tuple(metric_topics),

@@ -32,7 +32,8 @@ import numpy as np
 from mono_depth_ros.core.camera_model import CameraModel, CameraModelCache
 from mono_depth_ros.core.errors import BadMessageError
 from mono_depth_ros.core.image_codec import decode_compressed, image_to_rgb8
-from mono_depth_ros.core.triangulation.pipeline import TriangulationPipeline
+from mono_depth_ros.core.triangulation.pipeline import (TriangulationPipeline,
+                                                        TriangulationResult)
 from mono_depth_ros.pipeline.depth_pipeline import DepthPipeline
 from mono_depth_ros.pipeline.outputs import (DEPTH_TOPICS, DepthOutputs, DepthOutputSettings,
                                              OutputFields, triangulation_fields,
@@ -48,6 +49,7 @@ OUTPUT_TOPICS = {
     'depth/colored': 'sensor_msgs/msg/Image',
     'points': 'sensor_msgs/msg/PointCloud2',
     'points/filtered': 'sensor_msgs/msg/PointCloud2',
+    'depth/sigma': 'sensor_msgs/msg/Image',
     'triangulation/depth': 'sensor_msgs/msg/Image',
     'triangulation/sigma': 'sensor_msgs/msg/Image',
     'triangulation/points': 'sensor_msgs/msg/PointCloud2',
@@ -223,17 +225,17 @@ class OfflineProcessor:
             self.counts.last_problem = f'frame {frame.stamp_ns}: {error}'
             output.status = f'bad input: {error}'
             return output
-        points = None
+        triangulated = None
         if self.triangulation is not None:
-            points = self._triangulate(frame, rgb, camera, output)
+            triangulated = self._triangulate(frame, rgb, camera, output)
         if self.depth is not None:
-            self._estimate_depth(frame, rgb, camera, points, output)
+            self._estimate_depth(frame, rgb, camera, triangulated, output)
         if output.messages:
             self.counts.frames_out += 1
         return output
 
     def _triangulate(self, frame: InputFrame, rgb: np.ndarray, camera: CameraModel,
-                     output: FrameOutput) -> np.ndarray | None:
+                     output: FrameOutput) -> TriangulationResult | None:
         gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
         result = self.triangulation.process_frame(frame.stamp_ns, gray, camera)
         if result.status.startswith('reset'):
@@ -245,15 +247,17 @@ class OfflineProcessor:
             return None
         output.messages.update(triangulation_fields(result, rgb, TRIANGULATION_TOPICS))
         output.triangulated_points = len(result)
-        return result.points_camera
+        return result
 
     def _estimate_depth(self, frame: InputFrame, rgb: np.ndarray, camera: CameraModel,
-                        points: np.ndarray | None, output: FrameOutput) -> None:
+                        triangulated: TriangulationResult | None,
+                        output: FrameOutput) -> None:
         pipeline = self.depth
         result = pipeline.estimate(rgb, fx=camera.fx)
         if self.fusion is not None:
-            if points is not None:
-                self.fusion.add_points(frame.stamp_ns, points)
+            if triangulated is not None:
+                self.fusion.add_points(frame.stamp_ns, triangulated.points_camera,
+                                       triangulated.sigmas)
             pipeline.apply_scale(result, self.fusion.update(frame.stamp_ns, result.prediction,
                                                             camera))
         output.scale_shift = result.scale_shift

@@ -32,6 +32,7 @@ from mono_depth_ros.core.preprocessing import (DEFAULT_PREPROCESSING, InputBuffe
 from mono_depth_ros.core.relative_depth import (model_output_to_depth, relative_inverse_depth,
                                                 relative_to_metric)
 from mono_depth_ros.inference.base import DepthBackend, ModelInfo
+from mono_depth_ros.pipeline.scale_fusion import MetricScale
 
 
 # glibc mallopt parameters, and what a pipeline sets them to (see retain_freed_memory).
@@ -104,6 +105,8 @@ class DepthResult:
     depth: np.ndarray | None
     scale_shift: tuple[float, float] | None = None
     timings_ms: dict[str, float] = field(default_factory=dict)
+    # The fused scale behind ``depth`` (its sigma gives depth/sigma), when it came from points.
+    metric_scale: MetricScale | None = None
 
     @property
     def relative(self) -> np.ndarray | None:
@@ -222,12 +225,22 @@ class DepthPipeline:
         return DepthResult(prediction=depth, is_metric_model=True, depth=self.gate(depth),
                            timings_ms=timings)
 
-    def apply_scale(self, result: DepthResult, scale_shift: tuple[float, float] | None) -> None:
-        """Fill ``result.depth`` from its relative prediction and a (scale, shift), if any."""
-        if result.is_metric_model or scale_shift is None:
+    def apply_scale(self, result: DepthResult,
+                    scale: MetricScale | tuple[float, float] | None) -> None:
+        """Fill ``result.depth`` from its relative prediction and a scale, if any.
+
+        ``scale`` is a fused :class:`MetricScale` (with its local map and sigma) or a plain
+        (scale, shift).
+        """
+        if result.is_metric_model or scale is None:
             return
-        result.scale_shift = (float(scale_shift[0]), float(scale_shift[1]))
-        depth = relative_to_metric(result.prediction, *result.scale_shift)
+        if isinstance(scale, MetricScale):
+            result.metric_scale = scale
+            result.scale_shift = (scale.scale, scale.shift)
+            depth = scale.depth(result.prediction)
+        else:
+            result.scale_shift = (float(scale[0]), float(scale[1]))
+            depth = relative_to_metric(result.prediction, *result.scale_shift)
         result.depth = gate_in_place(depth, self.settings.min_depth, self.settings.max_depth)
 
     def gate(self, depth: np.ndarray) -> np.ndarray:

@@ -41,9 +41,9 @@ from mono_depth_ros.core.triangulation.pipeline import (draw_tracks, sparse_dept
 from mono_depth_ros.pipeline.depth_pipeline import DepthResult
 
 DEPTH_TOPICS = ('depth/image', 'depth/camera_info', 'depth/relative', 'depth/colored', 'points',
-                'points/filtered')
+                'points/filtered', 'depth/sigma')
 # The topics made from metric depth after its flying pixels are removed (edge_filter).
-EDGE_FILTERED_TOPICS = frozenset({'depth/image', 'points', 'points/filtered'})
+EDGE_FILTERED_TOPICS = frozenset({'depth/image', 'points', 'points/filtered', 'depth/sigma'})
 TRIANGULATION_TOPICS = ('triangulation/depth', 'triangulation/sigma', 'triangulation/points',
                         'triangulation/tracks')
 
@@ -155,20 +155,28 @@ class DepthOutputs:
 
         ``depth/relative`` comes from a relative model; ``depth/image``, ``depth/camera_info``,
         ``points`` and ``points/filtered`` once there is metric depth (with ``edge_filter``, its
-        flying pixels NaN first); ``depth/colored`` from either (relative depth in a steady
-        range that follows the scene). ``timings_ms``, when given, gets the milliseconds of the
-        ``depth_image``, ``cloud`` and ``colorize`` stages.
+        flying pixels NaN first); ``depth/sigma`` with a fused scale (the 1-sigma of each pixel
+        of depth/image, which also gates points/filtered's ``max_sigma``); ``depth/colored``
+        from either (relative depth in a steady range that follows the scene). ``timings_ms``,
+        when given, gets the milliseconds of the ``depth_image``, ``cloud`` and ``colorize``
+        stages.
         """
         messages: dict[str, OutputFields] = {}
         start = time.perf_counter()
         if result.relative is not None and 'depth/relative' in wanted:
             messages['depth/relative'] = image_fields_view(result.relative, '32FC1')
+        sigma = None
         if result.depth is not None:
             depth = result.depth
             if settings.edge_filter and not EDGE_FILTERED_TOPICS.isdisjoint(wanted):
                 depth, _ = remove_flying_pixels(depth)
+            if result.metric_scale is not None and {'depth/sigma', 'points/filtered'} & set(
+                    wanted):
+                sigma = result.metric_scale.sigma(result.prediction, depth)
             if 'depth/image' in wanted:
                 messages['depth/image'] = image_fields_view(depth, '32FC1')
+            if 'depth/sigma' in wanted and sigma is not None:
+                messages['depth/sigma'] = image_fields_view(sigma, '32FC1')
             if 'depth/camera_info' in wanted:
                 messages['depth/camera_info'] = camera.to_camera_info_fields()
         images = time.perf_counter()
@@ -185,8 +193,7 @@ class DepthOutputs:
         if result.depth is not None and settings.publish_points and 'points/filtered' in wanted:
             bgr = rgb[:, :, ::-1] if settings.points_color else None
             # depth/sigma (None until a scale source or model gives one) gates max_sigma.
-            messages['points/filtered'] = costmap_cloud(depth, camera, settings, bgr,
-                                                        getattr(result, 'sigma', None))
+            messages['points/filtered'] = costmap_cloud(depth, camera, settings, bgr, sigma)
         cloud = time.perf_counter()
         if settings.publish_colored and 'depth/colored' in wanted:
             messages['depth/colored'] = image_fields_view(self._colored(result, settings),

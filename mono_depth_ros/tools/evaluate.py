@@ -64,6 +64,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--max-depth', type=float, help='ground truth above this is not scored')
     parser.add_argument('--weighting', choices=('frame', 'pixel'), default='frame',
                         help='average over frames, or weight frames by their valid pixels')
+    parser.add_argument('--tae', action='store_true',
+                        help='add the temporal alignment error: each frame warped into the next '
+                             'with the ground-truth poses, AbsRel, both directions')
+    parser.add_argument('--poses', type=pathlib.Path,
+                        help='TUM trajectory of the camera optical frame for --tae (default: '
+                             'groundtruth.txt of --gt)')
+    parser.add_argument('--camera', type=pathlib.Path,
+                        help='camera_info YAML for --tae (default: camera.yaml of --gt, or its '
+                             'TUM calibration)')
     parser.add_argument('--json', metavar='FILE',
                         help="also write the JSON summary to FILE ('-': stdout only)")
     parser.add_argument('--csv', metavar='FILE', help='write one row per frame')

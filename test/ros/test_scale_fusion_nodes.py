@@ -14,6 +14,7 @@
 
 """Scale fusion live: the depth and triangulation nodes over DDS give fused metric depth."""
 
+import numpy as np
 import pytest
 from sensor_msgs.msg import Image
 
@@ -56,6 +57,7 @@ def test_the_nodes_over_dds_publish_fused_metric_depth(oracle_sequence, tmp_path
 
     answers = ['/camera/depth/relative', '/camera/triangulation/depth']
     result = replay_bag(paths['bag'], {'/camera/depth/image': Image,
+                                       '/camera/depth/sigma': Image,
                                        '/camera/depth/relative': Image,
                                        '/camera/triangulation/depth': Image},
                         make_nodes=make_nodes, rate=0.5, lockstep=('/camera/image_raw', answers))
@@ -67,3 +69,18 @@ def test_the_nodes_over_dds_publish_fused_metric_depth(oracle_sequence, tmp_path
     fused_absrel, oracle_absrel, frames = fused_and_oracle(fused, relative, truth, warm)
     assert frames >= 0.8 * len(warm), f'{frames} fused, {len(relative)} relative frames'
     assert fused_absrel <= 1.25 * oracle_absrel, (fused_absrel, oracle_absrel)
+    # depth/sigma beside each fused depth: same pixels known, and honest against the truth.
+    sigmas = {stamp_to_ns(m.header.stamp): image_to_numpy(m)
+              for m in result.messages['/camera/depth/sigma']}
+    assert set(sigmas) == set(fused)
+    within, counted = 0, 0
+    for stamp, depth in fused.items():
+        sigma = sigmas[stamp]
+        assert sigma.shape == depth.shape
+        np.testing.assert_array_equal(np.isnan(sigma), np.isnan(depth))
+        assert np.all(sigma[np.isfinite(sigma)] > 0)
+        if stamp in warm:
+            known = np.isfinite(depth)
+            within += int(np.sum(np.abs(depth - truth[stamp])[known] <= 2 * sigma[known]))
+            counted += int(known.sum())
+    assert 0.9 <= within / counted <= 1.0, within / counted

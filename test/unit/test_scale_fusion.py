@@ -31,7 +31,8 @@ from mono_depth_ros.core.triangulation.pipeline import TriangulationPipeline
 from mono_depth_ros.inference.base import ModelInfo
 from mono_depth_ros.offline.processor import InputFrame, OfflineProcessor, OfflineSettings
 from mono_depth_ros.pipeline.depth_pipeline import DepthPipeline, DepthSettings
-from mono_depth_ros.pipeline.scale_fusion import ScaleFusion, ScaleFusionSettings
+from mono_depth_ros.pipeline.scale_fusion import (fit_frame, FitRefusal, ScaleFusion,
+                                                  ScaleFusionSettings)
 from mono_depth_ros.synth import render_sequence
 
 CAMERA = CameraModel.from_intrinsics(500.0, 500.0, 300.0, 200.0, 640, 480)
@@ -57,7 +58,8 @@ def test_exact_points_recover_the_inverse_depth_scale_and_shift():
     depth, relative = _scene()
     fusion = ScaleFusion()
     fusion.add_points(10, _points(depth))
-    scale, shift = fusion.update(10, relative, CAMERA)
+    estimate = fusion.update(10, relative, CAMERA)
+    scale, shift = estimate.scale, estimate.shift
     assert scale == pytest.approx(1.0 / SCALE, rel=2e-3)
     assert shift == pytest.approx(-SHIFT / SCALE, rel=2e-2)
 
@@ -69,7 +71,7 @@ def test_outliers_are_rejected():
     points[20:40] *= 0.4
     fusion = ScaleFusion()
     fusion.add_points(10, points)
-    scale, _ = fusion.update(10, relative, CAMERA)
+    scale = fusion.update(10, relative, CAMERA).scale
     assert scale == pytest.approx(1.0 / SCALE, rel=0.02)
     assert fusion.last_fit.inliers <= 170
 
@@ -89,13 +91,13 @@ def test_a_jump_is_smoothed_once_and_adopted_when_it_persists():
     for index in range(3):
         fusion.add_points(index, _points(depth, seed=index))
         fusion.update(index, relative, CAMERA)
-    before = fusion.current(2)[0]
+    before = fusion.current(2).scale
     doubled = _points(depth) * 2.0   # the scene is suddenly twice as far: half the scale
     for index in range(3, 5):
         fusion.add_points(index, doubled)
-        assert fusion.update(index, relative, CAMERA)[0] == pytest.approx(before)
+        assert fusion.update(index, relative, CAMERA).scale == pytest.approx(before)
     fusion.add_points(5, doubled)
-    assert fusion.update(5, relative, CAMERA)[0] == pytest.approx(before / 2, rel=1e-2)
+    assert fusion.update(5, relative, CAMERA).scale == pytest.approx(before / 2, rel=1e-2)
     assert fusion.resets == 1
 
 
@@ -147,9 +149,9 @@ def test_points_and_maps_from_two_threads_keep_the_fusion_consistent():
         assert not set(fusion._points) & set(fusion._relative)
     fit, fits = fusion.fit_summary()
     assert fits > 0 and fit is not None
-    scale, shift = fusion.current(0)
-    assert scale == pytest.approx(1.0 / SCALE, rel=0.02)
-    assert shift == pytest.approx(-SHIFT / SCALE, rel=0.1)
+    estimate = fusion.current(0)
+    assert estimate.scale == pytest.approx(1.0 / SCALE, rel=0.02)
+    assert estimate.shift == pytest.approx(-SHIFT / SCALE, rel=0.1)
 
 
 @pytest.fixture(scope='module')
@@ -189,3 +191,67 @@ def test_fused_depth_is_within_1_1x_of_the_oracle_alignment(oracle_sequence):
     fused_absrel, oracle_absrel, frames = fused_and_oracle(fused, relative, truth, warm)
     assert frames == len(warm)
     assert fused_absrel <= 1.1 * oracle_absrel, (fused_absrel, oracle_absrel)
+
+
+def test_refused_fits_say_why():
+    depth, relative = _scene()
+    settings = ScaleFusionSettings()
+    few = fit_frame(1, relative, CAMERA, _points(depth, count=20), settings)
+    assert isinstance(few, FitRefusal) and '20 points in the image' in few.reason
+    corner = _points(depth, count=200)
+    corner = CAMERA.unproject(CAMERA.project(corner) * 0.2, corner[:, 2])  # all top-left
+    spread = fit_frame(1, relative, CAMERA, corner, settings)
+    assert isinstance(spread, FitRefusal) and 'badly spread' in spread.reason
+    scrambled = _points(depth, count=200)
+    noise = np.exp(0.6 * np.random.default_rng(5).standard_normal(200))  # 60 % depth noise
+    scrambled = CAMERA.unproject(CAMERA.project(scrambled), scrambled[:, 2] * noise)
+    inconsistent = fit_frame(1, relative, CAMERA, scrambled, settings)
+    assert isinstance(inconsistent, FitRefusal) and 'inconsistent' in inconsistent.reason
+    fusion = ScaleFusion()
+    fusion.add_points(1, _points(depth, count=20))
+    assert fusion.update(1, relative, CAMERA) is None
+    assert '20 points' in fusion.refusal().reason and fusion.refusals == 1
+
+
+def test_the_filter_averages_a_steady_network_and_reports_its_sigma():
+    """Noisy points, exact network: the filtered scale beats single fits, its sigma says so."""
+    depth, relative = _scene()
+    fusion = ScaleFusion()
+    single_errors = []
+    for index in range(30):
+        points = _points(depth, count=80, noise=0.03, seed=index)
+        sigmas = 0.03 * points[:, 2]
+        fit = fit_frame(index, relative, CAMERA, points, fusion.settings, sigmas)
+        single_errors.append(fit.scale * SCALE - 1.0)
+        fusion.add_points(index, points, sigmas)
+        estimate = fusion.update(index, relative, CAMERA)
+    filtered_error = abs(estimate.scale * SCALE - 1.0)
+    single = float(np.std(single_errors))
+    assert filtered_error < 0.5 * single, (filtered_error, single)
+    assert estimate.scale_sigma / estimate.scale < single
+    assert abs(estimate.scale * SCALE - 1.0) <= 3 * estimate.scale_sigma / estimate.scale
+
+
+def test_time_going_back_resets_the_scale():
+    depth, relative = _scene()
+    fusion = ScaleFusion()
+    start = 100_000_000_000
+    fusion.add_points(start, _points(depth))
+    assert fusion.update(start, relative, CAMERA) is not None
+    assert fusion.update(start - 10_000_000_000, relative, CAMERA) is None
+    assert fusion.time_resets == 1
+
+
+def test_sigma_is_nan_where_depth_is_and_grows_away_from_the_points():
+    depth, relative = _scene()
+    points = _points(depth, count=300, noise=0.01)
+    left = CAMERA.project(points)[:, 0] < 320   # points only on the left half
+    fusion = ScaleFusion(ScaleFusionSettings(min_regions=2))
+    fusion.add_points(1, points[left], 0.01 * points[left, 2])
+    estimate = fusion.update(1, relative, CAMERA)
+    fused = estimate.depth(relative)
+    fused[:10] = np.nan
+    sigma = estimate.sigma(relative, fused)
+    np.testing.assert_array_equal(np.isnan(sigma), np.isnan(fused))
+    relative_sigma = sigma / fused
+    assert np.nanmedian(relative_sigma[:, 600:]) > 1.5 * np.nanmedian(relative_sigma[:, :200])

@@ -40,7 +40,8 @@ def test_a_metric_model_publishes_metric_depth_and_says_why_there_is_no_relative
     assert plan.subscriptions == ('image', 'camera_info')
     assert plan.published == (*METRIC, 'depth/colored', '/diagnostics')
     assert missing(plan) == {'depth/relative': 'the model is metric; a relative model '
-                                               'publishes it'}
+                                               'publishes it',
+                             'depth/sigma': 'the model gives no variance'}
     assert depth_plan(metric_model=True, scale_source='fixed').notes == (
         'scale_source fixed is not used: the model is metric',)
 
@@ -59,20 +60,20 @@ def test_a_relative_model_without_a_scale_source_says_how_to_get_metric_depth():
 
 def test_a_relative_model_with_a_fixed_scale_publishes_everything():
     plan = depth_plan(scale_source='fixed')
-    assert set(plan.published) == {*DEPTH_TOPICS, '/diagnostics'}
-    assert not plan.missing and not plan.pending
+    assert set(plan.published) == {*DEPTH_TOPICS, '/diagnostics'} - {'depth/sigma'}
+    assert set(missing(plan)) == {'depth/sigma'} and not plan.pending
 
 
 def test_a_relative_model_with_triangulation_waits_for_the_points():
     plan = depth_plan(scale_source='triangulation', image_transport='compressed')
     assert plan.subscriptions == ('image/compressed', 'camera_info', 'triangulation/points')
     assert plan.published == ('depth/relative', 'depth/colored', '/diagnostics')
-    assert plan.pending == ((METRIC, 'once triangulation/points (triangulation_node) gives a '
-                                     'metric scale'),)
+    assert plan.pending == (((*METRIC, 'depth/sigma'), 'once triangulation/points '
+                             '(triangulation_node) gives a metric scale'),)
     assert summary_lines(plan)[1] == (
         'publishes depth/relative, depth/colored, /diagnostics; depth/image, depth/camera_info, '
-        'points, points/filtered once triangulation/points (triangulation_node) gives a metric '
-        'scale')
+        'points, points/filtered, depth/sigma once triangulation/points (triangulation_node) '
+        'gives a metric scale')
 
 
 @pytest.mark.parametrize('metric_model', [True, False])

@@ -178,3 +178,17 @@ def test_written_lists_and_trajectories_read_back(tmp_path):
     assert list(trajectory.stamps_ns) == stamps
     for read, written in zip(trajectory.poses(), poses):
         np.testing.assert_allclose(read, written, atol=1e-6)
+
+
+def test_pose_at_interpolates_between_samples_and_refuses_a_gap():
+    from mono_depth_ros.core.tum import Trajectory
+
+    half_turn_z = [0.0, 0.0, 1.0, 0.0]
+    trajectory = Trajectory(np.array([0, 1_000_000_000], dtype=np.int64),
+                            np.array([[0.0, 0.0, 0.0], [2.0, 0.0, 0.0]]),
+                            np.array([[0.0, 0.0, 0.0, 1.0], half_turn_z]))
+    middle = trajectory.pose_at(500_000_000, max_gap_ns=2_000_000_000)
+    np.testing.assert_allclose(middle[:3, 3], [1.0, 0.0, 0.0])
+    np.testing.assert_allclose(middle[:2, :2], [[0.0, -1.0], [1.0, 0.0]], atol=1e-12)
+    assert trajectory.pose_at(500_000_000, max_gap_ns=100_000_000) is None
+    assert trajectory.pose_at(5_000_000_000) is None
