@@ -129,7 +129,7 @@ class MetricScale:
                                           0.0))
 
     def depth(self, relative: np.ndarray) -> np.ndarray:
-        """Return metric depth (float32, NaN where unknown) with the local map applied."""
+        """Return metres (float32, NaN where unknown) of a relative map, local map applied."""
         depth = relative_to_metric(relative, self.scale, self.shift)
         if self.local_map is not None:
             correction, _ = self.local_map.at_image(depth.shape[1], depth.shape[0])
@@ -137,7 +137,7 @@ class MetricScale:
         return depth
 
     def sigma(self, relative: np.ndarray, depth: np.ndarray) -> np.ndarray:
-        """Return the 1-sigma (m, float32) of ``depth`` (this scale's depth, gated or not).
+        """Return the 1-sigma in metres (float32) of this scale's ``depth``, gated or not.
 
         Log-depth variance: the filter's (log z = -log s - log(r + t/s)), plus the local map's
         where there is one (its variance and the scatter left after it), else the misfit.
