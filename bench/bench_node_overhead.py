@@ -323,9 +323,9 @@ class _TimedPipeline(DepthPipeline):
         super().__init__(*args)
         self.timings: dict[str, list[float]] = {}
 
-    def estimate(self, rgb, scale_shift=None):
+    def estimate(self, rgb, scale_shift=None, **options):
         """Estimate as DepthPipeline does and keep the stage times."""
-        result = super().estimate(rgb, scale_shift)
+        result = super().estimate(rgb, scale_shift, **options)
         for name, value in result.timings_ms.items():
             self.timings.setdefault(name, []).append(value)
         return result

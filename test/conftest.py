@@ -25,6 +25,7 @@ The tests are grouped by what they need, one folder each, and each folder is als
 - ``support/``: helper modules the tests import (harness, model builders, stand-ins).
 """
 
+import logging
 import os
 import pathlib
 import random
@@ -62,6 +63,17 @@ def pytest_collection_modifyitems(config, items) -> None:
         folder = pathlib.Path(str(item.fspath)).parent.name
         if folder in TEST_GROUPS:
             item.add_marker(folder)
+
+
+@pytest.fixture(autouse=True)
+def _package_log_level():
+    """Start each test with the package logger's level unset.
+
+    A tool run in-process (``process-bag --quiet``, also from a module fixture) sets it, which
+    would hide later tests' warnings from ``caplog``.
+    """
+    logging.getLogger('mono_depth_ros').setLevel(logging.NOTSET)
+    yield
 
 
 @pytest.fixture(scope='session')

@@ -189,8 +189,8 @@ def test_the_depth_node_scale_reads_xyz_from_points_with_sigma():
             return None
 
     class Recorder:
-        def add_points(self, stamp_ns, points):
-            self.points = points
+        def add_points(self, stamp_ns, points, sigmas=None):
+            self.points, self.sigmas = points, sigmas
 
     scale = TriangulationScale(FakeNode())
     scale._fusion = recorder = Recorder()
@@ -198,6 +198,7 @@ def test_the_depth_node_scale_reads_xyz_from_points_with_sigma():
     scale._on_points(_to_ros(pack_unorganized_cloud(
         points, extra_field=('sigma', np.float32([0.02, 0.05])))))
     np.testing.assert_array_equal(recorder.points, points)
+    np.testing.assert_array_equal(recorder.sigmas, np.float32([0.02, 0.05]))
 
 
 def test_an_empty_unorganized_cloud_is_valid():

@@ -175,11 +175,14 @@ def test_triangulated_depth_is_what_the_core_pipeline_gives_directly(synthetic, 
 
 
 def test_both_mode_with_a_relative_model_scales_the_network_by_triangulation(
-        synthetic, tiny_onnx, tmp_path, capsys):
+        synthetic, package_root, tmp_path, capsys):
+    """The committed demo network (a real relative model: random weights are not inverse-depth
+    like, and their fits are refused) scaled by the triangulated points."""
     sequence, paths = synthetic
     out = tmp_path / 'both'
+    model = package_root / 'models' / 'demo' / 'model.onnx'
     code = cli.main(['process-bag', str(paths['bag_dir']), '--out', str(out), '--quiet',
-                     '--model', str(tiny_onnx), '--input-size', '140', '--storage', 'sqlite3'])
+                     '--model', str(model), '--input-size', '140', '--storage', 'sqlite3'])
     assert code == 0
     assert 'last scale' in capsys.readouterr().out
     assert list(out.glob('*.db3'))
