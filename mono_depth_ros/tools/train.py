@@ -71,6 +71,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     data.add_argument('--data', action='append', default=[], metavar='DIR|BAG',
                       help='a synth/TUM RGB-D directory (ground truth) or a rosbag2 (images + '
                            'odometry); repeatable')
+    data.add_argument('--depth-scale', type=float, default=5000.0,
+                      help='depth PNG units per metre in --data directories (5000: TUM and '
+                           'synth; 256: KITTI depth maps in a TUM-style directory)')
     data.add_argument('--synth-seeds', type=_seeds, default=[], metavar='SEEDS',
                       help='render synthetic scenes of these seeds in memory, e.g. 1-12')
     data.add_argument('--synth-frames', type=int, default=40, help='frames per scene (40)')
@@ -139,7 +142,7 @@ def run(args: argparse.Namespace) -> int:
     request = TrainingRequest(
         out=pathlib.Path(out), settings=settings, data=list(args.data),
         synth_seeds=args.synth_seeds, synth_frames=args.synth_frames, synth_motions=motions,
-        size=args.size, held_out_seeds=args.held_out_seeds,
+        size=args.size, depth_scale=args.depth_scale, held_out_seeds=args.held_out_seeds,
         held_out_frames=args.held_out_frames, init=args.init, resume=args.resume,
         progress=not args.quiet and sys.stderr.isatty(),
         command='mono-depth-ros train ' + shlex.join(sys.argv[2:]))

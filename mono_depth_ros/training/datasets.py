@@ -129,11 +129,13 @@ def synthetic_sequences(seeds, frames: int, size: tuple[int, int], motions=('dri
     return sequences
 
 
-def directory_sequence(path, size: tuple[int, int]) -> TrainingSequence:
+def directory_sequence(path, size: tuple[int, int],
+                       depth_scale: float = DEPTH_SCALE) -> TrainingSequence:
     """Read a TUM RGB-D style directory (a synth output too) at ``size``.
 
-    Depth comes from depth.txt (associated by stamp), camera poses from groundtruth.txt where
-    it has the frame's stamp within 50 ms.
+    Depth comes from depth.txt (associated by stamp), 16-bit PNGs of ``depth_scale`` units per
+    metre, 0 unknown (TUM and synth: 5000; KITTI's depth maps in a TUM-style directory: 256);
+    camera poses from groundtruth.txt where it has the frame's stamp within 50 ms.
     """
     from mono_depth_ros.core.tum import read_tum_directory
 
@@ -153,7 +155,7 @@ def directory_sequence(path, size: tuple[int, int]) -> TrainingSequence:
             raw = cv2.imread(str(dataset.path(depth_by_rgb[entry.stamp_ns])),
                              cv2.IMREAD_UNCHANGED)
             if raw is not None:
-                depth = resize_depth(raw.astype(np.float32) / DEPTH_SCALE, size)
+                depth = resize_depth(raw.astype(np.float32) / np.float32(depth_scale), size)
         sequence.frames.append(TrainingFrame(rgb=resize_rgb(bgr[:, :, ::-1], size), depth=depth,
                                              camera_pose=poses(entry.stamp_ns),
                                              stamp_ns=entry.stamp_ns))
@@ -240,11 +242,12 @@ def bag_sequence(path, size: tuple[int, int], *, image_topic: str | None = None,
     return sequence
 
 
-def open_data(path, size: tuple[int, int], **bag_options) -> TrainingSequence:
+def open_data(path, size: tuple[int, int], depth_scale: float = DEPTH_SCALE,
+              **bag_options) -> TrainingSequence:
     """Return the sequence at ``path``: a TUM-style directory, else a rosbag2."""
     from mono_depth_ros.core.tum import is_tum_directory
 
     path = pathlib.Path(path)
     if is_tum_directory(path):
-        return directory_sequence(path, size)
+        return directory_sequence(path, size, depth_scale)
     return bag_sequence(path, size, **bag_options)

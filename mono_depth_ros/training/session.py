@@ -48,6 +48,7 @@ class TrainingRequest:
     synth_frames: int = 40
     synth_motions: tuple[str, ...] = ('drive', 'forward', 'turning', 'sideways')
     size: tuple[int, int] = (140, 182)
+    depth_scale: float = 5000.0   # 16-bit depth PNG units per metre of --data directories
     held_out_seeds: list[int] = field(default_factory=lambda: [100])
     held_out_frames: int = 20
     init: str | None = None
@@ -142,7 +143,7 @@ def calibrate_metric_offset(model, sequences, logger: logging.Logger) -> float:
 
 def load_sequences(request: TrainingRequest, logger: logging.Logger) -> list:
     """Return the training sequences: the data paths, then the rendered synthetic seeds."""
-    sequences = [open_data(path, request.size) for path in request.data]
+    sequences = [open_data(path, request.size, request.depth_scale) for path in request.data]
     if request.synth_seeds:
         logger.info('rendering %d synthetic sequences (%d frames, %dx%d)',
                     len(request.synth_seeds) * len(request.synth_motions), request.synth_frames,

@@ -289,3 +289,25 @@ def test_a_synth_directory_reads_as_frames_with_depth_and_poses_at_the_training_
     truth = rendered.frames[1].depth
     assert np.median(frame.depth) == pytest.approx(np.median(truth), rel=0.05)  # metres
     assert np.allclose(frame.camera_pose, rendered.frames[1].camera_pose, atol=1e-4)
+
+
+def test_a_kitti_style_directory_reads_its_sparse_depth_at_its_own_scale(tmp_path):
+    """KITTI depth maps (16-bit, 256 per metre, 0 unknown) in a TUM-style directory."""
+    import cv2
+
+    from mono_depth_ros.synth import render_sequence, write_sequence
+    from mono_depth_ros.training.datasets import open_data
+
+    rendered = render_sequence(frames=2, width=112, height=84, seed=6, supersample=1)
+    paths = write_sequence(rendered, tmp_path / 'kitti')
+    holes = np.random.default_rng(0).random((84, 112)) < 0.8   # LiDAR: most pixels unknown
+    for frame, png in zip(rendered.frames, sorted(paths['depth'].glob('*.png'))):
+        sparse = np.where(holes, 0, np.rint(frame.depth * 256)).astype(np.uint16)
+        assert cv2.imwrite(str(png), sparse)
+    sequence = open_data(paths['depth'].parent, SIZE, depth_scale=256.0)
+    depth = sequence.frames[0].depth
+    known = depth > 0
+    assert 0.1 < known.mean() < 0.35   # the holes stay holes: the losses skip depth <= 0
+    truth = cv2.resize(rendered.frames[0].depth, (SIZE[1], SIZE[0]),
+                       interpolation=cv2.INTER_NEAREST)
+    assert np.median(depth[known] / truth[known]) == pytest.approx(1.0, abs=0.02)
