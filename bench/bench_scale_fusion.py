@@ -56,8 +56,8 @@ def run() -> dict:
                 'tae_below_per_frame_fits': steady.tae < steady_per_frame.tae,
             },
         }
-    return {'scale_fusion': {'held_out_seed': 7, 'frames': 60, 'warmup_frames': 30,
-                             'image': {'width': 640, 'height': 480}, 'drives': drives}}
+    return {'held_out_seed': 7, 'frames': 60, 'warmup_frames': 30,
+            'image': {'width': 640, 'height': 480}, 'drives': drives}
 
 
 if __name__ == '__main__':
