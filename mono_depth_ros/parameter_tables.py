@@ -120,8 +120,7 @@ DEPTH_PARAMETERS = (
                   integer_range=(1, 100_000_000)),
     ParameterSpec('threads', 0, 'CPU threads for inference (0: the backend chooses)',
                   integer_range=(0, 256)),
-    ParameterSpec('edge_filter', True,
-                  'NaN at flying pixels (depth smeared across edges) in depth/image and points'),
+    ParameterSpec('edge_filter', True, 'NaN at flying pixels (depth smeared across edges)'),
     ParameterSpec('voxel_size', 0.05, 'Voxel of points/filtered (m; 0: none)',
                   float_range=(0.0, 10.0)),
     ParameterSpec('max_range', 5.0, 'Farthest point of points/filtered (m)',
@@ -129,10 +128,8 @@ DEPTH_PARAMETERS = (
     ParameterSpec('max_sigma', 0.5, 'Largest known depth sigma in points/filtered (m)',
                   float_range=(0.0, 1000.0)),
     ParameterSpec('validate_engine', True,
-                  'Check a new TensorRT engine against ONNX Runtime on the CPU before use'),
-    ParameterSpec('model_card', '',
-                  'Model card YAML (pre/postprocessing, output kind, licence) for a model file '
-                  "that carries none; replaces the file's own"),
+                  'Check new TensorRT engines against ONNX Runtime before use'),
+    ParameterSpec('model_card', '', 'Model card YAML for a model file without one'),
 )
 # Changing one of these loads the model again; the others apply from the next frame.
 DEPTH_RELOAD_PARAMETERS = frozenset({

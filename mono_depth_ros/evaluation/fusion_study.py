@@ -53,11 +53,14 @@ STEADY = NetworkErrors(field_amplitude=0.05, seed=3)
 
 @dataclass
 class TriangulatedFrame:
+    """One frame of a drive: the truth, the camera pose, the triangulated points, the image."""
+
     stamp_ns: int
     depth: np.ndarray
     camera_pose: np.ndarray
     points: np.ndarray
     sigmas: np.ndarray
+    rgb: np.ndarray | None = None
 
 
 def triangulate(motion: str) -> tuple[CameraModel, list[TriangulatedFrame]]:
@@ -77,7 +80,7 @@ def triangulate(motion: str) -> tuple[CameraModel, list[TriangulatedFrame]]:
         result = pipeline.process_frame(frame.stamp_ns,
                                         cv2.cvtColor(frame.rgb, cv2.COLOR_RGB2GRAY), camera)
         frames.append(TriangulatedFrame(frame.stamp_ns, frame.depth, frame.camera_pose,
-                                        result.points_camera, result.sigmas))
+                                        result.points_camera, result.sigmas, frame.rgb))
     return camera, frames
 
 
@@ -99,14 +102,29 @@ def gated(depth: np.ndarray) -> np.ndarray:
     return depth
 
 
-def run_fusion(camera, frames, errors: NetworkErrors, mode: str = 'fused',
+def network_relative(frames, model_path: str, input_size: int = 140) -> list[np.ndarray]:
+    """Return a real network's relative output for each frame, at the image size (ONNX, CPU)."""
+    from mono_depth_ros.inference.selection import load_backend
+    from mono_depth_ros.pipeline.depth_pipeline import DepthPipeline, DepthSettings
+
+    backend, info = load_backend(model_path, backend='onnxruntime', device='cpu',
+                                 input_size=input_size)
+    with backend:
+        pipeline = DepthPipeline(backend, info, DepthSettings(input_size=input_size))
+        return [pipeline.estimate(frame.rgb).prediction.copy() for frame in frames]
+
+
+def run_fusion(camera, frames, errors: NetworkErrors | None, mode: str = 'fused',
                settings: ScaleFusionSettings | None = None,
-               points_per_frame: int | None = None, point_noise: float = 0.0) -> Scores:
+               points_per_frame: int | None = None, point_noise: float = 0.0,
+               relative_maps: list[np.ndarray] | None = None) -> Scores:
     """Score one way of making metric depth: 'fused', or 'per-frame' global fits alone.
 
-    ``points_per_frame`` keeps a random subset of each frame's points and ``point_noise``
-    adds that relative depth noise to them (with their sigmas grown to match): fewer, noisier
-    points, as at long range or on real recordings.
+    The relative maps are the true inverse depth with ``errors``, or a network's
+    (``relative_maps``, :func:`network_relative`). ``points_per_frame`` keeps a random subset
+    of each frame's points and ``point_noise`` adds that relative depth noise to them (with
+    their sigmas grown to match): fewer, noisier points, as at long range or on real
+    recordings.
     """
     fusion = ScaleFusion(settings)
     rng = np.random.default_rng(11)
@@ -114,7 +132,8 @@ def run_fusion(camera, frames, errors: NetworkErrors, mode: str = 'fused',
     previous = None
     half = camera.scaled(320, 240)
     for index, frame in enumerate(frames):
-        relative = distort_relative(SCALE / frame.depth + SHIFT, index, errors)
+        relative = (relative_maps[index] if relative_maps is not None
+                    else distort_relative(SCALE / frame.depth + SHIFT, index, errors))
         points, sigmas = frame.points, frame.sigmas
         if points_per_frame is not None and len(points) > points_per_frame:
             keep = rng.choice(len(points), points_per_frame, replace=False)

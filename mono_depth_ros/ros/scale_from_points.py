@@ -16,6 +16,7 @@
 
 from collections import deque
 import math
+import re
 
 import numpy as np
 from rclpy.node import Node
@@ -79,7 +80,8 @@ class TriangulationScale:
         if scale is None:
             refusal = self._fusion.refusal()
             reason = refusal.reason if refusal is not None else 'waiting for enough points'
-            kind = reason.split(':')[0].split(' (')[0]
+            # Said once per kind of reason, not again for each new count of points.
+            kind = re.sub(r'-?[\d.]+', 'N', reason.split(' (')[0])
             if kind != self._announced:
                 logger.info(f'no metric scale yet from {self._subscription.topic_name}: '
                             f'{reason}; publishing depth/relative only')
