@@ -65,7 +65,7 @@ from benchmark_support import (DEPTH_NODE_PARAMETERS, diagnostic_values, node_pr
 from mono_depth_ros.core.camera_model import CameraModel
 from mono_depth_ros.core.image_codec import numpy_to_image
 from mono_depth_ros.ros.graph import BackgroundCamera
-from mono_depth_ros.ros.messages import camera_info_message, image_message, ns_to_stamp
+from mono_depth_ros.ros.messages import camera_info_message, image_message
 
 DEFAULT_INPUT_SIZE = 308
 OVERLOAD_RATE_HZ = 30.0
@@ -208,14 +208,7 @@ class _CameraLoop(BackgroundCamera):
     # Publishing ----------------------------------------------------------------------------
     def _publish(self) -> tuple[int, float]:
         """Publish CameraInfo and the image with a new stamp; return (stamp, publish time)."""
-        self._next_stamp_ns += 1_000_000
-        stamp = ns_to_stamp(self._next_stamp_ns)
-        self._info.header.stamp = stamp
-        self._image.header.stamp = stamp
-        self._info_publisher.publish(self._info)
-        started = time.perf_counter()
-        self._image_publisher.publish(self._image)
-        return self._next_stamp_ns, started
+        return self.publish_frame(self._image, self._info)
 
     def _complete_at(self, stamp_ns: int) -> float | None:
         """Return when both outputs of a stamp had arrived, or None (caller holds the lock)."""

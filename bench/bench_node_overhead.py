@@ -80,7 +80,7 @@ from mono_depth_ros.core.pointcloud import read_cloud
 from mono_depth_ros.pipeline.depth_pipeline import DepthPipeline, DepthSettings
 from mono_depth_ros.ros import frame_loop
 from mono_depth_ros.ros.graph import BackgroundCamera
-from mono_depth_ros.ros.messages import camera_info_message, image_message, ns_to_stamp
+from mono_depth_ros.ros.messages import camera_info_message, image_message
 
 STATUS_NAME = 'depth_node: depth'
 # The node's stage window (30 in a checkout from before stage times, to compare with it).
@@ -416,14 +416,8 @@ class _Camera(BackgroundCamera):
             self._bytes.clear()
 
     def _publish(self) -> tuple[int, float]:
-        self._next_stamp_ns += 1_000_000
-        stamp = ns_to_stamp(self._next_stamp_ns)
-        self._info.header.stamp = stamp
-        self._image.header.stamp = stamp
-        self._info_publisher.publish(self._info)
-        started = time.perf_counter()
-        self._image_publisher.publish(self._image)
-        return self._next_stamp_ns, started
+        """Publish CameraInfo and the image with a new stamp; return (stamp, publish time)."""
+        return self.publish_frame(self._image, self._info)
 
     def _complete_at(self, stamp_ns: int, topics: tuple[str, ...]) -> float | None:
         times = [self._log.arrivals[topic].get(stamp_ns) for topic in topics]

@@ -16,6 +16,7 @@
 
 import contextlib
 import threading
+import time
 from typing import Callable, Iterator
 
 import rclpy
@@ -24,6 +25,7 @@ from rclpy.executors import MultiThreadedExecutor
 from rclpy.node import Node
 
 from mono_depth_ros.resources import apply_fastdds_profile
+from mono_depth_ros.ros.messages import ns_to_stamp
 
 
 @contextlib.contextmanager
@@ -93,6 +95,21 @@ class BackgroundCamera:
 
     def _add_endpoints(self, node: Node) -> None:
         """Create the subclass's other publishers and subscriptions (before spinning)."""
+
+    def publish_frame(self, image, info) -> tuple[int, float]:
+        """Stamp ``info`` and ``image`` with the next stamp (1 ms apart) and publish both.
+
+        Return (stamp in ns, ``time.perf_counter()`` just before the image went out). The
+        first stamp is ``self._next_stamp_ns`` + 1 ms (subclasses set the start).
+        """
+        self._next_stamp_ns = getattr(self, '_next_stamp_ns', 0) + 1_000_000
+        stamp = ns_to_stamp(self._next_stamp_ns)
+        info.header.stamp = stamp
+        image.header.stamp = stamp
+        self._info_publisher.publish(info)
+        started = time.perf_counter()
+        self._image_publisher.publish(image)
+        return self._next_stamp_ns, started
 
     def _outputs_connected(self) -> bool:
         """Return whether every subscription in ``self._subscriptions`` has a publisher.

@@ -34,7 +34,7 @@ from mono_depth_ros.nodes.depth_node import DepthNode
 from mono_depth_ros.offline.processor import InputFrame, OfflineProcessor, OfflineSettings
 from mono_depth_ros.pipeline.depth_pipeline import DepthPipeline, DepthSettings
 from mono_depth_ros.ros.messages import image_message, stamp_to_ns
-from ros_harness import FRAME_ID, header, node_under_test
+from ros_harness import FRAME_ID, header, node_under_test, ros_parameter_args
 from synthetic_frames import off_centre_camera, textured_rgb
 
 OUTPUTS = {'depth/image': Image, 'depth/camera_info': CameraInfo, 'depth/relative': Image,
@@ -47,11 +47,7 @@ def depth_node_args(model, **overrides) -> list[str]:
     values = {'model': str(model), 'backend': 'onnxruntime', 'device': 'cpu',
               'input_size': 140, 'points_stride': 3, 'min_depth': 0.05, 'max_depth': 20.0,
               **overrides}
-    args = ['--ros-args']
-    for name, value in values.items():
-        text = str(value).lower() if isinstance(value, bool) else str(value)
-        args += ['-p', f'{name}:={text}']
-    return args
+    return ros_parameter_args(values)
 
 
 def make_depth_node(context):

@@ -33,7 +33,7 @@ from mono_depth_ros.inference.base import ModelLoadError
 from mono_depth_ros.nodes.depth_node import DepthNode
 from mono_depth_ros.ros.graph import ros_context
 from mono_depth_ros.ros.messages import point_cloud_message
-from ros_harness import header, node_under_test
+from ros_harness import header, node_under_test, ros_parameter_args
 from synthetic_frames import off_centre_camera, textured_rgb
 
 OUTPUTS = {'depth/image': Image, 'depth/relative': Image, 'depth/camera_info': CameraInfo}
@@ -48,11 +48,7 @@ def node_args(model, **overrides) -> list[str]:
               'min_depth': 0.01, 'max_depth': 100.0,
               # Random tiny models are rough everywhere; the edge filter would NaN most pixels.
               'edge_filter': False, **overrides}
-    args = ['--ros-args']
-    for name, value in values.items():
-        text = str(value).lower() if isinstance(value, bool) else str(value)
-        args += ['-p', f'{name}:={text}']
-    return args
+    return ros_parameter_args(values)
 
 
 def make_depth_node(context):

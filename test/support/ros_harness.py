@@ -35,6 +35,15 @@ RELIABLE = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 FRAME_ID = 'test_camera_optical_frame'
 
 
+def ros_parameter_args(values: dict) -> list[str]:
+    """Return ``--ros-args -p name:=value ...`` for a node's parameters (booleans lowercase)."""
+    args = ['--ros-args']
+    for name, value in values.items():
+        text = str(value).lower() if isinstance(value, bool) else str(value)
+        args += ['-p', f'{name}:={text}']
+    return args
+
+
 def header(stamp_ns: int, frame_id: str = FRAME_ID) -> Header:
     """Return a header with the given stamp and frame_id."""
     return Header(stamp=ns_to_stamp(stamp_ns), frame_id=frame_id)
