@@ -56,12 +56,13 @@ class LocalScaleMap:
     variance: np.ndarray
     noise_variance: float
 
-    def at_image(self, width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
-        """Return the correction and its variance (H, W) float32 at an image size."""
-        correction = cv2.resize(self.correction, (width, height),
-                                interpolation=cv2.INTER_LINEAR)
-        variance = cv2.resize(self.variance, (width, height), interpolation=cv2.INTER_LINEAR)
-        return correction, variance
+    def correction_at(self, width: int, height: int) -> np.ndarray:
+        """Return the log-depth correction (H, W) float32 at an image size."""
+        return cv2.resize(self.correction, (width, height), interpolation=cv2.INTER_LINEAR)
+
+    def variance_at(self, width: int, height: int) -> np.ndarray:
+        """Return the correction's variance (H, W) float32 at an image size."""
+        return cv2.resize(self.variance, (width, height), interpolation=cv2.INTER_LINEAR)
 
 
 def robust_variance(values: np.ndarray) -> float:

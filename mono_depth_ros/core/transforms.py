@@ -113,6 +113,14 @@ def slerp(q0, q1, fraction: float) -> np.ndarray:
     return q / np.linalg.norm(q)
 
 
+def interpolate_pose(position0, quaternion0, position1, quaternion1,
+                     fraction: float) -> tuple[np.ndarray, np.ndarray]:
+    """Return (position, quaternion xyzw) a ``fraction`` of the way: linear and slerp."""
+    position0 = np.asarray(position0, dtype=np.float64)
+    position = position0 + fraction * (np.asarray(position1, dtype=np.float64) - position0)
+    return position, slerp(quaternion0, quaternion1, fraction)
+
+
 def default_camera_to_base() -> np.ndarray:
     """Return the default camera_to_base: optical frame at the base origin, facing base +x."""
     pose = np.eye(4)

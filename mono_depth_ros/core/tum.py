@@ -31,8 +31,8 @@ import numpy as np
 
 from mono_depth_ros.core.camera_model import CameraModel
 from mono_depth_ros.core.errors import BadMessageError
-from mono_depth_ros.core.transforms import (invert_pose, matrix_to_quaternion, pose_matrix,
-                                            slerp)
+from mono_depth_ros.core.transforms import (interpolate_pose, invert_pose, matrix_to_quaternion,
+                                            pose_matrix)
 
 DEFAULT_MAX_DIFFERENCE_NS = 20_000_000  # 0.02 s, as TUM's associate.py
 TUM_IMAGE_SIZE = (640, 480)
@@ -101,10 +101,10 @@ class Trajectory:
         if gap > max_gap_ns:
             return None
         fraction = (stamp_ns - int(stamps[before])) / gap
-        position = ((1.0 - fraction) * self.positions[before]
-                    + fraction * self.positions[after])
-        return pose_matrix(position, slerp(self.quaternions[before], self.quaternions[after],
-                                           fraction), check_norm=False)
+        position, quaternion = interpolate_pose(
+            self.positions[before], self.quaternions[before], self.positions[after],
+            self.quaternions[after], fraction)
+        return pose_matrix(position, quaternion, check_norm=False)
 
     def transformed(self, right: np.ndarray) -> 'Trajectory':
         """Return the trajectory of ``pose @ right`` (a fixed frame change on the moving side).

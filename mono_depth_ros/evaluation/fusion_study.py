@@ -30,6 +30,7 @@ import cv2
 import numpy as np
 
 from mono_depth_ros.core.camera_model import CameraModel
+from mono_depth_ros.core.depth_encoding import mask_depth_range
 from mono_depth_ros.core.metrics import align_scale_shift, compute_metrics
 from mono_depth_ros.core.relative_depth import relative_to_metric
 from mono_depth_ros.core.temporal_consistency import temporal_alignment_error
@@ -96,12 +97,6 @@ class Scores:
     frames_without_depth: int = 0
 
 
-def gated(depth: np.ndarray) -> np.ndarray:
-    depth = depth.copy()
-    depth[~((depth >= MIN_DEPTH) & (depth <= MAX_DEPTH))] = np.nan
-    return depth
-
-
 def network_relative(frames, model_path: str, input_size: int = 140) -> list[np.ndarray]:
     """Return a real network's relative output for each frame, at the image size (ONNX, CPU)."""
     from mono_depth_ros.inference.selection import load_backend
@@ -146,14 +141,17 @@ def run_fusion(camera, frames, errors: NetworkErrors | None, mode: str = 'fused'
         if mode == 'fused':
             fusion.add_points(frame.stamp_ns, points, sigmas)
             estimate = fusion.update(frame.stamp_ns, relative, camera)
-            depth = None if estimate is None else gated(estimate.depth(relative))
-            if depth is not None:
+            depth = None
+            if estimate is not None:
+                depth = mask_depth_range(estimate.depth(relative), MIN_DEPTH, MAX_DEPTH)
                 sigma = estimate.sigma(relative, depth)
         else:
             fit = fit_frame(frame.stamp_ns, relative, camera, points, ScaleFusionSettings(),
                             sigmas)
-            depth = (None if isinstance(fit, FitRefusal)
-                     else gated(relative_to_metric(relative, fit.scale, fit.shift)))
+            depth = None
+            if not isinstance(fit, FitRefusal):
+                depth = mask_depth_range(relative_to_metric(relative, fit.scale, fit.shift),
+                                         MIN_DEPTH, MAX_DEPTH)
         if index < WARMUP:
             continue
         if depth is None:

@@ -132,7 +132,7 @@ class MetricScale:
         """Return metres (float32, NaN where unknown) of a relative map, local map applied."""
         depth = relative_to_metric(relative, self.scale, self.shift)
         if self.local_map is not None:
-            correction, _ = self.local_map.at_image(depth.shape[1], depth.shape[0])
+            correction = self.local_map.correction_at(depth.shape[1], depth.shape[0])
             depth *= np.exp(correction)
         return depth
 
@@ -149,7 +149,7 @@ class MetricScale:
         p = self.covariance.astype(np.float32)
         variance = p[0, 0] + np.float32(2.0) * p[0, 1] * slope + p[1, 1] * slope * slope
         if self.local_map is not None:
-            _, map_variance = self.local_map.at_image(depth.shape[1], depth.shape[0])
+            map_variance = self.local_map.variance_at(depth.shape[1], depth.shape[0])
             variance += map_variance + np.float32(self.local_map.noise_variance)
         else:
             variance += np.float32(self.misfit_variance)

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from mono_depth_ros.core.errors import BadMessageError
-from mono_depth_ros.core.transforms import pose_matrix, quaternion_to_matrix, slerp
+from mono_depth_ros.core.transforms import interpolate_pose, pose_matrix, quaternion_to_matrix
 
 NANOSECONDS = 1_000_000_000
 
@@ -161,9 +161,9 @@ class PoseBuffer:
                 f'odometry gap of {gap_ns / NANOSECONDS:.3f} s around the image stamp exceeds '
                 f'odom_max_gap {self.max_gap_ns / NANOSECONDS:.3f} s'))
         fraction = (stamp_ns - stamps[before]) / gap_ns
-        position = self._positions[before] + fraction * (
-            self._positions[after] - self._positions[before])
-        orientation = slerp(self._orientations[before], self._orientations[after], fraction)
+        position, orientation = interpolate_pose(
+            self._positions[before], self._orientations[before], self._positions[after],
+            self._orientations[after], fraction)
         return PoseLookup(pose_matrix(position, orientation))
 
 
