@@ -34,6 +34,8 @@ DURATION_S = 8.0
 # After the camera stops, latest-frame-wins owes at most the frame in flight and the newest
 # waiting one (one more for a frame still in DDS); a queue owes everything it holds.
 MAX_OUTPUTS_AFTER_STOP = 3
+# ... and an output is about one frame in flight plus one waiting old; a queue's grows without bound.
+MAX_LATENCY_IN_OUTPUT_INTERVALS = 3
 
 
 class SlowBackend:
@@ -84,11 +86,14 @@ def test_overload_keeps_latency_bounded_and_counts_drops(monkeypatch):
     assert len(latencies) < 0.5 * len(sent), 'most frames must be dropped, not queued'
     # A queue would drain after the camera stops and make the latency climb towards the run's
     # length (about 0.8 s per second of run); here each output is about one inference plus one
-    # waiting frame old (bench/bench_robustness.py measures it). Both checks hold through a
-    # stall of the machine: it delays a few outputs, it adds none after the stop.
+    # waiting frame old (bench/bench_robustness.py measures it). Both checks hold on a slow or
+    # stalled machine: it delays outputs and spaces them out, it adds none after the stop, and
+    # an output stays a few output intervals old, however long an interval takes there.
     after_stop = sum(arrived > stopped for arrived, _ in arrivals)
     assert after_stop <= MAX_OUTPUTS_AFTER_STOP, f'{after_stop} outputs came after the stop'
-    assert np.median(latencies) < 0.1 * DURATION_S
+    interval = np.median(np.diff([arrived for arrived, _ in arrivals]))
+    assert np.median(latencies) < MAX_LATENCY_IN_OUTPUT_INTERVALS * interval + MODEL_SECONDS, (
+        f'median latency {np.median(latencies):.2f} s with outputs every {interval:.2f} s')
     dropped = [int(value.value) for array in diagnostics for status in array.status
                for value in status.values if value.key == 'frames_dropped']
     assert dropped and max(dropped) > 0
