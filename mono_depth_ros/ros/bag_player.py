@@ -114,9 +114,13 @@ class BagPlayer:
         return count
 
     def close(self) -> None:
-        """Close the bag and destroy the publishers."""
+        """Close the bag and destroy the publishers (on a node that no executor spins)."""
         for publisher in self._publishers.values():
             self._node.destroy_publisher(publisher)
         if self._clock is not None:
             self._node.destroy_publisher(self._clock)
+        self.close_bag()
+
+    def close_bag(self) -> None:
+        """Close the bag only: the publishers go with their node."""
         self._reader.close()

@@ -97,9 +97,12 @@ def replay_bag(bag_path: str | pathlib.Path, collect: dict[str, type], *,
         nodes = make_nodes(context) if make_nodes else []
         collector = TopicCollector(collect, context=context, name='replay_collector')
         player_node = Node('replay_player', context=context)
-        with BackgroundExecutor(context, [*nodes, collector, player_node]):
-            player = BagPlayer(player_node, bag_path, remap=remap, rate=rate)
-            try:
+        # The player's publishers go with its node once the executor has stopped: destroyed
+        # while it spins, their event handlers fail inside it ("cannot use Destroyable").
+        player = None
+        try:
+            with BackgroundExecutor(context, [*nodes, collector, player_node]):
+                player = BagPlayer(player_node, bag_path, remap=remap, rate=rate)
                 topics = player.topics
                 player.wait_for_subscribers(topics, timeout=discovery_timeout_s)
                 time.sleep(1.0)  # let the reverse direction of discovery settle too
@@ -110,10 +113,11 @@ def replay_bag(bag_path: str | pathlib.Path, collect: dict[str, type], *,
                 published = player.play(gate=gate)
                 _wait_until_quiet(collector, list(collect), settle_s, idle_timeout_s)
                 wall_s = time.monotonic() - start
-            finally:
-                player.close()
-            return ReplayResult(published=published, wall_s=wall_s,
-                                messages={topic: collector.messages(topic) for topic in collect})
+                messages = {topic: collector.messages(topic) for topic in collect}
+        finally:
+            if player is not None:
+                player.close_bag()
+        return ReplayResult(published=published, wall_s=wall_s, messages=messages)
 
 
 def _wait_until_quiet(collector: TopicCollector, topics: list[str], settle_s: float,
