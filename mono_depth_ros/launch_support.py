@@ -83,6 +83,9 @@ LAUNCH_ARGUMENTS = {
                            "'x y z qx qy qz qw' (empty: the one in params_file)"),
     'scale_source': ('', 'Metric scale for a relative model: none, fixed or triangulation '
                          '(empty: the one in params_file)'),
+    'dense_depth': ('', 'triangulation_node dense depth from keyframes, true or false (empty: '
+                        'the one in params_file; mono_depth.launch.py sets true when no depth '
+                        'network runs)'),
     'use_sim_time': ('false', 'Use /clock (true when playing a bag)'),
     'rviz': ('false', 'Start RViz with config/mono_depth.rviz'),
     'rviz_frame': (RVIZ_FIXED_FRAME,
