@@ -56,7 +56,7 @@ class DenseStereoParams:
     """Settings of the plane sweep (see the module docstring)."""
 
     window_px: int = 5
-    plane_step_px: float = 1.0
+    plane_step_px: float = 1.5
     min_planes: int = 16
     max_planes: int = 64
     depth_margin: float = 1.25
@@ -65,9 +65,9 @@ class DenseStereoParams:
     min_epipolar_gradient: float = 0.005
     consistency_steps: float = 2.0
     min_consistent_views: int = 2
-    sigma_scale: float = 0.25
+    sigma_scale: float = 0.2
     sigma_floor: float = 0.1
-    pixel_sigma_px: float = 0.15
+    pixel_sigma_px: float = 0.1
     odom_scale_sigma: float = 0.0
     max_relative_sigma: float = 0.2
     median_px: int = 5
@@ -217,9 +217,9 @@ class _Sweep:
         self.size = (width, height)
         self.box = (p.window_px, p.window_px)
         self.mean_ref = cv2.boxFilter(image, -1, self.box, borderType=cv2.BORDER_REFLECT)
-        self.std_ref = np.sqrt(np.maximum(cv2.boxFilter(
+        self.var_ref = np.maximum(cv2.boxFilter(
             image * image, -1, self.box, borderType=cv2.BORDER_REFLECT)
-            - self.mean_ref * self.mean_ref, 0.0))
+            - self.mean_ref * self.mean_ref, 0.0)
         # Each view as [grey, grey^2, 1, 0]: one 4-channel warp per plane, whose last channel
         # then takes the product with the reference, and one 4-channel box filter.
         self.sources = []
@@ -248,20 +248,24 @@ class _Sweep:
                 self.sources[v], homography, self.size,
                 flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_CONSTANT,
                 borderValue=(0.0, 0.0, 0.0, 0.0))
-            warped[..., 3] = warped[..., 0] * self.image
-            sums = cv2.boxFilter(warped, -1, self.box, borderType=cv2.BORDER_CONSTANT)
-            mean, square, inside, product = cv2.split(sums)
-            std = np.sqrt(np.maximum(square - mean * mean, 0.0))
+            np.multiply(warped[..., 0], self.image, out=warped[..., 3])
+            mean, square, inside, product = cv2.split(
+                cv2.boxFilter(warped, -1, self.box, borderType=cv2.BORDER_CONSTANT))
+            # 1 - ZNCC, the variances' product floored (flat windows compare as unrelated).
+            variance = square - mean * mean
+            variance *= self.var_ref
+            np.maximum(variance, 1e-12, out=variance)
             covariance = product - self.mean_ref * mean
-            zncc = covariance / np.maximum(std * self.std_ref, 1e-6)
-            view_cost = 1.0 - np.clip(zncc, -1.0, 1.0)
+            covariance /= np.sqrt(variance)
+            view_cost = 1.0 - covariance
             valid = inside > 0.999  # the whole window inside the view
-            view_cost[~valid] = 0.0
+            np.copyto(view_cost, np.float32(np.inf), where=~valid)
+            better = view_cost < self.view_best[v]
+            np.copyto(self.view_best[v], view_cost, where=better)
+            np.copyto(self.view_index[v], index, where=better)
+            np.copyto(view_cost, np.float32(0.0), where=~valid)
             total += view_cost
             count += valid
-            better = valid & (view_cost < self.view_best[v])
-            self.view_best[v][better] = view_cost[better]
-            self.view_index[v][better] = index
         cost = np.where(count > 0, total / np.maximum(count, 1.0), np.float32(2.0))
         self.seen = np.maximum(self.seen, count.astype(np.int32))
         self.after[self.best_index == index - 1] = cost[self.best_index == index - 1]

@@ -52,7 +52,7 @@ def evaluated(seed: int, realistic: bool, motion: str = 'drive'):
 def test_dense_depth_covers_the_image_within_five_and_ten_percent(seed, realistic):
     evaluation = evaluated(seed, realistic)
     assert evaluation.keyframes >= 3
-    assert evaluation.stereo_size == (192, 144)
+    assert evaluation.stereo_size == (160, 120)
     assert evaluation.fraction_within[0.05] >= 0.30
     assert evaluation.fraction_within[0.10] >= 0.60
     assert evaluation.absrel <= 0.05

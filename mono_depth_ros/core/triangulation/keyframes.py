@@ -56,7 +56,7 @@ class KeyframeParams:
 
     min_baseline_ratio: float = 0.04
     window_size: int = 5
-    stereo_width: int = 192
+    stereo_width: int = 160
     standing_ratio: float = 0.002
     rotating_deg: float = 1.0
     max_rotation_deg: float = 20.0
