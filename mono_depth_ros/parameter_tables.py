@@ -165,7 +165,7 @@ TRIANGULATION_PARAMETERS = TRIANGULATION_PIPELINE_PARAMETERS + (
     ParameterSpec('max_pixels', 3840 * 2160, 'Refuse images with more pixels than this',
                   integer_range=(1, 100_000_000)),
     ParameterSpec('dense_depth', False,
-                  'Dense depth from keyframes (plane sweep) on triangulation/dense/*',
+                  'Dense depth of keyframes on triangulation/dense/*',
                   read_only=True),
 )
 

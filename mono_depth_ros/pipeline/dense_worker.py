@@ -18,9 +18,11 @@
 caller needs to publish the result); a job that is still waiting when a newer one comes is
 dropped (counted in ``skipped``). The thread runs ``compute(job)`` and passes the result to
 ``on_result(job, result)``; an exception there is counted and reported once per kind
-(``errors``, ``last_error``), and the thread carries on.
+(``errors``, ``last_error``), and the thread carries on. On Linux the thread runs at a lower
+priority (``nice``), so that on a busy machine the frame thread gets the CPU first.
 """
 
+import os
 import threading
 from typing import Any, Callable
 
@@ -29,7 +31,8 @@ class DenseWorker:
     """Runs the latest submitted job in a background thread; older waiting jobs are dropped."""
 
     def __init__(self, compute: Callable[[Any], Any], on_result: Callable[[Any, Any], None],
-                 name: str = 'dense_depth', on_error: Callable[[str], None] | None = None):
+                 name: str = 'dense_depth', on_error: Callable[[str], None] | None = None,
+                 nice: int = 5):
         self._compute = compute
         self._on_result = on_result
         self._on_error = on_error
@@ -42,6 +45,7 @@ class DenseWorker:
         self.errors = 0
         self.last_error = ''
         self._errors_said: set[str] = set()
+        self._nice = int(nice)
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
@@ -68,6 +72,12 @@ class DenseWorker:
             self._thread.join(timeout_s)
 
     def _run(self) -> None:
+        if self._nice and hasattr(os, 'setpriority') and hasattr(threading, 'get_native_id'):
+            try:  # Linux: a thread's own nice value
+                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(),
+                               os.getpriority(os.PRIO_PROCESS, 0) + self._nice)
+            except OSError:
+                pass
         while True:
             with self._condition:
                 while self._pending is None and not self._stopped:

@@ -20,16 +20,23 @@ sway at 1 Hz, odometry drifting by 1 % of the path): over the keyframes after th
 dense depth within 5 % of the truth and at least 60 % one within 10 % (``fraction_within``:
 NaN pixels count as misses); the 2-sigma coverage of the dense pixels is 95 +- 5 %. The
 stereo sigma's constants were set on seed 0 (exact odometry); seeds 1 and 2 are held out.
-Standing still takes no keyframe, so it gives no new dense depth.
+Standing still takes no keyframe, so it gives no new dense depth. The dense points give the
+scale fusion a relative network's scale as the sparse points do.
 """
 
 import functools
 
+import cv2
+import numpy as np
 import pytest
 
-from mono_depth_ros.core.triangulation import TriangulationParams
+from mono_depth_ros.core.camera_model import CameraModel
+from mono_depth_ros.core.transforms import matrix_to_quaternion
+from mono_depth_ros.core.triangulation import TriangulationParams, TriangulationPipeline
+from mono_depth_ros.core.triangulation.dense import DenseMapper, pipeline_pose_lookup
 from mono_depth_ros.core.triangulation.dense_evaluation import evaluate_dense_sequence
 from mono_depth_ros.core.triangulation.keyframes import STANDING
+from mono_depth_ros.pipeline.scale_fusion import ScaleFusion
 
 synth = pytest.importorskip('mono_depth_ros.synth')
 
@@ -69,3 +76,31 @@ def test_standing_still_gives_no_new_dense_depth():
     assert set(standing) == {STANDING}
     assert evaluation.keyframes == sum(1 for figures in evaluation.per_keyframe
                                        if figures['index'] < 16)
+
+
+@pytest.mark.slow
+def test_dense_points_feed_the_scale_fusion_like_the_sparse_ones():
+    # depth_node takes them with -r triangulation/points:=triangulation/dense/points: the
+    # same cloud layout (x, y, z, sigma in the optical frame), stamped with the keyframe.
+    sequence = synth.render_sequence(frames=30, width=320, height=240, seed=1)
+    k = sequence.k
+    camera = CameraModel.from_intrinsics(k[0, 0], k[1, 1], k[0, 2], k[1, 2], 320, 240)
+    pipeline = TriangulationPipeline()
+    for sample in sequence.odometry:
+        pipeline.add_odometry(sample.stamp_ns, sample.base_pose[:3, 3],
+                              matrix_to_quaternion(sample.base_pose[:3, :3]))
+    mapper, fusion, scales = DenseMapper(), ScaleFusion(), []
+    for frame in sequence.frames:
+        grey = cv2.cvtColor(frame.rgb, cv2.COLOR_RGB2GRAY)
+        result = pipeline.process_frame(frame.stamp_ns, grey, camera)
+        # A relative network whose inverse depth is 1/z = 2 r - 0.04.
+        relative = (1.0 / frame.depth + 0.04) / 2.0
+        if mapper.offer(result, grey, camera, pipeline_pose_lookup(pipeline)).taken \
+                and len(mapper.window) >= 3:
+            dense = mapper.compute()
+            finite = np.isfinite(dense.dense.depth)
+            fusion.add_points(frame.stamp_ns, dense.points(), dense.dense.sigma[finite])
+        estimate = fusion.update(frame.stamp_ns, relative.astype(np.float32), camera)
+        if estimate is not None:
+            scales.append(estimate.scale)
+    assert scales and scales[-1] == pytest.approx(2.0, rel=0.03)
