@@ -39,9 +39,9 @@ from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
 from mono_depth_ros.launch_support import (camera_launch_arguments, declare_arguments,
-                                           effective_model, fastdds_profile_actions, is_true,
-                                           node_parameters, plan_pipeline, resolve_params_file,
-                                           rviz_config)
+                                           dense_depth_argument, effective_model,
+                                           fastdds_profile_actions, is_true, node_parameters,
+                                           plan_pipeline, resolve_params_file, rviz_config)
 
 LAUNCH_DIR = os.path.dirname(os.path.abspath(__file__))
 ARGUMENTS = ('pipeline', 'model', 'backend', 'params_file', 'namespace', 'image', 'camera_info',
@@ -78,7 +78,7 @@ def _pipeline(context):
                 'backend': argument('backend'), 'scale_source': plan.scale_source or ''}))
         if plan.triangulation:
             # Without the network the fallback publishes dense depth too, unless told not to.
-            dense = argument('dense_depth') or ('' if plan.depth else 'true')
+            dense = dense_depth_argument(argument('dense_depth'), plan.depth)
             nodes.append(_include('triangulation.launch.py', {
                 **camera, 'params_file': params_file, 'odom': argument('odom'),
                 'camera_to_base': argument('camera_to_base'), 'dense_depth': dense}))

@@ -114,6 +114,16 @@ MANAGED_EXECUTABLES = {'depth_node': 'depth_lifecycle_node',
                        'triangulation_node': 'triangulation_lifecycle_node'}
 
 
+def dense_depth_argument(value: str, depth_network_runs: bool) -> str:
+    """Return triangulation.launch.py's dense_depth: the one given, else on without a network.
+
+    Empty leaves the node's parameter (params_file, else its default: off).
+    """
+    if value.strip():
+        return 'true' if is_true(value) else 'false'
+    return '' if depth_network_runs else 'true'
+
+
 def is_true(value: str) -> bool:
     """Return True for a launch argument meaning yes: 'true' or '1' (any case)."""
     return value.strip().lower() in ('true', '1')
