@@ -19,7 +19,8 @@
 
 pipeline:=auto (the default) runs depth_node and triangulation_node, the network's relative
 depth scaled to metres by the triangulated points, when the model can be found; without one it
-runs triangulation_node alone. One log line says which. "Found" is decided without loading the
+runs triangulation_node alone, with dense_depth on (dense_depth:=false turns it off). One log
+line says which. "Found" is decided without loading the
 weights: the file exists (or the Hugging Face id is in the local cache) and the Python packages
 its format and backend need are installed (mono_depth_ros.launch_support.check_model).
 
@@ -38,14 +39,14 @@ from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
 from mono_depth_ros.launch_support import (camera_launch_arguments, declare_arguments,
-                                           effective_model, fastdds_profile_actions, is_true,
-                                           node_parameters, plan_pipeline, resolve_params_file,
-                                           rviz_config)
+                                           dense_depth_argument, effective_model,
+                                           fastdds_profile_actions, is_true, node_parameters,
+                                           plan_pipeline, resolve_params_file, rviz_config)
 
 LAUNCH_DIR = os.path.dirname(os.path.abspath(__file__))
 ARGUMENTS = ('pipeline', 'model', 'backend', 'params_file', 'namespace', 'image', 'camera_info',
-             'odom', 'camera_to_base', 'use_sim_time', 'rviz', 'rviz_frame', 'cameras',
-             'lifecycle', 'autostart')
+             'odom', 'camera_to_base', 'dense_depth', 'use_sim_time', 'rviz', 'rviz_frame',
+             'cameras', 'lifecycle', 'autostart')
 # Passed on to the launch file of each node (namespace: one per camera with cameras:=).
 CAMERA_ARGUMENTS = ('namespace', 'image', 'camera_info', 'use_sim_time', 'lifecycle',
                     'autostart')
@@ -76,9 +77,11 @@ def _pipeline(context):
                 **camera, 'params_file': params_file, 'model': argument('model'),
                 'backend': argument('backend'), 'scale_source': plan.scale_source or ''}))
         if plan.triangulation:
+            # Without the network the fallback publishes dense depth too, unless told not to.
+            dense = dense_depth_argument(argument('dense_depth'), plan.depth)
             nodes.append(_include('triangulation.launch.py', {
                 **camera, 'params_file': params_file, 'odom': argument('odom'),
-                'camera_to_base': argument('camera_to_base')}))
+                'camera_to_base': argument('camera_to_base'), 'dense_depth': dense}))
         # Scoped: one camera's launch arguments never reach the next camera's nodes.
         actions.append(GroupAction(nodes, scoped=True))
     if len(cameras) > 1:

@@ -19,8 +19,9 @@
 
 reads /camera/image_raw, /camera/camera_info and /odom and publishes
 /camera/triangulation/depth, /camera/triangulation/points and /camera/triangulation/tracks. No
-GPU and no model needed. lifecycle:=true runs triangulation_lifecycle_node instead (configured
-and activated at launch unless autostart:=false).
+GPU and no model needed. dense_depth:=true adds the dense depth of keyframes
+(/camera/triangulation/dense/*). lifecycle:=true runs triangulation_lifecycle_node instead
+(configured and activated at launch unless autostart:=false).
 """
 
 from launch import LaunchDescription
@@ -32,7 +33,7 @@ from mono_depth_ros.launch_support import (camera_remappings, declare_arguments,
                                            parse_camera_to_base, resolve_params_file)
 
 ARGUMENTS = ('params_file', 'namespace', 'image', 'camera_info', 'odom', 'camera_to_base',
-             'use_sim_time', 'lifecycle', 'autostart')
+             'dense_depth', 'use_sim_time', 'lifecycle', 'autostart')
 
 
 def _triangulation_node(context):
@@ -44,6 +45,8 @@ def _triangulation_node(context):
     camera_to_base = parse_camera_to_base(argument('camera_to_base'))
     if camera_to_base is not None:
         overrides['camera_to_base'] = camera_to_base
+    if argument('dense_depth').strip():
+        overrides['dense_depth'] = is_true(argument('dense_depth'))
     return node_actions(
         'triangulation_node', lifecycle=is_true(argument('lifecycle')),
         autostart=is_true(argument('autostart')), name='triangulation_node',

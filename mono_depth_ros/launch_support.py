@@ -83,6 +83,9 @@ LAUNCH_ARGUMENTS = {
                            "'x y z qx qy qz qw' (empty: the one in params_file)"),
     'scale_source': ('', 'Metric scale for a relative model: none, fixed or triangulation '
                          '(empty: the one in params_file)'),
+    'dense_depth': ('', 'triangulation_node dense depth from keyframes, true or false (empty: '
+                        'the one in params_file; mono_depth.launch.py sets true when no depth '
+                        'network runs)'),
     'use_sim_time': ('false', 'Use /clock (true when playing a bag)'),
     'rviz': ('false', 'Start RViz with config/mono_depth.rviz'),
     'rviz_frame': (RVIZ_FIXED_FRAME,
@@ -109,6 +112,16 @@ _ARGUMENT_CHOICES = {'pipeline': PIPELINES, 'costmap': COSTMAP_CHOICES}
 # The managed (lifecycle) executable of each node.
 MANAGED_EXECUTABLES = {'depth_node': 'depth_lifecycle_node',
                        'triangulation_node': 'triangulation_lifecycle_node'}
+
+
+def dense_depth_argument(value: str, depth_network_runs: bool) -> str:
+    """Return triangulation.launch.py's dense_depth: the one given, else on without a network.
+
+    Empty leaves the node's parameter (params_file, else its default: off).
+    """
+    if value.strip():
+        return 'true' if is_true(value) else 'false'
+    return '' if depth_network_runs else 'true'
 
 
 def is_true(value: str) -> bool:

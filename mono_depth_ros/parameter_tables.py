@@ -164,6 +164,9 @@ TRIANGULATION_PARAMETERS = TRIANGULATION_PIPELINE_PARAMETERS + (
                   choices=QOS_CHOICES, read_only=True),
     ParameterSpec('max_pixels', 3840 * 2160, 'Refuse images with more pixels than this',
                   integer_range=(1, 100_000_000)),
+    ParameterSpec('dense_depth', False,
+                  'Dense depth of keyframes on triangulation/dense/*',
+                  read_only=True),
 )
 
 

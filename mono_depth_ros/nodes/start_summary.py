@@ -27,6 +27,8 @@ from mono_depth_ros.topic_tables import (CAMERA_INFO, CLOUD_TOPICS, DIAGNOSTICS,
 SCALE_TOPIC = 'triangulation/points'
 TRIANGULATION_OUTPUTS = ('triangulation/depth', 'triangulation/sigma', 'triangulation/points',
                          'triangulation/tracks')
+DENSE_OUTPUTS = ('triangulation/dense/depth', 'triangulation/dense/sigma',
+                 'triangulation/dense/points')
 
 
 @dataclass(frozen=True)
@@ -99,8 +101,11 @@ def depth_output_plan(values: Mapping[str, object], metric_model: bool,
 def triangulation_output_plan(values: Mapping[str, object]) -> OutputPlan:
     """Return triangulation_node's plan for its parameter ``values``."""
     subscriptions = (image_topic(str(values['image_transport'])).name, CAMERA_INFO.name, 'odom')
-    return OutputPlan(subscriptions, (DIAGNOSTICS.name,),
-                      pending=((TRIANGULATION_OUTPUTS, 'for each image with a pose from odom'),))
+    pending = ((TRIANGULATION_OUTPUTS, 'for each image with a pose from odom'),)
+    if values.get('dense_depth'):
+        pending += ((DENSE_OUTPUTS, 'for each keyframe (dense_depth)'),
+                    (('triangulation/dense/reprojected',), 'for each image after a keyframe'))
+    return OutputPlan(subscriptions, (DIAGNOSTICS.name,), pending=pending)
 
 
 def summary_lines(plan: OutputPlan, resolve: Callable[[str], str] = str) -> list[str]:

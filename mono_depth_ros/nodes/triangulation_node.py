@@ -28,15 +28,21 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image, PointCloud2
 
 from mono_depth_ros.core.camera_model import CameraModel
+from mono_depth_ros.core.dense_stereo import DenseStereoParams
 from mono_depth_ros.core.errors import BadMessageError
+from mono_depth_ros.core.image_codec import numpy_to_image
 from mono_depth_ros.core.transforms import xyz_quaternion_from_pose
+from mono_depth_ros.core.triangulation.dense import DenseMapper, pipeline_pose_lookup, reproject
+from mono_depth_ros.core.triangulation.keyframes import ROTATING, STANDING
 from mono_depth_ros.core.triangulation.pipeline import TriangulationParams, TriangulationPipeline
 from mono_depth_ros.nodes.runner import run_node
 from mono_depth_ros.nodes.start_summary import summary_lines, triangulation_output_plan
 from mono_depth_ros.parameter_tables import (
     TRIANGULATION_PARAMETERS as PARAMETERS,
     TRIANGULATION_PIPELINE_PARAMETERS as PIPELINE_PARAMETERS)
-from mono_depth_ros.pipeline.outputs import triangulation_fields
+from mono_depth_ros.pipeline.dense_worker import DenseWorker
+from mono_depth_ros.pipeline.outputs import (dense_fields, DENSE_REPROJECTED_TOPIC,
+                                             triangulation_fields)
 from mono_depth_ros.ros.camera_input import CameraFrame
 from mono_depth_ros.ros.camera_tf import CameraTransformLookup, tf2_available
 from mono_depth_ros.ros.diagnostics import OK
@@ -49,6 +55,9 @@ from mono_depth_ros.topic_tables import TRIANGULATION_NODE_TOPICS
 # The published topics (relative to the node's namespace) and their message types.
 OUTPUT_TYPES = {'triangulation/depth': Image, 'triangulation/sigma': Image,
                 'triangulation/points': PointCloud2, 'triangulation/tracks': Image}
+# With dense_depth (the plane sweep over the keyframes, in a thread of its own).
+DENSE_OUTPUT_TYPES = {'triangulation/dense/depth': Image, 'triangulation/dense/sigma': Image,
+                      'triangulation/dense/points': PointCloud2, DENSE_REPROJECTED_TOPIC: Image}
 # Odometry usually comes reliable; a best-effort subscription matches either kind of publisher.
 ODOMETRY_QOS = QoSProfile(depth=200, reliability=ReliabilityPolicy.BEST_EFFORT)
 
@@ -85,6 +94,8 @@ class TriangulationNode(Node):
         self._output_publishers: OutputPublishers | None = None
         self._loop: FrameLoop | None = None
         self._transforms: CameraTransformLookup | None = None
+        self._dense: DenseMapper | None = None
+        self._dense_worker: DenseWorker | None = None
         self.add_on_set_parameters_callback(parameter_validator(PARAMETERS, self._apply_changes))
         if not self.MANAGED:
             self._open()
@@ -93,7 +104,11 @@ class TriangulationNode(Node):
     def _open(self) -> None:
         """Create the endpoints and the frame loop."""
         qos = qos_from_name(self._values['qos'])
-        self._output_publishers = OutputPublishers(self, OUTPUT_TYPES, qos)
+        dense = bool(self._values['dense_depth'])
+        self._output_publishers = OutputPublishers(
+            self, {**OUTPUT_TYPES, **(DENSE_OUTPUT_TYPES if dense else {})}, qos)
+        if dense:
+            self._open_dense()
         # Odometry waits in an inbox (bounded) for the worker; its callback never blocks.
         self._odometry_inbox: collections.deque = collections.deque(maxlen=10_000)
         self._newest_odometry_ns: int | None = None
@@ -124,6 +139,22 @@ class TriangulationNode(Node):
                                   lambda topic: names.get(topic, topic)):
             self.get_logger().info(line)
 
+    def _open_dense(self) -> None:
+        """Create the keyframe window and the dense step's thread."""
+        params = self._pipeline.params
+        self._dense = DenseMapper(
+            stereo_params=DenseStereoParams(odom_scale_sigma=params.odom_scale_sigma),
+            depth_range=(params.min_depth, params.max_depth))
+        self._dense_latest = None  # the newest keyframe's DenseKeyframeDepth with a depth
+        self._dense_status = 'waiting for keyframes'
+        self._dense_figures: dict = {}
+        self._dense_worker = DenseWorker(
+            self._dense_compute, self._dense_publish, name='dense_depth',
+            on_error=lambda error: self.get_logger().error(f'dense depth failed: {error}'))
+        self.get_logger().info(
+            'dense depth: plane sweep over keyframes at '
+            f'{self._dense.keyframe_params.stereo_width} px wide, on triangulation/dense/*')
+
     def _close(self, keep_endpoints: bool = False) -> None:
         """Stop the worker, remove the endpoints and drop the tracks.
 
@@ -131,6 +162,9 @@ class TriangulationNode(Node):
         """
         if self._loop is not None:
             self._loop.stop()
+        if self._dense_worker is not None:
+            self._dense_worker.stop()
+            self._dense_worker = self._dense = None
         if not keep_endpoints:
             for endpoints in (self._loop, self._output_publishers):
                 if endpoints is not None:
@@ -196,6 +230,9 @@ class TriangulationNode(Node):
         """Use a new pipeline (the caller holds the lock)."""
         self._pipeline = pipeline
         self._odometry_resets_seen = 0
+        if self._dense is not None:
+            self._dense.reset()
+            self._dense_latest = None
 
     def _camera_pose_from_tf(self, camera_frame: str) -> None:
         """Once TF knows the camera frame in the odometry child frame, triangulate with it."""
@@ -243,7 +280,62 @@ class TriangulationNode(Node):
             return False
         wanted = self._output_publishers.wanted()
         self._output_publishers.publish(triangulation_fields(result, rgb, wanted), frame.header)
+        if self._dense is not None:
+            self._dense_step(frame, gray, camera, result, wanted)
         return True
+
+    # The dense step ---------------------------------------------------------------------
+    def _dense_step(self, frame: CameraFrame, gray: np.ndarray, camera: CameraModel, result,
+                    wanted: set[str]) -> None:
+        """Offer the frame to the keyframes; hand a new keyframe to the dense thread.
+
+        Each frame with a pose also gets the latest dense depth seen from its pose.
+        """
+        with self._lock:
+            decision = self._dense.offer(result, gray, camera,
+                                         pipeline_pose_lookup(self._pipeline))
+            window = self._dense.window.keyframes
+        if decision.taken:
+            if len(window) >= 2:
+                self._dense_worker.submit((window, frame.header))
+            else:
+                self._dense_status = 'waiting for a second keyframe'
+        elif decision.reason in (STANDING, ROTATING):
+            self._dense_status = f'no new dense depth: {decision.reason}'
+        latest = self._dense_latest
+        if latest is not None and result.world_to_camera is not None \
+                and DENSE_REPROJECTED_TOPIC in wanted:
+            depth, _ = reproject(latest, result.world_to_camera, camera)
+            self._output_publishers.publish(
+                {DENSE_REPROJECTED_TOPIC: numpy_to_image(depth, '32FC1')}, frame.header)
+
+    def _dense_compute(self, job):
+        """Run the plane sweep for the newest keyframe of a window snapshot (dense thread)."""
+        keyframes, _ = job
+        started = time.thread_time()
+        dense = self._dense.compute(keyframes) if self._dense is not None else None
+        if dense is not None:
+            dense.dense.stats['thread_cpu_ms'] = (time.thread_time() - started) * 1e3
+        return dense
+
+    def _dense_publish(self, job, dense) -> None:
+        """Publish a keyframe's dense depth with the keyframe image's header (dense thread)."""
+        _, header = job
+        if dense is None or self._output_publishers is None:
+            return
+        stats = dense.dense.stats
+        if not dense.ok:
+            self._dense_status = f'no dense depth: {dense.status}'
+            return
+        self._dense_latest = dense
+        self._dense_status = 'ok'
+        self._dense_figures = {
+            'dense_ms': stats.get('cpu_total_ms', 0.0),
+            'dense_cpu_ms': stats.get('thread_cpu_ms', 0.0),
+            'dense_valid_fraction': dense.dense.valid_fraction,
+            'dense_planes': stats.get('planes', 0), 'dense_views': stats.get('views', 0)}
+        wanted = self._output_publishers.wanted()
+        self._output_publishers.publish(dense_fields(dense, wanted), header)
 
     def _report(self):
         if self._loop is None:  # cleaned up under a last timer call
@@ -261,6 +353,12 @@ class TriangulationNode(Node):
             'degenerate_tracks': pipeline.degenerate_total,
             'odometry_resets': self._odometry_resets,
         }
+        if self._dense is not None:
+            worker = self._dense_worker
+            values.update({'dense_status': self._dense_status,
+                           'dense_keyframes': worker.done if worker else 0,
+                           'dense_skipped': worker.skipped if worker else 0,
+                           **self._dense_figures})
         level, message = self._loop.status('triangulating')
         return level, message, values
 

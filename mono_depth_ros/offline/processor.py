@@ -30,12 +30,15 @@ import cv2
 import numpy as np
 
 from mono_depth_ros.core.camera_model import CameraModel, CameraModelCache
+from mono_depth_ros.core.dense_stereo import DenseStereoParams
 from mono_depth_ros.core.errors import BadMessageError
-from mono_depth_ros.core.image_codec import decode_compressed, image_to_rgb8
+from mono_depth_ros.core.image_codec import decode_compressed, image_to_rgb8, numpy_to_image
+from mono_depth_ros.core.triangulation.dense import DenseMapper, pipeline_pose_lookup, reproject
 from mono_depth_ros.core.triangulation.pipeline import (TriangulationPipeline,
                                                         TriangulationResult)
 from mono_depth_ros.pipeline.depth_pipeline import DepthPipeline
-from mono_depth_ros.pipeline.outputs import (DEPTH_TOPICS, DepthOutputs, DepthOutputSettings,
+from mono_depth_ros.pipeline.outputs import (dense_fields, DENSE_REPROJECTED_TOPIC, DENSE_TOPICS,
+                                             DEPTH_TOPICS, DepthOutputs, DepthOutputSettings,
                                              OutputFields, triangulation_fields,
                                              TRIANGULATION_TOPICS)
 from mono_depth_ros.pipeline.scale_fusion import ScaleFusion
@@ -54,6 +57,10 @@ OUTPUT_TOPICS = {
     'triangulation/sigma': 'sensor_msgs/msg/Image',
     'triangulation/points': 'sensor_msgs/msg/PointCloud2',
     'triangulation/tracks': 'sensor_msgs/msg/Image',
+    'triangulation/dense/depth': 'sensor_msgs/msg/Image',
+    'triangulation/dense/sigma': 'sensor_msgs/msg/Image',
+    'triangulation/dense/points': 'sensor_msgs/msg/PointCloud2',
+    'triangulation/dense/reprojected': 'sensor_msgs/msg/Image',
 }
 
 
@@ -112,6 +119,7 @@ class OfflineSettings:
     publish_colored: bool = True
     colormap: str = 'turbo'
     odom_max_gap_s: float = 0.2
+    dense_depth: bool = False
 
     def __post_init__(self) -> None:
         check_mode(self.mode)
@@ -155,6 +163,13 @@ class OfflineProcessor:
         if self.depth is not None and self.triangulation is not None \
                 and not self.depth.is_metric_model:
             self.fusion = fusion or ScaleFusion()
+        self.dense = None
+        if settings.dense_depth and self.triangulation is not None:
+            params = self.triangulation.params
+            self.dense = DenseMapper(
+                stereo_params=DenseStereoParams(odom_scale_sigma=params.odom_scale_sigma),
+                depth_range=(params.min_depth, params.max_depth))
+        self._dense_latest = None
         self.counts = OfflineCounts()
         self._cameras = CameraModelCache()
         self._depth_outputs = DepthOutputs()
@@ -247,7 +262,23 @@ class OfflineProcessor:
             return None
         output.messages.update(triangulation_fields(result, rgb, TRIANGULATION_TOPICS))
         output.triangulated_points = len(result)
+        if self.dense is not None:
+            self._dense_step(gray, camera, result, output)
         return result
+
+    def _dense_step(self, gray: np.ndarray, camera: CameraModel, result: TriangulationResult,
+                    output: FrameOutput) -> None:
+        """Run the node's dense step at once: a new keyframe's dense depth is this frame's."""
+        decision = self.dense.offer(result, gray, camera,
+                                    pipeline_pose_lookup(self.triangulation))
+        if decision.taken and len(self.dense.window) >= 2:
+            dense = self.dense.compute()
+            if dense is not None and dense.ok:
+                self._dense_latest = dense
+                output.messages.update(dense_fields(dense, DENSE_TOPICS))
+        if self._dense_latest is not None and result.world_to_camera is not None:
+            depth, _ = reproject(self._dense_latest, result.world_to_camera, camera)
+            output.messages[DENSE_REPROJECTED_TOPIC] = numpy_to_image(depth, '32FC1')
 
     def _estimate_depth(self, frame: InputFrame, rgb: np.ndarray, camera: CameraModel,
                         triangulated: TriangulationResult | None,

@@ -51,7 +51,8 @@ def build_processor(args: argparse.Namespace, mode: str,
     settings = OfflineSettings(
         mode=mode, publish_points=not args.no_points, publish_colored=not args.no_colored,
         colormap=args.colormap,
-        odom_max_gap_s=triangulation.params.odom_max_gap if triangulation else 0.0)
+        odom_max_gap_s=triangulation.params.odom_max_gap if triangulation else 0.0,
+        dense_depth=bool(getattr(args, 'dense_depth', False)))
     return OfflineProcessor(settings, depth=depth, triangulation=triangulation)
 
 

@@ -36,6 +36,7 @@ from mono_depth_ros.core.image_codec import ImageFields, numpy_to_image
 from mono_depth_ros.core.pointcloud import (cloud_bytes, CloudFields, depth_to_organized_cloud,
                                             depth_to_points, pack_unorganized_cloud,
                                             ray_planes)
+from mono_depth_ros.core.triangulation.dense import DenseKeyframeDepth
 from mono_depth_ros.core.triangulation.pipeline import (draw_tracks, sparse_depth_image,
                                                         sparse_sigma_image, TriangulationResult)
 from mono_depth_ros.pipeline.depth_pipeline import DepthResult
@@ -46,6 +47,10 @@ DEPTH_TOPICS = ('depth/image', 'depth/camera_info', 'depth/relative', 'depth/col
 EDGE_FILTERED_TOPICS = frozenset({'depth/image', 'points', 'points/filtered', 'depth/sigma'})
 TRIANGULATION_TOPICS = ('triangulation/depth', 'triangulation/sigma', 'triangulation/points',
                         'triangulation/tracks')
+# With dense_depth: a keyframe's dense depth (its stamp), and the latest one seen from each frame.
+DENSE_TOPICS = ('triangulation/dense/depth', 'triangulation/dense/sigma',
+                'triangulation/dense/points')
+DENSE_REPROJECTED_TOPIC = 'triangulation/dense/reprojected'
 
 OutputFields = ImageFields | CloudFields | dict
 
@@ -241,4 +246,27 @@ def triangulation_fields(result: TriangulationResult, rgb: np.ndarray,
     if 'triangulation/tracks' in wanted:
         messages['triangulation/tracks'] = numpy_to_image(
             draw_tracks(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), result), 'bgr8')
+    return messages
+
+
+def dense_fields(dense: DenseKeyframeDepth, wanted: Collection[str]) -> dict[str, OutputFields]:
+    """Return the fields of the ``wanted`` dense topics of a keyframe (none if it has no depth).
+
+    ``triangulation/dense/depth`` and ``triangulation/dense/sigma`` are 32FC1 at the image
+    size (NaN unknown), ``triangulation/dense/points`` the keyframe's dense points in its
+    optical frame (unorganized, x, y, z and the depth's 1-sigma ``sigma``).
+    """
+    if not dense.ok:
+        return {}
+    messages: dict[str, OutputFields] = {}
+    if {'triangulation/dense/depth', 'triangulation/dense/sigma'} & set(wanted):
+        depth, sigma = dense.at_image_size()
+        if 'triangulation/dense/depth' in wanted:
+            messages['triangulation/dense/depth'] = numpy_to_image(depth, '32FC1')
+        if 'triangulation/dense/sigma' in wanted:
+            messages['triangulation/dense/sigma'] = numpy_to_image(sigma, '32FC1')
+    if 'triangulation/dense/points' in wanted:
+        sigma = dense.dense.sigma[np.isfinite(dense.dense.depth)].astype(np.float32)
+        messages['triangulation/dense/points'] = pack_unorganized_cloud(
+            dense.points(), extra_field=('sigma', sigma))
     return messages

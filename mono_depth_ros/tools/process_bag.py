@@ -114,6 +114,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     triangulation.add_argument('--max-features', type=int)
     triangulation.add_argument('--odom-max-gap', type=float,
                                help='longest odometry gap interpolation bridges (s)')
+    triangulation.add_argument('--dense-depth', action='store_true',
+                               help=triangulation_parameter('dense_depth').description)
 
 
 def run(args: argparse.Namespace) -> int:

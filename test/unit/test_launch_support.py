@@ -312,3 +312,10 @@ def test_checking_a_model_imports_neither_ros_nor_an_inference_library(package_r
     assert set(report['inference']) <= {'mono_depth_ros.inference.errors',
                                         'mono_depth_ros.inference.model_files'}
     assert report['available'] == (importlib.util.find_spec('onnxruntime') is not None)
+
+
+def test_the_fallback_turns_dense_depth_on_unless_told_otherwise():
+    assert launch_support.dense_depth_argument('', depth_network_runs=False) == 'true'
+    assert launch_support.dense_depth_argument('', depth_network_runs=True) == ''
+    assert launch_support.dense_depth_argument('false', depth_network_runs=False) == 'false'
+    assert launch_support.dense_depth_argument('True', depth_network_runs=True) == 'true'

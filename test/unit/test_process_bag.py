@@ -374,3 +374,30 @@ def test_eval_scores_the_processed_bag_against_the_directory_ground_truth(
     assert result['frames_matched'] == FRAMES and result['matched_by'] == 'stamp'
     assert result['frames_scored'] >= FRAMES // 2
     assert result['metrics']['abs_rel'] < 0.05 and result['metrics']['delta1'] > 0.9
+
+
+def test_dense_depth_writes_the_keyframes_dense_topics_and_one_reprojection_per_frame(
+        synthetic, tmp_path):
+    sequence, paths = synthetic
+    out = tmp_path / 'dense'
+    assert cli.main(['process-bag', str(paths['bag']), '--out', str(out), '--quiet',
+                     '--dense-depth']) == 0
+    messages, _, _ = read_bag(out)
+    dense = {f'/camera/triangulation/dense/{name}'
+             for name in ('depth', 'sigma', 'points', 'reprojected')}
+    assert set(messages) == INPUT_TOPICS | TRIANGULATION_TOPICS | dense
+    truth = {frame.stamp_ns: frame.depth for frame in sequence.frames}
+    depths = depth_by_stamp(messages, '/camera/triangulation/dense/depth')
+    sigmas = depth_by_stamp(messages, '/camera/triangulation/dense/sigma')
+    assert len(depths) >= 3 and set(depths) == set(sigmas)
+    for stamp, depth in depths.items():  # a keyframe's dense depth has the keyframe's stamp
+        known = np.isfinite(depth)
+        assert depth.shape == (HEIGHT, WIDTH)
+        np.testing.assert_array_equal(np.isfinite(sigmas[stamp]), known)
+        error = np.abs(depth[known] - truth[stamp][known]) / truth[stamp][known]
+        assert known.mean() > 0.2 and np.median(error) < 0.05
+    newest = depths[max(depths)]  # a window of five keyframes by then
+    assert np.isfinite(newest).mean() > 0.5
+    reprojected = depth_by_stamp(messages, '/camera/triangulation/dense/reprojected')
+    first = min(depths)
+    assert set(reprojected) == {stamp for stamp in truth if stamp >= first}

@@ -19,7 +19,8 @@ import pytest
 from mono_depth_ros.nodes.start_summary import (depth_output_plan, summary_lines,
                                                 triangulation_output_plan)
 from mono_depth_ros.parameter_tables import DEPTH_PARAMETERS, TRIANGULATION_PARAMETERS
-from mono_depth_ros.pipeline.outputs import DEPTH_TOPICS, TRIANGULATION_TOPICS
+from mono_depth_ros.pipeline.outputs import (DENSE_REPROJECTED_TOPIC, DENSE_TOPICS, DEPTH_TOPICS,
+                                             TRIANGULATION_TOPICS)
 from mono_depth_ros.topic_tables import NODE_TOPICS
 
 DEPTH_DEFAULTS = {spec.name: spec.default for spec in DEPTH_PARAMETERS}
@@ -97,12 +98,20 @@ def test_triangulation_publishes_for_each_image_with_a_pose():
     assert plan.pending == ((TRIANGULATION_TOPICS, 'for each image with a pose from odom'),)
 
 
+def test_dense_depth_adds_the_dense_topics_to_the_plan():
+    plan = triangulation_output_plan({**TRIANGULATION_DEFAULTS, 'dense_depth': True})
+    pending = {topic for topics, _ in plan.pending for topic in topics}
+    assert pending == {*TRIANGULATION_TOPICS, *DENSE_TOPICS, DENSE_REPROJECTED_TOPIC}
+    names = {topic.name for topic in NODE_TOPICS['triangulation_node'].publications}
+    assert pending <= names
+
+
 def test_the_topic_tables_name_what_the_nodes_publish_and_nothing_else():
     depth = NODE_TOPICS['depth_node']
     assert [topic.name for topic in depth.publications] == [*DEPTH_TOPICS, '/diagnostics']
     triangulation = NODE_TOPICS['triangulation_node']
-    assert [topic.name for topic in triangulation.publications] == [*TRIANGULATION_TOPICS,
-                                                                    '/diagnostics']
+    assert [topic.name for topic in triangulation.publications] == [
+        *TRIANGULATION_TOPICS, *DENSE_TOPICS, DENSE_REPROJECTED_TOPIC, '/diagnostics']
     for topics in NODE_TOPICS.values():
         for topic in topics.subscriptions + topics.publications:
             assert topic.message_type.count('/msg/') == 1 and topic.description, topic

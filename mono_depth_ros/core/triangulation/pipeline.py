@@ -513,7 +513,8 @@ class TriangulationPipeline:
             depths=depths_all[rows].astype(np.float32),
             points_camera=points_camera[rows].astype(np.float32),
             track_ids=self.tracker.ids[rows].copy(), status=status, stats=stats,
-            tracks=snapshot, sigmas=sigmas_all[rows].astype(np.float32))
+            tracks=snapshot, sigmas=sigmas_all[rows].astype(np.float32),
+            world_to_camera=None if world_to_camera is None else world_to_camera.copy())
 
 
 def _elapsed_ms(start: float) -> float:

@@ -60,6 +60,8 @@ class TriangulationResult:
             (tracking_ms, triangulation_ms including the rotation refinement and the
             time-offset estimate, filter_ms, total_ms).
         tracks: every current track, for ``draw_tracks``.
+        world_to_camera: the frame's 3x4 odometry -> optical pose as the pipeline used it
+            (time offset applied, rotation refined), None without a pose; for the keyframes.
     """
 
     stamp_ns: int
@@ -71,6 +73,7 @@ class TriangulationResult:
     stats: dict = field(default_factory=dict)
     tracks: TrackSnapshot | None = None
     sigmas: np.ndarray | None = None
+    world_to_camera: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if self.sigmas is None:
