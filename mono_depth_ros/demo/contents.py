@@ -34,6 +34,8 @@ DEPTH_SCALE = ColourScale(*DEPTH_RANGE, unit='m', log=True)
 # Errors: dark is small, bright is large; grey where the network or the truth has no depth.
 ERROR_SCALE = ColourScale(0.0, 20.0, unit='%', colormap='inferno', inverse=True,
                           invalid_color=(128, 128, 128))
+# The dense fallback's 1-sigma, in metres: dark is sure, bright unsure.
+SIGMA_SCALE = ColourScale(0.0, 0.5, unit='m', colormap='inferno', inverse=True)
 SPARSE_DILATE_PX = 7
 PANELS_PER_ROW = 3
 
@@ -68,7 +70,8 @@ def write_report(out: pathlib.Path, sequence, findings: Findings, *,
     report.add('What ran', '\n'.join([
         f'- a {len(sequence.frames)}-frame {sequence.width}x{sequence.height} synthetic sequence '
         f'with exact poses and depth, played from the rosbag2 `{input_bag}` over Fast DDS',
-        '- triangulation_node (camera + odometry -> sparse metric depth), with min_depth '
+        '- triangulation_node (camera + odometry -> sparse metric depth, and dense depth '
+        'from a plane sweep over its keyframes with dense_depth on), with min_depth '
         f'{DEPTH_RANGE[0]:g} m and max_depth {DEPTH_RANGE[1]:g} m',
         f'- depth_node: {findings.model_note}',
     ]))
@@ -79,6 +82,7 @@ def write_report(out: pathlib.Path, sequence, findings: Findings, *,
                f'{sequence.width}x{sequence.height} camera image (u right, v down), the '
                f'pictures shrunk to {PANEL_WIDTH} px wide.',
                _frame_figures(figures_dir, sequence, findings) + _tracks_figure(
+                   figures_dir, sequence, findings) + _dense_figure(
                    figures_dir, sequence, findings))
     clouds = _cloud_figure(figures_dir, sequence, findings)
     if clouds is not None:
@@ -171,6 +175,35 @@ def _tracks_figure(figures_dir: pathlib.Path, sequence, findings: Findings) -> l
         f'dot where it is now, coloured by its triangulated depth on the same scale as the '
         f"depth pictures ({DEPTH_SCALE.describe()}, set by the node's min_depth and "
         'max_depth); grey: not converged yet.'))]
+
+
+def _dense_figure(figures_dir: pathlib.Path, sequence, findings: Findings) -> list[Figure]:
+    """Return the dense fallback's last keyframe: its depth, sigma and error."""
+    dense, sigmas = findings.outputs.get('dense', {}), findings.outputs.get('dense_sigma', {})
+    frames = {frame.stamp_ns: (index, frame) for index, frame in enumerate(sequence.frames)}
+    stamps = [stamp for stamp in sorted(dense) if stamp in sigmas and stamp in frames]
+    if not stamps:
+        return []
+    index, frame = frames[stamps[-1]]
+    depth = image_to_numpy(dense[stamps[-1]])
+    panels = [image_figure(frame.rgb[:, :, ::-1], 'keyframe image'),
+              depth_figure(frame.depth, DEPTH_SCALE, 'ground-truth depth (m)'),
+              depth_figure(depth, DEPTH_SCALE, 'dense fallback depth (m)'),
+              depth_figure(image_to_numpy(sigmas[stamps[-1]]), SIGMA_SCALE,
+                           'its 1-sigma (m)'),
+              depth_figure(relative_error(depth, frame.depth), ERROR_SCALE,
+                           'its |error| / true depth (%)')]
+    name = 'figures/dense.png'
+    rows = [panels[start:start + PANELS_PER_ROW]
+            for start in range(0, len(panels), PANELS_PER_ROW)]
+    cv2.imwrite(str(figures_dir.parent / name), grid(rows), [cv2.IMWRITE_PNG_COMPRESSION, 9])
+    return [Figure(name, (
+        f'The dense fallback without a network at frame {index}, a keyframe: the plane '
+        'sweep of the triangulation node over its recent keyframes with the odometry poses '
+        '(/camera/triangulation/dense/depth and /camera/triangulation/dense/sigma). Left to '
+        'right, top to bottom: the keyframe image; the ground truth; the dense depth, black '
+        f'where it is not well constrained; its 1-sigma ({SIGMA_SCALE.describe()}); its error '
+        f'against the truth ({ERROR_SCALE.describe()}; grey: no depth).'))]
 
 
 def _world_points(message, camera_pose: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:

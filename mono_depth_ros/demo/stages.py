@@ -43,6 +43,9 @@ OUTPUT_TOPICS = {
     'triangulation/depth': Image, 'triangulation/points': PointCloud2,
     'triangulation/tracks': Image, 'depth/image': Image, 'depth/relative': Image,
     'depth/colored': Image, 'points': PointCloud2,
+    # The fallback's dense depth (plane sweep over the keyframes), stamped with each keyframe.
+    'triangulation/dense/depth': Image, 'triangulation/dense/sigma': Image,
+    'triangulation/dense/points': PointCloud2,
 }
 DEPTH_RANGE = (0.5, 12.0)
 DEFAULT_MODEL_ID = depth_parameter('model').default
@@ -129,7 +132,8 @@ def run_nodes_on_bag(bag: pathlib.Path, *, model: str | None, backend: str = 'au
         nodes = [TriangulationNode(
             context=context, namespace=NAMESPACE, cli_args=NODE_REMAPS,
             parameter_overrides=[Parameter('min_depth', value=DEPTH_RANGE[0]),
-                                 Parameter('max_depth', value=DEPTH_RANGE[1])])]
+                                 Parameter('max_depth', value=DEPTH_RANGE[1]),
+                                 Parameter('dense_depth', value=True)])]
         if model:
             from mono_depth_ros.nodes.depth_node import DepthNode
             nodes.append(DepthNode(
@@ -236,6 +240,7 @@ def evaluate(sequence, replay: ReplayResult, *, model: str | None, model_note: s
         f'warm-up, AbsRel {tri.get("abs_rel", float("nan")):.4f}')
     rows = [['triangulation (sparse, metric)', tri.get('count', 0) and
              findings.summary['triangulation']['mean_points'], *_metric_cells(tri)]]
+    rows += _dense(replay, frames, warm, findings)
 
     if model:
         depth_messages = by_stamp(replay.messages[f'{NAMESPACE}/depth/image'])
@@ -272,6 +277,40 @@ def evaluate(sequence, replay: ReplayResult, *, model: str | None, model_note: s
         ['output', 'points', 'AbsRel', 'RMSE (m)', 'δ<1.25', 'δ<1.25²'], rows)
     _latency(replay, findings)
     return findings
+
+
+def _dense(replay: ReplayResult, frames: dict, warm: set, findings: Findings) -> list[list]:
+    """Score the dense fallback's keyframe depths; return its rows of the metrics table."""
+    from mono_depth_ros.core.triangulation.dense_evaluation import BOUNDS, score_dense
+
+    dense = by_stamp(replay.messages[f'{NAMESPACE}/triangulation/dense/depth'])
+    sigmas = by_stamp(replay.messages[f'{NAMESPACE}/triangulation/dense/sigma'])
+    findings.outputs['dense'] = dense
+    findings.outputs['dense_sigma'] = sigmas
+    scores = [score_dense(image_to_numpy(message), image_to_numpy(sigmas[stamp]),
+                          frames[stamp].depth)
+              for stamp, message in sorted(dense.items()) if stamp in warm and stamp in sigmas]
+    if not scores:
+        findings.lines.append(f'dense fallback: {len(dense)} keyframe depths, none to score')
+        return []
+    pixels = sum(score.pixels for score in scores)
+    relative = np.concatenate([score.relative for score in scores])
+    covered = np.concatenate([score.covered for score in scores])
+    summary = {'keyframes': len(scores), 'valid_fraction': len(relative) / pixels,
+               'abs_rel': float(relative.mean()) if len(relative) else float('nan'),
+               'coverage_2sigma': float(covered.mean()) if len(covered) else float('nan')}
+    for bound in BOUNDS:
+        summary[f'within_{bound:.2f}'] = int((relative <= bound).sum()) / pixels
+    findings.summary['dense'] = summary
+    findings.lines.append(
+        f"dense fallback: {len(scores)} keyframe depths, {summary['within_0.05']:.0%} of the "
+        f"pixels within 5 % of the truth, {summary['within_0.10']:.0%} within 10 %, "
+        f"AbsRel {summary['abs_rel']:.4f}, {summary['coverage_2sigma']:.0%} within 2 sigma")
+    truth_pairs = [(image_to_numpy(dense[stamp]), frames[stamp].depth)
+                   for stamp in sorted(dense) if stamp in warm and stamp in sigmas]
+    metrics = aggregate_metrics([compute_metrics(depth, truth) for depth, truth in truth_pairs])
+    return [['triangulation, dense (keyframe plane sweep)',
+             f"{summary['valid_fraction']:.0%} of pixels", *_metric_cells(metrics)]]
 
 
 # Per-stage latencies the nodes report on /diagnostics: (node status word, key, stage name).

@@ -51,8 +51,12 @@ def test_demo_runs_the_committed_demo_model_with_fusion_and_reports_it(tmp_path)
     assert summary['depth']['abs_rel'] < 0.5, summary['depth']
     assert summary['depth_oracle_aligned']['abs_rel'] < 0.3, summary['depth_oracle_aligned']
     assert any(stage.startswith('depth: ') for stage in summary['latency_ms'])
+    # The dense fallback ran beside the network, scored against the truth with its sigma.
+    dense = summary['dense']
+    assert dense['keyframes'] >= 1 and dense['within_0.10'] > 0.3, dense
+    assert 0.85 <= dense['coverage_2sigma'] <= 1.0, dense
     for name in ('report.md', 'index.html', 'figures/tracks.png', 'figures/latency.png',
-                 'figures/point_clouds.png', 'sequence.mcap'):
+                 'figures/point_clouds.png', 'figures/dense.png', 'sequence.mcap'):
         found = list((tmp_path / 'out').rglob(pathlib.Path(name).name))
         assert found, f'{name} missing'
     assert 'data:image/png;base64,' in (tmp_path / 'out' / 'index.html').read_text()
@@ -64,7 +68,8 @@ def test_demo_runs_the_committed_demo_model_with_fusion_and_reports_it(tmp_path)
         assert words in report, words
     assert_the_output_bag_holds_the_outputs(
         tmp_path / 'out' / 'output_bag',
-        ['/camera/triangulation/depth', '/camera/depth/image', '/camera/points'])
+        ['/camera/triangulation/depth', '/camera/depth/image', '/camera/points',
+         '/camera/triangulation/dense/depth'])
 
 
 def test_the_demo_finds_the_committed_model_and_none_turns_the_network_off():

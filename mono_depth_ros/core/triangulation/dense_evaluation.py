@@ -63,6 +63,35 @@ class DenseEvaluation:
     stereo_size: tuple[int, int] = (0, 0)
 
 
+@dataclass
+class DenseScore:
+    """One dense depth against the truth: per known pixel, its error and 2-sigma hit."""
+
+    relative: np.ndarray
+    covered: np.ndarray
+    pixels: int
+
+    def figures(self) -> dict:
+        """Return valid, absrel, coverage and within_<bound> (fractions of all pixels)."""
+        count = len(self.relative)
+        figures = {'valid': count / self.pixels if self.pixels else 0.0,
+                   'absrel': float(self.relative.mean()) if count else float('nan'),
+                   'coverage': float(self.covered.mean()) if count else float('nan')}
+        for bound in BOUNDS:
+            figures[f'within_{bound:.2f}'] = (
+                int((self.relative <= bound).sum()) / self.pixels if self.pixels else 0.0)
+        return figures
+
+
+def score_dense(depth: np.ndarray, sigma: np.ndarray, truth: np.ndarray) -> DenseScore:
+    """Score a dense depth and its 1-sigma (image size, NaN unknown) against the truth."""
+    truth = np.asarray(truth, dtype=np.float64)
+    known = np.isfinite(depth) & np.isfinite(sigma) & np.isfinite(truth) & (truth > 0)
+    error = np.abs(depth[known] - truth[known])
+    return DenseScore(relative=error / truth[known], covered=error <= 2.0 * sigma[known],
+                      pixels=int(truth.size))
+
+
 def evaluate_dense_sequence(sequence, params: TriangulationParams | None = None,
                             keyframe_params: KeyframeParams | None = None,
                             stereo_params: DenseStereoParams | None = None,
@@ -107,23 +136,15 @@ def evaluate_dense_sequence(sequence, params: TriangulationParams | None = None,
             continue
         evaluation.stereo_size = dense.dense.depth.shape[::-1]
         depth, sigma = dense.at_image_size()
-        truth = np.asarray(frame.depth, dtype=np.float64)
-        known = np.isfinite(depth) & np.isfinite(truth) & (truth > 0)
-        error = np.abs(depth[known] - truth[known])
-        relative = error / truth[known]
-        figures = {'index': frame.index, 'valid': float(known.mean()),
-                   'absrel': float(relative.mean()) if len(relative) else float('nan'),
-                   'coverage': float((error <= 2.0 * sigma[known]).mean())
-                   if len(error) else float('nan'),
+        score = score_dense(depth, sigma, frame.depth)
+        figures = {'index': frame.index, **score.figures(),
                    'cpu_ms': evaluation.dense_cpu_ms[-1]}
         for bound in BOUNDS:
-            count = int((relative <= bound).sum())
-            figures[f'within_{bound:.2f}'] = count / known.size
-            within[bound].append((count, known.size))
+            within[bound].append((int((score.relative <= bound).sum()), score.pixels))
         evaluation.per_keyframe.append(figures)
-        errors.append(relative)
-        covered.append(error <= 2.0 * sigma[known])
-        valid.append((int(known.sum()), known.size))
+        errors.append(score.relative)
+        covered.append(score.covered)
+        valid.append((len(score.relative), score.pixels))
     evaluation.keyframes = len(evaluation.per_keyframe)
     if errors:
         evaluation.fraction_within = {
