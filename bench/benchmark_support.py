@@ -51,7 +51,14 @@ def use_loopback_large_data_dds() -> None:
 
 
 def random_domain_id() -> int:
-    """Return a ROS domain for one run, so that runs side by side do not see each other."""
+    """Return the ROS domain for one run: ROS_DOMAIN_ID when set, else a random one.
+
+    A random domain keeps runs side by side from seeing each other; a user who shares the
+    machine sets ROS_DOMAIN_ID to the domain that is theirs.
+    """
+    chosen = os.environ.get('ROS_DOMAIN_ID', '').strip()
+    if chosen.isdigit():
+        return int(chosen)
     return random.SystemRandom().randint(1, 101)
 
 

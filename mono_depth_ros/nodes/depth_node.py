@@ -289,9 +289,14 @@ class DepthNode(Node):
         self._inference.add(result.timings_ms['inference'] / 1e3)
         settings = DepthOutputSettings.from_values(self._in_force(self._values))
         wanted = self._output_publishers.wanted()
-        timings = dict(result.timings_ms)
-        fields = self._outputs.fields(result, camera, rgb, settings, wanted, timings)
-        timings.update(self._output_publishers.publish(fields, frame.header))
+        timings = {**result.timings_ms, 'message_build': 0.0, 'publish': 0.0}
+        publishers = self._output_publishers
+
+        def publish(topic: str, fields) -> None:
+            # Each output goes out as soon as it is made, while the next one is computed.
+            publishers.publish_one(topic, fields, frame.header, timings)
+
+        self._outputs.fields(result, camera, rgb, settings, wanted, timings, ready=publish)
         self._loop.stages.add(timings)
         return True
 

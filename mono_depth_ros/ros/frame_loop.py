@@ -191,12 +191,19 @@ class OutputPublishers:
         Return the milliseconds spent building the messages (``message_build``) and in
         ``publish`` (serialisation and handing them to DDS).
         """
-        build_s = publish_s = 0.0
+        timings_ms = {'message_build': 0.0, 'publish': 0.0}
         for topic, fields in messages.items():
-            start = time.perf_counter()
-            message = output_message(fields, header)
-            built = time.perf_counter()
-            self._publishers[topic].publish(message)
-            build_s += built - start
-            publish_s += time.perf_counter() - built
-        return {'message_build': 1e3 * build_s, 'publish': 1e3 * publish_s}
+            self.publish_one(topic, fields, header, timings_ms)
+        return timings_ms
+
+    def publish_one(self, topic: str, fields: OutputFields, header: Header,
+                    timings_ms: dict[str, float]) -> None:
+        """Publish one topic's fields now; add the time to ``message_build`` and ``publish``."""
+        start = time.perf_counter()
+        message = output_message(fields, header)
+        built = time.perf_counter()
+        self._publishers[topic].publish(message)
+        timings_ms['message_build'] = (timings_ms.get('message_build', 0.0)
+                                       + 1e3 * (built - start))
+        timings_ms['publish'] = (timings_ms.get('publish', 0.0)
+                                 + 1e3 * (time.perf_counter() - built))
