@@ -513,13 +513,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument('--bag-frames', type=int, default=30)
     parser.add_argument('--sizes', nargs='+', default=[f'{w}x{h}' for w, h in SIZES],
                         help='frame sizes WIDTHxHEIGHT (throughput and process-bag: the first)')
+    parser.add_argument('--strides', nargs='+', type=int, default=list(STRIDES))
     parser.add_argument('--rates', nargs='+', type=float, default=list(RATES_HZ))
     parser.add_argument('--no-real-model', action='store_true')
     args = parser.parse_args(argv)
     sizes = tuple(tuple(int(v) for v in size.lower().split('x')) for size in args.sizes)
     print(json.dumps(run(frames=args.frames, load_s=args.load_s,
                          real_model=not args.no_real_model, bag_frames=args.bag_frames,
-                         sizes=sizes, rates_hz=tuple(args.rates)), indent=2))
+                         sizes=sizes, strides=tuple(args.strides),
+                         rates_hz=tuple(args.rates)), indent=2))
     return 0
 
 
