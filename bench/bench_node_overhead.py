@@ -39,8 +39,10 @@ random domain).
   ``node_cpu_ms_per_frame``: the node process's CPU time (all its threads, inference
   included) per measured frame, from /proc: less sensitive to other processes than wall
   times. ``subscriber_decode_ms``: for the record, this side's cost to turn each output into
-  arrays (``image_to_numpy``, ``read_cloud``), timed after each frame's outputs all arrived
-  (the receive callbacks only note the arrival). Goals: overhead <= 5 ms at 640x480, stride
+  arrays (rclpy's deserialisation, then ``image_to_numpy``, ``read_cloud``), timed after each
+  frame's outputs all arrived: this side subscribes raw (an arrival is when DDS hands it the
+  serialized message), on a single-threaded executor, and its callbacks only note the stamp.
+  Goals: overhead <= 5 ms at 640x480, stride
   1, colour on; <= 3 ms at stride 2, colour off.
 - ``throughput``: 640x480, stride 1, colour on, images at 30 Hz and 60 Hz: frames published,
   received and dropped by the node (its /diagnostics), outputs received, per-stage times under
@@ -68,6 +70,7 @@ import numpy as np
 from rcl_interfaces.srv import SetParameters
 from rclpy.parameter import Parameter
 from rclpy.qos import qos_profile_sensor_data
+from rclpy.serialization import deserialize_message
 from sensor_msgs.msg import CameraInfo, Image, PointCloud2
 from std_msgs.msg import Header
 
@@ -75,8 +78,8 @@ from benchmark_latency import summary_ms
 from benchmark_meters import CpuMeter, read_proc
 from benchmark_model import (bench_model_path, NEAR_FREE_DESCRIPTION, near_free_onnx,
                              textured_rgb, V2_SMALL_DESCRIPTION)
-from benchmark_support import (DEPTH_NODE_PARAMETERS, diagnostic_values, node_process,
-                               NodeProcess, OutputLog, random_domain_id,
+from benchmark_support import (cdr_stamp_ns, DEPTH_NODE_PARAMETERS, diagnostic_values,
+                               node_process, NodeProcess, OutputLog, random_domain_id,
                                use_loopback_large_data_dds, wait_until_connected)
 from mono_depth_ros.core.camera_model import CameraModel
 from mono_depth_ros.core.image_codec import image_to_numpy, numpy_to_image
@@ -358,6 +361,8 @@ def _camera(width: int, height: int) -> CameraModel:
                                        cy=(height - 1) / 2.0, width=width, height=height)
 
 
+OUTPUT_TYPES = {'depth/image': Image, 'depth/camera_info': CameraInfo, 'points': PointCloud2,
+                'depth/colored': Image}
 # How a subscriber turns each output into arrays (subscriber_decode_ms).
 DECODERS = {'depth/image': image_to_numpy, 'depth/colored': image_to_numpy,
             'points': read_cloud, 'depth/camera_info': CameraModel.from_camera_info}
@@ -381,35 +386,43 @@ class _Camera(BackgroundCamera):
         self._image = self._info = None
 
     def _add_endpoints(self, node) -> None:
-        types = {'depth/image': Image, 'depth/camera_info': CameraInfo, 'points': PointCloud2,
-                 'depth/colored': Image}
+        # Raw subscriptions: the arrival is when DDS hands this side the serialized message;
+        # turning it into a Python message (rclpy) is a subscriber's cost, timed in
+        # subscriber_decode_ms with the rest of the decoding.
         self._subscriptions = [
-            node.create_subscription(kind, topic, self._receiver(topic), qos_profile_sensor_data)
-            for topic, kind in types.items()]
+            node.create_subscription(kind, topic, self._receiver(topic), qos_profile_sensor_data,
+                                     raw=True)
+            for topic, kind in OUTPUT_TYPES.items()]
         node.create_subscription(DiagnosticArray, '/diagnostics', self._log.record_diagnostics,
                                  10)
         self._parameters = node.create_client(SetParameters, '/depth_node/set_parameters')
 
     def _receiver(self, topic: str):
-        def on_message(message) -> None:
-            # Only the arrival and the message: decoding here would hold this process's
+        def on_message(serialized: bytes) -> None:
+            # Only the arrival and the bytes: decoding here would hold this process's
             # executor (and the GIL) while the frame's other outputs wait to be taken.
-            self._log.record(topic, message)
+            self._log.record_stamp(topic, cdr_stamp_ns(serialized))
             with self._log.condition:
-                self._last[topic] = message
-                self._bytes[topic] = len(getattr(message, 'data', b''))
+                self._last[topic] = serialized
         return on_message
 
     def decode_last(self, topics: tuple[str, ...]) -> None:
-        """Time this side's decoding of the last message of each topic (outside any timing)."""
+        """Time this side's decoding of the last message of each topic (outside any timing).
+
+        Decoding is rclpy's deserialisation into a message, then arrays from it.
+        """
         with self._log.condition:
-            messages = {topic: self._last.get(topic) for topic in topics}
-        for topic, message in messages.items():
-            if message is None:
+            received = {topic: self._last.get(topic) for topic in topics}
+        for topic, serialized in received.items():
+            if serialized is None:
                 continue
             started = time.perf_counter()
+            message = deserialize_message(serialized, OUTPUT_TYPES[topic])
             DECODERS[topic](message)
-            self._decode_s.setdefault(topic, []).append(time.perf_counter() - started)
+            spent = time.perf_counter() - started
+            with self._log.condition:
+                self._decode_s.setdefault(topic, []).append(spent)
+                self._bytes[topic] = len(getattr(message, 'data', b''))
 
     def wait_connected(self, node: NodeProcess, timeout_s: float = START_TIMEOUT_S) -> None:
         """Wait until depth_node subscribes to the camera, publishes and serves parameters."""
