@@ -33,11 +33,17 @@ random domain).
   message_build, publish) over the measured frames (the node's stage window is
   ``STAGE_WINDOW`` frames, the count measured). ``published_bytes_per_frame``, and
   ``plain_copy_ms``: one memcpy of those bytes in this process; ``overhead_to_copy_ratio``.
+  ``node_stages_total_ms``: the sum of the node's stage means (its work from the worker
+  taking the frame to the last output handed to DDS); ``transport_ms`` = end_to_end median
+  - that: the image's way in, the wait for the worker, the outputs' way out to this side.
   ``node_cpu_ms_per_frame``: the node process's CPU time (all its threads, inference
   included) per measured frame, from /proc: less sensitive to other processes than wall
-  times. ``subscriber_decode_ms``: for the record, this side's cost to turn each output into arrays
-  (``image_to_numpy``, ``read_cloud``). Goals: overhead <= 5 ms at 640x480, stride 1, colour
-  on; <= 3 ms at stride 2, colour off.
+  times. ``subscriber_decode_ms``: for the record, this side's cost to turn each output into
+  arrays (rclpy's deserialisation, then ``image_to_numpy``, ``read_cloud``), timed after each
+  frame's outputs all arrived: this side subscribes raw (an arrival is when DDS hands it the
+  serialized message), on a single-threaded executor, and its callbacks only note the stamp.
+  Goals: overhead <= 5 ms at 640x480, stride
+  1, colour on; <= 3 ms at stride 2, colour off.
 - ``throughput``: 640x480, stride 1, colour on, images at 30 Hz and 60 Hz: frames published,
   received and dropped by the node (its /diagnostics), outputs received, per-stage times under
   that load. Goal: no frame dropped at 30 and 60 Hz.
@@ -64,6 +70,7 @@ import numpy as np
 from rcl_interfaces.srv import SetParameters
 from rclpy.parameter import Parameter
 from rclpy.qos import qos_profile_sensor_data
+from rclpy.serialization import deserialize_message
 from sensor_msgs.msg import CameraInfo, Image, PointCloud2
 from std_msgs.msg import Header
 
@@ -71,13 +78,14 @@ from benchmark_latency import summary_ms
 from benchmark_meters import CpuMeter, read_proc
 from benchmark_model import (bench_model_path, NEAR_FREE_DESCRIPTION, near_free_onnx,
                              textured_rgb, V2_SMALL_DESCRIPTION)
-from benchmark_support import (DEPTH_NODE_PARAMETERS, diagnostic_values, node_process,
-                               NodeProcess, OutputLog, random_domain_id,
+from benchmark_support import (cdr_stamp_ns, DEPTH_NODE_PARAMETERS, diagnostic_values,
+                               node_process, NodeProcess, OutputLog, random_domain_id,
                                use_loopback_large_data_dds, wait_until_connected)
 from mono_depth_ros.core.camera_model import CameraModel
 from mono_depth_ros.core.image_codec import image_to_numpy, numpy_to_image
 from mono_depth_ros.core.pointcloud import read_cloud
-from mono_depth_ros.pipeline.depth_pipeline import DepthPipeline, DepthSettings
+from mono_depth_ros.pipeline.depth_pipeline import (DepthPipeline, DepthSettings,
+                                                    retain_freed_memory)
 from mono_depth_ros.ros import frame_loop
 from mono_depth_ros.ros.graph import BackgroundCamera
 from mono_depth_ros.ros.messages import camera_info_message, image_message
@@ -109,6 +117,11 @@ def run(frames: int = STAGE_WINDOW, warmup: int = 5, load_s: float = 8.0,
     (width, height), strides and rates; throughput and process-bag use the first size.
     """
     use_loopback_large_data_dds()
+    # This process receives every output (~7 MB a frame at 640x480): without this, glibc gives
+    # the freed receive buffers back to the kernel and page-faults them in for the next frame,
+    # ~10-20 ms per frame on this machine, counted in end_to_end (a subscriber's cost, not the
+    # node's). The node does the same (DepthPipeline).
+    retain_freed_memory()
     load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix='bench_node_overhead_') as scratch:
         model = str(near_free_onnx(scratch))
@@ -172,11 +185,13 @@ def _configuration(camera: '_Camera', node: NodeProcess, width: int, height: int
         lost += latency is None
         if latency is not None:
             latencies.append(latency)
+            camera.decode_last(expected)  # after the frame's timing, before the next frame
         time.sleep(SETTLE_S)
     cpu_after = read_proc(node.process.pid, ticks)[1]
     stages = camera.stage_means()
     end_to_end = summary_ms(latencies)
     inference = stages.get('inference')
+    node_total = round(sum(stages.values()), 2)
     overhead = (round(end_to_end['median_ms'] - inference, 2)
                 if latencies and inference is not None else None)
     published = camera.published_bytes()
@@ -186,6 +201,9 @@ def _configuration(camera: '_Camera', node: NodeProcess, width: int, height: int
         'outputs': list(expected), 'frames': len(latencies), 'frames_lost': lost,
         'end_to_end': end_to_end,
         'overhead_ms': overhead,
+        'node_stages_total_ms': node_total,
+        'transport_ms': (round(end_to_end['median_ms'] - node_total, 2)
+                         if latencies and stages else None),
         'node_stages_ms': stages,
         'node_stages_without_inference_ms': round(
             sum(value for key, value in stages.items() if key != 'inference'), 2),
@@ -343,10 +361,20 @@ def _camera(width: int, height: int) -> CameraModel:
                                        cy=(height - 1) / 2.0, width=width, height=height)
 
 
+OUTPUT_TYPES = {'depth/image': Image, 'depth/camera_info': CameraInfo, 'points': PointCloud2,
+                'depth/colored': Image}
+# How a subscriber turns each output into arrays (subscriber_decode_ms).
+DECODERS = {'depth/image': image_to_numpy, 'depth/colored': image_to_numpy,
+            'points': read_cloud, 'depth/camera_info': CameraModel.from_camera_info}
+
+
 class _Camera(BackgroundCamera):
     """Publishes the camera, sets the node's parameters, records and decodes every output."""
 
     node_name = 'bench_overhead_camera'
+    # The receive callbacks only note arrivals: a single-threaded executor takes each output
+    # as it comes (rclpy's multi-threaded one added 10-18 ms per output, measured).
+    executor_threads = 1
 
     def __init__(self, domain_id: int) -> None:
         super().__init__(domain_id)
@@ -354,31 +382,47 @@ class _Camera(BackgroundCamera):
         self._next_stamp_ns = 1_700_000_000_000_000_000
         self._decode_s: dict[str, list[float]] = {}
         self._bytes: dict[str, int] = {}
+        self._last: dict[str, object] = {}
         self._image = self._info = None
 
     def _add_endpoints(self, node) -> None:
-        types = {'depth/image': Image, 'depth/camera_info': CameraInfo, 'points': PointCloud2,
-                 'depth/colored': Image}
+        # Raw subscriptions: the arrival is when DDS hands this side the serialized message;
+        # turning it into a Python message (rclpy) is a subscriber's cost, timed in
+        # subscriber_decode_ms with the rest of the decoding.
         self._subscriptions = [
-            node.create_subscription(kind, topic, self._receiver(topic), qos_profile_sensor_data)
-            for topic, kind in types.items()]
+            node.create_subscription(kind, topic, self._receiver(topic), qos_profile_sensor_data,
+                                     raw=True)
+            for topic, kind in OUTPUT_TYPES.items()]
         node.create_subscription(DiagnosticArray, '/diagnostics', self._log.record_diagnostics,
                                  10)
         self._parameters = node.create_client(SetParameters, '/depth_node/set_parameters')
 
     def _receiver(self, topic: str):
-        decode = {'depth/image': image_to_numpy, 'depth/colored': image_to_numpy,
-                  'points': read_cloud, 'depth/camera_info': CameraModel.from_camera_info}[topic]
+        def on_message(serialized: bytes) -> None:
+            # Only the arrival and the bytes: decoding here would hold this process's
+            # executor (and the GIL) while the frame's other outputs wait to be taken.
+            self._log.record_stamp(topic, cdr_stamp_ns(serialized))
+            with self._log.condition:
+                self._last[topic] = serialized
+        return on_message
 
-        def on_message(message) -> None:
-            self._log.record(topic, message)  # the arrival, before this side's decoding
+    def decode_last(self, topics: tuple[str, ...]) -> None:
+        """Time this side's decoding of the last message of each topic (outside any timing).
+
+        Decoding is rclpy's deserialisation into a message, then arrays from it.
+        """
+        with self._log.condition:
+            received = {topic: self._last.get(topic) for topic in topics}
+        for topic, serialized in received.items():
+            if serialized is None:
+                continue
             started = time.perf_counter()
-            decode(message)
+            message = deserialize_message(serialized, OUTPUT_TYPES[topic])
+            DECODERS[topic](message)
             spent = time.perf_counter() - started
             with self._log.condition:
                 self._decode_s.setdefault(topic, []).append(spent)
                 self._bytes[topic] = len(getattr(message, 'data', b''))
-        return on_message
 
     def wait_connected(self, node: NodeProcess, timeout_s: float = START_TIMEOUT_S) -> None:
         """Wait until depth_node subscribes to the camera, publishes and serves parameters."""
@@ -485,13 +529,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument('--bag-frames', type=int, default=30)
     parser.add_argument('--sizes', nargs='+', default=[f'{w}x{h}' for w, h in SIZES],
                         help='frame sizes WIDTHxHEIGHT (throughput and process-bag: the first)')
+    parser.add_argument('--strides', nargs='+', type=int, default=list(STRIDES))
     parser.add_argument('--rates', nargs='+', type=float, default=list(RATES_HZ))
     parser.add_argument('--no-real-model', action='store_true')
     args = parser.parse_args(argv)
     sizes = tuple(tuple(int(v) for v in size.lower().split('x')) for size in args.sizes)
     print(json.dumps(run(frames=args.frames, load_s=args.load_s,
                          real_model=not args.no_real_model, bag_frames=args.bag_frames,
-                         sizes=sizes, rates_hz=tuple(args.rates)), indent=2))
+                         sizes=sizes, strides=tuple(args.strides),
+                         rates_hz=tuple(args.rates)), indent=2))
     return 0
 
 

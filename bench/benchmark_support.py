@@ -27,6 +27,7 @@ import os
 import pathlib
 import random
 import signal
+import struct
 import subprocess
 import sys
 import tempfile
@@ -51,7 +52,14 @@ def use_loopback_large_data_dds() -> None:
 
 
 def random_domain_id() -> int:
-    """Return a ROS domain for one run, so that runs side by side do not see each other."""
+    """Return the ROS domain for one run: ROS_DOMAIN_ID when set, else a random one.
+
+    A random domain keeps runs side by side from seeing each other; a user who shares the
+    machine sets ROS_DOMAIN_ID to the domain that is theirs.
+    """
+    chosen = os.environ.get('ROS_DOMAIN_ID', '').strip()
+    if chosen.isdigit():
+        return int(chosen)
     return random.SystemRandom().randint(1, 101)
 
 
@@ -143,6 +151,13 @@ class OutputLog:
             self.arrivals[topic].setdefault(stamp_ns, now)
             self.condition.notify_all()
 
+    def record_stamp(self, topic: str, stamp_ns: int) -> None:
+        """Keep the first arrival time of a stamp on ``topic`` (a raw subscription's message)."""
+        now = time.perf_counter()
+        with self.condition:
+            self.arrivals[topic].setdefault(stamp_ns, now)
+            self.condition.notify_all()
+
     def record_diagnostics(self, message) -> None:
         """Keep the key/value pairs of each status of a DiagnosticArray, with the time."""
         now = time.perf_counter()
@@ -166,6 +181,19 @@ class OutputLog:
             history = self._diagnostics.get(status_name, [])
             values = [values for received, values in history if received <= at]
         return values[-1] if values else {}
+
+
+def cdr_stamp_ns(serialized: bytes) -> int:
+    """Return the header stamp (ns) of a serialized message that starts with std_msgs/Header.
+
+    The CDR encapsulation header (4 bytes; its second byte's lowest bit: little-endian) comes
+    first, then ``stamp.sec`` (int32) and ``stamp.nanosec`` (uint32); XCDR2 appendable
+    encodings (a 4-byte DHEADER) put them 4 bytes further.
+    """
+    order = '<' if serialized[1] & 1 else '>'
+    offset = 8 if serialized[1] in (8, 9) else 4
+    seconds, nanoseconds = struct.unpack_from(f'{order}iI', serialized, offset)
+    return seconds * 1_000_000_000 + nanoseconds
 
 
 def diagnostic_values(values: dict[str, str], keys: tuple[str, ...]) -> dict:

@@ -34,7 +34,7 @@ from mono_depth_ros.pipeline.depth_pipeline import DepthPipeline, DepthSettings
 from mono_depth_ros.pipeline.outputs import DepthOutputs, DepthOutputSettings
 from mono_depth_ros.ros.camera_input import CameraFrame
 from mono_depth_ros.ros.diagnostics import LatencyStats, OK, WARN
-from mono_depth_ros.ros.frame_loop import FrameLoop, OutputPublishers
+from mono_depth_ros.ros.frame_loop import FrameLoop, OutputPublishers, OutputStage
 from mono_depth_ros.ros.latest_frame import LatestFrameWorker
 from mono_depth_ros.ros.log_bridge import logger_for_node
 from mono_depth_ros.ros.parameters import declare_parameters, watch_parameters
@@ -270,8 +270,13 @@ class DepthNode(Node):
         self._announce_license(pipeline)
 
     # Frames -------------------------------------------------------------------------------
-    def _estimate(self, frame: CameraFrame, rgb: np.ndarray, camera: CameraModel) -> bool:
-        """Estimate and publish one frame's depth (worker thread), after any model reload."""
+    def _estimate(self, frame: CameraFrame, rgb: np.ndarray,
+                  camera: CameraModel) -> 'bool | OutputStage':
+        """Estimate one frame's depth (worker thread), after any model reload.
+
+        Return the frame's output stage (its outputs made and published on the loop's output
+        thread, while this thread takes on the next frame), or False for a skipped frame.
+        """
         self._loader.wait_idle()
         with self._lock:
             if self._closing:
@@ -288,12 +293,20 @@ class DepthNode(Node):
                                                             camera))
         self._inference.add(result.timings_ms['inference'] / 1e3)
         settings = DepthOutputSettings.from_values(self._in_force(self._values))
-        wanted = self._output_publishers.wanted()
-        timings = dict(result.timings_ms)
-        fields = self._outputs.fields(result, camera, rgb, settings, wanted, timings)
-        timings.update(self._output_publishers.publish(fields, frame.header))
-        self._loop.stages.add(timings)
-        return True
+        publishers, outputs, stages = self._output_publishers, self._outputs, self._loop.stages
+
+        def output_stage() -> bool:
+            timings = {**result.timings_ms, 'message_build': 0.0, 'publish': 0.0}
+
+            def publish(topic: str, fields) -> None:
+                # Each output goes out as soon as it is made, while the next one is computed.
+                publishers.publish_one(topic, fields, frame.header, timings)
+
+            outputs.fields(result, camera, rgb, settings, publishers.wanted(), timings,
+                           ready=publish)
+            stages.add(timings)
+            return True
+        return output_stage
 
     def _extra_inputs(self, pipeline: DepthPipeline, rgb: np.ndarray,
                       camera: CameraModel) -> dict | None:

@@ -58,7 +58,7 @@ class ManagedTransitions:
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
         """Stop taking frames and wait for the one in flight; the model stays loaded."""
         self._loop.paused = True
-        self._loop.worker.wait_idle(DEACTIVATE_WAIT_S)
+        self._loop.wait_idle(DEACTIVATE_WAIT_S)
         self.get_logger().info('inactive: not publishing')
         return super().on_deactivate(state)
 

@@ -112,6 +112,8 @@ def organized_cloud(depth: np.ndarray, camera: CameraModel, stride: int,
 
 # (topic, bytes) -> a writable buffer of that many bytes, kept by the caller (a message payload).
 PayloadBuffers = Callable[[str, int], object]
+# (topic, fields): called with each output as soon as it is complete (to publish it at once).
+ReadyOutput = Callable[[str, 'OutputFields'], None]
 
 
 def costmap_cloud(depth: np.ndarray, camera: CameraModel, settings: 'DepthOutputSettings',
@@ -155,7 +157,8 @@ class DepthOutputs:
 
     def fields(self, result: DepthResult, camera: CameraModel, rgb: np.ndarray,
                settings: DepthOutputSettings, wanted: Collection[str],
-               timings_ms: dict[str, float] | None = None) -> dict[str, OutputFields]:
+               timings_ms: dict[str, float] | None = None,
+               ready: ReadyOutput | None = None) -> dict[str, OutputFields]:
         """Return the fields of the ``wanted`` depth topics this result and settings give.
 
         ``depth/relative`` comes from a relative model; ``depth/image``, ``depth/camera_info``,
@@ -164,9 +167,25 @@ class DepthOutputs:
         of depth/image, which also gates points/filtered's ``max_sigma``); ``depth/colored``
         from either (relative depth in a steady range that follows the scene). ``timings_ms``,
         when given, gets the milliseconds of the ``depth_image``, ``cloud`` and ``colorize``
-        stages.
+        stages. ``ready(topic, fields)``, when given, gets the depth images and camera_info
+        before the clouds are made and the clouds before the colorized view, so a node's
+        publishing (and the subscribers' receiving) of one output overlaps making the next;
+        its own time is not in the stage times.
         """
         messages: dict[str, OutputFields] = {}
+        handed = 0
+
+        def hand_over() -> float:
+            """Give ``ready`` the outputs made since the last call; return the time it took."""
+            nonlocal handed
+            if ready is None:
+                return 0.0
+            started = time.perf_counter()
+            for topic in list(messages)[handed:]:
+                ready(topic, messages[topic])
+            handed = len(messages)
+            return time.perf_counter() - started
+
         start = time.perf_counter()
         if result.relative is not None and 'depth/relative' in wanted:
             messages['depth/relative'] = image_fields_view(result.relative, '32FC1')
@@ -185,6 +204,7 @@ class DepthOutputs:
             if 'depth/camera_info' in wanted:
                 messages['depth/camera_info'] = camera.to_camera_info_fields()
         images = time.perf_counter()
+        images_ready = images + hand_over()
         if result.depth is not None and settings.publish_points and 'points' in wanted:
             stride = int(settings.points_stride)
             payload = None
@@ -200,13 +220,16 @@ class DepthOutputs:
             # depth/sigma (None until a scale source or model gives one) gates max_sigma.
             messages['points/filtered'] = costmap_cloud(depth, camera, settings, bgr, sigma)
         cloud = time.perf_counter()
+        cloud_ready = cloud + hand_over()
         if settings.publish_colored and 'depth/colored' in wanted:
             messages['depth/colored'] = image_fields_view(self._colored(result, settings),
                                                           'bgr8')
+        colored = time.perf_counter()
+        hand_over()
         if timings_ms is not None:
             timings_ms.update({'depth_image': 1e3 * (images - start),
-                               'cloud': 1e3 * (cloud - images),
-                               'colorize': 1e3 * (time.perf_counter() - cloud)})
+                               'cloud': 1e3 * (cloud - images_ready),
+                               'colorize': 1e3 * (colored - cloud_ready)})
         return messages
 
     def _colored(self, result: DepthResult, settings: DepthOutputSettings) -> np.ndarray:

@@ -15,7 +15,9 @@
 """The frame loop both nodes share: camera in, one worker thread, input health and diagnostics.
 
 A node gives it the per-frame work and its diagnostics report; the loop owns the subscriptions
-(:class:`CameraInput`), the latest-frame-wins worker, the input-health counters, the rate and
+(:class:`CameraInput`), the latest-frame-wins worker (and an output thread: a node whose work
+returns the frame's output stage has its outputs made and published there while the worker
+takes on the next frame, one frame's outputs at a time), the input-health counters, the rate and
 latency meters, the per-stage times (:class:`StageTimes`: ``decode`` here, the node's own
 stages from its work), the /diagnostics publisher, and stopping the worker when the node goes.
 :class:`OutputPublishers` publishes a frame's output fields (``pipeline.outputs``) and times
@@ -45,8 +47,11 @@ from mono_depth_ros.ros.messages import output_message
 THROTTLE_S = 5.0
 # Frames each stage's mean time covers in /diagnostics (``stage_<name>_mean_ms``).
 STAGE_WINDOW = 30
-# The node's work on one usable frame: its RGB image and camera model; True when it published.
-FrameWork = Callable[[CameraFrame, np.ndarray, CameraModel], bool]
+# A frame's output stage, run on the loop's output thread: True when it published.
+OutputStage = Callable[[], bool]
+# The node's work on one usable frame (its RGB image and camera model): True when it
+# published, or the frame's OutputStage, which then runs while the next frame is worked on.
+FrameWork = Callable[[CameraFrame, np.ndarray, CameraModel], 'bool | OutputStage']
 
 
 class StageTimes:
@@ -91,7 +96,11 @@ class FrameLoop:
         self.health = InputHealth(node.get_logger(), problem_kinds, THROTTLE_S)
         self.worker = LatestFrameWorker(self._process, name=worker_name,
                                         on_error=self.health.failed)
+        # A frame's output stage (when the work returns one) runs here, one frame at a time.
+        self.outputs = LatestFrameWorker(self._finish, name=f'{worker_name}-outputs',
+                                         on_error=self.health.failed)
         self.worker.start()
+        self.outputs.start()
         self.camera = CameraInput(node, self._on_frame, transport=transport, qos=qos)
 
     def resolved_names(self) -> dict[str, str]:
@@ -133,13 +142,37 @@ class FrameLoop:
             return
         self.stages.add({'decode': 1e3 * (time.perf_counter() - start)})
         rgb, camera = usable
-        if self._work(frame, rgb, camera):
-            self.rate_out.tick()
-            self.latency.add(time.monotonic() - frame.received_monotonic)
+        outcome = self._work(frame, rgb, camera)
+        if callable(outcome):
+            # The previous frame's outputs first (one frame's outputs at a time, none dropped
+            # here); then this frame's go out while the worker takes the newest frame, so
+            # latest-frame-wins stays at the input.
+            self.outputs.wait_idle()
+            self.outputs.put((frame, outcome))
+        elif outcome:
+            self._published(frame)
+
+    def _finish(self, item: tuple[CameraFrame, OutputStage]) -> None:
+        frame, output_stage = item
+        if output_stage():
+            self._published(frame)
+
+    def _published(self, frame: CameraFrame) -> None:
+        self.rate_out.tick()
+        self.latency.add(time.monotonic() - frame.received_monotonic)
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Wait until no frame is being worked on or published; return whether it happened."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        if not self.worker.wait_idle(timeout):
+            return False
+        return self.outputs.wait_idle(None if deadline is None
+                                      else max(0.0, deadline - time.monotonic()))
 
     def stop(self) -> None:
-        """Stop the worker after the frame in progress (waiting frames are dropped)."""
+        """Stop the workers after the frame in progress (waiting frames are dropped)."""
         self.worker.stop()
+        self.outputs.stop()
 
     def destroy(self, node: Node) -> None:
         """Stop the worker and remove the camera subscriptions and /diagnostics from ``node``."""
@@ -191,12 +224,19 @@ class OutputPublishers:
         Return the milliseconds spent building the messages (``message_build``) and in
         ``publish`` (serialisation and handing them to DDS).
         """
-        build_s = publish_s = 0.0
+        timings_ms = {'message_build': 0.0, 'publish': 0.0}
         for topic, fields in messages.items():
-            start = time.perf_counter()
-            message = output_message(fields, header)
-            built = time.perf_counter()
-            self._publishers[topic].publish(message)
-            build_s += built - start
-            publish_s += time.perf_counter() - built
-        return {'message_build': 1e3 * build_s, 'publish': 1e3 * publish_s}
+            self.publish_one(topic, fields, header, timings_ms)
+        return timings_ms
+
+    def publish_one(self, topic: str, fields: OutputFields, header: Header,
+                    timings_ms: dict[str, float]) -> None:
+        """Publish one topic's fields now; add the time to ``message_build`` and ``publish``."""
+        start = time.perf_counter()
+        message = output_message(fields, header)
+        built = time.perf_counter()
+        self._publishers[topic].publish(message)
+        timings_ms['message_build'] = (timings_ms.get('message_build', 0.0)
+                                       + 1e3 * (built - start))
+        timings_ms['publish'] = (timings_ms.get('publish', 0.0)
+                                 + 1e3 * (time.perf_counter() - built))

@@ -16,6 +16,9 @@
 
 import array
 import json
+import threading
+import time
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -95,3 +98,47 @@ def test_reduced_bench_reports_throughput_and_process_bag(result):
     bag = result['process_bag']['160x120_stride2_colour_on']
     assert bag['frames'] == 2 and 'points' in bag['outputs']
     assert set(bag['pipeline_stages_ms']) == {'preprocess', 'inference', 'postprocess'}
+
+
+def test_frame_loop_publishes_a_frame_while_the_worker_takes_the_next():
+    """A work that returns an output stage: stages in order, one at a time, overlapping work."""
+    from rclpy.qos import qos_profile_sensor_data
+
+    from mono_depth_ros.ros.frame_loop import FrameLoop
+    from mono_depth_ros.ros.graph import spinning_node
+
+    events, lock = [], threading.Lock()
+
+    def note(what):
+        with lock:
+            events.append(what)
+
+    def work(frame, rgb, camera):
+        note(('work', frame.name))
+        if frame.name == 'skipped':
+            return False
+
+        def output_stage():
+            note(('out start', frame.name))
+            time.sleep(0.2)
+            note(('out end', frame.name))
+            return True
+        return output_stage
+
+    with spinning_node('frame_loop_test') as node:
+        loop = FrameLoop(node, work, purpose='depth', worker_name='test-worker',
+                         transport='raw', qos=qos_profile_sensor_data, max_pixels=lambda: 0)
+        loop.health.usable_frame = lambda frame, *args: (None, None)
+        try:
+            for name in ('a', 'b', 'skipped'):
+                loop.worker.put(SimpleNamespace(name=name, received_monotonic=time.monotonic()))
+                time.sleep(0.05)  # each frame is taken before the next one comes
+            assert loop.wait_idle(5.0)
+        finally:
+            loop.destroy(node)
+    order = list(events)
+    assert order.index(('work', 'b')) < order.index(('out end', 'a')), 'b worked on meanwhile'
+    assert order.index(('out end', 'a')) < order.index(('out start', 'b')), 'one at a time'
+    assert ('out start', 'skipped') not in order
+    assert loop.worker.dropped == 0 and loop.outputs.dropped == 0
+    assert loop.rate_out.rate() > 0 and loop.latency.summary_ms()['max'] >= 200.0

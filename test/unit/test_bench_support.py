@@ -172,3 +172,26 @@ def test_output_log_keeps_first_arrivals_and_the_latest_diagnostics(support):
         'frames_dropped': 3, 'rate_in_hz': 29.5, 'backend': 'onnxruntime cpu'}
     assert log.fresh_diagnostics('depth_node: depth', timeout_s=0.0) == values
     assert log.diagnostics_at('depth_node: depth', at=0.0) == {}
+
+
+def test_raw_arrivals_carry_the_stamp_of_the_serialized_header(support):
+    from rclpy.serialization import serialize_message
+    from sensor_msgs.msg import PointCloud2
+
+    message = PointCloud2()
+    message.header.stamp.sec, message.header.stamp.nanosec = 1_700_000_000, 123_456_789
+    message.header.frame_id = 'camera'
+    serialized = serialize_message(message)
+    assert support.cdr_stamp_ns(serialized) == 1_700_000_000_123_456_789
+    log = support.OutputLog(('points',))
+    log.record_stamp('points', support.cdr_stamp_ns(serialized))
+    first = log.arrivals['points'][1_700_000_000_123_456_789]
+    log.record_stamp('points', 1_700_000_000_123_456_789)
+    assert log.arrivals['points'] == {1_700_000_000_123_456_789: first}
+
+
+def test_the_bench_domain_is_ros_domain_id_when_set(support, monkeypatch):
+    monkeypatch.setenv('ROS_DOMAIN_ID', '44')
+    assert support.random_domain_id() == 44
+    monkeypatch.delenv('ROS_DOMAIN_ID')
+    assert 1 <= support.random_domain_id() <= 101

@@ -17,6 +17,8 @@
 That depth_node publishes exactly what process-bag writes is checked in test_depth_node.py.
 """
 
+import time
+
 import cv2
 import numpy as np
 import pytest
@@ -57,6 +59,32 @@ def test_a_metric_result_gives_depth_camera_info_points_and_colour_but_no_relati
     assert fields['depth/colored'].encoding == 'bgr8'
     assert isinstance(fields['points'], CloudFields)
     np.testing.assert_allclose(fields['depth/camera_info']['k'], CAMERA.intrinsic_matrix.ravel())
+
+
+def test_each_output_is_handed_over_once_as_soon_as_it_is_made():
+    """Depth images before the clouds are made, clouds before the colorized view."""
+    made = []
+    seen_colored_before = {}
+
+    def ready(topic, fields):
+        made.append((topic, fields))
+        seen_colored_before[topic] = 'depth/colored' in [name for name, _ in made[:-1]]
+        time.sleep(0.02)  # a slow publisher: not counted in the stage times
+
+    timings = {}
+    outputs = DepthOutputs()
+    fields = outputs.fields(_metric_result(), CAMERA, RGB, DepthOutputSettings(), DEPTH_TOPICS,
+                            timings, ready=ready)
+    assert [topic for topic, _ in made] == list(fields)
+    assert all(fields[topic] is handed for topic, handed in made)
+    assert not seen_colored_before['points']
+    assert all(timings[stage] < 20.0 for stage in ('cloud', 'colorize')), timings
+    plain = DepthOutputs().fields(_metric_result(), CAMERA, RGB, DepthOutputSettings(),
+                                  DEPTH_TOPICS)
+    assert {topic: bytes(value.data) for topic, value in plain.items()
+            if topic != 'depth/camera_info'} == {
+        topic: bytes(value.data) for topic, value in fields.items()
+        if topic != 'depth/camera_info'}
 
 
 def test_a_relative_result_gives_metric_outputs_only_once_it_has_a_scale():
