@@ -31,9 +31,10 @@ from synthetic_frames import off_centre_camera, textured_rgb
 MODEL_SECONDS = 0.1     # the model takes 100 ms ...
 FRAME_PERIOD = 1 / 60   # ... and frames come at 60 Hz
 DURATION_S = 8.0
-# After the camera stops, latest-frame-wins owes at most the frame in flight and the newest
-# waiting one (one more for a frame still in DDS); a queue owes everything it holds.
-MAX_OUTPUTS_AFTER_STOP = 3
+# After the camera stops, latest-frame-wins owes at most the frame being estimated, the one
+# whose outputs the output thread is publishing and the newest waiting one (one more for a
+# frame still in DDS); a queue owes everything it holds.
+MAX_OUTPUTS_AFTER_STOP = 4
 # ... and an output is about one frame in flight plus one waiting old; a queue's grows without bound.
 MAX_LATENCY_IN_OUTPUT_INTERVALS = 3
 
