@@ -17,9 +17,10 @@
 A camera that stamps its images late makes the odometry pose at the stamp the wrong one; while
 the robot turns, that is a rotation error of angular rate x offset, several pixels at a few
 tens of milliseconds. The estimator keeps the tracks of the last ``window`` frames and, every
-``every`` frames until an estimate as certain as ``min_sigma_s`` and every ``every_estimated``
-frames after it (a camera's offset does not change from frame to frame: checking a settled one
-every two seconds or so costs a sixth), finds the offset whose odometry poses (looked up at
+``every`` frames until an estimate as certain as ``min_sigma_s`` (twice as long after each
+further search that changed nothing, up to ``every_estimated``) and every ``every_estimated``
+frames after it (a camera's offset does not change from frame to frame: checking a settled
+one every two seconds or so costs a sixth), finds the offset whose odometry poses (looked up at
 stamp - offset) best explain how the tracks moved between frames ``gap`` apart. Nothing it
 uses comes from the triangulation's own output: only the tracks and the odometry.
 
@@ -46,7 +47,7 @@ import numpy as np
 NANOSECONDS = 1_000_000_000
 SIGMA_STEP_S = 0.0005
 _LOCAL_STEPS = 1  # once estimated, candidates within +-1 ms of the value in use
-_LOCAL_MOVES = 4  # grids evaluated at most, each centred on the last one's edge minimum
+_LOCAL_MOVES = 3  # grids evaluated at most, each centred on the last one's edge minimum
 
 
 @dataclass
@@ -64,7 +65,7 @@ class TimeOffsetEstimator:
                  depth_range: tuple[float, float] = (0.2, 30.0), window: int = 16,
                  gap: int = 2, every: int = 5, every_estimated: int = 30,
                  tracks_per_pair: int = 100,
-                 max_sigma_s: float = 0.004, min_sigma_s: float = 0.0005):
+                 max_sigma_s: float = 0.002, min_sigma_s: float = 0.0005):
         self.initial_s = float(initial_s)
         self.estimate = bool(estimate)
         self.configured_sigma_s = float(sigma_s)
@@ -85,6 +86,7 @@ class TimeOffsetEstimator:
         self.estimated = False
         self.updates = 0
         self._since_update = 0
+        self._misses = 0  # searches in a row that changed nothing
         self._pose_cache: dict = {}  # odometry instant -> pose, kept while the frames are
         self._pair_cache: dict = {}  # (stamp_a, stamp_b) -> _pair(), kept while the frames are
 
@@ -108,10 +110,20 @@ class TimeOffsetEstimator:
         camera at (n,) odometry instants and which of them exist (a pose lookup in one batch).
         """
         settled = self.estimated and self.sigma_s <= self.min_sigma_s + 1e-12
-        every = self.every_estimated if settled else self.every
+        if settled:
+            every = self.every_estimated
+        else:  # searches that change nothing are repeated less and less often
+            backoff = min(max(self._misses - 1, 0), 8)
+            every = min(self.every << backoff, max(self.every_estimated, self.every))
         if not self.estimate or self._since_update < every or len(self._frames) <= self.gap:
             return False
         self._since_update = 0
+        changed = self._search(world_to_cameras_at, focal_px)
+        self._misses = 0 if changed else self._misses + 1
+        return changed
+
+    def _search(self, world_to_cameras_at, focal_px) -> bool:
+        """Search the offset now; return whether the estimate changed."""
         oldest = self._frames[0].stamp_ns - 2 * int(self.search_s * NANOSECONDS)
         self._pose_cache = {instant: pose for instant, pose in self._pose_cache.items()
                             if instant >= oldest}
