@@ -141,7 +141,7 @@ TRIANGULATION_PIPELINE_PARAMETERS = (
     ParameterSpec('camera_to_base', default_camera_to_base_values(),
                   'Pose of the camera optical frame in the odometry child (base) frame: '
                   'x y z qx qy qz qw', array_length=7),
-    ParameterSpec('max_features', 500, 'Most feature tracks kept at once',
+    ParameterSpec('max_features', 600, 'Most feature tracks kept at once',
                   integer_range=(10, 5000)),
     ParameterSpec('min_parallax_deg', 1.0, 'Least ray angle before a track is triangulated',
                   float_range=(0.05, 45.0)),

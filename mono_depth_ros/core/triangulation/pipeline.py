@@ -152,7 +152,7 @@ class TriangulationPipeline:
 
         step = time.perf_counter()
         self.time_offset.add_frame(stamp_ns, tracked.ids, normalized)
-        if self.time_offset.update(self._odometry_world_to_camera, focal):
+        if self.time_offset.update(self._odometry_world_to_cameras, focal):
             self._refresh_view_poses()
         self._add_offset_stats(stats)
         camera_pose, reason = self.camera_pose(stamp_ns - self.time_offset.offset_ns)
@@ -235,6 +235,15 @@ class TriangulationPipeline:
         """Return the odometry [R | t] (odom -> optical) at an odometry instant, or None."""
         pose, _ = self.camera_pose(instant_ns)
         return None if pose is None else invert_pose(pose)[:3]
+
+    def _odometry_world_to_cameras(self, instants_ns: np.ndarray):
+        """Return the (n, 3, 4) odometry [R | t] at (n,) odometry instants and which exist."""
+        poses, found = self.poses.lookup_many(instants_ns)
+        camera = poses @ self.camera_to_base
+        rotation_t = np.swapaxes(camera[:, :3, :3], 1, 2)
+        world_to_camera = np.concatenate(
+            [rotation_t, -rotation_t @ camera[:, :3, 3:]], axis=2)
+        return world_to_camera, found
 
     def _pose_sigmas(self, stamp_ns: int, world_to_camera: np.ndarray,
                      previous=None) -> tuple[float, float]:

@@ -88,6 +88,7 @@ class PoseBuffer:
         self._stamps: list[int] = []
         self._positions: list[np.ndarray] = []
         self._orientations: list[np.ndarray] = []
+        self._arrays = None  # the samples stacked for lookup_many, built when needed
 
     def add(self, stamp_ns: int, position, orientation_xyzw) -> bool:
         """Insert one sample; return True when time went backwards and the buffer was reset.
@@ -102,6 +103,7 @@ class PoseBuffer:
         elif self._stamps and self._jumps(stamp_ns, position, orientation):
             reason = 'odometry pose jumped'
         went_back = bool(reason)
+        self._arrays = None
         if went_back:
             self.clear()
             self.resets += 1
@@ -165,6 +167,74 @@ class PoseBuffer:
             self._positions[before], self._orientations[before], self._positions[after],
             self._orientations[after], fraction)
         return PoseLookup(pose_matrix(position, orientation))
+
+    def lookup_many(self, stamps_ns) -> tuple[np.ndarray, np.ndarray]:
+        """Return the (n, 4, 4) base->odom poses at many stamps and which of them exist.
+
+        The same rules as ``lookup`` (exact samples, extrapolation tolerance, gaps), for a
+        batch: the time-offset search looks up hundreds of instants a frame. Rows without a
+        pose hold the identity.
+        """
+        stamps_ns = np.asarray(stamps_ns, dtype=np.int64).reshape(-1)
+        poses = np.broadcast_to(np.eye(4), (len(stamps_ns), 4, 4)).copy()
+        if not self._stamps or len(stamps_ns) == 0:
+            return poses, np.zeros(len(stamps_ns), bool)
+        if self._arrays is None:
+            self._arrays = (np.asarray(self._stamps, dtype=np.int64), np.stack(self._positions),
+                            np.stack(self._orientations))
+        stamps, positions, orientations = self._arrays
+        count = len(stamps)
+        index = np.searchsorted(stamps, stamps_ns)
+        outside = np.where(index == 0, stamps[0] - stamps_ns,
+                           np.where(index == count, stamps_ns - stamps[-1], 0))
+        ok = outside <= self.tolerance_ns
+        if count == 1:
+            before = after = np.zeros(len(stamps_ns), np.int64)
+            fraction = np.zeros(len(stamps_ns))
+        else:
+            after = np.clip(index, 1, count - 1)
+            before = after - 1
+            gap = stamps[after] - stamps[before]
+            ok &= gap <= self.max_gap_ns
+            fraction = (stamps_ns - stamps[before]) / gap
+            exact = (index < count) & (stamps[np.minimum(index, count - 1)] == stamps_ns)
+            ok |= exact  # an exact sample needs no neighbour
+            before = np.where(exact, index, before)
+            after = np.where(exact, index, after)
+            fraction = np.where(exact, 0.0, fraction)
+        position = positions[before] + fraction[:, None] * (positions[after] - positions[before])
+        quaternion = _slerp_many(orientations[before], orientations[after], fraction)
+        poses[:, :3, :3] = _rotation_matrices(quaternion)
+        poses[:, :3, 3] = position
+        poses[~ok] = np.eye(4)
+        return poses, ok
+
+
+def _slerp_many(first: np.ndarray, second: np.ndarray, fraction: np.ndarray) -> np.ndarray:
+    """Return the (n, 4) slerp of unit quaternions (x, y, z, w), as ``transforms.slerp``."""
+    a = first / np.linalg.norm(first, axis=1, keepdims=True)
+    b = second / np.linalg.norm(second, axis=1, keepdims=True)
+    dot = (a * b).sum(axis=1)
+    b = np.where(dot[:, None] < 0.0, -b, b)
+    dot = np.abs(dot)
+    theta = np.arccos(np.clip(dot, -1.0, 1.0))
+    sin_theta = np.sin(theta)
+    near = dot > 0.9995
+    with np.errstate(invalid='ignore', divide='ignore'):
+        weight_a = np.where(near, 1.0 - fraction, np.sin((1.0 - fraction) * theta) / sin_theta)
+        weight_b = np.where(near, fraction, np.sin(fraction * theta) / sin_theta)
+    q = weight_a[:, None] * a + weight_b[:, None] * b
+    return q / np.linalg.norm(q, axis=1, keepdims=True)
+
+
+def _rotation_matrices(q: np.ndarray) -> np.ndarray:
+    """Return the (n, 3, 3) rotations of (n, 4) unit quaternions (x, y, z, w)."""
+    x, y, z, w = q.T
+    return np.stack([
+        np.stack([1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)], axis=-1),
+        np.stack([2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)], axis=-1),
+        np.stack([2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)], axis=-1),
+    ], axis=1)
 
 
 def _checked_sample(position, orientation_xyzw) -> tuple[np.ndarray, np.ndarray]:

@@ -28,27 +28,22 @@ def rotation_correction(in_camera: np.ndarray, observed: np.ndarray,
     image coordinates; C minimises the pixel error of ``C @ p`` (three Gauss-Newton steps,
     Huber weights at 1 px). None where the normal equations are singular or not finite.
     """
-    scale = np.asarray(focal)
+    scale = np.asarray(focal, dtype=np.float64)
     correction = np.eye(3)
     for _ in range(3):
         p = in_camera @ correction.T
-        inverse_z = 1.0 / p[:, 2]
-        projected = p[:, :2] * inverse_z[:, None]
-        residual = ((projected - observed) * scale).reshape(-1)
-        d_projection = np.zeros((len(p), 2, 3))
-        d_projection[:, 0, 0] = inverse_z
-        d_projection[:, 1, 1] = inverse_z
-        d_projection[:, 0, 2] = -projected[:, 0] * inverse_z
-        d_projection[:, 1, 2] = -projected[:, 1] * inverse_z
-        skew = np.zeros((len(p), 3, 3))  # d(p + w x p)/dw = -[p]x
-        skew[:, 0, 1], skew[:, 0, 2] = p[:, 2], -p[:, 1]
-        skew[:, 1, 0], skew[:, 1, 2] = -p[:, 2], p[:, 0]
-        skew[:, 2, 0], skew[:, 2, 1] = p[:, 1], -p[:, 0]
-        jacobian = ((d_projection * scale[None, :, None]) @ skew).reshape(-1, 3)
-        point_error = np.hypot(residual[0::2], residual[1::2])
-        weight = np.repeat(np.minimum(1.0, 1.0 / np.maximum(point_error, 1e-9)), 2)
-        hessian = (jacobian * weight[:, None]).T @ jacobian
-        gradient = (jacobian * weight[:, None]).T @ residual
+        x, y = p[:, 0] / p[:, 2], p[:, 1] / p[:, 2]
+        residual = (np.column_stack([x, y]) - observed) * scale  # (n, 2)
+        # d(projection of p + w x p)/dw at w = 0, in pixels.
+        xy = x * y
+        jacobian = np.stack([
+            scale[0] * np.column_stack([-xy, 1.0 + x * x, -y]),
+            scale[1] * np.column_stack([-(1.0 + y * y), xy, x])], axis=1)  # (n, 2, 3)
+        point_error = np.hypot(residual[:, 0], residual[:, 1])
+        weight = np.minimum(1.0, 1.0 / np.maximum(point_error, 1e-9))  # Huber at 1 px
+        weighted = (jacobian * weight[:, None, None]).reshape(-1, 3)
+        hessian = weighted.T @ jacobian.reshape(-1, 3)
+        gradient = weighted.T @ residual.reshape(-1)
         if not (triangulate.solvable(hessian[None])[0] and np.isfinite(gradient).all()):
             return None
         step = -np.linalg.solve(hessian, gradient)

@@ -14,19 +14,25 @@
 
 """Feature tracks for triangulation: KLT with a forward-backward check, grid re-detection.
 
-Each frame, the previous frame's corners are tracked with ``cv2.calcOpticalFlowPyrLK`` and
-tracked back again; the backward pass starts at the original position, so it only has the
-forward pass's error to find and runs at full resolution only. A track survives when the round
-trip returns within
+Each frame, the previous frame's corners are tracked with ``cv2.calcOpticalFlowPyrLK``, each
+starting where its last image motion would take it (a new corner: the median motion of the
+others; a good start lets two pyramid levels do what three did), and tracked back again; the
+backward pass starts at the original position, so it only has the forward pass's error to find
+and runs at full resolution only. A track survives when the round trip returns within
 ``forward_backward_px`` of where it started, its KLT patch error is at most ``error_ratio``
-times the frame's median (which drops most corners made by occlusion boundaries: their patch
-changes as the background slides) and it stays ``border_px`` inside the image. Tracks that
-crowd within about a quarter of ``min_distance_px`` are thinned (the older one stays). When
-fewer than ``redetect_ratio * max_features`` tracks remain, Shi-Tomasi corners are detected
-away from the existing tracks, only in the cells of a ``grid_columns`` x ``grid_rows`` grid
-that hold fewer than their share of ``max_features`` (one search per run of such cells in a
-grid row, so a frame that lost a few tracks costs a few cells' search, not the image's), each
-cell filled up to its share first. The Shi-Tomasi threshold is ``quality_level`` times the
+times the frame's median, which drops most corners made by occlusion boundaries (their patch
+changes as the background slides; half a grey level always passes: in a still scene every
+track matches almost exactly), and it stays ``border_px`` inside the image. Tracks that
+crowd within about a quarter of ``min_distance_px`` are thinned (the older one stays).
+Shi-Tomasi corners are detected away from the existing tracks, only in the cells of a
+``grid_columns`` x ``grid_rows`` grid that hold fewer than their share of ``max_features``
+(one search per run of such cells in a grid row), each cell filled up to its share first.
+While at least ``redetect_ratio * max_features`` tracks remain, each frame tops them up in
+the ``top_up_cells`` cells with the most room only: a bounded search every frame (a few
+cells' worth, not the image's; a cell whose search found no corner is left out for a while),
+so the track count stays near ``max_features`` instead of sagging between large
+re-detections. Below that ratio (the first frame, a sudden loss) every
+cell with room is searched. The Shi-Tomasi threshold is ``quality_level`` times the
 strongest corner response of this search and the earlier ones (slowly forgotten), so that
 searching only weakly textured cells does not lower it. Track ids are unique and never reused.
 """
@@ -42,6 +48,11 @@ from mono_depth_ros.core.errors import BadMessageError
 _CONTEXT_PX = 4  # image around a detection run that its corner response sees
 _RUN_QUALITY = 1e-4  # within a run; the quality_level threshold is applied over all runs
 _FORGET = 0.95  # per detection, of the strongest corner response seen
+# A KLT patch error (mean absolute difference, grey levels) that always passes the error_ratio
+# gate: in a still scene every track matches almost exactly, and a multiple of the median
+# would then drop those that match to a tenth of a grey level instead of a hundredth.
+_ERROR_FLOOR = 0.5
+_BARREN_FRAMES = 15  # a cell whose search found no corner is left out of top-ups this long
 
 
 @dataclass(frozen=True)
@@ -60,7 +71,9 @@ class TrackerParams:
         forward_backward_px: largest forward-backward round-trip error of a kept track.
         error_ratio: largest KLT patch error of a kept track, as a multiple of the median over
             the frame's tracks; 0 keeps them all.
-        redetect_ratio: detect new corners when fewer than this fraction of max_features remain.
+        redetect_ratio: below this fraction of max_features every grid cell with room is
+            searched; above it (and below max_features) only ``top_up_cells`` of them.
+        top_up_cells: cells searched by a frame's top-up (those with the most room).
         border_px: tracks closer than this to the image edge are dropped.
     """
 
@@ -70,11 +83,12 @@ class TrackerParams:
     min_distance_px: float = 10.0
     quality_level: float = 0.01
     window_px: int = 11
-    pyramid_levels: int = 3
-    max_iterations: int = 10
+    pyramid_levels: int = 2
+    max_iterations: int = 6
     forward_backward_px: float = 1.0
     error_ratio: float = 3.0
     redetect_ratio: float = 0.9
+    top_up_cells: int = 6
     border_px: int = 8
 
 
@@ -124,13 +138,18 @@ class FeatureTracker:
         """Forget all tracks and the previous frame (ids keep increasing)."""
         self._previous_gray = None
         self._points = np.zeros((0, 2), np.float32)
+        self._velocity = np.zeros((0, 2), np.float32)  # last image motion of each track (px)
         self._ids = np.zeros(0, np.int64)
         self._strongest = 0.0  # strongest corner response of the detections so far
+        # Per grid cell, frames left before a top-up searches it again (its last search found
+        # no corner: textureless, or its corners all taken).
+        self._barren = np.zeros(self.params.grid_columns * self.params.grid_rows, np.int64)
 
     def drop(self, keep: np.ndarray) -> None:
         """Keep only the tracks where the boolean mask ``keep`` (N,) is true."""
         keep = np.asarray(keep, dtype=bool)
         self._points = self._points[keep]
+        self._velocity = self._velocity[keep] if len(self._velocity) == len(keep) else None
         self._ids = self._ids[keep]
 
     def track(self, gray: np.ndarray) -> TrackedFeatures:
@@ -145,18 +164,26 @@ class FeatureTracker:
         if previous is not None and len(self._points):
             points, previous_index = self._track_from(previous, gray)
         ids = self._ids[previous_index]
+        velocity = points - self._points[previous_index]
+        typical = np.median(velocity, axis=0) if len(velocity) else np.zeros(2, np.float32)
 
-        if len(points) < self.params.redetect_ratio * self.params.max_features:
-            new_points = self._detect(gray, points, self.params.max_features - len(points))
+        p = self.params
+        self._barren = np.maximum(self._barren - 1, 0)
+        if len(points) < p.max_features:
+            top_up = len(points) >= p.redetect_ratio * p.max_features
+            new_points = self._detect(gray, points, p.max_features - len(points),
+                                      p.top_up_cells if top_up else None)
             new_ids = np.arange(self._next_id, self._next_id + len(new_points), dtype=np.int64)
             self._next_id += len(new_points)
             points = np.concatenate([points, new_points])
+            velocity = np.concatenate([velocity, np.repeat(typical[None], len(new_points), 0)])
             ids = np.concatenate([ids, new_ids])
             previous_index = np.concatenate(
                 [previous_index, np.full(len(new_points), -1, np.int64)])
 
         self._previous_gray = gray.copy()
         self._points = points
+        self._velocity = velocity.astype(np.float32)
         self._ids = ids
         return TrackedFeatures(points=points.copy(), ids=ids.copy(),
                                previous_index=previous_index)
@@ -164,9 +191,13 @@ class FeatureTracker:
     def _track_from(self, previous: np.ndarray, gray: np.ndarray):
         """Return the surviving tracked points and their rows in the previous state."""
         p = self.params
-        forward, ok, patch_error = self._klt(previous, gray, self._points.reshape(-1, 1, 2))
+        velocity = self._velocity
+        if velocity is None or len(velocity) != len(self._points):
+            velocity = np.zeros_like(self._points)
+        forward, ok, patch_error = self._klt(previous, gray, self._points.reshape(-1, 1, 2),
+                                             (self._points + velocity).reshape(-1, 1, 2))
         if p.error_ratio > 0 and ok.any():
-            ok &= patch_error <= p.error_ratio * np.median(patch_error[ok])
+            ok &= patch_error <= max(p.error_ratio * np.median(patch_error[ok]), _ERROR_FLOOR)
         rows = np.flatnonzero(ok)
         height, width = gray.shape
         points = forward[rows].astype(np.float32)
@@ -186,16 +217,18 @@ class FeatureTracker:
         kept = np.flatnonzero(~crowded)
         return points[kept], rows[kept]
 
-    def _klt(self, previous: np.ndarray, gray: np.ndarray, start: np.ndarray):
-        """Track (n, 1, 2) ``start`` from ``previous`` into ``gray``.
+    def _klt(self, previous: np.ndarray, gray: np.ndarray, start: np.ndarray,
+             guess: np.ndarray):
+        """Track (n, 1, 2) ``start`` from ``previous`` into ``gray``, searching from ``guess``.
 
         Return the (n, 2) positions, whether each passed the forward-backward check and lies
         border_px inside the image, and the (n,) KLT patch errors.
         """
         p = self.params
         forward, status, patch_error = cv2.calcOpticalFlowPyrLK(
-            previous, gray, start, None, winSize=self._window, maxLevel=p.pyramid_levels,
-            criteria=self._criteria)
+            previous, gray, start, np.ascontiguousarray(guess, dtype=np.float32),
+            winSize=self._window, maxLevel=p.pyramid_levels, criteria=self._criteria,
+            flags=cv2.OPTFLOW_USE_INITIAL_FLOW)
         # The backward pass starts at the original position: full resolution is enough.
         backward, back_status, _ = cv2.calcOpticalFlowPyrLK(
             gray, previous, forward, start.copy(), winSize=self._window, maxLevel=0,
@@ -211,8 +244,13 @@ class FeatureTracker:
                   & (forward[:, 1] >= border) & (forward[:, 1] <= height - 1 - border))
         return forward, ok, patch_error.reshape(-1)
 
-    def _detect(self, gray: np.ndarray, existing: np.ndarray, wanted: int) -> np.ndarray:
-        """Return up to ``wanted`` new corners away from ``existing``, spread over the grid."""
+    def _detect(self, gray: np.ndarray, existing: np.ndarray, wanted: int,
+                max_cells: int | None = None) -> np.ndarray:
+        """Return up to ``wanted`` new corners away from ``existing``, spread over the grid.
+
+        ``max_cells`` limits the search to that many cells, those with the most room among
+        the cells not found barren lately.
+        """
         p = self.params
         if wanted <= 0:
             return np.zeros((0, 2), np.float32)
@@ -221,6 +259,13 @@ class FeatureTracker:
         quota = math.ceil(p.max_features / cell_count)
         occupied = np.bincount(_grid_cells(existing, width, height, p), minlength=cell_count)
         room = np.maximum(quota - occupied, 0)
+        if max_cells is not None:
+            room[self._barren > 0] = 0
+            if np.count_nonzero(room) > max_cells:
+                emptiest = np.argsort(-room, kind='stable')[:max(int(max_cells), 1)]
+                chosen = np.zeros_like(room)
+                chosen[emptiest] = room[emptiest]
+                room = chosen
         mask = _free_space_mask(height, width, existing, p.min_distance_px, p.border_px)
         found, strengths, edges = [], [], []
         for top, bottom, left, right, run_room in _runs_with_room(room, width, height, p):
@@ -243,6 +288,7 @@ class FeatureTracker:
                              | (corners[:, 1] < top + p.min_distance_px)
                              | (corners[:, 1] >= bottom - p.min_distance_px))
         if not found:
+            self._barren[room > 0] = _BARREN_FRAMES
             return np.zeros((0, 2), np.float32)
         corners = np.concatenate(found).astype(np.float32)  # strongest first in each run
         strength = np.concatenate(strengths)
@@ -255,6 +301,9 @@ class FeatureTracker:
         strong = np.flatnonzero(strength >= p.quality_level * self._strongest)
 
         cells = _grid_cells(corners[strong], width, height, p)
+        barren = room > 0
+        barren[cells] = False
+        self._barren[barren] = _BARREN_FRAMES
         order = np.argsort(cells, kind='stable')  # by cell, strongest first within a cell
         sorted_cells = cells[order]
         group_start = np.searchsorted(sorted_cells, sorted_cells, side='left')
@@ -287,18 +336,19 @@ def _apart_across_runs(corners: np.ndarray, strength: np.ndarray, run: np.ndarra
 
 def _runs_with_room(room: np.ndarray, width: int, height: int, p: TrackerParams):
     """Yield the (top, bottom, left, right) pixel bounds and the room of each run of cells."""
-    room = room.reshape(p.grid_rows, p.grid_columns)
-    has_room = room > 0
-    for row in range(p.grid_rows):
-        columns = np.flatnonzero(has_room[row])
-        if len(columns) == 0:
-            continue
+    columns = p.grid_columns
+    for row, cells in enumerate(room.reshape(p.grid_rows, columns).tolist()):
         top, bottom = row * height // p.grid_rows, (row + 1) * height // p.grid_rows
-        breaks = np.flatnonzero(np.diff(columns) > 1)
-        for first, last in zip(np.r_[0, breaks + 1], np.r_[breaks, len(columns) - 1]):
-            left = columns[first] * width // p.grid_columns
-            right = (columns[last] + 1) * width // p.grid_columns
-            yield top, bottom, left, right, int(room[row, columns[first]:columns[last] + 1].sum())
+        column = 0
+        while column < columns:
+            if cells[column] <= 0:
+                column += 1
+                continue
+            first, total = column, 0
+            while column < columns and cells[column] > 0:
+                total += cells[column]
+                column += 1
+            yield top, bottom, first * width // columns, column * width // columns, int(total)
 
 
 def _checked_gray(gray) -> np.ndarray:
@@ -327,9 +377,9 @@ def _free_space_mask(height: int, width: int, points: np.ndarray, distance: floa
         cell = (points // block).astype(np.int64)
         occupied[np.clip(cell[:, 1], 0, rows - 1), np.clip(cell[:, 0], 0, columns - 1)] = 1
         occupied = cv2.dilate(occupied, np.ones((3, 3), np.uint8))
-    mask = np.where(occupied, 0, 255).astype(np.uint8)
-    mask = np.repeat(np.repeat(mask, block, axis=0), block, axis=1)[:height, :width]
-    mask = np.ascontiguousarray(mask)
+    free = np.where(occupied, 0, 255).astype(np.uint8)
+    mask = cv2.resize(free, (columns * block, rows * block), interpolation=cv2.INTER_NEAREST)
+    mask = np.ascontiguousarray(mask[:height, :width])
     if border > 0:
         mask[:border] = 0
         mask[-border:] = 0

@@ -97,21 +97,50 @@ class TriangulatedPoints:
 
 def camera_rays(normalized: np.ndarray, world_to_camera: np.ndarray):
     """Return the world-frame unit ray directions (n, V, 3) and camera centres (n, V, 3)."""
-    rotation_t = np.swapaxes(world_to_camera[..., :3, :3], -1, -2)
+    rotation = world_to_camera[..., :3, :3]
     bearing = np.concatenate([normalized, np.ones(normalized.shape[:-1] + (1,))], axis=-1)
     with np.errstate(invalid='ignore', over='ignore', divide='ignore'):
-        directions = (rotation_t @ bearing[..., None])[..., 0]
-        directions /= np.linalg.norm(directions, axis=-1, keepdims=True)
-        centres = -(rotation_t @ world_to_camera[..., :3, 3:])[..., 0]
+        directions = np.einsum('...ji,...j->...i', rotation, bearing)  # R^T b
+        directions /= np.sqrt(np.einsum('...i,...i->...', directions, directions))[..., None]
+        centres = -np.einsum('...ji,...j->...i', rotation, world_to_camera[..., :3, 3])
     return directions, np.broadcast_to(centres, directions.shape)
 
 
 def parallax_degrees(directions: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """Return the largest angle (degrees) between any two observed rays of each track."""
-    cosines = directions @ np.swapaxes(directions, -1, -2)
+    cosines = directions @ np.swapaxes(directions, 1, 2)
     pair_observed = mask[:, :, None] & mask[:, None, :]
     smallest = np.where(pair_observed, cosines, 1.0).min(axis=(1, 2))
     return np.degrees(np.arccos(np.clip(smallest, -1.0, 1.0)))
+
+
+def _adjugate_3x3(m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return the adjugates (n, 3, 3) and determinants (n,) of (n, 3, 3) matrices.
+
+    ``adjugate / determinant`` is the inverse: explicit formulas, far cheaper than LAPACK on
+    many tiny matrices, and nothing raises on a singular one.
+    """
+    a, b, c = m[:, 0, 0], m[:, 0, 1], m[:, 0, 2]
+    d, e, f = m[:, 1, 0], m[:, 1, 1], m[:, 1, 2]
+    g, h, i = m[:, 2, 0], m[:, 2, 1], m[:, 2, 2]
+    adjugate = np.empty_like(m)
+    adjugate[:, 0, 0] = e * i - f * h
+    adjugate[:, 0, 1] = c * h - b * i
+    adjugate[:, 0, 2] = b * f - c * e
+    adjugate[:, 1, 0] = f * g - d * i
+    adjugate[:, 1, 1] = a * i - c * g
+    adjugate[:, 1, 2] = c * d - a * f
+    adjugate[:, 2, 0] = d * h - e * g
+    adjugate[:, 2, 1] = b * g - a * h
+    adjugate[:, 2, 2] = a * e - b * d
+    determinant = a * adjugate[:, 0, 0] + b * adjugate[:, 1, 0] + c * adjugate[:, 2, 0]
+    return adjugate, determinant
+
+
+def _solve_3x3(adjugate: np.ndarray, determinant: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """Return the (n, 3) solutions of m x = right from ``_adjugate_3x3``'s output."""
+    with np.errstate(invalid='ignore', over='ignore', divide='ignore'):
+        return np.einsum('nij,nj->ni', adjugate, right) / determinant[:, None]
 
 
 def midpoint(directions: np.ndarray, centres: np.ndarray, mask: np.ndarray):
@@ -119,16 +148,19 @@ def midpoint(directions: np.ndarray, centres: np.ndarray, mask: np.ndarray):
     weighted = directions * mask[..., None]
     # sum over views of w (I - d d^T), and of w (I - d d^T) c
     normal = mask.sum(axis=1)[:, None, None] * np.eye(3) \
-        - np.swapaxes(weighted, -1, -2) @ directions
+        - np.einsum('nvi,nvj->nij', weighted, directions)
     along = (directions * centres).sum(axis=-1, keepdims=True)
     right = (centres * mask[..., None]).sum(axis=1) - (weighted * along).sum(axis=1)
     # The smallest eigenvalue of the normal matrix is ~sin^2 of the ray spread.
     with np.errstate(invalid='ignore', over='ignore'):
         well_posed = np.isfinite(normal).all(axis=(1, 2)) & np.isfinite(right).all(axis=1)
-        well_posed[well_posed] = np.linalg.det(normal[well_posed]) > 1e-12
-    normal[~well_posed] = np.eye(3)
-    right[~well_posed] = 0.0
-    return np.linalg.solve(normal, right[..., None])[..., 0], well_posed
+        normal[~well_posed] = np.eye(3)
+        right[~well_posed] = 0.0
+        adjugate, determinant = _adjugate_3x3(normal)
+        well_posed &= determinant > 1e-12
+    determinant[~well_posed] = 1.0
+    return np.where(well_posed[:, None], _solve_3x3(adjugate, determinant, right), 0.0), \
+        well_posed
 
 
 def solvable(matrices: np.ndarray, tolerance: float = 1e-10) -> np.ndarray:
@@ -141,8 +173,9 @@ def solvable(matrices: np.ndarray, tolerance: float = 1e-10) -> np.ndarray:
         finite = np.isfinite(matrices).all(axis=(-2, -1))
         ok = finite.copy()
         if finite.any():
-            trace = np.trace(matrices[finite], axis1=-2, axis2=-1)
-            determinant = np.linalg.det(matrices[finite])
+            chosen = matrices[finite].reshape(-1, 3, 3)
+            trace = np.trace(chosen, axis1=-2, axis2=-1)
+            determinant = _adjugate_3x3(chosen)[1]
             ok[finite] = (trace > 0) & (determinant > tolerance * (trace / 3.0) ** 3)
     return ok
 
@@ -155,18 +188,15 @@ def reprojection_residuals(points: np.ndarray, normalized: np.ndarray,
     """
     fx, fy = focal_px
     rotation = world_to_camera[..., :3, :3]
-    in_camera = (world_to_camera @ np.append(points, np.ones((len(points), 1)), axis=1)
-                 [:, None, :, None])[..., 0]
+    in_camera = np.einsum('nvij,nj->nvi', rotation, points) + world_to_camera[..., :3, 3]
     z = np.maximum(in_camera[..., 2], _MIN_Z)
     inverse_z = 1.0 / z
     projected = in_camera[..., :2] * inverse_z[..., None]
     residuals = (projected - normalized) * (fx, fy)
-    d_projection = np.zeros(in_camera.shape[:-1] + (2, 3))
-    d_projection[..., 0, 0] = fx * inverse_z
-    d_projection[..., 1, 1] = fy * inverse_z
-    d_projection[..., 0, 2] = -fx * projected[..., 0] * inverse_z
-    d_projection[..., 1, 2] = -fy * projected[..., 1] * inverse_z
-    return residuals, in_camera, d_projection @ rotation
+    # d(pixel)/d(point) = d(projection)/d(camera point) @ R, row by row.
+    jacobian = rotation[..., :2, :] - projected[..., :, None] * rotation[..., 2:3, :]
+    jacobian *= (np.array([fx, fy]) * inverse_z[..., None])[..., None]
+    return residuals, in_camera, jacobian
 
 
 def refine(points: np.ndarray, normalized: np.ndarray, world_to_camera: np.ndarray,
@@ -179,26 +209,30 @@ def refine(points: np.ndarray, normalized: np.ndarray, world_to_camera: np.ndarr
     """
     count, views = mask.shape
     sigma = np.ones((count, views)) if view_sigma_px is None else np.asarray(view_sigma_px)
-    weight = np.repeat(mask / np.maximum(sigma, 1e-9) ** 2, 2, axis=1)[..., None]  # (n, 2V, 1)
+    weight = mask / np.maximum(sigma, 1e-9) ** 2  # (n, V)
     points = points.copy()
     ok = np.isfinite(points).all(axis=1)
-    hessian = np.broadcast_to(np.eye(3), (count, 3, 3)).copy()
+    adjugate = np.broadcast_to(np.eye(3), (count, 3, 3)).copy()
+    determinant = np.ones(count)
     for _ in range(iterations):
         with np.errstate(invalid='ignore', over='ignore'):
             residuals, _, jacobian = reprojection_residuals(
                 np.where(ok[:, None], points, 0.0), normalized, world_to_camera, focal_px)
             jacobian = jacobian.reshape(count, 2 * views, 3)
-            weighted_t = np.swapaxes(weight * jacobian, -1, -2)  # (n, 3, 2V)
-            hessian = weighted_t @ jacobian
-            gradient = weighted_t @ residuals.reshape(count, 2 * views, 1)
-        ok &= solvable(hessian) & np.isfinite(gradient).all(axis=(1, 2))
-        safe = np.where(ok[:, None, None], hessian, np.eye(3))
-        step = np.linalg.solve(safe, np.where(ok[:, None, None], gradient, 0.0))[..., 0]
+            weighted_t = np.swapaxes(jacobian * np.repeat(weight, 2, axis=1)[..., None], 1, 2)
+            hessian = weighted_t @ jacobian  # (n, 3, 3)
+            gradient = (weighted_t @ residuals.reshape(count, 2 * views, 1))[..., 0]
+            finite = np.isfinite(hessian).all(axis=(1, 2)) & np.isfinite(gradient).all(axis=1)
+            hessian[~finite] = np.eye(3)
+            adjugate, determinant = _adjugate_3x3(hessian)
+            trace = np.trace(hessian, axis1=1, axis2=2)
+            ok &= finite & (trace > 0) & (determinant > 1e-10 * (trace / 3.0) ** 3)
+            step = _solve_3x3(adjugate, np.where(ok, determinant, 1.0), gradient)
         points[ok] -= step[ok]
         ok &= np.isfinite(points).all(axis=1)
     covariance = np.full((count, 3, 3), np.nan)
     if ok.any():
-        covariance[ok] = np.linalg.inv(hessian[ok])
+        covariance[ok] = adjugate[ok] / determinant[ok, None, None]
     return points, covariance
 
 
@@ -213,7 +247,7 @@ def subtended_parallax_degrees(points: np.ndarray, centres: np.ndarray,
     with np.errstate(invalid='ignore', divide='ignore'):
         lines = lines / np.linalg.norm(lines, axis=-1, keepdims=True)
     lines = np.where(mask[..., None] & np.isfinite(lines), lines, 0.0)
-    cosines = lines @ np.swapaxes(lines, -1, -2)
+    cosines = lines @ np.swapaxes(lines, 1, 2)
     pair_observed = mask[:, :, None] & mask[:, None, :]
     smallest = np.where(pair_observed, cosines, 1.0).min(axis=(1, 2))
     return np.degrees(np.arccos(np.clip(smallest, -1.0, 1.0)))
@@ -258,9 +292,9 @@ def triangulate_views(normalized, world_to_camera, mask=None, focal_px=(1.0, 1.0
         return TriangulatedPoints(points, status, parallax, error, sigma, depth, covariance)
 
     start, well_posed = midpoint(directions[rows], centres[rows], mask[rows])
-    _, start_in_camera, _ = reprojection_residuals(
-        start, normalized[rows], world_to_camera[rows], focal_px)
-    start_in_front = np.where(mask[rows], start_in_camera[..., 2] > _MIN_Z, True).all(axis=1)
+    start_depth = np.einsum('nvj,nj->nv', world_to_camera[rows, :, 2, :3], start) \
+        + world_to_camera[rows, :, 2, 3]
+    start_in_front = np.where(mask[rows], start_depth > _MIN_Z, True).all(axis=1)
     sigma_rows = None if view_sigma_px is None else np.asarray(view_sigma_px)[rows]
     # A start behind a camera would send Gauss-Newton through the camera centre: not refined.
     refined, row_covariance = refine(
