@@ -29,10 +29,10 @@ from launch_ros.parameter_descriptions import ParameterValue
 
 from mono_depth_ros.launch_support import (camera_remappings, declare_arguments,
                                            fastdds_profile_actions, is_true, node_actions,
-                                           resolve_params_file)
+                                           resolve_params_file, scale_points_remappings)
 
 ARGUMENTS = ('model', 'backend', 'params_file', 'namespace', 'image', 'camera_info',
-             'scale_source', 'use_sim_time', 'lifecycle', 'autostart')
+             'scale_source', 'scale_points', 'use_sim_time', 'lifecycle', 'autostart')
 # Arguments whose empty default means "keep the value from params_file".
 STRING_OVERRIDES = ('model', 'backend', 'scale_source')
 
@@ -51,7 +51,8 @@ def _depth_node(context):
         autostart=is_true(argument('autostart')), name='depth_node',
         namespace=argument('namespace'), output='screen', emulate_tty=True,
         parameters=[resolve_params_file(argument('params_file')), overrides],
-        remappings=camera_remappings(argument('image'), argument('camera_info')))
+        remappings=camera_remappings(argument('image'), argument('camera_info'))
+        + scale_points_remappings(argument('scale_points')))
 
 
 def generate_launch_description() -> LaunchDescription:

@@ -19,10 +19,11 @@
 
 pipeline:=auto (the default) runs depth_node and triangulation_node, the network's relative
 depth scaled to metres by the triangulated points, when the model can be found; without one it
-runs triangulation_node alone, with dense_depth on (dense_depth:=false turns it off). One log
-line says which. "Found" is decided without loading the
-weights: the file exists (or the Hugging Face id is in the local cache) and the Python packages
-its format and backend need are installed (mono_depth_ros.launch_support.check_model).
+runs triangulation_node alone, with dense_depth on (dense_depth:=false turns it off).
+scale_points:=dense scales the network by the dense points instead of the sparse ones. One log
+line says which. "Found" is decided without loading the weights: the file exists (or the
+Hugging Face id is in the local cache) and the Python packages its format and backend need are
+installed (mono_depth_ros.launch_support.check_model).
 
 cameras:=front,rear starts the nodes once per camera, in namespaces /front and /rear, each
 reading its own image and camera_info (relative names resolve in each namespace:
@@ -45,8 +46,8 @@ from mono_depth_ros.launch_support import (camera_launch_arguments, declare_argu
 
 LAUNCH_DIR = os.path.dirname(os.path.abspath(__file__))
 ARGUMENTS = ('pipeline', 'model', 'backend', 'params_file', 'namespace', 'image', 'camera_info',
-             'odom', 'camera_to_base', 'dense_depth', 'use_sim_time', 'rviz', 'rviz_frame',
-             'cameras', 'lifecycle', 'autostart')
+             'odom', 'camera_to_base', 'dense_depth', 'scale_points', 'use_sim_time', 'rviz',
+             'rviz_frame', 'cameras', 'lifecycle', 'autostart')
 # Passed on to the launch file of each node (namespace: one per camera with cameras:=).
 CAMERA_ARGUMENTS = ('namespace', 'image', 'camera_info', 'use_sim_time', 'lifecycle',
                     'autostart')
@@ -75,10 +76,13 @@ def _pipeline(context):
         if plan.depth:
             nodes.append(_include('depth.launch.py', {
                 **camera, 'params_file': params_file, 'model': argument('model'),
-                'backend': argument('backend'), 'scale_source': plan.scale_source or ''}))
+                'backend': argument('backend'), 'scale_source': plan.scale_source or '',
+                'scale_points': argument('scale_points')}))
         if plan.triangulation:
-            # Without the network the fallback publishes dense depth too, unless told not to.
-            dense = dense_depth_argument(argument('dense_depth'), plan.depth)
+            # Without the network the fallback publishes dense depth too, unless told not to;
+            # with it, dense depth runs when its points give the network's scale.
+            dense = dense_depth_argument(argument('dense_depth'), plan.depth,
+                                         argument('scale_points').strip().lower() == 'dense')
             nodes.append(_include('triangulation.launch.py', {
                 **camera, 'params_file': params_file, 'odom': argument('odom'),
                 'camera_to_base': argument('camera_to_base'), 'dense_depth': dense}))

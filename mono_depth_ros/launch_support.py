@@ -86,6 +86,9 @@ LAUNCH_ARGUMENTS = {
     'dense_depth': ('', 'triangulation_node dense depth from keyframes, true or false (empty: '
                         'the one in params_file; mono_depth.launch.py sets true when no depth '
                         'network runs)'),
+    'scale_points': ('sparse', 'The points that give a relative model its metric scale: sparse '
+                               '(triangulation/points) or dense (triangulation/dense/points, '
+                               'which turns dense_depth on)'),
     'use_sim_time': ('false', 'Use /clock (true when playing a bag)'),
     'rviz': ('false', 'Start RViz with config/mono_depth.rviz'),
     'rviz_frame': (RVIZ_FIXED_FRAME,
@@ -114,14 +117,33 @@ MANAGED_EXECUTABLES = {'depth_node': 'depth_lifecycle_node',
                        'triangulation_node': 'triangulation_lifecycle_node'}
 
 
-def dense_depth_argument(value: str, depth_network_runs: bool) -> str:
-    """Return triangulation.launch.py's dense_depth: the one given, else on without a network.
+def dense_depth_argument(value: str, depth_network_runs: bool,
+                         dense_scale_points: bool = False) -> str:
+    """Return triangulation.launch.py's dense_depth: the one given, else on where it is needed.
 
-    Empty leaves the node's parameter (params_file, else its default: off).
+    It is on without a network (the fallback) and when the network's scale comes from the dense
+    points. Empty leaves the node's parameter (params_file, else its default: off).
     """
     if value.strip():
         return 'true' if is_true(value) else 'false'
-    return '' if depth_network_runs else 'true'
+    return '' if depth_network_runs and not dense_scale_points else 'true'
+
+
+SCALE_POINTS_TOPICS = {'sparse': 'triangulation/points', 'dense': 'triangulation/dense/points'}
+
+
+def scale_points_remappings(value: str) -> list[tuple[str, str]]:
+    """Return depth_node's remapping for scale_points: none for sparse, the dense cloud else.
+
+    Raises ValueError naming the argument for anything but sparse or dense.
+    """
+    choice = value.strip().lower() or 'sparse'
+    if choice not in SCALE_POINTS_TOPICS:
+        choices = ', '.join(SCALE_POINTS_TOPICS)
+        raise ValueError(f'scale_points:={value!r}: expected one of {choices}')
+    if choice == 'sparse':
+        return []
+    return [(SCALE_POINTS_TOPICS['sparse'], SCALE_POINTS_TOPICS[choice])]
 
 
 def is_true(value: str) -> bool:

@@ -319,3 +319,14 @@ def test_the_fallback_turns_dense_depth_on_unless_told_otherwise():
     assert launch_support.dense_depth_argument('', depth_network_runs=True) == ''
     assert launch_support.dense_depth_argument('false', depth_network_runs=False) == 'false'
     assert launch_support.dense_depth_argument('True', depth_network_runs=True) == 'true'
+
+
+def test_dense_scale_points_remap_the_depth_node_and_turn_dense_depth_on():
+    assert launch_support.scale_points_remappings('sparse') == []
+    assert launch_support.scale_points_remappings('') == []
+    assert launch_support.scale_points_remappings('Dense') == [
+        ('triangulation/points', 'triangulation/dense/points')]
+    with pytest.raises(ValueError, match='scale_points'):
+        launch_support.scale_points_remappings('both')
+    assert launch_support.dense_depth_argument('', True, dense_scale_points=True) == 'true'
+    assert launch_support.dense_depth_argument('false', True, dense_scale_points=True) == 'false'
