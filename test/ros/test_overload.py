@@ -35,7 +35,7 @@ DURATION_S = 8.0
 # whose outputs the output thread is publishing and the newest waiting one (one more for a
 # frame still in DDS); a queue owes everything it holds.
 MAX_OUTPUTS_AFTER_STOP = 4
-# ... and an output is about one frame in flight plus one waiting old; a queue's grows without bound.
+# ... and an output is about a frame in flight plus one waiting old; a queue's grows unbounded.
 MAX_LATENCY_IN_OUTPUT_INTERVALS = 3
 
 
