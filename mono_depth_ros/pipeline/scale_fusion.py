@@ -68,6 +68,9 @@ class ScaleFusionSettings:
     # The network's log-depth error where no point checks it is the points' mean held-out
     # error (each predicted from the others); a pixel's sigma never claims less than this.
     min_misfit_sigma: float = 0.01
+    # Far beyond the points (the map's reach) the held-out errors measured nothing: there the
+    # sigma grows towards at least this prior of a network's error on unchecked surfaces.
+    extrapolation_sigma: float = 0.05
     scale_map: ScaleMapSettings = field(default_factory=ScaleMapSettings)
     # Share of the previous local map kept at each fit: the network's spatial error stays
     # where it is in the image from frame to frame, the points' noise does not.
@@ -493,7 +496,8 @@ class ScaleFusion:
         misfit = robust_variance(residuals[inliers])
         outliers = ~inliers
         fresh = fit_scale_map(fit.pixels[inliers], residuals[inliers], variances[inliers],
-                              fit.image_size, misfit, self.settings.scale_map, floor,
+                              fit.image_size, misfit, self.settings.scale_map,
+                              max(floor, self.settings.extrapolation_sigma ** 2),
                               checks=(fit.pixels[outliers], residuals[outliers],
                                       variances[outliers]))
         self._local_map = blend_maps(self._local_map, fresh, self.settings.map_memory)
