@@ -188,9 +188,9 @@ def held_out_error_map(pixels: np.ndarray, errors: np.ndarray, log_variances: np
                        ) -> tuple[np.ndarray, float]:
     """Return the held-out squared log-depth error at ``grid`` (M, 2) pixels, and its mean.
 
-    Each point's squared error, less its own variance (the point's noise is not the pixel's
-    error), winsorised at ``max_error_sigmas`` robust sigmas so a wrong track does not widen
-    its neighbourhood much, is averaged with a Gaussian kernel of ``length`` px; the frame's
+    Each point's squared error, winsorised at ``max_error_sigmas`` robust sigmas so a wrong
+    track does not widen its neighbourhood much, less its own variance (the point's noise is
+    not the pixel's error), is averaged with a Gaussian kernel of ``length`` px; the frame's
     mean enters every pixel with the weight of ``error_prior_points`` points, so far from the
     points the mean is what remains.
     """
@@ -200,11 +200,13 @@ def held_out_error_map(pixels: np.ndarray, errors: np.ndarray, log_variances: np
         return np.zeros(len(grid)), 0.0
     limit = settings.max_error_sigmas * 1.4826 * float(np.median(np.abs(errors)))
     clipped = np.minimum(errors ** 2, limit ** 2)
-    squared = np.maximum(clipped - log_variances, 0.1 * clipped)
-    mean = float(np.mean(squared))
+    # The points' noise comes off the smoothed sum, not point by point: clamping each
+    # difference at zero would bias the mean up where the points are noisier than the network.
+    mean = max(float(np.mean(clipped - log_variances)), 0.0)
     weights = _kernel(grid, pixels, 1.0, length)
     prior = settings.error_prior_points
-    return (weights @ squared + prior * mean) / (weights.sum(axis=1) + prior), mean
+    local = (weights @ (clipped - log_variances) + prior * mean) / (weights.sum(axis=1) + prior)
+    return np.maximum(local, 0.0), mean
 
 
 def _usable_checks(checks, width: int, height: int):
