@@ -46,7 +46,7 @@ class ScaleMapSettings:
     grid_cell_px: int = 16          # the map's own grid, bilinearly resized to the image
     radius: float = 0.12            # correlation length of the field, fraction of the width
     max_residual_sigmas: float = 3.0   # residuals clipped at this many robust sigmas
-    max_error_sigmas: float = 5.0   # held-out errors winsorised at this many robust sigmas
+    max_error_sigmas: float = 8.0   # held-out errors winsorised at this many robust sigmas
     error_prior_points: float = 3.0   # weight of the frame's mean held-out error, in points
 
 

@@ -493,11 +493,11 @@ class ScaleFusion:
         self._misfit_variance = max(held_out, floor)
         if not self.settings.local_map:
             return
+        # The field's prior is the inliers' scatter; the map itself follows every point (its
+        # residuals clipped at a few robust sigmas): the fit's outliers are where a real
+        # network places whole surfaces wrongly, exactly what the map is there to correct.
         misfit = robust_variance(residuals[inliers])
-        outliers = ~inliers
-        fresh = fit_scale_map(fit.pixels[inliers], residuals[inliers], variances[inliers],
-                              fit.image_size, misfit, self.settings.scale_map,
-                              max(floor, self.settings.extrapolation_sigma ** 2),
-                              checks=(fit.pixels[outliers], residuals[outliers],
-                                      variances[outliers]))
+        fresh = fit_scale_map(fit.pixels, residuals, variances, fit.image_size, misfit,
+                              self.settings.scale_map,
+                              max(floor, self.settings.extrapolation_sigma ** 2))
         self._local_map = blend_maps(self._local_map, fresh, self.settings.map_memory)

@@ -77,14 +77,16 @@ def test_the_trained_network_fuses_to_honest_metric_depth(drive):
     """The committed demo network (models/demo, never trained on seed 7) through the drives.
 
     Its errors are a real network's: whole surfaces placed too far or too near, not a smooth
-    field. The fusion must still beat the per-frame oracle alignment, its depth/sigma must
-    cover 95 +- 5 % of the pixels within 2 sigma, and it must flicker less than per-frame fits.
+    field. The local map, fitted to every point, corrects much of that: the fusion must beat
+    the per-frame oracle alignment clearly (0.46x sideways, 0.31x forward when written), its
+    depth/sigma must cover 95 +- 5 % of the pixels within 2 sigma, and it must flicker less
+    than per-frame fits.
     """
     motion, camera, frames = drive
     maps = network_relative(frames, str(package_file('models/demo/model.onnx')))
     fused = run_fusion(camera, frames, None, relative_maps=maps)
     per_frame = run_fusion(camera, frames, None, mode='per-frame', relative_maps=maps)
     assert fused.frames_without_depth == 0, (motion, fused)
-    assert fused.absrel <= 1.0 * fused.oracle_absrel, (motion, fused)
+    assert fused.absrel <= 0.6 * fused.oracle_absrel, (motion, fused)
     assert 0.90 <= fused.coverage <= 1.0, (motion, fused)
     assert fused.tae < per_frame.tae, (motion, fused, per_frame)
