@@ -22,6 +22,12 @@ squared-exponential prior of the global fit's misfit variance: it follows the po
 they are dense and returns to the global fit away from them, and its variance grows with the
 distance to the points the way the prior says the field can change, so extrapolating from the
 image border into its centre is not claimed to be as good as interpolating between points.
+
+How far the map itself can be trusted is measured, not assumed: each point is predicted from
+the others (leave-one-cell-out, in closed form) and the squared held-out errors, smoothed over
+the image, give each pixel the error the map makes between its points. Where the network gets a
+whole surface wrong the points there say so, and the pixels around them get a wide sigma; where
+no point is near, the mean held-out error of the frame stands in.
 """
 
 from dataclasses import dataclass
@@ -40,6 +46,8 @@ class ScaleMapSettings:
     grid_cell_px: int = 16          # the map's own grid, bilinearly resized to the image
     radius: float = 0.12            # correlation length of the field, fraction of the width
     max_residual_sigmas: float = 3.0   # residuals clipped at this many robust sigmas
+    max_error_sigmas: float = 8.0   # held-out errors winsorised at this many robust sigmas
+    error_prior_points: float = 3.0   # weight of the frame's mean held-out error, in points
 
 
 @dataclass(frozen=True)
@@ -48,13 +56,17 @@ class LocalScaleMap:
 
     ``correction`` and ``variance`` are (rows, columns) float32 at ``grid_cell_px`` per
     cell; ``noise_variance`` is the log-depth scatter a pixel keeps after the correction
-    (network noise and detail finer than the map).
+    (network noise and detail finer than the map); ``error_variance`` (same grid) the
+    squared error of the corrected log depth that the points measured held out, smoothed;
+    ``held_out_variance`` its mean over the frame's points.
     """
 
     image_size: tuple[int, int]   # width, height
     correction: np.ndarray
     variance: np.ndarray
     noise_variance: float
+    error_variance: np.ndarray | None = None
+    held_out_variance: float = float('nan')
 
     def correction_at(self, width: int, height: int) -> np.ndarray:
         """Return the log-depth correction (H, W) float32 at an image size."""
@@ -63,6 +75,13 @@ class LocalScaleMap:
     def variance_at(self, width: int, height: int) -> np.ndarray:
         """Return the correction's variance (H, W) float32 at an image size."""
         return cv2.resize(self.variance, (width, height), interpolation=cv2.INTER_LINEAR)
+
+    def error_variance_at(self, width: int, height: int) -> np.ndarray:
+        """Return the held-out error variance (H, W) float32 (the noise where none)."""
+        if self.error_variance is None:
+            return np.full((height, width), self.noise_variance, np.float32)
+        return cv2.resize(self.error_variance, (width, height),
+                          interpolation=cv2.INTER_LINEAR)
 
 
 def robust_variance(values: np.ndarray) -> float:
@@ -83,14 +102,18 @@ def robust_variance(values: np.ndarray) -> float:
 def fit_scale_map(pixels: np.ndarray, log_residuals: np.ndarray, log_variances: np.ndarray,
                   image_size: tuple[int, int], prior_variance: float,
                   settings: ScaleMapSettings | None = None,
-                  floor_variance: float = 0.0) -> LocalScaleMap | None:
+                  floor_variance: float = 0.0,
+                  checks: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+                  ) -> LocalScaleMap | None:
     """Return the map of the points' log-depth residuals (measured minus fitted), or None.
 
     ``pixels`` (N, 2) x, y; ``log_variances`` (N,) each residual's own variance (the point's
     relative depth sigma squared); ``prior_variance`` the residuals' total scatter about the
     global fit. The field's own prior is that scatter less the points' scatter about it;
     ``floor_variance`` is the least a pixel far from every point may claim (the map's variance
-    is scaled up where its prior is below it).
+    is scaled up where its prior is below it; the frame's mean held-out error raises it).
+    ``checks`` (pixels, residuals, variances) are further points the map is not fitted to
+    (the global fit's outliers): their errors against the map count as held out too.
     """
     settings = settings or ScaleMapSettings()
     width, height = image_size
@@ -104,6 +127,7 @@ def fit_scale_map(pixels: np.ndarray, log_residuals: np.ndarray, log_variances: 
                                             and prior_variance > 0):
         return None
     pixels, residuals, variances = pixels[usable], residuals[usable], variances[usable]
+    raw_residuals = residuals
     spread = math.sqrt(robust_variance(residuals)) or math.sqrt(prior_variance)
     centre = float(np.median(residuals))
     limit = settings.max_residual_sigmas * spread
@@ -127,6 +151,19 @@ def fit_scale_map(pixels: np.ndarray, log_residuals: np.ndarray, log_variances: 
                             (grid_y.ravel() + 0.5) * step - 0.5])
     cross = _kernel(grid, positions, field, length)
     correction = cross @ weights
+    # Leave one cell out: the prediction at a cell from all the others is its mean less
+    # alpha / (K^-1)_cc; each point's held-out error is its residual less that prediction.
+    inverse_diagonal = np.diag(cho_solve(factor, np.eye(len(means))))
+    left_out = means - weights / inverse_diagonal
+    errors = [(pixels, raw_residuals - left_out[cells], variances)]
+    if checks is not None:
+        check_pixels, check_residuals, check_variances = _usable_checks(checks, width, height)
+        predicted = _kernel(check_pixels, positions, field, length) @ weights
+        errors.append((check_pixels, check_residuals - predicted, check_variances))
+    error_grid, held_out = held_out_error_map(
+        np.concatenate([e[0] for e in errors]), np.concatenate([e[1] for e in errors]),
+        np.concatenate([e[2] for e in errors]), grid, length, settings)
+    floor_variance = max(floor_variance, held_out)
     if floor_variance > field:
         # The variance under the floor's prior: as sure near the points as their noise
         # allows, never surer than the floor away from them.
@@ -136,9 +173,50 @@ def fit_scale_map(pixels: np.ndarray, log_residuals: np.ndarray, log_variances: 
         factor = cho_factor(gram, lower=True)
         cross = _kernel(grid, positions, field, length)
     whitened = solve_triangular(factor[0], cross.T, lower=True)
-    variance = np.maximum(field - np.sum(whitened ** 2, axis=0), 0.0)
+    # The held-out errors already hold the map's error at the distance of one cell from the
+    # others; what the variance adds is only its growth beyond that (far from every point).
+    left_out_variance = 1.0 / np.diag(cho_solve(factor, np.eye(len(means)))) - noise
+    reach = float(np.average(np.maximum(left_out_variance, 0.0), weights=counts))
+    variance = np.maximum(field - np.sum(whitened ** 2, axis=0) - reach, 0.0)
     return LocalScaleMap((width, height), correction.reshape(rows, columns).astype(np.float32),
-                         variance.reshape(rows, columns).astype(np.float32), float(detail))
+                         variance.reshape(rows, columns).astype(np.float32), float(detail),
+                         error_grid.reshape(rows, columns).astype(np.float32), held_out)
+
+
+def held_out_error_map(pixels: np.ndarray, errors: np.ndarray, log_variances: np.ndarray,
+                       grid: np.ndarray, length: float, settings: ScaleMapSettings
+                       ) -> tuple[np.ndarray, float]:
+    """Return the held-out squared log-depth error at ``grid`` (M, 2) pixels, and its mean.
+
+    Each point's squared error, winsorised at ``max_error_sigmas`` robust sigmas so a wrong
+    track does not widen its neighbourhood much, less its own variance (the point's noise is
+    not the pixel's error), is averaged with a Gaussian kernel of ``length`` px; the frame's
+    mean enters every pixel with the weight of ``error_prior_points`` points, so far from the
+    points the mean is what remains.
+    """
+    finite = np.isfinite(errors) & np.isfinite(log_variances)
+    pixels, errors, log_variances = pixels[finite], errors[finite], log_variances[finite]
+    if errors.size < 3:
+        return np.zeros(len(grid)), 0.0
+    limit = settings.max_error_sigmas * 1.4826 * float(np.median(np.abs(errors)))
+    clipped = np.minimum(errors ** 2, limit ** 2)
+    # The points' noise comes off the smoothed sum, not point by point: clamping each
+    # difference at zero would bias the mean up where the points are noisier than the network.
+    mean = max(float(np.mean(clipped - log_variances)), 0.0)
+    weights = _kernel(grid, pixels, 1.0, length)
+    prior = settings.error_prior_points
+    local = (weights @ (clipped - log_variances) + prior * mean) / (weights.sum(axis=1) + prior)
+    return np.maximum(local, 0.0), mean
+
+
+def _usable_checks(checks, width: int, height: int):
+    pixels, residuals, variances = (np.asarray(a, dtype=np.float64) for a in checks)
+    pixels = pixels.reshape(-1, 2)
+    usable = (np.isfinite(pixels).all(axis=1) & np.isfinite(residuals)
+              & (pixels[:, 0] >= 0) & (pixels[:, 0] < width)
+              & (pixels[:, 1] >= 0) & (pixels[:, 1] < height))
+    return pixels[usable], residuals[usable], np.where(np.isfinite(variances), variances,
+                                                       0.0)[usable]
 
 
 def blend_maps(previous: LocalScaleMap | None, fresh: LocalScaleMap | None,
@@ -152,10 +230,13 @@ def blend_maps(previous: LocalScaleMap | None, fresh: LocalScaleMap | None,
             or previous.correction.shape != fresh.correction.shape or memory <= 0.0:
         return fresh
     keep = np.float32(memory)
+    error_variance = fresh.error_variance
+    if error_variance is not None and previous.error_variance is not None:
+        error_variance = (1 - keep) * error_variance + keep * previous.error_variance
     return LocalScaleMap(fresh.image_size,
                          (1 - keep) * fresh.correction + keep * previous.correction,
                          (1 - keep) * fresh.variance + keep * previous.variance,
-                         fresh.noise_variance)
+                         fresh.noise_variance, error_variance, fresh.held_out_variance)
 
 
 def _cell_means(pixels: np.ndarray, residuals: np.ndarray, variances: np.ndarray, width: int,

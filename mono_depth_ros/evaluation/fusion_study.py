@@ -91,7 +91,7 @@ class Scores:
 
     absrel: float
     oracle_absrel: float
-    coverage: float   # of the points within 2 sigma (NaN without a sigma)
+    coverage: float   # of the pixels within 2 sigma of the truth (NaN without a sigma)
     tae: float
     frames: int
     frames_without_depth: int = 0

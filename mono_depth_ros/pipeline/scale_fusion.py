@@ -21,8 +21,11 @@ with known metric depth ``z`` (and its sigma) seen in the same image give sample
 innovations follows a network whose scale drifts or flickers and averages where it does not,
 and restarts after a real jump (a new scene, a camera that was covered). Fits from too few,
 badly spread or inconsistent points are refused, with the reason. The points' residuals after
-the fit give a local scale map (:mod:`mono_depth_ros.core.scale_map`), and the filter's
-variance, the map's and the network's misfit give each pixel's depth a sigma.
+the fit give a local scale map (:mod:`mono_depth_ros.core.scale_map`). Each pixel's depth sigma
+adds the filter's variance, the map's growth away from its points and the network's error as
+the points measure it held out (each predicted from the others, the fit's outliers included):
+a real network's error is not the points' scatter about the fit, it is whole surfaces placed
+too far or too near, which only the points that were not used to fit can show.
 """
 
 from collections import OrderedDict
@@ -36,8 +39,8 @@ import numpy as np
 from mono_depth_ros.core.camera_model import CameraModel
 from mono_depth_ros.core.metrics import fit_scale_shift_robust
 from mono_depth_ros.core.relative_depth import relative_to_metric
-from mono_depth_ros.core.scale_map import (blend_maps, fit_scale_map, LocalScaleMap,
-                                           robust_variance, ScaleMapSettings)
+from mono_depth_ros.core.scale_map import (blend_maps, fit_scale_map, held_out_error_map,
+                                           LocalScaleMap, robust_variance, ScaleMapSettings)
 
 SPREAD_GRID = (4, 4)        # image regions counted for the spread check (columns, rows)
 CORRELATION_GRID = (8, 6)   # cells that count as independent samples of the network's misfit
@@ -62,10 +65,12 @@ class ScaleFusionSettings:
     min_process_noise: float = 1e-6   # per-fit variance floor of log scale and shift / scale
     noise_learning_rate: float = 0.15  # how fast the process noise follows the innovations
     local_map: bool = True          # correct the global fit per pixel from the residuals
-    # A priori 1-sigma of a network's log-depth error where no point checks it (relative
-    # networks are typically 5-10 % off after alignment on real scenes): away from the points
-    # a pixel's sigma never claims less than this.
-    prior_misfit_sigma: float = 0.1
+    # The network's log-depth error where no point checks it is the points' mean held-out
+    # error (each predicted from the others); a pixel's sigma never claims less than this.
+    min_misfit_sigma: float = 0.01
+    # Far beyond the points (the map's reach) the held-out errors measured nothing: there the
+    # sigma grows towards at least this prior of a network's error on unchecked surfaces.
+    extrapolation_sigma: float = 0.05
     scale_map: ScaleMapSettings = field(default_factory=ScaleMapSettings)
     # Share of the previous local map kept at each fit: the network's spatial error stays
     # where it is in the image from frame to frame, the points' noise does not.
@@ -84,6 +89,7 @@ class FrameFit:
     residual: float  # median |depth error| / depth over the inliers
     covariance: np.ndarray = field(default_factory=lambda: np.eye(2))  # of (log s, t / s)
     regions: int = 0
+    # Every sampled point (inliers and the fit's outliers), ``inlier_mask`` says which is which.
     relative: np.ndarray = field(default_factory=lambda: np.empty(0, np.float32))  # at pixels
     depths: np.ndarray = field(default_factory=lambda: np.empty(0, np.float32))
     log_variances: np.ndarray = field(default_factory=lambda: np.empty(0))
@@ -91,6 +97,7 @@ class FrameFit:
     image_size: tuple[int, int] = (0, 0)
     # The share of the fit's error that repeats from frame to frame (the network's misfit).
     bias_covariance: np.ndarray = field(default_factory=lambda: np.zeros((2, 2)))
+    inlier_mask: np.ndarray = field(default_factory=lambda: np.empty(0, bool))
 
     @property
     def state(self) -> np.ndarray:
@@ -111,7 +118,8 @@ class MetricScale:
     """The scale to apply to one frame: 1/depth = scale * relative + shift, and how well known.
 
     ``covariance`` is the filter's, of (log scale, shift / scale); ``misfit_variance`` the
-    network's log-depth scatter about the global fit; ``local_map`` the per-pixel correction.
+    network's mean squared log-depth error about the global fit, every point counted;
+    ``local_map`` the per-pixel correction with its held-out error.
     """
 
     scale: float
@@ -121,6 +129,7 @@ class MetricScale:
     local_map: LocalScaleMap | None = None
     inliers: int = 0
     bias_variance: float = 0.0   # of log scale: the misfit's share that does not average out
+    min_variance: float = 0.0    # of log depth: the least any pixel claims
 
     @property
     def scale_sigma(self) -> float:
@@ -139,8 +148,9 @@ class MetricScale:
     def sigma(self, relative: np.ndarray, depth: np.ndarray) -> np.ndarray:
         """Return the 1-sigma in metres (float32) of this scale's ``depth``, gated or not.
 
-        Log-depth variance: the filter's (log z = -log s - log(r + t/s)), plus the local map's
-        where there is one (its variance and the scatter left after it), else the misfit.
+        Log-depth variance: the filter's (log z = -log s - log(r + t/s)), plus, where there
+        is a local map, its variance beyond one cell from its points and the held-out error
+        the points measured around the pixel; else the network's misfit.
         """
         relative = np.asarray(relative, dtype=np.float32)
         ratio = np.float32(self.shift / self.scale)
@@ -149,12 +159,14 @@ class MetricScale:
         p = self.covariance.astype(np.float32)
         variance = p[0, 0] + np.float32(2.0) * p[0, 1] * slope + p[1, 1] * slope * slope
         if self.local_map is not None:
-            map_variance = self.local_map.variance_at(depth.shape[1], depth.shape[0])
-            variance += map_variance + np.float32(self.local_map.noise_variance)
+            width, height = depth.shape[1], depth.shape[0]
+            variance += (self.local_map.variance_at(width, height)
+                         + self.local_map.error_variance_at(width, height))
         else:
             variance += np.float32(self.misfit_variance)
         with np.errstate(invalid='ignore'):
-            return (depth * np.sqrt(np.maximum(variance, 0.0))).astype(np.float32)
+            variance = np.maximum(variance, np.float32(self.min_variance))
+            return (depth * np.sqrt(variance)).astype(np.float32)
 
 
 def sample_at_points(relative: np.ndarray, camera: CameraModel, points: np.ndarray,
@@ -230,15 +242,15 @@ def fit_frame(stamp_ns: int, relative: np.ndarray, camera: CameraModel, points: 
                           f'of the depth at the median point (need <= '
                           f'{settings.max_residual:.0%})')
     with np.errstate(divide='ignore', invalid='ignore'):
-        log_variances = np.where(np.isfinite(point_sigmas[inliers]),
-                                 (point_sigmas[inliers] / depths[inliers]) ** 2, np.nan)
+        log_variances = np.where(np.isfinite(point_sigmas),
+                                 (point_sigmas / depths) ** 2, np.nan)
     # The residuals that size each pixel's sigma use the pixel itself, not the bilinear mean
     # of four: a network's per-pixel noise would otherwise be halved.
-    columns, rows = np.rint(pixels[inliers]).astype(np.int64).T
+    columns, rows = np.rint(pixels).astype(np.int64).T
     nearest = np.asarray(relative, dtype=np.float32)[rows, columns]
     return FrameFit(stamp_ns, float(scale), float(shift), count, inlier_count, residual,
-                    covariance, regions, nearest, depths[inliers], log_variances,
-                    pixels[inliers], (width, height), bias_covariance)
+                    covariance, regions, nearest, depths, log_variances, pixels,
+                    (width, height), bias_covariance, inliers)
 
 
 def _weighted_fit(values: np.ndarray, inverse: np.ndarray, depths: np.ndarray,
@@ -421,7 +433,8 @@ class ScaleFusion:
             return MetricScale(scale, scale * float(state[1]), self._filter.covariance.copy(),
                                self._misfit_variance, self._local_map,
                                fit.inliers if fit else 0,
-                               float(fit.bias_covariance[0, 0]) if fit else 0.0)
+                               float(fit.bias_covariance[0, 0]) if fit else 0.0,
+                               self.settings.min_misfit_sigma ** 2)
 
     def fit_summary(self) -> tuple[FrameFit | None, int]:
         """Return the last fit and the number of fits, read together."""
@@ -468,14 +481,23 @@ class ScaleFusion:
             residuals = np.log(fitted * fit.depths)   # log z_measured - log z_fitted
         known = np.isfinite(fit.log_variances)
         typical = float(np.median(fit.log_variances[known])) if known.any() else 0.0
-        # The points' own noise is left in: below it the network's error cannot be told
-        # apart from theirs, so a pixel's sigma errs on the safe side.
-        misfit = robust_variance(residuals)
-        floor = self.settings.prior_misfit_sigma ** 2
-        self._misfit_variance = max(misfit, floor)
+        variances = np.where(known, fit.log_variances, typical)
+        inliers = fit.inlier_mask
+        if inliers.shape != residuals.shape:
+            inliers = np.ones(residuals.shape, bool)
+        # Without a map every point, outliers of the fit included, checks the global fit:
+        # their mean squared error (less their own noise) is the network's misfit.
+        _, held_out = held_out_error_map(fit.pixels, residuals, variances, np.empty((0, 2)),
+                                         1.0, self.settings.scale_map)
+        floor = self.settings.min_misfit_sigma ** 2
+        self._misfit_variance = max(held_out, floor)
         if not self.settings.local_map:
             return
-        variances = np.where(known, fit.log_variances, typical)
+        # The field's prior is the inliers' scatter; the map itself follows every point (its
+        # residuals clipped at a few robust sigmas): the fit's outliers are where a real
+        # network places whole surfaces wrongly, exactly what the map is there to correct.
+        misfit = robust_variance(residuals[inliers])
         fresh = fit_scale_map(fit.pixels, residuals, variances, fit.image_size, misfit,
-                              self.settings.scale_map, floor)
+                              self.settings.scale_map,
+                              max(floor, self.settings.extrapolation_sigma ** 2))
         self._local_map = blend_maps(self._local_map, fresh, self.settings.map_memory)

@@ -95,7 +95,7 @@ class TriangulationScale:
         return scale
 
     def diagnostics(self) -> dict[str, object]:
-        """Return the scale with its sigma, inliers, residual, refusals and flicker."""
+        """Return the scale with its sigma, inliers, residual, refusals and flicker (twice)."""
         fit, fits = self._fusion.fit_summary()
         values: dict[str, object] = {'scale_fits': fits, 'scale_refused': self._fusion.refusals}
         refusal = self._fusion.refusal()
@@ -107,8 +107,11 @@ class TriangulationScale:
         if estimate is not None:
             values.update({'scale': estimate.scale, 'scale_sigma': estimate.scale_sigma,
                            'scale_shift': estimate.shift})
+        # 'flicker' is the interface's name; 'scale_flicker' says what it measures: the
+        # scale's own frame-to-frame change (the depth node takes no odometry to warp with).
+        flicker = self._flicker.value()
         values.update({'scale_inliers': fit.inliers, 'scale_residual': fit.residual,
-                       'flicker': self._flicker.value()})
+                       'flicker': flicker, 'scale_flicker': flicker})
         return values
 
 

@@ -16,17 +16,61 @@
 
 import numpy as np
 import pytest
-from sensor_msgs.msg import Image
+from sensor_msgs.msg import Image, PointCloud2
+from std_msgs.msg import Header
 
 from fusion_oracle import AffineInverseDepthModel, fused_and_oracle, sequence_truth
+from mono_depth_ros.core.camera_model import CameraModel
 from mono_depth_ros.core.image_codec import image_to_numpy
+from mono_depth_ros.core.pointcloud import pack_unorganized_cloud
 from mono_depth_ros.inference.base import ModelInfo
 import mono_depth_ros.nodes.depth_node as depth_node_module
 from mono_depth_ros.nodes.depth_node import DepthNode
 from mono_depth_ros.nodes.triangulation_node import TriangulationNode
-from mono_depth_ros.ros.messages import stamp_to_ns
+from mono_depth_ros.ros.messages import ns_to_stamp, point_cloud_message, stamp_to_ns
 from mono_depth_ros.ros.replay import replay_bag
+from mono_depth_ros.ros.scale_from_points import TriangulationScale
 from mono_depth_ros.synth import render_sequence, write_sequence
+
+
+def test_diagnostics_report_the_scale_flicker_under_both_names():
+    """``flicker`` (the interface's key) and ``scale_flicker``: the applied scale's change."""
+    class Logger:
+        def info(self, message):
+            pass
+
+        warning = info
+
+    class FakeNode:
+        def create_subscription(self, *args, **kwargs):
+            return None
+
+        def get_logger(self):
+            return Logger()
+
+    camera = CameraModel.from_intrinsics(250.0, 250.0, 160.0, 120.0, 320, 240)
+    rng = np.random.default_rng(0)
+    depth = 2.0 + 6.0 * np.linspace(0.0, 1.0, 240, dtype=np.float32)[:, None] \
+        + 2.0 * rng.random((1, 320), dtype=np.float32)
+    pixels = np.stack([rng.uniform(0, 319, 300), rng.uniform(0, 239, 300)], axis=-1)
+    points = camera.unproject(pixels, depth[np.rint(pixels[:, 1]).astype(int),
+                                            np.rint(pixels[:, 0]).astype(int)])
+    scale = TriangulationScale(FakeNode())
+    applied = []
+    for index, factor in enumerate([1.0, 1.1, 1.0, 1.1, 1.0]):
+        stamp = (index + 1) * 100_000_000
+        scale._on_points(_cloud(points, stamp))
+        estimate = scale.update(stamp, (factor / depth).astype(np.float32), camera)
+        applied.append(estimate.scale)
+    values = scale.diagnostics()
+    expected = np.mean(np.abs(np.diff(np.log(applied))))
+    assert values['flicker'] == values['scale_flicker'] == pytest.approx(expected)
+    assert values['scale_flicker'] > 0.0
+
+
+def _cloud(points: np.ndarray, stamp_ns: int) -> PointCloud2:
+    return point_cloud_message(pack_unorganized_cloud(points.astype(np.float32)),
+                               Header(stamp=ns_to_stamp(stamp_ns)))
 
 
 @pytest.fixture(scope='module')
