@@ -16,7 +16,6 @@
 
 import sys
 import threading
-import time
 
 import cv2
 import numpy as np
@@ -111,16 +110,16 @@ def test_points_and_maps_from_two_threads_keep_the_fusion_consistent():
     settings = ScaleFusionSettings(min_points=20, min_inliers=15, keep_frames=8)
     fusion = ScaleFusion(settings)
     stamps = 5   # a few stamps over and over: both threads keep meeting on the same pairs
+    calls_per_thread = 150
     errors: list[BaseException] = []
     start = threading.Barrier(2)
     calls = {'points': 0, 'maps': 0}
 
     def hammer(kind: str, step) -> None:
         start.wait()
-        deadline = time.monotonic() + 1.0
         try:
-            while time.monotonic() < deadline:
-                step(calls[kind] % stamps)
+            for call in range(calls_per_thread):
+                step(call % stamps)
                 calls[kind] += 1
         except BaseException as error:  # reported by the test thread
             errors.append(error)
@@ -136,12 +135,13 @@ def test_points_and_maps_from_two_threads_keep_the_fusion_consistent():
         for thread in threads:
             thread.start()
         for thread in threads:
-            thread.join(timeout=60)
+            thread.join(timeout=300)
     finally:
         sys.setswitchinterval(switch_interval)
     assert not errors, errors
     assert not any(thread.is_alive() for thread in threads)
-    assert min(calls.values()) > 100, calls
+    # A count, not a time: a slow machine takes longer, it does not fail the test.
+    assert calls == {'points': calls_per_thread, 'maps': calls_per_thread}, calls
     with fusion._lock:
         assert len(fusion._points) <= settings.keep_frames
         assert len(fusion._relative) <= settings.keep_frames
