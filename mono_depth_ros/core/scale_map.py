@@ -167,11 +167,13 @@ def fit_scale_map(pixels: np.ndarray, log_residuals: np.ndarray, log_variances: 
     if floor_variance > field:
         # The variance under the floor's prior: as sure near the points as their noise
         # allows, never surer than the floor away from them.
+        # The kernel is linear in its variance: the cross terms scale, the Gram matrix is
+        # rebuilt from its noise-free part.
+        cross *= floor_variance / field
+        gram = _kernel(positions, positions, floor_variance, length)
         field = floor_variance
-        gram = _kernel(positions, positions, field, length)
         gram[np.diag_indices_from(gram)] += noise
         factor = cho_factor(gram, lower=True)
-        cross = _kernel(grid, positions, field, length)
     whitened = solve_triangular(factor[0], cross.T, lower=True)
     # The held-out errors already hold the map's error at the distance of one cell from the
     # others; what the variance adds is only its growth beyond that (far from every point).
@@ -269,6 +271,13 @@ def _within_cell_variance(residuals: np.ndarray, means: np.ndarray, counts: np.n
 
 def _kernel(first: np.ndarray, second: np.ndarray, variance: float, length: float
             ) -> np.ndarray:
-    squared = (np.sum(first ** 2, axis=1)[:, None] + np.sum(second ** 2, axis=1)[None, :]
-               - 2.0 * first @ second.T)
-    return variance * np.exp(-np.maximum(squared, 0.0) / (2.0 * length * length))
+    """Return the squared-exponential kernel between two sets of pixels, computed in place."""
+    values = first @ second.T
+    values *= -2.0
+    values += np.sum(first ** 2, axis=1)[:, None]
+    values += np.sum(second ** 2, axis=1)[None, :]
+    np.maximum(values, 0.0, out=values)
+    values *= -1.0 / (2.0 * length * length)
+    np.exp(values, out=values)
+    values *= variance
+    return values
