@@ -35,7 +35,7 @@ from mono_depth_ros.core.triangulation import TriangulationParams, Triangulation
 from mono_depth_ros.core.triangulation.dense import DenseMapper, pipeline_pose_lookup
 from mono_depth_ros.synth import render_sequence
 
-REALISTIC = {'camera_latency': 0.03, 'sway_deg': 3.0, 'odom_drift': 0.01}
+REALISTIC = {'camera_latency': 0.03, 'sway_deg': 3.0, 'odom_drift': 0.01, 'odom_drift_deg': 0.5}
 PANEL = (320, 240)
 
 
@@ -58,7 +58,7 @@ def main() -> int:
     parser.add_argument('--out', type=pathlib.Path, required=True)
     parser.add_argument('--seed', type=int, default=1)
     parser.add_argument('--realistic', action='store_true',
-                        help='30 ms late images, 3 deg sway, 1 %% odometry drift')
+                        help='30 ms late images, 3 deg sway, odometry drifting 1 %% and 0.5 deg')
     args = parser.parse_args()
     conditions = REALISTIC if args.realistic else {}
     sequence = render_sequence(frames=48, width=640, height=480, seed=args.seed, **conditions)

@@ -28,8 +28,10 @@ import time
 import cv2
 import numpy as np
 
-from mono_depth_ros.core.dense_stereo import DenseDepth, DenseStereoParams, plane_sweep, StereoView
+from mono_depth_ros.core.dense_stereo import (DenseDepth, DenseStereoParams, plane_sweep,
+                                              relative_pose, StereoView)
 from mono_depth_ros.core.transforms import invert_pose
+from mono_depth_ros.core.triangulation.keyframe_alignment import align_relative_pose
 from mono_depth_ros.core.triangulation.keyframes import (Keyframe, KeyframeDecision,
                                                          KeyframeParams, KeyframeWindow)
 
@@ -117,8 +119,9 @@ class DenseMapper:
                     and abs(offset - self._time_offset_s) > OFFSET_REFRESH_S:
                 self.window.refresh(pose_lookup)
             self._time_offset_s = float(offset)
+        tracks = None if result.tracks is None else (result.tracks.ids, result.tracks.pixels)
         return self.window.offer(result.stamp_ns, gray, result.world_to_camera, camera,
-                                 result.depths)
+                                 result.depths, tracks, (result.track_ids, result.points_camera))
 
     def sweep_range(self, keyframes: list[Keyframe]) -> tuple[float, float] | None:
         """Return the depth range (m) of the sweep from the sparse points, or None."""
@@ -148,12 +151,59 @@ class DenseMapper:
         depth_range = self.sweep_range(keyframes)
         if depth_range is None:
             return self._failed(reference, empty, 'too few sparse points for the depth range')
-        views = [StereoView(keyframe.image, keyframe.k, keyframe.world_to_camera)
-                 for keyframe in keyframes]
+        poses, alignment_stats = self.aligned_poses(keyframes)
+        views = [StereoView(keyframe.image, keyframe.k, pose)
+                 for keyframe, pose in zip(keyframes, poses)]
         dense = plane_sweep(views[-1], views[:-1], depth_range, self.stereo_params)
+        dense.stats.update(alignment_stats)
         dense.stats['cpu_total_ms'] = (time.perf_counter() - started) * 1e3
         status = dense.stats.get('status', 'ok')
         return DenseKeyframeDepth(reference.stamp_ns, dense, reference.image_size, status)
+
+    def aligned_poses(self, keyframes: list[Keyframe]) -> tuple[list[np.ndarray], dict]:
+        """Return each keyframe's 3x4 pose for the sweep, aligned to the newest's tracks.
+
+        With ``align_keyframes``, the relative pose of every other keyframe against the
+        newest is moved so that the newest's sparse points reproject onto their tracks in
+        that keyframe (``align_relative_pose``: rotation and translation direction, the
+        odometry's baseline length kept); a keyframe without enough common tracks, or whose
+        alignment fails its checks, keeps its odometry pose. Stats: keyframes aligned, the
+        largest rotation correction (deg), the residuals (px), the time (ms).
+        """
+        started = time.perf_counter()
+        poses = [keyframe.world_to_camera for keyframe in keyframes]
+        stats = {'aligned_views': 0, 'alignment_rotation_deg': 0.0,
+                 'alignment_residual_px': [], 'alignment_points': [], 'alignment_ms': 0.0}
+        if not self.keyframe_params.align_keyframes:
+            return poses, stats
+        reference = keyframes[-1]
+        order = np.argsort(reference.track_ids)
+        ids = reference.track_ids[order]
+        points = np.column_stack([reference.track_rays[order], np.ones(len(order))])
+        for index, keyframe in enumerate(keyframes[:-1]):
+            position = np.searchsorted(ids, keyframe.track_ids)
+            position = np.clip(position, 0, max(len(ids) - 1, 0))
+            common = (ids[position] == keyframe.track_ids) if len(ids) else \
+                np.zeros(len(keyframe.track_ids), bool)
+            rotation, translation = relative_pose(reference.world_to_camera,
+                                                  keyframe.world_to_camera)
+            alignment = align_relative_pose(points[position[common]],
+                                            keyframe.track_rays[common], rotation, translation,
+                                            keyframe.focal_px)
+            stats['alignment_points'].append(alignment.points)
+            stats['alignment_residual_px'].append(round(alignment.residual_px, 3))
+            if not alignment.applied:
+                continue
+            pose = np.empty((3, 4))
+            pose[:, :3] = alignment.rotation @ reference.world_to_camera[:, :3]
+            pose[:, 3] = alignment.rotation @ reference.world_to_camera[:, 3] \
+                + alignment.translation
+            poses[index] = pose
+            stats['aligned_views'] += 1
+            stats['alignment_rotation_deg'] = max(stats['alignment_rotation_deg'],
+                                                  alignment.rotation_deg)
+        stats['alignment_ms'] = (time.perf_counter() - started) * 1e3
+        return poses, stats
 
     @staticmethod
     def _failed(reference: Keyframe, empty: np.ndarray, status: str) -> DenseKeyframeDepth:

@@ -27,7 +27,9 @@ Figures (over those keyframes, pixels pooled):
 * ``coverage``: fraction of them with |d - gt| <= 2 sigma (95 % for an honest sigma);
 * ``dense_cpu_ms``: the process CPU time of each dense step (plane sweep and regularisation
   at the stereo resolution; the process is single-threaded there, so it is the step's own
-  CPU time however loaded the machine is) and ``dense_wall_ms`` its wall-clock time.
+  CPU time however loaded the machine is) and ``dense_wall_ms`` its wall-clock time;
+* ``alignment_ms``: the part of the dense step that aligns the keyframes' poses to the
+  sparse tracks (wall clock), ``aligned_views``: the keyframes aligned per dense depth.
 """
 
 from dataclasses import dataclass, field, replace
@@ -59,6 +61,8 @@ class DenseEvaluation:
     per_keyframe: list[dict] = field(default_factory=list)
     dense_cpu_ms: list[float] = field(default_factory=list)
     dense_wall_ms: list[float] = field(default_factory=list)
+    alignment_ms: list[float] = field(default_factory=list)
+    aligned_views: list[int] = field(default_factory=list)
     decisions: list[str] = field(default_factory=list)
     stereo_size: tuple[int, int] = (0, 0)
 
@@ -138,7 +142,10 @@ def evaluate_dense_sequence(sequence, params: TriangulationParams | None = None,
         depth, sigma = dense.at_image_size()
         score = score_dense(depth, sigma, frame.depth)
         figures = {'index': frame.index, **score.figures(),
-                   'cpu_ms': evaluation.dense_cpu_ms[-1]}
+                   'cpu_ms': evaluation.dense_cpu_ms[-1],
+                   'aligned_views': dense.dense.stats.get('aligned_views', 0)}
+        evaluation.alignment_ms.append(dense.dense.stats.get('alignment_ms', 0.0))
+        evaluation.aligned_views.append(figures['aligned_views'])
         for bound in BOUNDS:
             within[bound].append((int((score.relative <= bound).sum()), score.pixels))
         evaluation.per_keyframe.append(figures)

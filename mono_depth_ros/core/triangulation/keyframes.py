@@ -27,7 +27,7 @@ turned view, since the older keyframes no longer overlap it.
 """
 
 from collections import deque
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 import math
 from typing import Callable
 
@@ -52,6 +52,8 @@ class KeyframeParams:
         standing_ratio: travel below this fraction of the scene depth counts as standing.
         rotating_deg: a turn by more than this (deg) without the baseline is a pure rotation.
         max_rotation_deg: a turn by more than this without the baseline restarts the window.
+        align_keyframes: align each keyframe's pose to the newest's sparse tracks before
+            the sweep (``keyframe_alignment``).
     """
 
     min_baseline_ratio: float = 0.04
@@ -60,6 +62,7 @@ class KeyframeParams:
     standing_ratio: float = 0.002
     rotating_deg: float = 1.0
     max_rotation_deg: float = 20.0
+    align_keyframes: bool = True
 
     def __post_init__(self) -> None:
         for name in ('min_baseline_ratio', 'standing_ratio', 'rotating_deg', 'max_rotation_deg'):
@@ -83,6 +86,10 @@ class Keyframe:
         world_to_camera: 3x4 [R | t], odometry frame -> optical frame.
         image_size: (width, height) of the delivered image.
         sparse_depths: (N,) z (m) of the sparse points published with the frame.
+        track_ids, track_rays: (M,) ids and (M, 2) normalized image coordinates (x/z, y/z)
+            of every sparse track in the frame (for aligning the keyframes).
+        point_ids, points: (P,) ids and (P, 3) optical-frame points of the published tracks.
+        focal_px: the delivered image's focal length (px).
     """
 
     stamp_ns: int
@@ -91,6 +98,11 @@ class Keyframe:
     world_to_camera: np.ndarray
     image_size: tuple[int, int]
     sparse_depths: np.ndarray
+    track_ids: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    track_rays: np.ndarray = field(default_factory=lambda: np.zeros((0, 2)))
+    point_ids: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    points: np.ndarray = field(default_factory=lambda: np.zeros((0, 3)))
+    focal_px: float = float('nan')
 
     @property
     def centre(self) -> np.ndarray:
@@ -158,11 +170,13 @@ class KeyframeWindow:
         return changed
 
     def offer(self, stamp_ns: int, gray: np.ndarray, world_to_camera, camera,
-              sparse_depths=()) -> KeyframeDecision:
+              sparse_depths=(), tracks=None, points=None) -> KeyframeDecision:
         """Store the frame as a keyframe if it moved far enough; return the decision.
 
         ``world_to_camera`` is the frame's 3x4 odometry -> optical pose (None: no pose),
-        ``camera`` its CameraModel, ``sparse_depths`` the depths of its sparse points.
+        ``camera`` its CameraModel, ``sparse_depths`` the depths of its sparse points;
+        optional ``tracks`` (ids, (M, 2) pixels of every track) and ``points`` (ids, (P, 3)
+        optical-frame points of the published ones) are kept for aligning the keyframes.
         """
         if world_to_camera is None:
             return KeyframeDecision(None, NO_POSE)
@@ -171,7 +185,8 @@ class KeyframeWindow:
         depths = depths[np.isfinite(depths) & (depths > 0)]
         last = self.newest
         if last is None:
-            return self._take(stamp_ns, gray, pose, camera, depths, FIRST)
+            return self._take(stamp_ns, gray, pose, camera, depths, FIRST, tracks=tracks,
+                              points=points)
         centre = -pose[:, :3].T @ pose[:, 3]
         scene_depth = float(np.median(depths)) if len(depths) >= 10 else (
             float(np.median(last.sparse_depths)) if len(last.sparse_depths) >= 10
@@ -182,11 +197,11 @@ class KeyframeWindow:
                                                             -1.0, 1.0))))
         if ratio >= self.params.min_baseline_ratio:
             return self._take(stamp_ns, gray, pose, camera, depths, BASELINE, ratio,
-                              rotation_deg)
+                              rotation_deg, tracks, points)
         if rotation_deg > self.params.max_rotation_deg:
             self._keyframes.clear()
             return self._take(stamp_ns, gray, pose, camera, depths, RESTARTED, ratio,
-                              rotation_deg)
+                              rotation_deg, tracks, points)
         if ratio < self.params.standing_ratio:
             reason = ROTATING if rotation_deg > self.params.rotating_deg else STANDING
         else:
@@ -196,12 +211,13 @@ class KeyframeWindow:
 
     def _take(self, stamp_ns: int, gray: np.ndarray, pose: np.ndarray, camera,
               depths: np.ndarray, reason: str, ratio: float = 0.0,
-              rotation_deg: float = 0.0) -> KeyframeDecision:
+              rotation_deg: float = 0.0, tracks=None, points=None) -> KeyframeDecision:
         image, k = self._stereo_image(np.asarray(gray), camera)
         height, width = np.shape(gray)[:2]
         keyframe = Keyframe(stamp_ns=int(stamp_ns), image=image, k=k, world_to_camera=pose.copy(),
                             image_size=(int(width), int(height)),
-                            sparse_depths=depths.astype(np.float32))
+                            sparse_depths=depths.astype(np.float32),
+                            **_correspondences(camera, tracks, points))
         self._keyframes.append(keyframe)
         self.taken_total += 1
         return KeyframeDecision(keyframe, reason, ratio, rotation_deg)
@@ -233,3 +249,23 @@ class KeyframeWindow:
                 maps = cv2.initUndistortRectifyMap(k, d, None, k, size, cv2.CV_32FC1)
             self._undistortion = (signature, *maps)
         return cv2.remap(image, self._undistortion[1], self._undistortion[2], cv2.INTER_LINEAR)
+
+
+def _correspondences(camera, tracks, points) -> dict:
+    """Return a keyframe's track fields from ``offer``'s ``tracks`` and ``points``."""
+    fields = {'focal_px': float(camera.intrinsic_matrix[0][0])}
+    try:
+        if tracks is not None and len(tracks[0]):
+            ids = np.asarray(tracks[0], np.int64).reshape(-1)
+            rays = np.asarray(camera.undistort_points(
+                np.asarray(tracks[1], np.float64).reshape(-1, 2)), np.float64)
+            if len(rays) == len(ids):
+                fields.update(track_ids=ids, track_rays=rays)
+        if points is not None and len(points[0]):
+            ids = np.asarray(points[0], np.int64).reshape(-1)
+            xyz = np.asarray(points[1], np.float64).reshape(-1, 3)
+            if len(xyz) == len(ids):
+                fields.update(point_ids=ids, points=xyz)
+    except (ValueError, TypeError, BadMessageError):
+        pass  # no alignment for this keyframe: the odometry pose stays
+    return fields
