@@ -32,7 +32,8 @@ from mono_depth_ros.core.dense_stereo import DenseStereoParams
 from mono_depth_ros.core.errors import BadMessageError
 from mono_depth_ros.core.image_codec import numpy_to_image
 from mono_depth_ros.core.transforms import xyz_quaternion_from_pose
-from mono_depth_ros.core.triangulation.dense import DenseMapper, pipeline_pose_lookup, reproject
+from mono_depth_ros.core.triangulation.dense import (DenseMapper, pipeline_pose_lookup,
+                                                     reproject, WAITING_FOR_KEYFRAMES)
 from mono_depth_ros.core.triangulation.keyframes import ROTATING, STANDING
 from mono_depth_ros.core.triangulation.pipeline import TriangulationParams, TriangulationPipeline
 from mono_depth_ros.nodes.runner import run_node
@@ -296,10 +297,10 @@ class TriangulationNode(Node):
                                          pipeline_pose_lookup(self._pipeline))
             window = self._dense.window.keyframes
         if decision.taken:
-            if len(window) >= 2:
+            if len(window) >= self._dense.keyframe_params.keyframes_needed:
                 self._dense_worker.submit((window, frame.header))
             else:
-                self._dense_status = 'waiting for a second keyframe'
+                self._dense_status = WAITING_FOR_KEYFRAMES
         elif decision.reason in (STANDING, ROTATING):
             self._dense_status = f'no new dense depth: {decision.reason}'
         latest = self._dense_latest

@@ -75,7 +75,8 @@ def test_keyframes_get_an_accurate_dense_depth_with_their_stamp(replayed):
         truth = frames[stamp].depth
         known = np.isfinite(depth)
         error = np.abs(depth - truth)
-        # The first keyframes have a window of two or three; later ones of five.
+        # The first dense depth has a window of four keyframes (min_keyframes); later ones
+        # of five.
         assert (known & (error <= 0.10 * truth)).mean() >= 0.3, stamp
         sigma = image_to_numpy(sigmas[stamp])
         assert np.array_equal(np.isfinite(sigma), known)

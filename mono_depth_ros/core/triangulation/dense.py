@@ -36,6 +36,8 @@ from mono_depth_ros.core.triangulation.keyframes import (Keyframe, KeyframeDecis
                                                          KeyframeParams, KeyframeWindow)
 
 MIN_SPARSE_POINTS = 10  # fewer sparse points give no depth range for the sweep
+# Why a keyframe gets no dense depth while the window fills.
+WAITING_FOR_KEYFRAMES = 'waiting for more keyframes'
 OFFSET_REFRESH_S = 0.0005  # a time offset change that looks the keyframes' poses up again
 
 
@@ -146,8 +148,8 @@ class DenseMapper:
         reference = keyframes[-1]
         started = time.perf_counter()
         empty = np.full(reference.image.shape, np.nan, np.float32)
-        if len(keyframes) < 2:
-            return self._failed(reference, empty, 'waiting for a second keyframe')
+        if len(keyframes) < self.keyframe_params.keyframes_needed:
+            return self._failed(reference, empty, WAITING_FOR_KEYFRAMES)
         depth_range = self.sweep_range(keyframes)
         if depth_range is None:
             return self._failed(reference, empty, 'too few sparse points for the depth range')
