@@ -78,6 +78,12 @@ class ParameterSpec:
         return None
 
 
+# Both nodes': triangulation_node triangulates with it, depth_node warps its frames with it.
+CAMERA_TO_BASE = ParameterSpec(
+    'camera_to_base', default_camera_to_base_values(),
+    'Pose of the camera optical frame in the odometry child (base) frame: x y z qx qy qz qw',
+    array_length=7)
+
 DEPTH_PARAMETERS = (
     ParameterSpec('model', 'depth-anything/Depth-Anything-V2-Small-hf',
                   'Model: a Hugging Face id or directory, or a .pth, .safetensors, .onnx or '
@@ -130,6 +136,7 @@ DEPTH_PARAMETERS = (
     ParameterSpec('validate_engine', True,
                   'Check new TensorRT engines against ONNX Runtime before use'),
     ParameterSpec('model_card', '', 'Model card YAML for a model file without one'),
+    CAMERA_TO_BASE,
 )
 # Changing one of these loads the model again; the others apply from the next frame.
 DEPTH_RELOAD_PARAMETERS = frozenset({
@@ -138,9 +145,7 @@ DEPTH_RELOAD_PARAMETERS = frozenset({
     'model_card'})
 
 TRIANGULATION_PIPELINE_PARAMETERS = (
-    ParameterSpec('camera_to_base', default_camera_to_base_values(),
-                  'Pose of the camera optical frame in the odometry child (base) frame: '
-                  'x y z qx qy qz qw', array_length=7),
+    CAMERA_TO_BASE,
     ParameterSpec('max_features', 600, 'Most feature tracks kept at once',
                   integer_range=(10, 5000)),
     ParameterSpec('min_parallax_deg', 1.0, 'Least ray angle before a track is triangulated',

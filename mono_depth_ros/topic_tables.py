@@ -50,6 +50,7 @@ COMPRESSED_IMAGE = TopicSpec('image/compressed', 'sensor_msgs/msg/CompressedImag
                              'Camera image, jpeg or png', 'with image_transport: compressed')
 CAMERA_INFO = TopicSpec('camera_info', 'sensor_msgs/msg/CameraInfo',
                         'Intrinsics of the image (K, or P for rectified input)')
+ODOMETRY_NAME, ODOMETRY_TYPE = 'odom', 'nav_msgs/msg/Odometry'
 DIAGNOSTICS = TopicSpec('/diagnostics', 'diagnostic_msgs/msg/DiagnosticArray',
                         'Rates, dropped frames, latency and input problems, once a second')
 
@@ -64,6 +65,10 @@ DEPTH_NODE_TOPICS = NodeTopics(
         TopicSpec('triangulation/points', 'sensor_msgs/msg/PointCloud2',
                   "triangulation_node's points, the metric scale of a relative model",
                   'with scale_source: triangulation (relative model)'),
+        TopicSpec(ODOMETRY_NAME, ODOMETRY_TYPE,
+                  'Pose of the base in the odometry frame: consecutive metric depth frames '
+                  'warped into each other give the flicker on /diagnostics',
+                  "optional; without it the flicker is the scale's change"),
     ),
     publications=(
         TopicSpec('depth/image', 'sensor_msgs/msg/Image',
@@ -86,15 +91,15 @@ DEPTH_NODE_TOPICS = NodeTopics(
                   '32FC1 1-sigma of depth/image in metres, NaN where it is NaN',
                   'with a scale from triangulation'),
         TopicSpec(DIAGNOSTICS.name, DIAGNOSTICS.message_type,
-                  DIAGNOSTICS.description + '; the backend and the metric scale with its '
-                  'sigma'),
+                  DIAGNOSTICS.description + '; the backend, the metric scale with its '
+                  'sigma, the flicker'),
     ),
 )
 
 TRIANGULATION_NODE_TOPICS = NodeTopics(
     subscriptions=(
         IMAGE, COMPRESSED_IMAGE, CAMERA_INFO,
-        TopicSpec('odom', 'nav_msgs/msg/Odometry',
+        TopicSpec(ODOMETRY_NAME, ODOMETRY_TYPE,
                   'Pose of the base in the odometry frame, for every image'),
     ),
     publications=(

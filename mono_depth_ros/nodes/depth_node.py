@@ -15,6 +15,7 @@
 """depth_node: a camera stream in, Depth Anything depth images, colorized depth and clouds out."""
 
 import threading
+import time
 
 import numpy as np
 from rclpy.node import Node
@@ -22,6 +23,7 @@ from rclpy.parameter import Parameter
 from sensor_msgs.msg import CameraInfo, Image, PointCloud2
 
 from mono_depth_ros.core.camera_model import CameraModel
+from mono_depth_ros.core.errors import BadMessageError
 from mono_depth_ros.core.prompt_depth import rasterise_prompt
 from mono_depth_ros.inference.base import BackendUnavailableError, ModelLoadError
 from mono_depth_ros.inference.model_files import model_format
@@ -37,6 +39,7 @@ from mono_depth_ros.ros.diagnostics import LatencyStats, OK, WARN
 from mono_depth_ros.ros.frame_loop import FrameLoop, OutputPublishers, OutputStage
 from mono_depth_ros.ros.latest_frame import LatestFrameWorker
 from mono_depth_ros.ros.log_bridge import logger_for_node
+from mono_depth_ros.ros.odometry_flicker import OdometryFlicker
 from mono_depth_ros.ros.parameters import declare_parameters, watch_parameters
 from mono_depth_ros.ros.qos import qos_from_name
 from mono_depth_ros.ros.scale_from_points import TriangulationScale
@@ -93,6 +96,7 @@ class DepthNode(Node):
         self._loop: FrameLoop | None = None
         self._output_publishers: OutputPublishers | None = None
         self._scale: TriangulationScale | None = None
+        self._odometry_flicker: OdometryFlicker | None = None
         self._not_applied = ''
         self._reload_failures = 0
         watch_parameters(self, PARAMETERS, self._check_changes, self._apply_changes)
@@ -117,6 +121,8 @@ class DepthNode(Node):
         self._output_publishers = OutputPublishers(self, OUTPUT_TYPES, qos)
         self._outputs = DepthOutputs(payloads=self._output_publishers.payload)
         self._scale = TriangulationScale(self)
+        # Optional: with odometry, the flicker figure warps consecutive metric frames.
+        self._odometry_flicker = OdometryFlicker(self, qos, self._values['camera_to_base'])
         self._inference = LatencyStats()
         self._loop = FrameLoop(self, self._estimate, purpose='depth',
                                worker_name='depth-inference',
@@ -131,7 +137,8 @@ class DepthNode(Node):
         plan = depth_output_plan(self._values, self._pipeline.is_metric_model,
                                  self._pipeline.extra_inputs)
         names = {**self._loop.resolved_names(), **self._output_publishers.resolved_names(),
-                 'triangulation/points': self._scale.topic_name}
+                 'triangulation/points': self._scale.topic_name,
+                 'odom': self._odometry_flicker.topic_name}
         for line in summary_lines(plan, lambda topic: names.get(topic, topic)):
             self.get_logger().info(line)
 
@@ -156,9 +163,11 @@ class DepthNode(Node):
             for endpoints in (self._loop, self._output_publishers):
                 if endpoints is not None:
                     endpoints.destroy(self)
-            if self._scale is not None:
-                self._scale.destroy()
+            for link in (self._scale, self._odometry_flicker):
+                if link is not None:
+                    link.destroy()
         self._loader = self._loop = self._output_publishers = self._scale = None
+        self._odometry_flicker = None
 
     # Model and parameters ---------------------------------------------------------------
     def _load_pipeline(self, values: dict, announce: bool = False) -> DepthPipeline:
@@ -234,6 +243,12 @@ class DepthNode(Node):
         reload = self._reload_names(changes)
         values = {**self._values, **changes}
         self._values = values
+        if 'camera_to_base' in changes and self._odometry_flicker is not None:
+            try:
+                self._odometry_flicker.camera_to_base = values['camera_to_base']
+            except BadMessageError as error:
+                self.get_logger().warning(f'camera_to_base not applied to the flicker figure: '
+                                          f'{error}')
         if self._loader is None:  # not configured: the values apply when the model loads
             return
         if reload:
@@ -294,6 +309,7 @@ class DepthNode(Node):
         self._inference.add(result.timings_ms['inference'] / 1e3)
         settings = DepthOutputSettings.from_values(self._in_force(self._values))
         publishers, outputs, stages = self._output_publishers, self._outputs, self._loop.stages
+        flicker = self._odometry_flicker
 
         def output_stage() -> bool:
             timings = {**result.timings_ms, 'message_build': 0.0, 'publish': 0.0}
@@ -304,6 +320,10 @@ class DepthNode(Node):
 
             outputs.fields(result, camera, rgb, settings, publishers.wanted(), timings,
                            ready=publish)
+            if result.depth is not None and flicker.active:
+                started = time.perf_counter()
+                flicker.add(frame.stamp_ns, result.depth, camera)
+                timings['flicker'] = 1e3 * (time.perf_counter() - started)
             stages.add(timings)
             return True
         return output_stage
@@ -338,18 +358,23 @@ class DepthNode(Node):
             pipeline, not_applied = self._pipeline, self._not_applied
         if pipeline is None or self._loop is None:  # cleaned up under a last timer call
             return OK, 'not configured', {}
+        # With odometry, 'flicker' is the pixels' (consecutive frames warped into each other).
+        odometry_flicker = self._odometry_flicker.diagnostics()
         values = {
             'backend': pipeline.backend.describe(),
             'model': pipeline.model_info.describe(),
             **self._loop.flow_values(),
             'inference_mean_ms': self._inference.summary_ms()['mean'],
             **self._scale.diagnostics(),
+            **odometry_flicker,
             'model_loading': self._loader.busy,
             'model_reload_failures': self._reload_failures,
             # TensorRT: engine build state and time, the switch from ONNX Runtime.
             **getattr(pipeline.backend, 'diagnostic_values', dict)(),
             'model_license': pipeline.model_info.license or 'unknown',
         }
+        if 'flicker' in values:
+            values['flicker_source'] = 'odometry' if odometry_flicker else 'scale'
         if pipeline.card is not None and pipeline.card.non_commercial:
             values['model_license_warning'] = 'non-commercial use only'
         if pipeline.extra_inputs:

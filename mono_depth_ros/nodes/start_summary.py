@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Callable, Mapping
 
 from mono_depth_ros.topic_tables import (CAMERA_INFO, CLOUD_TOPICS, DIAGNOSTICS, image_topic,
-                                         METRIC_DEPTH_TOPICS)
+                                         METRIC_DEPTH_TOPICS, ODOMETRY_NAME)
 
 SCALE_TOPIC = 'triangulation/points'
 TRIANGULATION_OUTPUTS = ('triangulation/depth', 'triangulation/sigma', 'triangulation/points',
@@ -94,13 +94,15 @@ def depth_output_plan(values: Mapping[str, object], metric_model: bool,
         missing.append((('depth/colored',),
                         'publish_colored is false; set publish_colored:=true'))
     published.append(DIAGNOSTICS.name)
+    subscriptions.append(ODOMETRY_NAME)  # optional: the flicker figure warps with it
     return OutputPlan(tuple(subscriptions), tuple(published), tuple(pending), tuple(missing),
                       tuple(notes))
 
 
 def triangulation_output_plan(values: Mapping[str, object]) -> OutputPlan:
     """Return triangulation_node's plan for its parameter ``values``."""
-    subscriptions = (image_topic(str(values['image_transport'])).name, CAMERA_INFO.name, 'odom')
+    subscriptions = (image_topic(str(values['image_transport'])).name, CAMERA_INFO.name,
+                     ODOMETRY_NAME)
     pending = ((TRIANGULATION_OUTPUTS, 'for each image with a pose from odom'),)
     if values.get('dense_depth'):
         pending += ((DENSE_OUTPUTS, 'for each keyframe (dense_depth)'),

@@ -38,7 +38,7 @@ def missing(plan) -> dict[str, str]:
 
 def test_a_metric_model_publishes_metric_depth_and_says_why_there_is_no_relative_depth():
     plan = depth_plan(metric_model=True)
-    assert plan.subscriptions == ('image', 'camera_info')
+    assert plan.subscriptions == ('image', 'camera_info', 'odom')
     assert plan.published == (*METRIC, 'depth/colored', '/diagnostics')
     assert missing(plan) == {'depth/relative': 'the model is metric; a relative model '
                                                'publishes it',
@@ -53,7 +53,7 @@ def test_a_relative_model_without_a_scale_source_says_how_to_get_metric_depth():
     assert set(missing(plan)) == set(METRIC)
     lines = summary_lines(plan, lambda topic: '/cam/' + topic.lstrip('/'))
     assert lines == [
-        'subscribes to /cam/image, /cam/camera_info',
+        'subscribes to /cam/image, /cam/camera_info, /cam/odom',
         'publishes /cam/depth/relative, /cam/depth/colored, /cam/diagnostics',
         'no /cam/depth/image, /cam/depth/camera_info, /cam/points, /cam/points/filtered: the '
         'model is relative and scale_source is none; set scale_source:=triangulation or fixed']
@@ -67,7 +67,8 @@ def test_a_relative_model_with_a_fixed_scale_publishes_everything():
 
 def test_a_relative_model_with_triangulation_waits_for_the_points():
     plan = depth_plan(scale_source='triangulation', image_transport='compressed')
-    assert plan.subscriptions == ('image/compressed', 'camera_info', 'triangulation/points')
+    assert plan.subscriptions == ('image/compressed', 'camera_info', 'triangulation/points',
+                                  'odom')
     assert plan.published == ('depth/relative', 'depth/colored', '/diagnostics')
     assert plan.pending == (((*METRIC, 'depth/sigma'), 'once triangulation/points '
                              '(triangulation_node) gives a metric scale'),)
