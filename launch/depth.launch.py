@@ -16,9 +16,10 @@
 
     ros2 launch mono_depth_ros depth.launch.py model:=/models/depth_anything_v2_vits.onnx
 
-reads /camera/image_raw and /camera/camera_info and publishes /camera/depth/image,
-/camera/depth/colored, /camera/points, ... Point it at your camera driver with namespace:=,
-image:= and camera_info:= (names relative to the namespace, or absolute). lifecycle:=true runs
+reads /camera/image_raw and /camera/camera_info (and odom:=, where there is one, for the
+flicker figure on /diagnostics) and publishes /camera/depth/image, /camera/depth/colored,
+/camera/points, ... Point it at your camera driver with namespace:=, image:= and camera_info:=
+(names relative to the namespace, or absolute). lifecycle:=true runs
 depth_lifecycle_node instead (configured and activated at launch unless autostart:=false).
 """
 
@@ -29,10 +30,12 @@ from launch_ros.parameter_descriptions import ParameterValue
 
 from mono_depth_ros.launch_support import (camera_remappings, declare_arguments,
                                            fastdds_profile_actions, is_true, node_actions,
-                                           resolve_params_file, scale_points_remappings)
+                                           parse_camera_to_base, resolve_params_file,
+                                           scale_points_remappings)
 
 ARGUMENTS = ('model', 'backend', 'params_file', 'namespace', 'image', 'camera_info',
-             'scale_source', 'scale_points', 'use_sim_time', 'lifecycle', 'autostart')
+             'odom', 'camera_to_base', 'scale_source', 'scale_points', 'use_sim_time',
+             'lifecycle', 'autostart')
 # Arguments whose empty default means "keep the value from params_file".
 STRING_OVERRIDES = ('model', 'backend', 'scale_source')
 
@@ -43,6 +46,9 @@ def _depth_node(context):
         return LaunchConfiguration(name).perform(context)
 
     overrides = {'use_sim_time': is_true(argument('use_sim_time'))}
+    camera_to_base = parse_camera_to_base(argument('camera_to_base'))
+    if camera_to_base is not None:
+        overrides['camera_to_base'] = camera_to_base
     for name in STRING_OVERRIDES:
         if argument(name):
             overrides[name] = ParameterValue(argument(name), value_type=str)
@@ -51,7 +57,8 @@ def _depth_node(context):
         autostart=is_true(argument('autostart')), name='depth_node',
         namespace=argument('namespace'), output='screen', emulate_tty=True,
         parameters=[resolve_params_file(argument('params_file')), overrides],
-        remappings=camera_remappings(argument('image'), argument('camera_info'))
+        remappings=camera_remappings(argument('image'), argument('camera_info'),
+                                     argument('odom'))
         + scale_points_remappings(argument('scale_points')))
 
 

@@ -77,7 +77,8 @@ def _pipeline(context):
             nodes.append(_include('depth.launch.py', {
                 **camera, 'params_file': params_file, 'model': argument('model'),
                 'backend': argument('backend'), 'scale_source': plan.scale_source or '',
-                'scale_points': argument('scale_points')}))
+                'scale_points': argument('scale_points'), 'odom': argument('odom'),
+                'camera_to_base': argument('camera_to_base')}))
         if plan.triangulation:
             # Without the network the fallback publishes dense depth too, unless told not to;
             # with it, dense depth runs when its points give the network's scale.

@@ -66,9 +66,8 @@ DEPTH_NODE_TOPICS = NodeTopics(
                   "triangulation_node's points, the metric scale of a relative model",
                   'with scale_source: triangulation (relative model)'),
         TopicSpec(ODOMETRY_NAME, ODOMETRY_TYPE,
-                  'Pose of the base in the odometry frame: consecutive metric depth frames '
-                  'warped into each other give the flicker on /diagnostics',
-                  "optional; without it the flicker is the scale's change"),
+                  'Base pose, for the flicker on /diagnostics (frames warped into each other)',
+                  'optional'),
     ),
     publications=(
         TopicSpec('depth/image', 'sensor_msgs/msg/Image',
