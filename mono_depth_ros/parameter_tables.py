@@ -81,7 +81,7 @@ class ParameterSpec:
 # Both nodes': triangulation_node triangulates with it, depth_node warps its frames with it.
 CAMERA_TO_BASE = ParameterSpec(
     'camera_to_base', default_camera_to_base_values(),
-    'Pose of the camera optical frame in the odometry child (base) frame: x y z qx qy qz qw',
+    'Camera optical frame in the odometry child (base) frame: x y z qx qy qz qw',
     array_length=7)
 
 DEPTH_PARAMETERS = (
