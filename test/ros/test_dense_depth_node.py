@@ -30,7 +30,7 @@ from mono_depth_ros.ros.graph import ros_context
 from mono_depth_ros.ros.messages import ns_to_stamp, stamp_to_ns
 from mono_depth_ros.ros.replay import replay_bag
 from mono_depth_ros.synth import FRAME_IDS, render_sequence, write_sequence
-from ros_harness import node_under_test, ros_parameter_args
+from ros_harness import node_under_test, ros_parameter_args, triangulation_statuses
 from synthetic_frames import off_centre_camera, textured_rgb
 
 NAMESPACE = '/camera'
@@ -53,12 +53,6 @@ def replayed(tmp_path_factory):
     outputs = {topic: result.messages[f'{NAMESPACE}/{topic}'] for topic in OUTPUTS}
     outputs['/diagnostics'] = result.messages['/diagnostics']
     return sequence, outputs
-
-
-def _statuses(arrays) -> list[dict[str, str]]:
-    return [{value.key: value.value for value in status.values}
-            for array in arrays for status in array.status
-            if status.name.endswith(': triangulation')]
 
 
 def test_keyframes_get_an_accurate_dense_depth_with_their_stamp(replayed):
@@ -109,7 +103,7 @@ def test_each_later_frame_gets_the_latest_dense_depth_from_its_pose(replayed):
 
 def test_diagnostics_report_the_dense_step(replayed):
     _, outputs = replayed
-    statuses = [s for s in _statuses(outputs['/diagnostics']) if 'dense_status' in s]
+    statuses = [s for s in triangulation_statuses(outputs['/diagnostics']) if 'dense_status' in s]
     assert statuses and statuses[-1]['dense_status'] == 'ok'
     assert int(statuses[-1]['dense_keyframes']) >= 2
     assert float(statuses[-1]['dense_valid_fraction']) > 0.5
@@ -163,7 +157,7 @@ def test_a_standing_camera_says_why_it_gives_no_new_dense_depth():
         said = False
         while time.monotonic() < deadline and not said:
             said = any(s.get('dense_status') == 'no new dense depth: standing still'
-                       for s in _statuses(collector.messages('/diagnostics')))
+                       for s in triangulation_statuses(collector.messages('/diagnostics')))
             time.sleep(0.2)
         assert said
         assert collector.count('triangulation/dense/depth') == 0

@@ -33,7 +33,7 @@ from mono_depth_ros.ros.graph import ros_context
 from mono_depth_ros.ros.messages import ns_to_stamp, stamp_to_ns
 from mono_depth_ros.ros.replay import replay_bag
 from mono_depth_ros.synth import FRAME_IDS, render_sequence, write_sequence
-from ros_harness import FRAME_ID, node_under_test
+from ros_harness import FRAME_ID, node_under_test, triangulation_statuses
 from synthetic_frames import off_centre_camera, textured_rgb
 
 NAMESPACE = '/camera'
@@ -56,13 +56,6 @@ def replayed(tmp_path_factory):
     outputs = {topic: result.messages[f'{NAMESPACE}/{topic}'] for topic in OUTPUTS}
     outputs['/diagnostics'] = result.messages['/diagnostics']
     return sequence, outputs
-
-
-def _triangulation_statuses(arrays) -> list[dict[str, str]]:
-    """Return the key values of each triangulation_node status in DiagnosticArrays."""
-    return [{value.key: value.value for value in status.values}
-            for array in arrays for status in array.status
-            if status.name.endswith(': triangulation')]
 
 
 def test_outputs_carry_the_image_stamp_frame_and_size(replayed):
@@ -137,7 +130,7 @@ def test_sigma_is_finite_exactly_where_the_depth_is_and_points_carry_it(replayed
 
 def test_diagnostics_carry_the_time_offset_degenerate_tracks_and_resets(replayed):
     _, outputs = replayed
-    statuses = _triangulation_statuses(outputs['/diagnostics'])
+    statuses = triangulation_statuses(outputs['/diagnostics'])
     assert statuses, 'no triangulation_node status on /diagnostics'
     last = statuses[-1]
     assert DIAGNOSTIC_KEYS <= set(last)
@@ -242,7 +235,7 @@ def test_an_odometry_reset_is_warned_once_with_its_reason_and_counted(capfd):
             time.sleep(0.15)
         deadline = time.monotonic() + 10.0
         while time.monotonic() < deadline:
-            statuses = _triangulation_statuses(collector.messages('/diagnostics'))
+            statuses = triangulation_statuses(collector.messages('/diagnostics'))
             if statuses and statuses[-1].get('odometry_resets') == '1':
                 break
             time.sleep(0.2)

@@ -106,3 +106,10 @@ def node_under_test(make_node, outputs: dict[str, type], *, args: list[str] | No
                 assert camera.wait_for_subscribers(), 'the node never subscribed to the camera'
                 time.sleep(0.3)
             yield node, camera, collector
+
+
+def triangulation_statuses(arrays) -> list[dict[str, str]]:
+    """Return the key values of each triangulation_node status in DiagnosticArrays."""
+    return [{value.key: value.value for value in status.values}
+            for array in arrays for status in array.status
+            if status.name.endswith(': triangulation')]

@@ -32,19 +32,17 @@ Figures (over those keyframes, pixels pooled):
   sparse tracks (wall clock), ``aligned_views``: the keyframes aligned per dense depth.
 """
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 import time
 
 import cv2
 import numpy as np
 
-from mono_depth_ros.core.camera_model import CameraModel
 from mono_depth_ros.core.dense_stereo import DenseStereoParams
-from mono_depth_ros.core.transforms import matrix_to_quaternion
 from mono_depth_ros.core.triangulation.dense import DenseMapper, pipeline_pose_lookup
+from mono_depth_ros.core.triangulation.evaluation import sequence_pipeline
 from mono_depth_ros.core.triangulation.keyframes import KeyframeParams
-from mono_depth_ros.core.triangulation.pipeline import (TriangulationParams,
-                                                        TriangulationPipeline)
+from mono_depth_ros.core.triangulation.pipeline import TriangulationParams
 
 BOUNDS = (0.05, 0.10)
 
@@ -105,20 +103,8 @@ def evaluate_dense_sequence(sequence, params: TriangulationParams | None = None,
     ``odometry`` is a list of (stamp_ns, 4x4 base pose); the sequence's own by default. The
     stereo sigma's odometry scale term is the pipeline's ``odom_scale_sigma``.
     """
-    params = params or TriangulationParams()
-    extrinsics = np.asarray(sequence.camera_to_base, dtype=np.float64)
-    params = replace(params, camera_to_base=(
-        *extrinsics[:3, 3], *matrix_to_quaternion(extrinsics[:3, :3])))
+    params, camera, pipeline = sequence_pipeline(sequence, params, odometry)
     stereo_params = stereo_params or DenseStereoParams(odom_scale_sigma=params.odom_scale_sigma)
-    k = np.asarray(sequence.k, dtype=np.float64)
-    camera = CameraModel.from_intrinsics(k[0, 0], k[1, 1], k[0, 2], k[1, 2],
-                                         sequence.width, sequence.height)
-    if odometry is None:
-        odometry = [(sample.stamp_ns, sample.base_pose) for sample in sequence.odometry]
-    pipeline = TriangulationPipeline(params)
-    for stamp_ns, pose in odometry:
-        pose = np.asarray(pose, dtype=np.float64)
-        pipeline.add_odometry(stamp_ns, pose[:3, 3], matrix_to_quaternion(pose[:3, :3]))
     mapper = DenseMapper(keyframe_params, stereo_params, (params.min_depth, params.max_depth))
     lookup = pipeline_pose_lookup(pipeline)
     evaluation = DenseEvaluation()

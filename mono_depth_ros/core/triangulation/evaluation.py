@@ -120,12 +120,12 @@ def random_walk_odometry(samples, translation_noise: float = 0.01,
     return noisy
 
 
-def evaluate_sequence(sequence, params: TriangulationParams | None = None, odometry=None,
-                      warmup_frames: int = 30) -> SequenceEvaluation:
-    """Run the pipeline over a sequence; return accuracy against its ground-truth depth.
+def sequence_pipeline(sequence, params: TriangulationParams | None = None, odometry=None
+                      ) -> tuple[TriangulationParams, CameraModel, TriangulationPipeline]:
+    """Return the params (the sequence's camera_to_base), camera and a fed pipeline.
 
     ``odometry`` is a list of (stamp_ns, 4x4 base pose); the sequence's exact odometry by
-    default. The pipeline's camera_to_base is the sequence's.
+    default. The pipeline holds all of it before the first frame.
     """
     params = params or TriangulationParams()
     extrinsics = np.asarray(sequence.camera_to_base, dtype=np.float64)
@@ -140,6 +140,17 @@ def evaluate_sequence(sequence, params: TriangulationParams | None = None, odome
     for stamp_ns, pose in odometry:
         pose = np.asarray(pose, dtype=np.float64)
         pipeline.add_odometry(stamp_ns, pose[:3, 3], matrix_to_quaternion(pose[:3, :3]))
+    return params, camera, pipeline
+
+
+def evaluate_sequence(sequence, params: TriangulationParams | None = None, odometry=None,
+                      warmup_frames: int = 30) -> SequenceEvaluation:
+    """Run the pipeline over a sequence; return accuracy against its ground-truth depth.
+
+    ``odometry`` is a list of (stamp_ns, 4x4 base pose); the sequence's exact odometry by
+    default. The pipeline's camera_to_base is the sequence's.
+    """
+    params, camera, pipeline = sequence_pipeline(sequence, params, odometry)
 
     evaluation = SequenceEvaluation(absrel=float('nan'))
     errors, within, edge_within = [], [], []
