@@ -17,20 +17,19 @@
 import time
 
 from diagnostic_msgs.msg import DiagnosticArray
-from nav_msgs.msg import Odometry
 import numpy as np
 import pytest
-from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image, PointCloud2
 
 from mono_depth_ros.core.image_codec import image_to_numpy
 from mono_depth_ros.core.pointcloud import read_cloud
 from mono_depth_ros.nodes.triangulation_node import TriangulationNode
 from mono_depth_ros.ros.graph import ros_context
-from mono_depth_ros.ros.messages import ns_to_stamp, stamp_to_ns
+from mono_depth_ros.ros.messages import stamp_to_ns
 from mono_depth_ros.ros.replay import replay_bag
 from mono_depth_ros.synth import FRAME_IDS, render_sequence, write_sequence
-from ros_harness import node_under_test, ros_parameter_args, triangulation_statuses
+from ros_harness import (node_under_test, odometry_message, odometry_publisher,
+                         ros_parameter_args, triangulation_statuses)
 from synthetic_frames import off_centre_camera, textured_rgb
 
 NAMESPACE = '/camera'
@@ -121,20 +120,9 @@ def test_dense_depth_is_off_by_default_and_read_only():
     assert value is False and read_only and dense is None
 
 
-def _odometry(stamp_ns: int, x: float) -> Odometry:
-    message = Odometry()
-    message.header.stamp = ns_to_stamp(stamp_ns)
-    message.header.frame_id = 'odom'
-    message.child_frame_id = 'base_link'
-    message.pose.pose.position.x = x
-    message.pose.pose.orientation.w = 1.0
-    return message
-
-
 def test_a_standing_camera_says_why_it_gives_no_new_dense_depth():
     camera = off_centre_camera()
     rgb = textured_rgb()
-    qos = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
     outputs = {'triangulation/depth': Image, 'triangulation/dense/depth': Image,
                '/diagnostics': DiagnosticArray}
 
@@ -142,15 +130,12 @@ def test_a_standing_camera_says_why_it_gives_no_new_dense_depth():
         return TriangulationNode(context=context, cli_args=DENSE)
 
     with node_under_test(make_node, outputs) as (node, publisher, collector):
-        odometry = publisher.create_publisher(Odometry, 'odom', qos)
-        deadline = time.monotonic() + 10.0
-        while not odometry.get_subscription_count() and time.monotonic() < deadline:
-            time.sleep(0.05)
+        odometry = odometry_publisher(publisher)
         start = 2_000_000_000
         for index in range(15):
             stamp = start + index * 66_000_000
-            odometry.publish(_odometry(stamp - 33_000_000, 0.0))
-            odometry.publish(_odometry(stamp + 33_000_000, 0.0))
+            odometry.publish(odometry_message(stamp - 33_000_000, 0.0))
+            odometry.publish(odometry_message(stamp + 33_000_000, 0.0))
             publisher.publish_frame(rgb, camera, stamp)
             time.sleep(0.12)
         deadline = time.monotonic() + 10.0

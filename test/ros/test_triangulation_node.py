@@ -17,12 +17,10 @@
 import time
 
 from diagnostic_msgs.msg import DiagnosticArray
-from nav_msgs.msg import Odometry
 import numpy as np
 import pytest
 from rcl_interfaces.msg import ParameterType
 from rclpy.parameter import Parameter
-from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image, PointCloud2
 
 from mono_depth_ros.core.image_codec import image_to_numpy
@@ -30,10 +28,11 @@ from mono_depth_ros.core.metrics import compute_metrics
 from mono_depth_ros.core.pointcloud import read_cloud
 from mono_depth_ros.nodes.triangulation_node import TriangulationNode
 from mono_depth_ros.ros.graph import ros_context
-from mono_depth_ros.ros.messages import ns_to_stamp, stamp_to_ns
+from mono_depth_ros.ros.messages import stamp_to_ns
 from mono_depth_ros.ros.replay import replay_bag
 from mono_depth_ros.synth import FRAME_IDS, render_sequence, write_sequence
-from ros_harness import FRAME_ID, node_under_test, triangulation_statuses
+from ros_harness import (FRAME_ID, node_under_test, odometry_message, odometry_publisher,
+                         triangulation_statuses)
 from synthetic_frames import off_centre_camera, textured_rgb
 
 NAMESPACE = '/camera'
@@ -161,16 +160,6 @@ def test_the_time_offset_parameters_are_declared_with_their_ranges():
     assert not refused.successful and accepted.successful and applied == 0.02
 
 
-def _odometry(stamp_ns: int, x: float) -> Odometry:
-    message = Odometry()
-    message.header.stamp = ns_to_stamp(stamp_ns)
-    message.header.frame_id = 'odom'
-    message.child_frame_id = 'base_link'
-    message.pose.pose.position.x = x
-    message.pose.pose.orientation.w = 1.0
-    return message
-
-
 def _make_node(context):
     return TriangulationNode(context=context)
 
@@ -189,18 +178,14 @@ def test_without_odometry_it_warns_and_publishes_nothing(capfd):
 def test_a_standing_camera_gives_no_points():
     camera = off_centre_camera()
     rgb = textured_rgb()
-    qos = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
     with node_under_test(_make_node, OUTPUTS) as (node, publisher, collector):
-        odometry = publisher.create_publisher(Odometry, 'odom', qos)
-        deadline = time.monotonic() + 10.0
-        while not odometry.get_subscription_count() and time.monotonic() < deadline:
-            time.sleep(0.05)
+        odometry = odometry_publisher(publisher)
         start = 2_000_000_000
         # Frames until enough clouds came back: a loaded machine drops some (latest wins).
         for index in range(40):
             stamp = start + index * 66_000_000
-            odometry.publish(_odometry(stamp - 33_000_000, 0.0))
-            odometry.publish(_odometry(stamp + 33_000_000, 0.0))
+            odometry.publish(odometry_message(stamp - 33_000_000, 0.0))
+            odometry.publish(odometry_message(stamp + 33_000_000, 0.0))
             publisher.publish_frame(rgb, camera, stamp)
             time.sleep(0.12)
             if collector.count('triangulation/points') >= 8:
@@ -210,27 +195,18 @@ def test_a_standing_camera_gives_no_points():
     assert all(cloud.width * cloud.height == 0 for cloud in clouds)
 
 
-def _odometry_publisher(publisher):
-    qos = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
-    odometry = publisher.create_publisher(Odometry, 'odom', qos)
-    deadline = time.monotonic() + 10.0
-    while not odometry.get_subscription_count() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return odometry
-
-
 def test_an_odometry_reset_is_warned_once_with_its_reason_and_counted(capfd):
     camera = off_centre_camera()
     rgb = textured_rgb()
     outputs = {**OUTPUTS, '/diagnostics': DiagnosticArray}
     with node_under_test(_make_node, outputs) as (node, publisher, collector):
-        odometry = _odometry_publisher(publisher)
+        odometry = odometry_publisher(publisher)
         start = 2_000_000_000
         for index in range(12):
             stamp = start + index * 66_000_000
             x = 0.0 if index < 6 else 5.0  # the odometry jumps 5 m between two frames
-            odometry.publish(_odometry(stamp - 33_000_000, x))
-            odometry.publish(_odometry(stamp + 33_000_000, x))
+            odometry.publish(odometry_message(stamp - 33_000_000, x))
+            odometry.publish(odometry_message(stamp + 33_000_000, x))
             publisher.publish_frame(rgb, camera, stamp)
             time.sleep(0.15)
         deadline = time.monotonic() + 10.0
@@ -270,12 +246,12 @@ def test_tf_replaces_camera_to_base_once_it_has_the_camera_frame(capfd):
         transform.transform.rotation.x, transform.transform.rotation.y = -0.5, 0.5
         transform.transform.rotation.z, transform.transform.rotation.w = -0.5, 0.5
         broadcaster.sendTransform(transform)
-        odometry = _odometry_publisher(publisher)
+        odometry = odometry_publisher(publisher)
         start = 3_000_000_000
         for index in range(20):
             stamp = start + index * 66_000_000
-            odometry.publish(_odometry(stamp - 33_000_000, 0.0))
-            odometry.publish(_odometry(stamp + 33_000_000, 0.0))
+            odometry.publish(odometry_message(stamp - 33_000_000, 0.0))
+            odometry.publish(odometry_message(stamp + 33_000_000, 0.0))
             publisher.publish_frame(textured_rgb(), camera, stamp)
             time.sleep(0.12)
             if node._camera_to_base_from_tf is not None:

@@ -18,6 +18,7 @@ import contextlib
 import time
 from typing import Iterator
 
+from nav_msgs.msg import Odometry
 import numpy as np
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
@@ -32,6 +33,7 @@ from mono_depth_ros.ros.messages import (camera_info_message, compressed_image_m
                                          image_message, ns_to_stamp)
 
 RELIABLE = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+RELIABLE_ODOMETRY = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
 FRAME_ID = 'test_camera_optical_frame'
 
 
@@ -113,3 +115,23 @@ def triangulation_statuses(arrays) -> list[dict[str, str]]:
     return [{value.key: value.value for value in status.values}
             for array in arrays for status in array.status
             if status.name.endswith(': triangulation')]
+
+
+def odometry_message(stamp_ns: int, x: float) -> Odometry:
+    """Return an odometry message: the base at (x, 0, 0), unrotated, at ``stamp_ns``."""
+    message = Odometry()
+    message.header.stamp = ns_to_stamp(stamp_ns)
+    message.header.frame_id = 'odom'
+    message.child_frame_id = 'base_link'
+    message.pose.pose.position.x = x
+    message.pose.pose.orientation.w = 1.0
+    return message
+
+
+def odometry_publisher(camera: CameraPublisher, timeout: float = 10.0):
+    """Return a reliable odom publisher on the camera's node, once the node subscribed."""
+    odometry = camera.create_publisher(Odometry, 'odom', RELIABLE_ODOMETRY)
+    deadline = time.monotonic() + timeout
+    while not odometry.get_subscription_count() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return odometry
