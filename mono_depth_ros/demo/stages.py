@@ -287,9 +287,9 @@ def _dense(replay: ReplayResult, frames: dict, warm: set, findings: Findings) ->
     sigmas = by_stamp(replay.messages[f'{NAMESPACE}/triangulation/dense/sigma'])
     findings.outputs['dense'] = dense
     findings.outputs['dense_sigma'] = sigmas
-    scores = [score_dense(image_to_numpy(message), image_to_numpy(sigmas[stamp]),
-                          frames[stamp].depth)
+    scored = [(image_to_numpy(message), image_to_numpy(sigmas[stamp]), frames[stamp].depth)
               for stamp, message in sorted(dense.items()) if stamp in warm and stamp in sigmas]
+    scores = [score_dense(depth, sigma, truth) for depth, sigma, truth in scored]
     if not scores:
         findings.lines.append(f'dense fallback: {len(dense)} keyframe depths, none to score')
         return []
@@ -306,9 +306,7 @@ def _dense(replay: ReplayResult, frames: dict, warm: set, findings: Findings) ->
         f"dense fallback: {len(scores)} keyframe depths, {summary['within_0.05']:.0%} of the "
         f"pixels within 5 % of the truth, {summary['within_0.10']:.0%} within 10 %, "
         f"AbsRel {summary['abs_rel']:.4f}, {summary['coverage_2sigma']:.0%} within 2 sigma")
-    truth_pairs = [(image_to_numpy(dense[stamp]), frames[stamp].depth)
-                   for stamp in sorted(dense) if stamp in warm and stamp in sigmas]
-    metrics = aggregate_metrics([compute_metrics(depth, truth) for depth, truth in truth_pairs])
+    metrics = aggregate_metrics([compute_metrics(depth, truth) for depth, _, truth in scored])
     return [['triangulation, dense (keyframe plane sweep)',
              f"{summary['valid_fraction']:.0%} of pixels", *_metric_cells(metrics)]]
 
