@@ -61,6 +61,7 @@ random domain).
 import argparse
 import json
 import os
+import pathlib
 import tempfile
 import time
 
@@ -105,16 +106,20 @@ REAL_MODEL_INPUT_SIZE = 308
 START_TIMEOUT_S = 120.0
 FRAME_TIMEOUT_S = 30.0
 SETTLE_S = 0.05
+SETTLE_START_S = 6.0
+FLOOR_ROUNDS = 2
+FLOOR_NODE = pathlib.Path(__file__).resolve().with_name('output_floor_node.py')
 
 
 def run(frames: int = STAGE_WINDOW, warmup: int = 5, load_s: float = 8.0,
         real_model: bool = True, bag_frames: int = 30, sizes=SIZES, strides=STRIDES,
-        rates_hz=RATES_HZ) -> dict:
+        rates_hz=RATES_HZ, settle_s: float = SETTLE_START_S) -> dict:
     """Measure the node's overhead per configuration, its throughput, a real model, process-bag.
 
     ``frames`` per configuration should be at least ``STAGE_WINDOW`` (the node's per-stage
     means then cover only the measured frames). Tests pass smaller counts and fewer sizes
     (width, height), strides and rates; throughput and process-bag use the first size.
+    ``settle_s``: seconds of frames at the first configuration before any is measured.
     """
     use_loopback_large_data_dds()
     # This process receives every output (~7 MB a frame at 640x480): without this, glibc gives
@@ -137,6 +142,7 @@ def run(frames: int = STAGE_WINDOW, warmup: int = 5, load_s: float = 8.0,
         with node_process('depth_node', parameters, domain_id) as node, \
                 _Camera(domain_id) as camera:
             camera.wait_connected(node)
+            _settle(camera, sizes[0], strides[0], settle_s)
             cpu = CpuMeter(node.process.pid)
             started = cpu.start()
             configurations = {}
@@ -150,7 +156,6 @@ def run(frames: int = STAGE_WINDOW, warmup: int = 5, load_s: float = 8.0,
                         cpu.track()
             result['configurations'] = configurations
             result['configurations_cpu'] = cpu.usage(started)
-            result['goals'] = _goals(configurations)
             started = cpu.start()
             result['throughput'] = {
                 f'{rate:g}_hz': _throughput(camera, node, sizes[0], rate, load_s, cpu)
@@ -158,6 +163,9 @@ def run(frames: int = STAGE_WINDOW, warmup: int = 5, load_s: float = 8.0,
             result['throughput_cpu'] = cpu.usage(started)
             result['throughput_goal_met'] = all(
                 load['no_drops'] for load in result['throughput'].values())
+        result['rclpy_floor'] = _rclpy_floor(configurations, sizes, strides, frames, warmup,
+                                             settle_s)
+        result['goals'] = _goals(configurations)
         if real_model:
             result['real_model'] = _real_model(frames, warmup)
         result['process_bag'] = _process_bag(model, bag_frames, sizes[0], strides)
@@ -217,12 +225,30 @@ def _configuration(camera: '_Camera', node: NodeProcess, width: int, height: int
     }
 
 
+def _settle(camera: '_Camera', size: tuple[int, int], stride: int, seconds: float) -> None:
+    """Send frames one at a time, every output on, for ``seconds`` before any measurement.
+
+    Right after start the same frames took up to twice as long end to end for a few seconds
+    (measured with output_floor_node: 10-12 ms instead of 5-6 ms over the first ~70 frames,
+    whatever the per-configuration warm-up), which inflated whichever configuration came first.
+    """
+    camera.set_node_parameters(points_stride=stride, points_color=True, publish_colored=True)
+    camera.use_frame(*size)
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        camera.sequential_frame(TOPICS, FRAME_TIMEOUT_S)
+        time.sleep(SETTLE_S)
+
+
 def _goals(configurations: dict) -> dict:
     goals = {}
     for name, goal_ms in GOALS_MS.items():
-        overhead = configurations.get(name, {}).get('overhead_ms')
+        measured = configurations.get(name, {})
+        overhead = measured.get('overhead_ms')
         goals[name] = {'overhead_ms': overhead, 'goal_ms': goal_ms,
-                       'goal_met': overhead is not None and overhead <= goal_ms}
+                       'goal_met': overhead is not None and overhead <= goal_ms,
+                       'rclpy_floor_ms': measured.get('rclpy_floor_ms'),
+                       'own_work_ms': measured.get('own_work_ms')}
     return goals
 
 
@@ -235,6 +261,68 @@ def _plain_copy_ms(size: int, repeats: int = 20) -> float:
         np.copyto(target, source)
         times.append(time.perf_counter() - started)
     return 1e3 * float(np.median(times))
+
+
+# The floor: what rclpy and DDS cost for the same image and outputs -----------------------------
+
+def _rclpy_floor(configurations: dict, sizes, strides, frames: int, warmup: int,
+                 settle_s: float, rounds: int = FLOOR_ROUNDS) -> dict:
+    """Measure output_floor_node per configuration; add ``rclpy_floor_ms`` and ``own_work_ms``.
+
+    The floor node receives the same image and publishes the same bytes without computing
+    anything, so its end to end is the part of ``overhead_ms`` any rclpy node with these
+    topics pays here; ``own_work_ms`` = overhead_ms - that is what depth_node's code adds.
+    Every configuration is measured ``rounds`` times, in turn, and the round with the lowest
+    median is kept: the same frames' end to end varied up to twofold with what the process had
+    published before (slowest for the first configuration, whatever the warm-up), and a floor
+    is the least these bytes cost.
+    """
+    domain_id = random_domain_id()
+    floors: dict[str, dict] = {}
+    with node_process('depth_node', {}, domain_id, script=str(FLOOR_NODE)) as node, \
+            _Camera(domain_id) as camera:
+        camera.wait_connected(node)
+        _settle(camera, sizes[0], strides[0], settle_s)
+        for _ in range(max(1, rounds)):
+            for width, height in sizes:
+                for stride in strides:
+                    for colour in (True, False):
+                        name = (f'{width}x{height}_stride{stride}_colour_'
+                                f'{"on" if colour else "off"}')
+                        measured = _floor_round(camera, width, height, stride, colour, frames,
+                                                warmup)
+                        if measured and (name not in floors or measured['median_ms']
+                                         < floors[name]['median_ms']):
+                            floors[name] = measured
+    for name, floor in floors.items():
+        measured = configurations.get(name, {})
+        if measured.get('overhead_ms') is not None:
+            measured['rclpy_floor_ms'] = floor['median_ms']
+            measured['own_work_ms'] = round(measured['overhead_ms'] - floor['median_ms'], 2)
+    return {'what': 'bench/output_floor_node.py: the same image in and the same output bytes '
+                    'out (rclpy messages, DDS), nothing computed; end to end per frame, the '
+                    f'best of {max(1, rounds)} rounds', **floors}
+
+
+def _floor_round(camera: '_Camera', width: int, height: int, stride: int, colour: bool,
+                 frames: int, warmup: int) -> dict | None:
+    """Return one round's end to end of the floor node for one configuration (None: lost)."""
+    camera.set_node_parameters(points_stride=stride, points_color=colour,
+                               publish_colored=colour)
+    camera.use_frame(width, height)
+    expected = tuple(topic for topic in TOPICS if colour or topic != 'depth/colored')
+    for _ in range(warmup):
+        camera.sequential_frame(expected, FRAME_TIMEOUT_S)
+    latencies = []
+    for _ in range(frames):
+        latency = camera.sequential_frame(expected, FRAME_TIMEOUT_S)
+        if latency is not None:
+            latencies.append(latency)
+            camera.decode_last(expected)  # as for depth_node
+        time.sleep(SETTLE_S)
+    if not latencies:
+        return None
+    return {**summary_ms(latencies), 'published_bytes_per_frame': camera.published_bytes()}
 
 
 # Throughput ---------------------------------------------------------------------------------
@@ -532,12 +620,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument('--strides', nargs='+', type=int, default=list(STRIDES))
     parser.add_argument('--rates', nargs='+', type=float, default=list(RATES_HZ))
     parser.add_argument('--no-real-model', action='store_true')
+    parser.add_argument('--settle-s', type=float, default=SETTLE_START_S,
+                        help='seconds of frames before the first measurement')
     args = parser.parse_args(argv)
     sizes = tuple(tuple(int(v) for v in size.lower().split('x')) for size in args.sizes)
     print(json.dumps(run(frames=args.frames, load_s=args.load_s,
                          real_model=not args.no_real_model, bag_frames=args.bag_frames,
                          sizes=sizes, strides=tuple(args.strides),
-                         rates_hz=tuple(args.rates)), indent=2))
+                         rates_hz=tuple(args.rates), settle_s=args.settle_s), indent=2))
     return 0
 
 

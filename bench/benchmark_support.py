@@ -88,13 +88,16 @@ def node_logs(nodes: list[NodeProcess]) -> str:
 
 
 @contextlib.contextmanager
-def node_process(name: str, parameters: dict, domain_id: int) -> Iterator[NodeProcess]:
+def node_process(name: str, parameters: dict, domain_id: int,
+                 script: str | None = None) -> Iterator[NodeProcess]:
     """Start ``mono_depth_ros.nodes.<name>`` in its own process; SIGINT (then SIGKILL) it after.
 
-    The node gets this process's environment with the large-data Fast DDS profile in it.
+    ``script``: a Python file to run instead (a benchmark's own node). The node gets this
+    process's environment with the large-data Fast DDS profile in it.
     """
     apply_fastdds_profile()
-    arguments = [sys.executable, '-m', f'mono_depth_ros.nodes.{name}', '--ros-args']
+    program = [script] if script else ['-m', f'mono_depth_ros.nodes.{name}']
+    arguments = [sys.executable, *program, '--ros-args']
     for key, value in parameters.items():
         text = str(value).lower() if isinstance(value, bool) else str(value)
         arguments += ['-p', f'{key}:={text}']

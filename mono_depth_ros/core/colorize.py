@@ -28,6 +28,8 @@ _COLORMAPS = {name: getattr(cv2, f'COLORMAP_{name.upper()}') for name in _OPENCV
               if hasattr(cv2, f'COLORMAP_{name.upper()}')}
 _GRAY = 'gray'
 _FONT = cv2.FONT_HERSHEY_SIMPLEX
+# Solid images of the invalid colour, by (shape, colour) (colorize_depth's masked copy).
+_SOLID_IMAGES: dict[tuple, np.ndarray] = {}
 
 
 def colormap_names() -> list[str]:
@@ -75,9 +77,25 @@ def colorize_depth(depth: np.ndarray, min_value: float, max_value: float,
     else:
         colored = cv2.applyColorMap(index, code)
     if invalid.any():
-        # OpenCV's masked copy is many times faster than numpy's boolean-index assignment.
-        cv2.copyTo(np.full_like(colored, invalid_bgr), invalid.view(np.uint8), colored)
+        # OpenCV's masked copy of a kept solid image: numpy's boolean-index assignment and a
+        # fresh np.full_like (a per-pixel tuple broadcast) each took ~100x as long.
+        cv2.copyTo(_solid_image(colored.shape, invalid_bgr), invalid.view(np.uint8), colored)
     return colored
+
+
+def _solid_image(shape: tuple[int, ...], bgr: tuple[int, int, int]) -> np.ndarray:
+    """Return a read-only uint8 image of ``shape`` filled with ``bgr``, kept for the next call."""
+    key = (tuple(shape), tuple(bgr))
+    image = _SOLID_IMAGES.get(key)
+    if image is None:
+        image = np.empty(shape, np.uint8)
+        for channel, value in enumerate(bgr):
+            image[..., channel] = value
+        image.flags.writeable = False
+        if len(_SOLID_IMAGES) >= 8:  # a few sizes and colours: drop the oldest
+            _SOLID_IMAGES.pop(next(iter(_SOLID_IMAGES)))
+        _SOLID_IMAGES[key] = image
+    return image
 
 
 class RangeTracker:

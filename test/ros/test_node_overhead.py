@@ -74,7 +74,7 @@ def result(package_root) -> dict:
     pytest.importorskip('onnxruntime')
     module = bench.load_benchmark(package_root / 'bench' / 'bench_node_overhead.py')
     return module.run(frames=3, warmup=1, load_s=0.5, real_model=False, bag_frames=2,
-                      sizes=((160, 120),), strides=(2,), rates_hz=(30.0,))
+                      sizes=((160, 120),), strides=(2,), rates_hz=(30.0,), settle_s=0.2)
 
 
 def test_reduced_bench_reports_every_stage_of_a_real_node(result):
@@ -88,6 +88,17 @@ def test_reduced_bench_reports_every_stage_of_a_real_node(result):
     assert off['published_bytes_per_frame']['points'] == 80 * 60 * 12
     assert 'depth/colored' not in off['outputs'] and 'depth/colored' in on['outputs']
     assert set(on['subscriber_decode_ms']) == set(on['outputs'])
+
+
+def test_reduced_bench_separates_the_rclpy_floor_from_the_nodes_own_work(result):
+    floor = result['rclpy_floor']['160x120_stride2_colour_on']
+    on = result['configurations']['160x120_stride2_colour_on']
+    # The floor node published exactly the bytes depth_node published, without computing.
+    assert floor['published_bytes_per_frame'] == on['published_bytes_per_frame']
+    assert on['rclpy_floor_ms'] == floor['median_ms'] > 0
+    assert on['own_work_ms'] == pytest.approx(on['overhead_ms'] - floor['median_ms'], abs=0.02)
+    goal = result['goals'].get('640x480_stride1_colour_on')
+    assert goal is not None and set(goal) >= {'rclpy_floor_ms', 'own_work_ms', 'goal_met'}
 
 
 def test_reduced_bench_reports_throughput_and_process_bag(result):
