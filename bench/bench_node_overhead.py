@@ -47,6 +47,11 @@ random domain).
 - ``throughput``: 640x480, stride 1, colour on, images at 30 Hz and 60 Hz: frames published,
   received and dropped by the node (its /diagnostics), outputs received, per-stage times under
   that load. Goal: no frame dropped at 30 and 60 Hz.
+- ``rclpy_floor``: bench/output_floor_node.py, which takes the same image and publishes the same
+  bytes without computing anything, per configuration (the best of ``FLOOR_ROUNDS`` rounds);
+  each configuration gets ``rclpy_floor_ms`` and ``own_work_ms`` = overhead_ms - that.
+- ``output_device_cuda``: 640x480, stride 1, every output, with ``output_device`` cuda (the
+  edge filter, cloud and colorized view on the GPU), where torch sees a CUDA device.
 - ``real_model``: the same one-frame-at-a-time measure at 640x480, stride 1, colour on, with
   the Depth-Anything-V2-Small-architecture ONNX (random weights) bench_depth_node uses, so
   the near-free figure is not the only one (``input_size`` 308 as there).
@@ -168,6 +173,7 @@ def run(frames: int = STAGE_WINDOW, warmup: int = 5, load_s: float = 8.0,
         result['goals'] = _goals(configurations)
         if real_model:
             result['real_model'] = _real_model(frames, warmup)
+        result['output_device_cuda'] = _output_device_cuda(model, frames, warmup, settle_s)
         result['process_bag'] = _process_bag(model, bag_frames, sizes[0], strides)
     return result
 
@@ -365,6 +371,29 @@ def _real_model(frames: int, warmup: int) -> dict:
         camera.wait_connected(node)
         measured = _configuration(camera, node, 640, 480, 1, True, frames, min(warmup, 2))
     return {'model': V2_SMALL_DESCRIPTION, 'input_size': REAL_MODEL_INPUT_SIZE, **measured}
+
+
+# The device output stage ------------------------------------------------------------------
+
+def _output_device_cuda(model: str, frames: int, warmup: int, settle_s: float) -> dict:
+    """Measure 640x480, stride 1, every output with ``output_device`` cuda, where there is one.
+
+    Without torch or a CUDA device: only why not (the CPU figures are the configurations').
+    """
+    try:
+        import torch
+        if not torch.cuda.is_available():
+            return {'skipped': f'torch {torch.__version__} sees no CUDA device'}
+    except ImportError:
+        return {'skipped': 'no torch'}
+    parameters = {**DEPTH_NODE_PARAMETERS, 'model': model, 'input_size': NEAR_FREE_INPUT_SIZE,
+                  'output_device': 'cuda'}
+    domain_id = random_domain_id()
+    with node_process('depth_node', parameters, domain_id) as node, \
+            _Camera(domain_id) as camera:
+        camera.wait_connected(node)
+        _settle(camera, (640, 480), 1, settle_s)
+        return _configuration(camera, node, 640, 480, 1, True, frames, warmup)
 
 
 # process-bag --------------------------------------------------------------------------------

@@ -60,13 +60,9 @@ def colorize_depth(depth: np.ndarray, min_value: float, max_value: float,
         # Zero and negative values are below the range: they take the near (or far) end colour.
         depth = np.log(np.maximum(depth.astype(np.float64), low * 1e-3))
         low, high = math.log(low), math.log(high)
-    # index = 255 at the near end of the range, 0 at the far end.
-    if inverse:
-        gain, offset = 255.0 / (high - low), -255.0 * low / (high - low)
-    else:
-        gain, offset = -255.0 / (high - low), 255.0 * high / (high - low)
-    levels = np.multiply(depth, np.float32(gain), dtype=np.float32)
-    levels += np.float32(offset + 0.5)
+    gain, offset = level_gain_offset(low, high, inverse)
+    levels = np.multiply(depth, gain, dtype=np.float32)
+    levels += offset
     invalid = ~np.isfinite(levels)
     # Invalid pixels get invalid_bgr below, so their level only has to be a number.
     cv2.patchNaNs(levels, 0.0)
@@ -81,6 +77,30 @@ def colorize_depth(depth: np.ndarray, min_value: float, max_value: float,
         # fresh np.full_like (a per-pixel tuple broadcast) each took ~100x as long.
         cv2.copyTo(_solid_image(colored.shape, invalid_bgr), invalid.view(np.uint8), colored)
     return colored
+
+
+def level_gain_offset(low: float, high: float, inverse: bool = False
+                      ) -> tuple[np.float32, np.float32]:
+    """Return float32 (gain, offset): a value's colormap index is int(value * gain + offset).
+
+    Index 255 at the near end of [low, high] (``low``, or ``high`` with ``inverse``), 0 at the
+    far end; ``offset`` includes the 0.5 that makes the truncation round. Values outside the
+    range clip to the end indices.
+    """
+    if inverse:
+        gain, offset = 255.0 / (high - low), -255.0 * low / (high - low)
+    else:
+        gain, offset = -255.0 / (high - low), 255.0 * high / (high - low)
+    return np.float32(gain), np.float32(offset + 0.5)
+
+
+def colormap_table(colormap: str = 'turbo') -> np.ndarray:
+    """Return the (256, 3) uint8 BGR colour of each index of a colormap (colorize_depth's)."""
+    index = np.arange(256, dtype=np.uint8).reshape(256, 1)
+    code = _colormap_code(colormap)
+    table = (cv2.cvtColor(index, cv2.COLOR_GRAY2BGR) if code is None
+             else cv2.applyColorMap(index, code))
+    return np.ascontiguousarray(table.reshape(256, 3))
 
 
 def _solid_image(shape: tuple[int, ...], bgr: tuple[int, int, int]) -> np.ndarray:

@@ -162,15 +162,19 @@ def depth_to_organized_cloud(depth_m: np.ndarray, rays: np.ndarray, stride: int 
         raise NotImplementedError('packing point clouds needs a little-endian host')
     depth = _sampled_depth(depth_m, stride)
     channels = [cv2.multiply(depth, plane) for plane in (planes or ray_planes(rays))]
-    fields = list(XYZ_FIELDS)
     if colors is not None:
-        fields.append(RGB_FIELD)
         # The alpha-cleared BGRA bytes: uint32 (r<<16)|(g<<8)|b in little-endian order.
         bgra = cv2.cvtColor(colors, cv2.COLOR_RGB2BGRA, dst=_scratch_bgra(rows, cols))
         bgra.view(np.uint32)[...] &= _RGB_MASK
         channels.append(bgra.view(np.float32).reshape(rows, cols))
-    point_step = 4 * len(channels)
     data = _merged(channels, payload, (rows, cols, len(channels)))
+    return organized_cloud_fields(rows, cols, colors is not None, data)
+
+
+def organized_cloud_fields(rows: int, cols: int, colored: bool, data) -> CloudFields:
+    """Return the fields of an organized x, y, z (and rgb) cloud whose bytes are ``data``."""
+    fields = [*XYZ_FIELDS, RGB_FIELD] if colored else list(XYZ_FIELDS)
+    point_step = 4 * len(fields)
     return CloudFields(height=rows, width=cols, fields=fields, is_bigendian=False,
                        point_step=point_step, row_step=point_step * cols, data=data,
                        is_dense=False)

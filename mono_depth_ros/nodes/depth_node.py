@@ -119,7 +119,8 @@ class DepthNode(Node):
 
         qos = qos_from_name(self._values['qos'])
         self._output_publishers = OutputPublishers(self, OUTPUT_TYPES, qos)
-        self._outputs = DepthOutputs(payloads=self._output_publishers.payload)
+        self._outputs = DepthOutputs(payloads=self._output_publishers.payload,
+                                     device_stage=self._output_stage(self._values))
         self._scale = TriangulationScale(self)
         # Optional: with odometry, the flicker figure warps consecutive metric frames.
         self._odometry_flicker = OdometryFlicker(self, qos, self._values['camera_to_base'])
@@ -141,6 +142,20 @@ class DepthNode(Node):
                  'odom': self._odometry_flicker.topic_name}
         for line in summary_lines(plan, lambda topic: names.get(topic, topic)):
             self.get_logger().info(line)
+
+    def _output_stage(self, values: dict):
+        """Return the device stage of ``output_device`` (None: the CPU; also when unusable)."""
+        if values['output_device'] == 'cpu':
+            return None
+        try:
+            from mono_depth_ros.inference.device_outputs import DeviceOutputStage
+            stage = DeviceOutputStage(values['output_device'])
+        except (ImportError, RuntimeError) as error:
+            self.get_logger().error(f"output_device {values['output_device']}: {error}; the "
+                                    'outputs are made on the CPU')
+            return None
+        self.get_logger().info(f'edge filter, points and depth/colored on {stage.device}')
+        return stage
 
     def _close(self, keep_endpoints: bool = False) -> None:
         """Stop the loader and the worker, release the models, remove the endpoints.

@@ -23,7 +23,7 @@ Values are ImageFields (images), CloudFields (clouds) or a camera_info fields di
 from dataclasses import dataclass, fields
 import sys
 import time
-from typing import Callable, Collection, Mapping
+from typing import Callable, Collection, Mapping, TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -34,12 +34,15 @@ from mono_depth_ros.core.colorize import colorize_depth, RangeTracker
 from mono_depth_ros.core.depth_edges import remove_flying_pixels
 from mono_depth_ros.core.image_codec import ImageFields, numpy_to_image
 from mono_depth_ros.core.pointcloud import (cloud_bytes, CloudFields, depth_to_organized_cloud,
-                                            depth_to_points, pack_unorganized_cloud,
-                                            ray_planes)
+                                            depth_to_points, organized_cloud_fields,
+                                            pack_unorganized_cloud, ray_planes)
 from mono_depth_ros.core.triangulation.dense import DenseKeyframeDepth
 from mono_depth_ros.core.triangulation.pipeline import (draw_tracks, sparse_depth_image,
                                                         sparse_sigma_image, TriangulationResult)
 from mono_depth_ros.pipeline.depth_pipeline import DepthResult
+
+if TYPE_CHECKING:  # torch is imported only with a device stage
+    from mono_depth_ros.inference.device_outputs import DeviceOutputs, DeviceOutputStage
 
 DEPTH_TOPICS = ('depth/image', 'depth/camera_info', 'depth/relative', 'depth/colored', 'points',
                 'points/filtered', 'depth/sigma')
@@ -143,8 +146,12 @@ class DepthOutputs:
     callers that turn the fields into messages before the next ``fields`` call.
     """
 
-    def __init__(self, payloads: PayloadBuffers | None = None) -> None:
+    def __init__(self, payloads: PayloadBuffers | None = None,
+                 device_stage: 'DeviceOutputStage | None' = None) -> None:
         self._payloads = payloads
+        # With a device stage the edge filter, the organized cloud and the colorized view of
+        # metric depth are made on its (GPU) device (inference.device_outputs).
+        self.device_stage = device_stage
         self._relative_range = RangeTracker()
         self._rays: np.ndarray | None = None
         self._ray_planes: tuple[np.ndarray, ...] = ()
@@ -190,9 +197,15 @@ class DepthOutputs:
         if result.relative is not None and 'depth/relative' in wanted:
             messages['depth/relative'] = image_fields_view(result.relative, '32FC1')
         sigma = None
+        on_device = None
         if result.depth is not None:
             depth = result.depth
-            if settings.edge_filter and not EDGE_FILTERED_TOPICS.isdisjoint(wanted):
+            filter_edges = settings.edge_filter and not EDGE_FILTERED_TOPICS.isdisjoint(wanted)
+            if self.device_stage is not None:
+                on_device = self._on_device(result.depth, camera, rgb, settings, wanted,
+                                            filter_edges)
+                depth = on_device.depth
+            elif filter_edges:
                 depth, _ = remove_flying_pixels(depth)
             if result.metric_scale is not None and {'depth/sigma', 'points/filtered'} & set(
                     wanted):
@@ -207,14 +220,19 @@ class DepthOutputs:
         images_ready = images + hand_over()
         if result.depth is not None and settings.publish_points and 'points' in wanted:
             stride = int(settings.points_stride)
+            height, width = depth.shape[:2]
+            rows, cols = -(-height // stride), -(-width // stride)
             payload = None
             if self._payloads is not None:
-                height, width = depth.shape[:2]
-                payload = self._payloads('points', cloud_bytes(
-                    -(-height // stride), -(-width // stride), settings.points_color))
-            messages['points'] = organized_cloud(
-                depth, camera, stride, rgb=rgb if settings.points_color else None,
-                planes=self._planes(camera, stride), payload=payload)
+                payload = self._payloads('points', cloud_bytes(rows, cols,
+                                                               settings.points_color))
+            if on_device is not None and on_device.cloud is not None:
+                messages['points'] = _device_cloud(on_device.cloud, rows, cols,
+                                                   settings.points_color, payload)
+            else:
+                messages['points'] = organized_cloud(
+                    depth, camera, stride, rgb=rgb if settings.points_color else None,
+                    planes=self._planes(camera, stride), payload=payload)
         if result.depth is not None and settings.publish_points and 'points/filtered' in wanted:
             bgr = rgb[:, :, ::-1] if settings.points_color else None
             # depth/sigma (None until a scale source or model gives one) gates max_sigma.
@@ -222,8 +240,9 @@ class DepthOutputs:
         cloud = time.perf_counter()
         cloud_ready = cloud + hand_over()
         if settings.publish_colored and 'depth/colored' in wanted:
-            messages['depth/colored'] = image_fields_view(self._colored(result, settings),
-                                                          'bgr8')
+            colored = (on_device.colored if on_device is not None
+                       and on_device.colored is not None else self._colored(result, settings))
+            messages['depth/colored'] = image_fields_view(colored, 'bgr8')
         colored = time.perf_counter()
         hand_over()
         if timings_ms is not None:
@@ -232,12 +251,35 @@ class DepthOutputs:
                                'colorize': 1e3 * (colored - cloud_ready)})
         return messages
 
+    def _on_device(self, depth: np.ndarray, camera: CameraModel, rgb: np.ndarray,
+                   settings: DepthOutputSettings, wanted: Collection[str],
+                   filter_edges: bool) -> 'DeviceOutputs':
+        """Run the device stage for this frame's wanted edge filter, cloud and colorized view."""
+        from mono_depth_ros.inference.device_outputs import CloudRequest, ColorRequest
+
+        stride = int(settings.points_stride)
+        cloud = (CloudRequest(stride, camera.pixel_rays(stride), bool(settings.points_color))
+                 if settings.publish_points and 'points' in wanted else None)
+        colored = (ColorRequest(settings.min_depth, settings.max_depth, settings.colormap)
+                   if settings.publish_colored and 'depth/colored' in wanted else None)
+        return self.device_stage.run(depth, rgb if cloud and cloud.colour else None,
+                                     edge_filter=filter_edges, cloud=cloud, colored=colored)
+
     def _colored(self, result: DepthResult, settings: DepthOutputSettings) -> np.ndarray:
         if result.depth is not None:
             return colorize_depth(result.depth, settings.min_depth, settings.max_depth,
                                   settings.colormap)
         low, high = self._relative_range.update(result.prediction) or (0.0, 1.0)
         return colorize_depth(result.prediction, low, high, settings.colormap, inverse=True)
+
+
+def _device_cloud(data: np.ndarray, rows: int, cols: int, colored: bool,
+                  payload=None) -> CloudFields:
+    """Return the fields of a device stage's cloud bytes (copied into ``payload`` when given)."""
+    if payload is not None and len(memoryview(payload).cast('B')) == data.size:
+        np.copyto(np.frombuffer(payload, dtype=np.uint8), data)
+        return organized_cloud_fields(rows, cols, colored, memoryview(payload).cast('B'))
+    return organized_cloud_fields(rows, cols, colored, memoryview(data))
 
 
 def triangulation_publishes(result: TriangulationResult) -> bool:

@@ -203,6 +203,39 @@ def test_without_camera_info_it_warns_and_waits(metric_model, capfd):
     assert log.count('no CameraInfo') == 1, 'the warning is throttled'
 
 
+def test_output_device_cuda_makes_the_same_outputs_or_says_why_not(metric_model, capfd):
+    """output_device cuda: on a GPU the device stage makes them; without one the CPU, said once."""
+    try:
+        import torch
+        has_cuda = bool(torch.cuda.is_available())
+    except ImportError:
+        has_cuda = False
+    camera, rgb = off_centre_camera(), textured_rgb()
+    received = {}
+    for device in ('cpu', 'cuda'):
+        with node_under_test(make_depth_node, OUTPUTS, args=depth_node_args(
+                metric_model, output_device=device, points_stride=1)) as (
+                    node, publisher, collector):
+            publisher.publish_frame(rgb, camera, STAMP_NS)
+            for topic in ('depth/image', 'points', 'depth/colored'):
+                assert collector.wait_for(topic, 1, timeout=30.0), f'{device}: no {topic}'
+            received[device] = {topic: collector.messages(topic)[0]
+                                for topic in ('depth/image', 'points', 'depth/colored')}
+    log = capfd.readouterr().err
+    if not has_cuda:
+        assert log.count('output_device cuda:') == 1 and 'made on the CPU' in log
+    for topic, message in received['cpu'].items():
+        other = received['cuda'][topic]
+        assert (other.height, other.width, len(other.data)) == (
+            message.height, message.width, len(message.data)), topic
+    cpu_depth = image_to_numpy(received['cpu']['depth/image'])
+    cuda_depth = image_to_numpy(received['cuda']['depth/image'])
+    differing = np.isnan(cpu_depth) != np.isnan(cuda_depth)
+    assert np.count_nonzero(differing) <= (1e-3 * cpu_depth.size if has_cuda else 0)
+    np.testing.assert_array_equal(image_to_numpy(received['cpu']['depth/colored']),
+                                  image_to_numpy(received['cuda']['depth/colored']))
+
+
 def test_a_model_change_at_runtime_reloads_and_a_bad_one_is_refused(metric_model, relative_model):
     camera = off_centre_camera()
     with node_under_test(make_depth_node, OUTPUTS, args=depth_node_args(metric_model)) as (

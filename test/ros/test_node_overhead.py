@@ -101,6 +101,11 @@ def test_reduced_bench_separates_the_rclpy_floor_from_the_nodes_own_work(result)
     assert goal is not None and set(goal) >= {'rclpy_floor_ms', 'own_work_ms', 'goal_met'}
 
 
+def test_reduced_bench_says_why_there_is_no_gpu_output_stage_figure(result):
+    cuda = result['output_device_cuda']
+    assert 'skipped' in cuda or cuda['frames'] > 0
+
+
 def test_reduced_bench_reports_throughput_and_process_bag(result):
     load = result['throughput']['30_hz']
     assert load['frames_published'] == 15
