@@ -101,7 +101,7 @@ class DeviceOutputStage:
         self._stream = torch.cuda.Stream(self.device) if self._cuda else None
         self._rays_source: np.ndarray | None = None
         self._rays = None
-        self._tables: dict[str, object] = {}
+        self._tables: dict = {}  # colormap tables and invalid colours, on the device
         self._host: list[dict[str, object]] = [{} for _ in range(BUFFER_SETS)]
         self._frame = 0
         self.allocations = 0
@@ -195,10 +195,12 @@ class DeviceOutputStage:
         invalid = ~torch.isfinite(levels)
         levels = torch.nan_to_num(levels, nan=0.0, posinf=255.0, neginf=0.0).clamp_(0.0, 255.0)
         colored = table[levels.to(torch.uint8).long()]
-        if bool(invalid.any()):
+        # Unconditional (no .any()): nothing on the stream waits for the host until the end.
+        fill = self._tables.get(request.invalid_bgr)
+        if fill is None:
             fill = torch.tensor(request.invalid_bgr, dtype=torch.uint8, device=self.device)
-            colored = torch.where(invalid[..., None], fill, colored)
-        return colored
+            self._tables[request.invalid_bgr] = fill
+        return torch.where(invalid[..., None], fill, colored)
 
 
 # The edge filter ----------------------------------------------------------------------------
@@ -232,12 +234,11 @@ def flying_pixel_mask_on_device(torch, depth, min_gap: float = MIN_GAP,
     bend = _laplacian(torch, inverse)
     limit = inverse * max_kink
     convex, concave = bend > limit, bend < -limit
-    unknown = ~known
-    if bool(unknown.any()):
-        # A laplacian that reaches an unknown pixel says nothing: no bend there.
-        reaches_unknown = _dilate(torch, unknown.to(depth.dtype), 1) > 0
-        convex &= ~reaches_unknown
-        concave &= ~reaches_unknown
+    # A laplacian that reaches an unknown pixel says nothing: no bend there. (Always computed:
+    # testing for unknown pixels first would make the host wait for the device mid-frame.)
+    reaches_unknown = _dilate(torch, (~known).to(depth.dtype), 1) > 0
+    convex &= ~reaches_unknown
+    concave &= ~reaches_unknown
     near = _dilate(torch, (convex | concave).to(depth.dtype), kink_radius) > 0
     both = ((_dilate(torch, convex.to(depth.dtype), ramp_radius) > 0)
             & (_dilate(torch, concave.to(depth.dtype), ramp_radius) > 0))
