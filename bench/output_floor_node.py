@@ -27,15 +27,17 @@ Fast DDS's copies and wake-ups.
 """
 
 import numpy as np
-import rclpy
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo, Image, PointCloud2
 
 from mono_depth_ros.core.camera_model import CameraModel
 from mono_depth_ros.core.pointcloud import pack_organized_cloud
+from mono_depth_ros.nodes.runner import run_node
+from mono_depth_ros.parameter_tables import DEPTH_PARAMETERS
 from mono_depth_ros.pipeline.outputs import image_fields_view
 from mono_depth_ros.ros.messages import output_message
+from mono_depth_ros.topic_tables import DEPTH_NODE_TOPICS
 
 OUTPUT_TYPES = {'depth/image': Image, 'depth/camera_info': CameraInfo, 'points': PointCloud2,
                 'depth/colored': Image}
@@ -44,8 +46,13 @@ OUTPUT_TYPES = {'depth/image': Image, 'depth/camera_info': CameraInfo, 'points':
 class OutputFloorNode(Node):
     """Publishes depth_node's outputs, sized for each image, without computing any."""
 
+    NODE_NAME = 'depth_node'
+    PARAMETERS = tuple(spec for spec in DEPTH_PARAMETERS
+                       if spec.name in ('points_stride', 'points_color', 'publish_colored'))
+    TOPICS = DEPTH_NODE_TOPICS
+
     def __init__(self) -> None:
-        super().__init__('depth_node')
+        super().__init__(self.NODE_NAME)
         self.declare_parameter('points_stride', 2)
         self.declare_parameter('points_color', True)
         self.declare_parameter('publish_colored', True)
@@ -87,19 +94,8 @@ class OutputFloorNode(Node):
 
 
 def main() -> int:
-    """Run the node until interrupted."""
-    rclpy.init()
-    node = None
-    try:
-        node = OutputFloorNode()
-        rclpy.spin(node)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    """Run the node as depth_node runs (the same runner, Fast DDS profile and executor)."""
+    return run_node(OutputFloorNode)
 
 
 if __name__ == '__main__':
