@@ -182,25 +182,15 @@ def run(frames: int = STAGE_WINDOW, warmup: int = 5, load_s: float = 8.0,
 
 def _configuration(camera: '_Camera', node: NodeProcess, width: int, height: int, stride: int,
                    colour: bool, frames: int, warmup: int) -> dict:
-    camera.set_node_parameters(points_stride=stride, points_color=colour,
-                               publish_colored=colour)
-    camera.use_frame(width, height)
-    expected = tuple(topic for topic in TOPICS if colour or topic != 'depth/colored')
+    expected = _use_configuration(camera, width, height, stride, colour)
     for index in range(warmup):
         if camera.sequential_frame(expected, FRAME_TIMEOUT_S * 2) is None and index == 0:
             raise RuntimeError(f'depth_node sent no {", ".join(expected)} within '
                                f'{FRAME_TIMEOUT_S * 2:.0f} s\n{node.log_tail()}')
     camera.reset_records()
-    latencies, lost = [], 0
     ticks = os.sysconf('SC_CLK_TCK') if hasattr(os, 'sysconf') else 100
     cpu_before = read_proc(node.process.pid, ticks)[1]
-    for _ in range(frames):
-        latency = camera.sequential_frame(expected, FRAME_TIMEOUT_S)
-        lost += latency is None
-        if latency is not None:
-            latencies.append(latency)
-            camera.decode_last(expected)  # after the frame's timing, before the next frame
-        time.sleep(SETTLE_S)
+    latencies, lost = _sequential_latencies(camera, expected, frames)
     cpu_after = read_proc(node.process.pid, ticks)[1]
     stages = camera.stage_means()
     end_to_end = summary_ms(latencies)
@@ -231,12 +221,38 @@ def _configuration(camera: '_Camera', node: NodeProcess, width: int, height: int
     }
 
 
+def _use_configuration(camera: '_Camera', width: int, height: int, stride: int,
+                       colour: bool) -> tuple[str, ...]:
+    """Set the node's stride and colour, send frames of that size; return the topics expected."""
+    camera.set_node_parameters(points_stride=stride, points_color=colour,
+                               publish_colored=colour)
+    camera.use_frame(width, height)
+    return tuple(topic for topic in TOPICS if colour or topic != 'depth/colored')
+
+
+def _sequential_latencies(camera: '_Camera', expected: tuple[str, ...],
+                          frames: int) -> tuple[list[float], int]:
+    """Send ``frames`` frames one at a time; return the seconds of those received, and the lost.
+
+    Each received frame's outputs are decoded after its timing, before the next frame.
+    """
+    latencies, lost = [], 0
+    for _ in range(frames):
+        latency = camera.sequential_frame(expected, FRAME_TIMEOUT_S)
+        lost += latency is None
+        if latency is not None:
+            latencies.append(latency)
+            camera.decode_last(expected)
+        time.sleep(SETTLE_S)
+    return latencies, lost
+
+
 def _settle(camera: '_Camera', size: tuple[int, int], stride: int, seconds: float) -> None:
     """Send frames one at a time, every output on, for ``seconds`` before any measurement.
 
-    Right after start the same frames took up to twice as long end to end for a few seconds
-    (measured with output_floor_node: 10-12 ms instead of 5-6 ms over the first ~70 frames,
-    whatever the per-configuration warm-up), which inflated whichever configuration came first.
+    A warm-up of the node, DDS and this process before the first configuration. It does not
+    remove the floor node's dependence on what was published before (the first configuration
+    measured still took up to twice as long after it): that is what the floor's rounds are for.
     """
     camera.set_node_parameters(points_stride=stride, points_color=True, publish_colored=True)
     camera.use_frame(*size)
@@ -313,19 +329,10 @@ def _rclpy_floor(configurations: dict, sizes, strides, frames: int, warmup: int,
 def _floor_round(camera: '_Camera', width: int, height: int, stride: int, colour: bool,
                  frames: int, warmup: int) -> dict | None:
     """Return one round's end to end of the floor node for one configuration (None: lost)."""
-    camera.set_node_parameters(points_stride=stride, points_color=colour,
-                               publish_colored=colour)
-    camera.use_frame(width, height)
-    expected = tuple(topic for topic in TOPICS if colour or topic != 'depth/colored')
+    expected = _use_configuration(camera, width, height, stride, colour)
     for _ in range(warmup):
         camera.sequential_frame(expected, FRAME_TIMEOUT_S)
-    latencies = []
-    for _ in range(frames):
-        latency = camera.sequential_frame(expected, FRAME_TIMEOUT_S)
-        if latency is not None:
-            latencies.append(latency)
-            camera.decode_last(expected)  # as for depth_node
-        time.sleep(SETTLE_S)
+    latencies, _ = _sequential_latencies(camera, expected, frames)
     if not latencies:
         return None
     return {**summary_ms(latencies), 'published_bytes_per_frame': camera.published_bytes()}

@@ -29,9 +29,9 @@ stage computes what :mod:`mono_depth_ros.pipeline.outputs` would from it:
 - ``colored``: the BGR view of the (unfiltered) depth (``core.colorize.colorize_depth``, the
   same index arithmetic and colormap table).
 
-On the CPU (torch's ``cpu`` device, as the tests run it) the bytes equal the OpenCV path's;
-the laplacian's sums may round differently from OpenCV's in the last bit, so a pixel whose
-bend is within an ulp of ``max_kink`` can differ (tests allow a few in 10^4). On a GPU NaN
+On the CPU (torch's ``cpu`` device, as the tests run it) the bytes equal the OpenCV path's.
+On a GPU the laplacian's sums may round differently (fused multiply-adds), so a pixel whose
+bend is within an ulp of ``max_kink`` can differ (the GPU test allows 1 in 10^3), and NaN
 values keep their meaning but may carry another NaN bit pattern. torch is imported when a
 stage is made; depth_node uses one with ``output_device`` cuda.
 """
